@@ -1,0 +1,37 @@
+//! Commands accepted by the `Session` aggregate.
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+use super::RevocationReason;
+use crate::values::TokenHash;
+
+#[derive(Debug, Clone)]
+pub enum SessionCommand {
+    StartSession {
+        session_id: Uuid,
+        user_id: Uuid,
+        refresh_token_hash: TokenHash,
+        user_agent: Option<String>,
+        ip: Option<String>,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    },
+    /// Exchange the presented refresh token for its successor.
+    ///
+    /// The successor is derived deterministically from the presented token
+    /// (at the edge), so a second presentation of the same token inside the
+    /// grace window can be answered with the same successor instead of a
+    /// revoked session.
+    RefreshSession {
+        presented: TokenHash,
+        successor: TokenHash,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        grace: Duration,
+    },
+    RevokeSession {
+        reason: RevocationReason,
+        at: DateTime<Utc>,
+    },
+}
