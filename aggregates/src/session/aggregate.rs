@@ -127,6 +127,18 @@ impl Aggregate for Session {
                 expires_at,
                 grace,
             } => self.refresh(presented, successor, at, expires_at, grace)?,
+            SessionCommand::Logout { presented, at } => {
+                let known = self.current_hash.as_ref() == Some(&presented)
+                    || self.previous_hashes.contains(&presented);
+                if self.status == SessionStatus::Active && known {
+                    vec![SessionEvent::SessionRevoked {
+                        reason: RevocationReason::Logout,
+                        revoked_at: at,
+                    }]
+                } else {
+                    vec![]
+                }
+            }
             SessionCommand::RevokeSession { reason, at } => match self.status {
                 SessionStatus::NotStarted => return Err(SessionError::NotFound),
                 // Revoking twice is a no-op: logout is idempotent.

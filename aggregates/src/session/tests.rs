@@ -174,3 +174,27 @@ fn session_state_stays_bounded_however_many_rotations() {
     assert_eq!(session.previous_hashes.len(), RECENT_TOKENS);
     assert_eq!(session.generation, 5_000);
 }
+
+#[test]
+fn logout_revokes_the_session_when_its_token_is_presented() {
+    SessionTest::with(())
+        .given(vec![started()])
+        .when(SessionCommand::Logout { presented: hash("t1"), at: at(3) })
+        .then_expect_events(vec![SessionEvent::SessionRevoked { reason: RevocationReason::Logout, revoked_at: at(3) }]);
+}
+
+#[test]
+fn logout_changes_nothing_when_the_token_is_not_the_sessions() {
+    SessionTest::with(())
+        .given(vec![started()])
+        .when(SessionCommand::Logout { presented: hash("forged"), at: at(3) })
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn logout_changes_nothing_when_already_logged_out() {
+    SessionTest::with(())
+        .given(vec![started(), SessionEvent::SessionRevoked { reason: RevocationReason::Logout, revoked_at: at(3) }])
+        .when(SessionCommand::Logout { presented: hash("t1"), at: at(4) })
+        .then_expect_events(vec![]);
+}

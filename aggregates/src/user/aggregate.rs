@@ -77,44 +77,53 @@ impl Aggregate for User {
         _services: &(),
         sink: &EventSink<Self>,
     ) -> Result<(), UserError> {
-        let event = match command {
+        let events = match command {
             UserCommand::RegisterUser {
                 user_id,
                 username,
                 email,
                 password_hash,
                 at,
+                code_expires_at,
             } => {
                 if self.status != UserStatus::Unregistered {
                     return Err(UserError::AlreadyRegistered);
                 }
-                UserEvent::UserRegistered {
-                    user_id,
-                    username: username.as_str().to_owned(),
-                    email: email.as_str().to_owned(),
-                    password_hash,
-                    registered_at: at,
-                }
+                vec![
+                    UserEvent::UserRegistered {
+                        user_id,
+                        username: username.as_str().to_owned(),
+                        email: email.as_str().to_owned(),
+                        password_hash,
+                        registered_at: at,
+                    },
+                    UserEvent::EmailVerificationCodeIssued {
+                        issued_at: at,
+                        expires_at: code_expires_at,
+                    },
+                ]
             }
             UserCommand::RecordVerificationCodeIssued { at, expires_at } => {
                 self.ensure_registered()?;
                 if self.email_verified {
                     return Err(UserError::EmailAlreadyVerified);
                 }
-                UserEvent::EmailVerificationCodeIssued {
+                vec![UserEvent::EmailVerificationCodeIssued {
                     issued_at: at,
                     expires_at,
-                }
+                }]
             }
             UserCommand::VerifyEmail { at } => {
                 self.ensure_registered()?;
                 if self.email_verified {
                     return Err(UserError::EmailAlreadyVerified);
                 }
-                UserEvent::EmailVerified { verified_at: at }
+                vec![UserEvent::EmailVerified { verified_at: at }]
             }
         };
-        sink.write(event, self).await;
+        for event in events {
+            sink.write(event, self).await;
+        }
         Ok(())
     }
 

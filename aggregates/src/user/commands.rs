@@ -8,13 +8,15 @@ use crate::values::{Email, Username};
 
 #[derive(Debug, Clone)]
 pub enum UserCommand {
-    /// Create the account. `password_hash` is a PHC string (argon2id).
+    /// Create the account. `password_hash` is a PHC string (argon2id). A
+    /// verification code goes out with it, valid until `code_expires_at`.
     RegisterUser {
         user_id: Uuid,
         username: Username,
         email: Email,
         password_hash: String,
         at: DateTime<Utc>,
+        code_expires_at: DateTime<Utc>,
     },
     /// Note that a verification code went out. The code itself is kept
     /// (hashed) outside the event store; this records only that it happened.

@@ -32,6 +32,7 @@ fn register_command() -> UserCommand {
         email: Email::parse("ada@example.com").unwrap(),
         password_hash: "$argon2id$stub".into(),
         at: at(0),
+        code_expires_at: at(10),
     }
 }
 
@@ -40,7 +41,10 @@ fn register_user_records_user_registered_when_new() {
     UserTest::with(())
         .given_no_previous_events()
         .when(register_command())
-        .then_expect_events(vec![registered()]);
+        .then_expect_events(vec![
+            registered(),
+            UserEvent::EmailVerificationCodeIssued { issued_at: at(0), expires_at: at(10) },
+        ]);
 }
 
 #[test]

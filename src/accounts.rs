@@ -1,0 +1,52 @@
+//! Use cases of the account lifecycle: what happens between an HTTP request
+//! (already parsed into value objects) and the aggregates. Each returns
+//! `AppError`, whose mapping to HTTP lives in `http::problem`.
+
+mod login;
+mod refresh;
+mod register;
+mod sessions;
+mod verification;
+
+pub use login::{login, Identifier};
+pub use refresh::{logout, refresh};
+pub use register::{register, NewAccount, Profile};
+pub use sessions::{list_sessions, logout_all, start_session, ClientInfo, SessionView, TokenPair};
+pub use verification::{resend_verification, verify_email};
+
+use projections::Cursor;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Looks up the account a normalized email or username belongs to.
+pub(crate) async fn find_login(
+    state: &AppState,
+    identifier: &Identifier,
+) -> Result<Option<LoginRow>, AppError> {
+    let (column, value) = match identifier {
+        Identifier::Email(email) => ("email", email.as_str().to_owned()),
+        Identifier::Username(name) => ("username_normalized", name.to_ascii_lowercase()),
+    };
+    let sql = format!(
+        "SELECT user_id, email, password_hash, email_verified, roles FROM login_lookup WHERE {column} = $1"
+    );
+    Ok(sqlx::query_as::<_, LoginRow>(&sql)
+        .bind(value)
+        .fetch_optional(&state.pool)
+        .await?)
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct LoginRow {
+    pub user_id: uuid::Uuid,
+    pub email: String,
+    pub password_hash: String,
+    pub email_verified: bool,
+    pub roles: Vec<String>,
+}
+
+/// Waits for the projections to show `cursor` (read-your-writes).
+pub(crate) async fn settle(state: &AppState, cursor: Option<Cursor>) {
+    state.projections.wait_for(cursor).await;
+}

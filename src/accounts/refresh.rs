@@ -1,0 +1,75 @@
+//! Refresh-token rotation with reuse detection, and logout.
+
+use aggregates::session::SessionEvent;
+use aggregates::user::UserStatus;
+use aggregates::{SessionCommand, User};
+use chrono::Utc;
+
+use super::sessions::{span, TokenPair};
+use crate::auth::RefreshToken;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::store::{CommandError, Metadata};
+
+/// Exchanges a refresh token for a new pair. Every failure is the same 401,
+/// so a caller learns nothing about other people's sessions.
+///
+/// No projection is read or awaited here: the session aggregate (one
+/// snapshot row) is the only state consulted, which keeps refresh cheap and
+/// makes a rotation on one instance visible to all others at once.
+pub async fn refresh(state: &AppState, raw_token: &str, metadata: Metadata) -> Result<TokenPair, AppError> {
+    let presented = RefreshToken::parse(raw_token).ok_or(AppError::InvalidRefreshToken)?;
+    let successor = presented.successor(&state.successor_key);
+    let session_id = presented.session_id();
+    let now = Utc::now();
+    let command = SessionCommand::RefreshSession {
+        presented: presented.hash(),
+        successor: successor.hash(),
+        at: now,
+        expires_at: now + span(state.config.tokens.refresh_ttl),
+        grace: span(state.config.tokens.refresh_grace),
+    };
+    let committed = match state.sessions.execute(&session_id.to_string(), command, &metadata).await {
+        Ok(committed) => committed,
+        Err(CommandError::Domain(reason)) => {
+            tracing::info!(%session_id, %reason, "refresh refused");
+            return Err(AppError::InvalidRefreshToken);
+        }
+        Err(other) => return Err(other.into()),
+    };
+    if committed
+        .events
+        .iter()
+        .any(|e| matches!(e, SessionEvent::RefreshTokenReuseDetected { .. }))
+    {
+        tracing::warn!(%session_id, "refresh token reuse detected; session revoked");
+        return Err(AppError::InvalidRefreshToken);
+    }
+    let user_id = committed.state.user_id.ok_or(AppError::InvalidRefreshToken)?;
+    let (user, _) = state.users.load(&user_id.to_string()).await.map_err(AppError::internal)?;
+    if user.status != UserStatus::Active {
+        return Err(AppError::InvalidRefreshToken);
+    }
+    TokenPair::new(state, user_id, session_id, roles(&user), &successor)
+}
+
+pub(crate) fn roles(user: &User) -> Vec<String> {
+    user.roles.iter().map(|r| r.as_str().to_owned()).collect()
+}
+
+/// Ends the session the token belongs to. Idempotent: an unknown, revoked or
+/// foreign token changes nothing and gets the same answer.
+pub async fn logout(state: &AppState, token: RefreshToken, metadata: Metadata) -> Result<(), AppError> {
+    let command = SessionCommand::Logout {
+        presented: token.hash(),
+        at: Utc::now(),
+    };
+    match state.sessions.execute(&token.session_id().to_string(), command, &metadata).await {
+        Ok(committed) => {
+            super::settle(state, committed.cursor).await;
+            Ok(())
+        }
+        Err(CommandError::Domain(_)) => Ok(()),
+        Err(other) => Err(other.into()),
+    }
+}

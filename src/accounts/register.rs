@@ -1,0 +1,65 @@
+//! Registration: create the account, send the first verification code.
+
+use aggregates::values::{Email, Password, Username};
+use aggregates::{UserCommand, UserError};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::verification::send_code;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::store::{CommandError, Metadata};
+
+/// A registration request that passed validation.
+#[derive(Debug)]
+pub struct NewAccount {
+    pub username: Username,
+    pub email: Email,
+    pub password: Password,
+}
+
+/// The public view of an account.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Profile {
+    pub id: Uuid,
+    pub username: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn register(state: &AppState, account: NewAccount, mut metadata: Metadata) -> Result<Profile, AppError> {
+    let password_hash = state.hasher.hash(&account.password).await.map_err(AppError::internal)?;
+    let user_id = Uuid::now_v7();
+    metadata.actor.get_or_insert_with(|| user_id.to_string());
+    let now = Utc::now();
+    let code_expires_at = now + state.codes.ttl();
+    let command = UserCommand::RegisterUser {
+        user_id,
+        username: account.username.clone(),
+        email: account.email.clone(),
+        password_hash,
+        at: now,
+        code_expires_at,
+    };
+    let committed = match state.users.execute(&user_id.to_string(), command, &metadata).await {
+        Ok(committed) => committed,
+        Err(CommandError::Domain(UserError::AlreadyRegistered)) => return Err(AppError::Contention),
+        Err(other) => return Err(other.into()),
+    };
+    // The first code counts as a send for the resend cooldown.
+    state
+        .cooldowns
+        .try_start("verification-email", account.email.as_str(), state.config.codes.resend_cooldown)
+        .await?;
+    send_code(state, user_id, account.email.as_str()).await?;
+    super::settle(state, committed.cursor).await;
+    Ok(Profile {
+        id: user_id,
+        username: account.username.as_str().to_owned(),
+        email: account.email.as_str().to_owned(),
+        email_verified: false,
+        created_at: now,
+    })
+}

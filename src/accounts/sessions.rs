@@ -1,0 +1,133 @@
+//! Opening sessions (the token pair) and listing or ending a user's sessions.
+
+use aggregates::session::RevocationReason;
+use aggregates::{SessionCommand, SessionError};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::auth::RefreshToken;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::store::{CommandError, Metadata};
+
+/// Who is calling, as recorded on a new session.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// What a successful login, verification or refresh returns.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    pub refresh_token: String,
+    /// Seconds until the refresh token expires.
+    pub refresh_expires_in: u64,
+    pub session_id: Uuid,
+}
+
+impl TokenPair {
+    pub(super) fn new(state: &AppState, user: Uuid, session: Uuid, roles: Vec<String>, refresh: &RefreshToken) -> Result<Self, AppError> {
+        let access_token = state.tokens.issue(user, session, roles).map_err(AppError::internal)?;
+        Ok(Self {
+            access_token,
+            token_type: "Bearer",
+            expires_in: state.tokens.ttl().as_secs(),
+            refresh_token: refresh.expose(),
+            refresh_expires_in: state.config.tokens.refresh_ttl.as_secs(),
+            session_id: session,
+        })
+    }
+}
+
+/// Converts a configured duration for timestamp arithmetic.
+pub(crate) fn span(duration: std::time::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Opens a new session for a user whose credentials were just checked.
+pub async fn start_session(
+    state: &AppState,
+    user_id: Uuid,
+    roles: Vec<String>,
+    client: ClientInfo,
+    metadata: Metadata,
+) -> Result<TokenPair, AppError> {
+    let session_id = Uuid::now_v7();
+    let refresh = RefreshToken::generate(session_id);
+    let now = Utc::now();
+    let command = SessionCommand::StartSession {
+        session_id,
+        user_id,
+        refresh_token_hash: refresh.hash(),
+        user_agent: client.user_agent,
+        ip: client.ip,
+        at: now,
+        expires_at: now + span(state.config.tokens.refresh_ttl),
+    };
+    let committed = state
+        .sessions
+        .execute(&session_id.to_string(), command, &metadata)
+        .await?;
+    super::settle(state, committed.cursor).await;
+    TokenPair::new(state, user_id, session_id, roles, &refresh)
+}
+
+/// One entry of `GET /auth/sessions`.
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct SessionView {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    /// Whether this is the session of the token used to ask.
+    #[sqlx(default)]
+    pub current: bool,
+}
+
+/// The user's open sessions, newest first.
+pub async fn list_sessions(state: &AppState, user_id: Uuid, current: Uuid) -> Result<Vec<SessionView>, AppError> {
+    let mut sessions: Vec<SessionView> = sqlx::query_as(
+        "SELECT session_id AS id, created_at, last_used_at, user_agent, ip FROM user_sessions
+          WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
+          ORDER BY created_at DESC",
+    )
+    .bind(user_id)
+    .fetch_all(&state.pool)
+    .await?;
+    for session in &mut sessions {
+        session.current = session.id == current;
+    }
+    Ok(sessions)
+}
+
+/// Revokes every open session of the user.
+pub async fn logout_all(state: &AppState, user_id: Uuid, metadata: Metadata) -> Result<(), AppError> {
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT session_id FROM user_sessions WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .fetch_all(&state.pool)
+    .await?;
+    let mut last = None;
+    for id in ids {
+        let command = SessionCommand::RevokeSession {
+            reason: RevocationReason::LogoutAll,
+            at: Utc::now(),
+        };
+        match state.sessions.execute(&id.to_string(), command, &metadata).await {
+            Ok(committed) => last = committed.cursor.or(last),
+            Err(CommandError::Domain(SessionError::NotFound)) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
+    super::settle(state, last).await;
+    Ok(())
+}

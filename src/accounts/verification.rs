@@ -1,0 +1,103 @@
+//! Email verification by one-time code, and resending the code.
+
+use aggregates::values::Email;
+use aggregates::{UserCommand, UserError};
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::sessions::{start_session, ClientInfo, TokenPair};
+use super::Identifier;
+use crate::auth::codes::CodePurpose;
+use crate::auth::CodeError;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::store::{CommandError, Metadata};
+
+/// Issues a fresh code for `user_id` and mails it in the background: the
+/// caller's answer must not depend on (or wait for) the SMTP relay. A failed
+/// send is logged; the user asks again after the cooldown.
+pub(super) async fn send_code(state: &AppState, user_id: Uuid, email: &str) -> Result<(), AppError> {
+    let code = state
+        .codes
+        .issue(CodePurpose::EmailVerification, &user_id.to_string())
+        .await?;
+    let mailer = state.mailer.clone();
+    let to = email.to_owned();
+    let ttl = state.codes.ttl();
+    tokio::spawn(async move {
+        if let Err(error) = mailer.send_verification_code(&to, code.expose(), ttl).await {
+            tracing::error!(%user_id, error = %error, "verification email was not sent");
+        }
+    });
+    Ok(())
+}
+
+/// Checks the code and, if right, verifies the email and logs the user in.
+pub async fn verify_email(
+    state: &AppState,
+    email: Email,
+    code: &str,
+    client: ClientInfo,
+    mut metadata: Metadata,
+) -> Result<TokenPair, AppError> {
+    let Some(account) = super::find_login(state, &Identifier::Email(email)).await? else {
+        return Err(AppError::InvalidCode);
+    };
+    metadata.actor.get_or_insert_with(|| account.user_id.to_string());
+    let id = account.user_id.to_string();
+    let verify = || state.users.execute(&id, UserCommand::VerifyEmail { at: Utc::now() }, &metadata);
+    let committed = match state.codes.redeem(CodePurpose::EmailVerification, &id, code, verify).await {
+        Ok(committed) => committed,
+        Err(CodeError::Invalid) => return Err(AppError::InvalidCode),
+        Err(CodeError::TooManyAttempts) => return Err(AppError::TooManyAttempts),
+        Err(CodeError::Then(CommandError::Domain(UserError::EmailAlreadyVerified))) => {
+            return Err(AppError::InvalidCode)
+        }
+        Err(CodeError::Then(other)) => return Err(other.into()),
+        Err(CodeError::Database(e)) => return Err(e.into()),
+    };
+    super::settle(state, committed.cursor).await;
+    start_session(state, account.user_id, account.roles, client, metadata).await
+}
+
+/// Sends a new code if the address belongs to an unverified account. The
+/// answer is the same whether or not it does; only the cooldown (which
+/// applies to every address alike) can refuse.
+pub async fn resend_verification(state: &AppState, email: Email, metadata: Metadata) -> Result<(), AppError> {
+    let cooldown = state.config.codes.resend_cooldown;
+    if let Some(retry_after) = state
+        .cooldowns
+        .try_start("verification-email", email.as_str(), cooldown)
+        .await?
+    {
+        return Err(AppError::RateLimited { retry_after });
+    }
+    let state = state.clone();
+    // Done after answering, so timing does not tell known from unknown.
+    tokio::spawn(async move {
+        if let Err(error) = resend_if_unverified(&state, email, metadata).await {
+            tracing::error!(error = %error, "resending a verification code failed");
+        }
+    });
+    Ok(())
+}
+
+async fn resend_if_unverified(state: &AppState, email: Email, mut metadata: Metadata) -> Result<(), AppError> {
+    let Some(account) = super::find_login(state, &Identifier::Email(email)).await? else {
+        return Ok(());
+    };
+    if account.email_verified {
+        return Ok(());
+    }
+    metadata.actor.get_or_insert_with(|| account.user_id.to_string());
+    let now = Utc::now();
+    let command = UserCommand::RecordVerificationCodeIssued {
+        at: now,
+        expires_at: now + state.codes.ttl(),
+    };
+    match state.users.execute(&account.user_id.to_string(), command, &metadata).await {
+        Ok(_) => send_code(state, account.user_id, &account.email).await,
+        Err(CommandError::Domain(UserError::EmailAlreadyVerified)) => Ok(()),
+        Err(other) => Err(other.into()),
+    }
+}

@@ -1,0 +1,15 @@
+//! Credentials and tokens: the server secret and what is derived from it,
+//! password hashing, JWT access tokens, refresh tokens and one-time codes.
+
+pub mod codes;
+pub mod jwt;
+mod keys;
+pub mod passwords;
+pub mod refresh_tokens;
+pub mod secret;
+
+pub use codes::{CodeError, OneTimeCodes};
+pub use jwt::{AccessClaims, TokenIssuer};
+pub use passwords::PasswordHasher;
+pub use refresh_tokens::RefreshToken;
+pub use secret::ServerSecret;

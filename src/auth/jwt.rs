@@ -1,0 +1,104 @@
+//! Access tokens: short-lived EdDSA JWTs with `kid`, verified by any
+//! instance (and any downstream service) against the published JWKS.
+//!
+//! They are not checked against the session store: a revoked session's
+//! access token stays valid until it expires (15 minutes by default). That
+//! is the price of stateless verification; keep the lifetime short.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::keys::{KeyError, KeyRing};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: Uuid,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: Uuid,
+    pub sid: Uuid,
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JwtError {
+    #[error("token could not be signed")]
+    Sign(#[source] jsonwebtoken::errors::Error),
+    #[error("token is invalid")]
+    Invalid,
+}
+
+#[derive(Clone)]
+pub struct TokenIssuer {
+    keys: Arc<KeyRing>,
+    issuer: String,
+    audience: String,
+    ttl: Duration,
+}
+
+impl TokenIssuer {
+    pub async fn load(
+        pool: &sqlx::PgPool,
+        seal_key: &[u8; 32],
+        issuer: String,
+        audience: String,
+        ttl: Duration,
+    ) -> Result<Self, KeyError> {
+        let keys = KeyRing::load_or_create(pool, seal_key).await?;
+        Ok(Self {
+            keys: Arc::new(keys),
+            issuer,
+            audience,
+            ttl,
+        })
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Signs an access token for `user` in `session`.
+    pub fn issue(&self, user: Uuid, session: Uuid, roles: Vec<String>) -> Result<String, JwtError> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            sub: user,
+            aud: self.audience.clone(),
+            exp: now + self.ttl.as_secs() as i64,
+            iat: now,
+            jti: Uuid::now_v7(),
+            sid: session,
+            roles,
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.keys.active_kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.keys.encoding).map_err(JwtError::Sign)
+    }
+
+    /// Checks signature, issuer, audience and expiry.
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, JwtError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Invalid)?;
+        let key = header
+            .kid
+            .and_then(|kid| self.keys.decoding.get(&kid))
+            .ok_or(JwtError::Invalid)?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 30;
+        jsonwebtoken::decode::<AccessClaims>(token, key, &validation)
+            .map(|data| data.claims)
+            .map_err(|_| JwtError::Invalid)
+    }
+
+    pub fn jwks(&self) -> &serde_json::Value {
+        &self.keys.jwks
+    }
+}

@@ -1,0 +1,182 @@
+//! Configuration from `IDENTITY_*` environment variables, each with a default
+//! that is safe for one local instance (see the table in README.md).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use aggregates::values::{PasswordPolicy, UsernamePolicy};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: cannot parse {value:?}")]
+pub struct ConfigError {
+    name: &'static str,
+    value: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub db_max_connections: u32,
+    pub listen_addr: SocketAddr,
+    /// Base URL clients use; also the JWT issuer.
+    pub public_url: String,
+    pub audience: String,
+    /// Hex; when `None` a random secret is kept in `data_dir/secret.key`.
+    pub secret_hex: Option<String>,
+    pub data_dir: PathBuf,
+    pub smtp: SmtpConfig,
+    pub tokens: TokenConfig,
+    pub codes: CodeConfig,
+    pub username_policy: UsernamePolicy,
+    pub password_policy: PasswordPolicy,
+    pub argon2: Argon2Config,
+    pub projection_poll: Duration,
+    pub log_filter: String,
+    pub nats_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub from: String,
+    /// Use STARTTLS (required by most real relays); off for local sinks.
+    pub starttls: bool,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct TokenConfig {
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub refresh_grace: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct CodeConfig {
+    pub ttl: Duration,
+    pub max_attempts: i32,
+    pub resend_cooldown: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Argon2Config {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    /// Hashes allowed to run at once; each holds `memory_kib` of memory.
+    pub concurrency: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self {
+            database_url: "postgres://postgres@127.0.0.1:5432/identity".to_owned(),
+            db_max_connections: 20,
+            listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: "http://localhost:8080".to_owned(),
+            audience: "identity-clients".to_owned(),
+            secret_hex: None,
+            data_dir: PathBuf::from("./data"),
+            smtp: SmtpConfig {
+                host: "127.0.0.1".to_owned(),
+                port: 1025,
+                from: "no-reply@identity.local".to_owned(),
+                starttls: false,
+                username: None,
+                password: None,
+                timeout: Duration::from_secs(5),
+            },
+            tokens: TokenConfig {
+                access_ttl: Duration::from_secs(15 * 60),
+                refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+                refresh_grace: Duration::from_secs(10),
+            },
+            codes: CodeConfig {
+                ttl: Duration::from_secs(10 * 60),
+                max_attempts: 5,
+                resend_cooldown: Duration::from_secs(60),
+            },
+            username_policy: UsernamePolicy::default(),
+            password_policy: PasswordPolicy::default(),
+            argon2: Argon2Config {
+                memory_kib: 19_456,
+                iterations: 2,
+                parallelism: 1,
+                concurrency: cores,
+            },
+            projection_poll: Duration::from_millis(250),
+            log_filter: "info".to_owned(),
+            nats_url: "nats://127.0.0.1:4222".to_owned(),
+        }
+    }
+}
+
+impl Config {
+    /// Defaults overridden by whatever `IDENTITY_*` variables are set.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut c = Self::default();
+        set(&mut c.database_url, "IDENTITY_DATABASE_URL")?;
+        set(&mut c.db_max_connections, "IDENTITY_DB_MAX_CONNECTIONS")?;
+        set(&mut c.listen_addr, "IDENTITY_LISTEN_ADDR")?;
+        set(&mut c.public_url, "IDENTITY_PUBLIC_URL")?;
+        set(&mut c.audience, "IDENTITY_AUDIENCE")?;
+        c.secret_hex = var("IDENTITY_SECRET");
+        set(&mut c.data_dir, "IDENTITY_DATA_DIR")?;
+        set(&mut c.smtp.host, "IDENTITY_SMTP_HOST")?;
+        set(&mut c.smtp.port, "IDENTITY_SMTP_PORT")?;
+        set(&mut c.smtp.from, "IDENTITY_SMTP_FROM")?;
+        set(&mut c.smtp.starttls, "IDENTITY_SMTP_STARTTLS")?;
+        c.smtp.username = var("IDENTITY_SMTP_USERNAME");
+        c.smtp.password = var("IDENTITY_SMTP_PASSWORD");
+        millis(&mut c.smtp.timeout, "IDENTITY_SMTP_TIMEOUT_MS")?;
+        secs(&mut c.tokens.access_ttl, "IDENTITY_ACCESS_TOKEN_TTL_SECS")?;
+        secs(&mut c.tokens.refresh_ttl, "IDENTITY_REFRESH_TOKEN_TTL_SECS")?;
+        secs(&mut c.tokens.refresh_grace, "IDENTITY_REFRESH_GRACE_SECS")?;
+        secs(&mut c.codes.ttl, "IDENTITY_EMAIL_CODE_TTL_SECS")?;
+        set(&mut c.codes.max_attempts, "IDENTITY_EMAIL_CODE_MAX_ATTEMPTS")?;
+        secs(&mut c.codes.resend_cooldown, "IDENTITY_EMAIL_RESEND_COOLDOWN_SECS")?;
+        set(&mut c.username_policy.min_len, "IDENTITY_USERNAME_MIN_LEN")?;
+        set(&mut c.username_policy.max_len, "IDENTITY_USERNAME_MAX_LEN")?;
+        set(&mut c.password_policy.min_len, "IDENTITY_PASSWORD_MIN_LEN")?;
+        set(&mut c.password_policy.max_len, "IDENTITY_PASSWORD_MAX_LEN")?;
+        set(&mut c.argon2.memory_kib, "IDENTITY_ARGON2_MEMORY_KIB")?;
+        set(&mut c.argon2.iterations, "IDENTITY_ARGON2_ITERATIONS")?;
+        set(&mut c.argon2.parallelism, "IDENTITY_ARGON2_PARALLELISM")?;
+        set(&mut c.argon2.concurrency, "IDENTITY_HASH_CONCURRENCY")?;
+        millis(&mut c.projection_poll, "IDENTITY_PROJECTION_POLL_MS")?;
+        set(&mut c.log_filter, "IDENTITY_LOG")?;
+        set(&mut c.nats_url, "IDENTITY_NATS_URL")?;
+        Ok(c)
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn set<T: FromStr>(slot: &mut T, name: &'static str) -> Result<(), ConfigError> {
+    if let Some(value) = var(name) {
+        *slot = value.parse().map_err(|_| ConfigError { name, value })?;
+    }
+    Ok(())
+}
+
+fn secs(slot: &mut Duration, name: &'static str) -> Result<(), ConfigError> {
+    let mut n = slot.as_secs();
+    set(&mut n, name)?;
+    *slot = Duration::from_secs(n);
+    Ok(())
+}
+
+fn millis(slot: &mut Duration, name: &'static str) -> Result<(), ConfigError> {
+    let mut n = slot.as_millis() as u64;
+    set(&mut n, name)?;
+    *slot = Duration::from_millis(n);
+    Ok(())
+}

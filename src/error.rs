@@ -1,0 +1,95 @@
+//! The service's error type: every way a request can fail, each with one
+//! HTTP status and a stable problem `code` (mapping in `http::problem`).
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// One invalid field of a request body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub code: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.to_owned(),
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    #[error("{detail}")]
+    BadRequest { code: &'static str, detail: String },
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    #[error("the request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("this username is taken")]
+    UsernameTaken,
+    #[error("the code is wrong, expired, already used or replaced")]
+    InvalidCode,
+    #[error("too many wrong attempts for this code; request a new one")]
+    TooManyAttempts,
+    #[error("too many requests; retry later")]
+    RateLimited { retry_after: Duration },
+    #[error("the identifier or password is wrong")]
+    InvalidCredentials,
+    #[error("the email address has not been verified yet")]
+    EmailNotVerified,
+    #[error("the refresh token is not valid")]
+    InvalidRefreshToken,
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("the request conflicted with a concurrent one; retry")]
+    Contention,
+    #[error("the service is not ready")]
+    Unavailable,
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    /// Wraps any unexpected failure; its cause chain is logged, not returned.
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::internal(error)
+    }
+}
+
+impl<E> From<crate::store::CommandError<E>> for AppError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    /// Domain errors must be mapped by the use case that knows what they
+    /// mean; reaching this conversion with one is a bug, reported as 500.
+    fn from(error: crate::store::CommandError<E>) -> Self {
+        use crate::store::{ClaimKind, CommandError};
+        match error {
+            CommandError::Claimed(ClaimKind::Email) => Self::EmailTaken,
+            CommandError::Claimed(ClaimKind::Username) => Self::UsernameTaken,
+            CommandError::Contention => Self::Contention,
+            CommandError::Store(e) => Self::internal(e),
+            CommandError::Domain(e) => Self::internal(e),
+        }
+    }
+}

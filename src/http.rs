@@ -1,0 +1,37 @@
+//! The HTTP interface: one module per resource, each with its own
+//! `router()`, assembled here with the cross-cutting layers.
+
+mod accounts;
+mod docs;
+mod extract;
+mod health;
+mod me;
+pub mod problem;
+mod request_context;
+mod validate;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Largest request body accepted (64 KiB); larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(accounts::router())
+        .merge(me::router());
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(health::router())
+        .merge(docs::router())
+        .fallback(|| async { AppError::NotFound })
+        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(problem::panic_response))
+        .layer(axum::middleware::from_fn(request_context::request_context))
+        .with_state(state)
+}

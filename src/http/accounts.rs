@@ -1,0 +1,233 @@
+//! `/auth/*`: register, verify, log in, refresh, log out, sessions.
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use super::extract::{ApiJson, AuthUser};
+use super::problem::Problem;
+use super::validate::Fields;
+use crate::accounts::{self, ClientInfo, Identifier, NewAccount, Profile, SessionView, TokenPair};
+use crate::auth::RefreshToken;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::store::Metadata;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/register", post(register))
+        .route("/auth/verify-email", post(verify_email))
+        .route("/auth/verify-email/resend", post(resend))
+        .route("/auth/login", post(login))
+        .route("/auth/refresh", post(refresh))
+        .route("/auth/logout", post(logout))
+        .route("/auth/logout-all", post(logout_all))
+        .route("/auth/sessions", get(sessions))
+}
+
+/// Token responses must never be cached.
+fn tokens(pair: TokenPair) -> Response {
+    let mut response = Json(pair).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct RegisterRequest {
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+/// Create an account; a 6-digit code is emailed.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses((status = 201, body = Profile), (status = 422, body = Problem, description = "validation_failed"),
+              (status = 409, body = Problem, description = "email_taken or username_taken")))]
+pub async fn register(
+    State(state): State<AppState>,
+    metadata: Metadata,
+    ApiJson(body): ApiJson<RegisterRequest>,
+) -> Result<(StatusCode, Json<Profile>), AppError> {
+    let config = &state.config;
+    let mut fields = Fields::default();
+    let username = fields.username("username", body.username.as_deref(), &config.username_policy);
+    let email = fields.email("email", body.email.as_deref());
+    let password = fields.password("password", body.password.as_deref(), &config.password_policy);
+    fields.finish()?;
+    let (Some(username), Some(email), Some(password)) = (username, email, password) else {
+        return Err(AppError::internal(anyhow::anyhow!("validated fields missing")));
+    };
+    let profile = accounts::register(&state, NewAccount { username, email, password }, metadata).await?;
+    Ok((StatusCode::CREATED, Json(profile)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct VerifyEmailRequest {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
+}
+
+/// Verify the email with the emailed code; logs the user in.
+#[utoipa::path(post, path = "/api/v1/auth/verify-email", tag = "auth", request_body = VerifyEmailRequest,
+    responses((status = 200, body = TokenPair), (status = 400, body = Problem, description = "invalid_code"),
+              (status = 429, body = Problem, description = "too_many_attempts"), (status = 422, body = Problem)))]
+pub async fn verify_email(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    metadata: Metadata,
+    ApiJson(body): ApiJson<VerifyEmailRequest>,
+) -> Result<Response, AppError> {
+    let mut fields = Fields::default();
+    let email = fields.email("email", body.email.as_deref());
+    let code = fields.code("code", body.code.as_deref());
+    fields.finish()?;
+    let (Some(email), Some(code)) = (email, code) else {
+        return Err(AppError::internal(anyhow::anyhow!("validated fields missing")));
+    };
+    let pair = accounts::verify_email(&state, email, &code, client, metadata).await?;
+    Ok(tokens(pair))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ResendRequest {
+    #[serde(default)]
+    email: Option<String>,
+}
+
+/// Send a new verification code. Same answer whether or not the email exists.
+#[utoipa::path(post, path = "/api/v1/auth/verify-email/resend", tag = "auth", request_body = ResendRequest,
+    responses((status = 202, description = "accepted"), (status = 429, body = Problem, description = "rate_limited"),
+              (status = 422, body = Problem)))]
+pub async fn resend(
+    State(state): State<AppState>,
+    metadata: Metadata,
+    ApiJson(body): ApiJson<ResendRequest>,
+) -> Result<StatusCode, AppError> {
+    let mut fields = Fields::default();
+    let email = fields.email("email", body.email.as_deref());
+    fields.finish()?;
+    let Some(email) = email else {
+        return Err(AppError::internal(anyhow::anyhow!("validated fields missing")));
+    };
+    accounts::resend_verification(&state, email, metadata).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct LoginRequest {
+    /// Username or email.
+    #[serde(default)]
+    identifier: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+/// Log in with username or email and password.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = TokenPair), (status = 401, body = Problem, description = "invalid_credentials"),
+              (status = 403, body = Problem, description = "email_not_verified"), (status = 422, body = Problem)))]
+pub async fn login(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    metadata: Metadata,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Result<Response, AppError> {
+    let mut fields = Fields::default();
+    let identifier = fields.required("identifier", body.identifier.as_deref());
+    let password = fields.required("password", body.password.as_deref());
+    fields.finish()?;
+    let (Some(identifier), Some(password)) = (identifier, password) else {
+        return Err(AppError::internal(anyhow::anyhow!("validated fields missing")));
+    };
+    // A malformed identifier cannot match an account: same answer as any miss.
+    let identifier = Identifier::parse(&identifier).unwrap_or(Identifier::Username(String::new()));
+    let pair = accounts::login(&state, identifier, &password, client, metadata).await?;
+    Ok(tokens(pair))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct RefreshRequest {
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+/// Exchange a refresh token for a new pair (the old token is rotated out).
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = TokenPair), (status = 401, body = Problem, description = "invalid_refresh_token"),
+              (status = 422, body = Problem)))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    metadata: Metadata,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> Result<Response, AppError> {
+    let mut fields = Fields::default();
+    let token = fields.required("refresh_token", body.refresh_token.as_deref());
+    fields.finish()?;
+    let Some(token) = token else {
+        return Err(AppError::internal(anyhow::anyhow!("validated fields missing")));
+    };
+    let pair = accounts::refresh(&state, &token, metadata).await?;
+    Ok(tokens(pair))
+}
+
+/// End the session of this refresh token. Idempotent.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+    responses((status = 204, description = "logged out"), (status = 422, body = Problem, description = "malformed token")))]
+pub async fn logout(
+    State(state): State<AppState>,
+    metadata: Metadata,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> Result<StatusCode, AppError> {
+    let mut fields = Fields::default();
+    let token = fields.refresh_token("refresh_token", body.refresh_token.as_deref());
+    fields.finish()?;
+    let Some(token) = token else {
+        return Err(AppError::internal(anyhow::anyhow!("validated fields missing")));
+    };
+    accounts::logout(&state, token, metadata).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// End every session of the caller.
+#[utoipa::path(post, path = "/api/v1/auth/logout-all", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "all sessions revoked"), (status = 401, body = Problem)))]
+pub async fn logout_all(
+    State(state): State<AppState>,
+    AuthUser(claims): AuthUser,
+    mut metadata: Metadata,
+) -> Result<StatusCode, AppError> {
+    metadata.actor = Some(claims.sub.to_string());
+    accounts::logout_all(&state, claims.sub, metadata).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's open sessions.
+#[utoipa::path(get, path = "/api/v1/auth/sessions", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = [SessionView]), (status = 401, body = Problem)))]
+pub async fn sessions(
+    State(state): State<AppState>,
+    AuthUser(claims): AuthUser,
+) -> Result<Json<Vec<SessionView>>, AppError> {
+    Ok(Json(accounts::list_sessions(&state, claims.sub, claims.sid).await?))
+}
+
+impl Fields {
+    fn refresh_token(&mut self, field: &str, raw: Option<&str>) -> Option<RefreshToken> {
+        let raw = self.required(field, raw)?;
+        let token = RefreshToken::parse(&raw);
+        if token.is_none() {
+            self.push(field, "malformed", "not a refresh token issued by this service");
+        }
+        token
+    }
+}

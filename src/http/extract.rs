@@ -1,0 +1,106 @@
+//! Extractors that turn requests into trusted values, failing with our
+//! problem responses instead of axum's plain-text rejections.
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use serde::de::DeserializeOwned;
+
+use super::request_context::current_request_id;
+use crate::accounts::ClientInfo;
+use crate::auth::AccessClaims;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::store::Metadata;
+
+/// A JSON body; malformed JSON, wrong types, a missing content type or an
+/// oversized body become 4xx problems.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_problem(rejection)),
+        }
+    }
+}
+
+fn json_problem(rejection: JsonRejection) -> AppError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType,
+        JsonRejection::JsonSyntaxError(e) => AppError::BadRequest {
+            code: "malformed_json",
+            detail: e.body_text(),
+        },
+        JsonRejection::JsonDataError(e) => AppError::Validation(vec![crate::error::FieldError::new(
+            "body",
+            "invalid_type",
+            e.body_text(),
+        )]),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
+        other => AppError::BadRequest {
+            code: "unreadable_body",
+            detail: other.body_text(),
+        },
+    }
+}
+
+/// The caller of a Bearer-protected endpoint: a verified access token.
+pub struct AuthUser(pub AccessClaims);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .ok_or(AppError::Unauthorized)?;
+        let claims = state.tokens.verify(token.trim()).map_err(|_| AppError::Unauthorized)?;
+        Ok(Self(claims))
+    }
+}
+
+/// The peer address of the connection.
+fn peer_ip(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(256).collect());
+        Ok(Self {
+            user_agent,
+            ip: peer_ip(parts),
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Metadata {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
+        Ok(Self {
+            request_id: current_request_id(),
+            actor: None,
+            ip: peer_ip(parts),
+        })
+    }
+}

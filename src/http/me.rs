@@ -1,0 +1,40 @@
+//! `GET /me`: the caller's profile, from the user directory.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::extract::AuthUser;
+use super::problem::Problem;
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/me", get(me))
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Me {
+    pub id: Uuid,
+    pub username: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub roles: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The caller's own account.
+#[utoipa::path(get, path = "/api/v1/me", tag = "account", security(("bearer" = [])),
+    responses((status = 200, body = Me), (status = 401, body = Problem)))]
+pub async fn me(State(state): State<AppState>, AuthUser(claims): AuthUser) -> Result<Json<Me>, AppError> {
+    let me: Option<Me> = sqlx::query_as(
+        "SELECT user_id AS id, username, email, email_verified, roles, created_at FROM user_directory WHERE user_id = $1",
+    )
+    .bind(claims.sub)
+    .fetch_optional(&state.pool)
+    .await?;
+    me.map(Json).ok_or(AppError::NotFound)
+}

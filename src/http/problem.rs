@@ -1,0 +1,102 @@
+//! The one mapping from `AppError` to HTTP: `application/problem+json`
+//! (RFC 9457) with a stable `code` and the request id.
+
+use std::any::Any;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::request_context::current_request_id;
+use crate::error::{AppError, FieldError};
+
+/// The error body of every endpoint.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type (`urn:identity:problem:<code>`).
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    pub request_id: Option<String>,
+    /// Field errors, for `validation_failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+impl AppError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        use StatusCode as S;
+        match self {
+            Self::Validation(_) => (S::UNPROCESSABLE_ENTITY, "validation_failed"),
+            Self::BadRequest { code, .. } => (S::BAD_REQUEST, code),
+            Self::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::UnsupportedMediaType => (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            Self::EmailTaken => (S::CONFLICT, "email_taken"),
+            Self::UsernameTaken => (S::CONFLICT, "username_taken"),
+            Self::InvalidCode => (S::BAD_REQUEST, "invalid_code"),
+            Self::TooManyAttempts => (S::TOO_MANY_REQUESTS, "too_many_attempts"),
+            Self::RateLimited { .. } => (S::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::InvalidCredentials => (S::UNAUTHORIZED, "invalid_credentials"),
+            Self::EmailNotVerified => (S::FORBIDDEN, "email_not_verified"),
+            Self::InvalidRefreshToken => (S::UNAUTHORIZED, "invalid_refresh_token"),
+            Self::Unauthorized => (S::UNAUTHORIZED, "unauthorized"),
+            Self::NotFound => (S::NOT_FOUND, "not_found"),
+            Self::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::Contention => (S::SERVICE_UNAVAILABLE, "retry"),
+            Self::Unavailable => (S::SERVICE_UNAVAILABLE, "not_ready"),
+            Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal_error"),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if let Self::Internal(error) = &self {
+            tracing::error!(error = format!("{error:#}"), "request failed");
+        }
+        let problem = Problem {
+            type_uri: format!("urn:identity:problem:{code}"),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            code,
+            request_id: current_request_id(),
+            errors: match &self {
+                Self::Validation(errors) => Some(errors.clone()),
+                _ => None,
+            },
+        };
+        let mut response = (status, axum::Json(problem)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        match &self {
+            Self::Unauthorized | Self::InvalidRefreshToken | Self::InvalidCredentials => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::RateLimited { retry_after } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
+            }
+            Self::Contention | Self::Unavailable => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// A handler panicked: answer like any internal error (the panic itself is
+/// logged, its message is not returned).
+pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    AppError::internal(anyhow::anyhow!("handler panicked: {message}")).into_response()
+}

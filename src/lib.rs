@@ -1,0 +1,15 @@
+//! The identity service: HTTP API, event store, projections and their
+//! wiring. `main.rs` only parses the command line and calls into here.
+
+pub mod accounts;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod cooldown;
+pub mod email;
+pub mod error;
+pub mod http;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,163 @@
+//! Builds the application from its configuration: database (created and
+//! migrated if needed), keys, projections, HTTP server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use projections::Projector;
+use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgPool, Postgres};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::auth::secret::KeyPurpose;
+use crate::auth::{OneTimeCodes, PasswordHasher, ServerSecret, TokenIssuer};
+use crate::config::Config;
+use crate::cooldown::Cooldowns;
+use crate::email::Mailer;
+use crate::state::{AppState, Inner, ProjectionWaiter};
+use crate::store::Repository;
+
+/// How long a request waits for projections before answering anyway.
+const READ_YOUR_WRITES_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let pool = connect(&config).await?;
+        migrate(&pool).await?;
+        let secret = match &config.secret_hex {
+            Some(hex) => ServerSecret::from_hex(hex)?,
+            None => ServerSecret::load_or_create(&config.data_dir)?,
+        };
+        let tokens = TokenIssuer::load(
+            &pool,
+            &secret.derive(KeyPurpose::SigningKeySeal),
+            config.public_url.clone(),
+            config.audience.clone(),
+            config.tokens.access_ttl,
+        )
+        .await?;
+        let appended = Arc::new(watch::channel(0u64).0);
+        let (shutdown, _) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let mut progress = Vec::new();
+        for projection in projections::all() {
+            let projector = Projector::new(pool.clone(), projection).await?;
+            projector.catch_up().await?;
+            progress.push(projector.progress());
+            tasks.push(tokio::spawn(projector.run(
+                appended.subscribe(),
+                config.projection_poll,
+                shutdown.subscribe(),
+            )));
+        }
+        let state = AppState::new(Inner {
+            users: Repository::new(pool.clone(), appended.clone()),
+            sessions: Repository::new(pool.clone(), appended.clone()),
+            hasher: PasswordHasher::new(&config.argon2)?,
+            tokens,
+            codes: OneTimeCodes::new(
+                pool.clone(),
+                secret.derive(KeyPurpose::OneTimeCodes),
+                config.codes.ttl,
+                config.codes.max_attempts,
+            ),
+            cooldowns: Cooldowns::new(pool.clone(), secret.derive(KeyPurpose::RateLimitKeys)),
+            mailer: Mailer::new(&config.smtp)?,
+            projections: ProjectionWaiter::new(progress, READ_YOUR_WRITES_TIMEOUT),
+            successor_key: secret.derive(KeyPurpose::RefreshSuccessors),
+            pool,
+            config: config.clone(),
+        });
+        let listener = TcpListener::bind(config.listen_addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen_addr))?;
+        Ok(Self {
+            listener,
+            router: crate::http::router(state),
+            shutdown,
+            tasks,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Serves until SIGINT/SIGTERM, then stops accepting, finishes in-flight
+    /// requests and stops the projectors.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        tracing::info!(port = self.port(), "listening");
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        self.shutdown.send_replace(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// Connects to the configured database, creating it first if it does not
+/// exist (convenient locally; harmless where it already does).
+pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
+    let url = &config.database_url;
+    if !Postgres::database_exists(url).await.unwrap_or(true) {
+        if let Err(error) = Postgres::create_database(url).await {
+            // Another instance may have created it meanwhile.
+            if !Postgres::database_exists(url).await.unwrap_or(false) {
+                return Err(error).context("cannot create the database");
+            }
+        }
+    }
+    PgPoolOptions::new()
+        .max_connections(config.db_max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await
+        .context("cannot connect to PostgreSQL")
+}
+
+/// Applies the SQL files of `migrations/` (embedded at build time). The
+/// migrator holds an advisory lock, so instances starting together are safe.
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    sqlx::migrate!("./migrations")
+        .run(pool)
+        .await
+        .context("migrations failed")
+}

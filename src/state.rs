@@ -1,0 +1,75 @@
+//! Everything a request handler needs, built once at start-up and shared.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aggregates::{Session, User};
+use projections::Cursor;
+use sqlx::PgPool;
+use tokio::sync::watch;
+use zeroize::Zeroizing;
+
+use crate::auth::{OneTimeCodes, PasswordHasher, TokenIssuer};
+use crate::config::Config;
+use crate::cooldown::Cooldowns;
+use crate::email::Mailer;
+use crate::store::Repository;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub pool: PgPool,
+    pub users: Repository<User>,
+    pub sessions: Repository<Session>,
+    pub hasher: PasswordHasher,
+    pub tokens: TokenIssuer,
+    pub codes: OneTimeCodes,
+    pub cooldowns: Cooldowns,
+    pub mailer: Mailer,
+    pub projections: ProjectionWaiter,
+    /// Key deriving each refresh token's successor (see `auth::refresh_tokens`).
+    pub successor_key: Zeroizing<[u8; 32]>,
+}
+
+impl AppState {
+    pub fn new(inner: Inner) -> Self {
+        Self(Arc::new(inner))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// Lets a request wait until every projection has applied a given event:
+/// the read-your-writes guarantee behind register-then-login and
+/// login-then-`/me`.
+#[derive(Clone)]
+pub struct ProjectionWaiter {
+    progress: Vec<watch::Receiver<Cursor>>,
+    timeout: Duration,
+}
+
+impl ProjectionWaiter {
+    pub fn new(progress: Vec<watch::Receiver<Cursor>>, timeout: Duration) -> Self {
+        Self { progress, timeout }
+    }
+
+    /// Returns once all projections reached `cursor`, or after the timeout
+    /// (logged: the command itself is committed either way).
+    pub async fn wait_for(&self, cursor: Option<Cursor>) {
+        let Some(target) = cursor else { return };
+        let all = futures_util::future::join_all(self.progress.iter().cloned().map(|mut rx| async move {
+            rx.wait_for(|seen| *seen >= target).await.map(|_| ())
+        }));
+        if tokio::time::timeout(self.timeout, all).await.is_err() {
+            tracing::warn!(position = target.position, "projections lag; answering before they caught up");
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The event store: loading aggregates, appending their events, and the
+//! per-event metadata.
+//!
+//! We keep postgres-es's table layout but write through our own repository
+//! (see `repository`), because we need three things postgres-es 0.5 does not
+//! give: snapshots without its double-apply bug, uniqueness claims in the
+//! same transaction as the events, and the log position of what was
+//! committed (for read-your-writes).
+
+pub mod claims;
+mod metadata;
+mod repository;
+
+pub use claims::{Claim, ClaimKind};
+pub use metadata::Metadata;
+pub use repository::{CommandError, Committed, Repository, StoreError, StoredAggregate};
