@@ -3,6 +3,7 @@
 use aggregates::values::Email;
 use aggregates::{UserCommand, UserError};
 use chrono::Utc;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::sessions::{start_session, ClientInfo, TokenPair};
@@ -28,7 +29,7 @@ pub(super) async fn send_code(state: &AppState, user_id: Uuid, email: &str) -> R
         if let Err(error) = mailer.send_verification_code(&to, code.expose(), ttl).await {
             tracing::error!(%user_id, error = %error, "verification email was not sent");
         }
-    });
+    }.instrument(tracing::Span::current()));
     Ok(())
 }
 
@@ -78,7 +79,7 @@ pub async fn resend_verification(state: &AppState, email: Email, metadata: Metad
         if let Err(error) = resend_if_unverified(&state, email, metadata).await {
             tracing::error!(error = %error, "resending a verification code failed");
         }
-    });
+    }.instrument(tracing::Span::current()));
     Ok(())
 }
 

@@ -1,0 +1,121 @@
+//! A minimal client for the endpoints the bench drives. Each load task owns
+//! one `Api`, hence one keep-alive connection.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// The part of a token pair the bench uses.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+/// Why a request did not succeed, as counted in the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The service answered with a non-2xx status.
+    Status(u16),
+    /// No answer: connect error, reset, timeout.
+    Transport,
+    /// A 2xx answer whose body was not what the API documents.
+    Decode,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Status(code) => write!(f, "http_{code}"),
+            Self::Transport => f.write_str("transport"),
+            Self::Decode => f.write_str("decode"),
+        }
+    }
+}
+
+impl std::error::Error for Failure {}
+
+#[derive(Clone)]
+pub struct Api {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    pub fn new(base_url: &str) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(1)
+            .build()?;
+        Ok(Self {
+            client,
+            base: base_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    pub async fn register(&self, username: &str, email: &str, password: &str) -> Result<(), Failure> {
+        let body = json!({"username": username, "email": email, "password": password});
+        self.post::<Value>("/api/v1/auth/register", &body).await.map(drop)
+    }
+
+    pub async fn verify_email(&self, email: &str, code: &str) -> Result<TokenPair, Failure> {
+        let body = json!({"email": email, "code": code});
+        self.post("/api/v1/auth/verify-email", &body).await
+    }
+
+    pub async fn login(&self, identifier: &str, password: &str) -> Result<TokenPair, Failure> {
+        let body = json!({"identifier": identifier, "password": password});
+        self.post("/api/v1/auth/login", &body).await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, Failure> {
+        let body = json!({"refresh_token": refresh_token});
+        self.post("/api/v1/auth/refresh", &body).await
+    }
+
+    pub async fn me(&self, access_token: &str) -> Result<(), Failure> {
+        let request = self
+            .client
+            .get(format!("{}/api/v1/me", self.base))
+            .bearer_auth(access_token);
+        drain(request).await
+    }
+
+    pub async fn live(&self) -> Result<(), Failure> {
+        drain(self.client.get(format!("{}/health/live", self.base))).await
+    }
+
+    async fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T, Failure> {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .await
+            .map_err(|_| Failure::Transport)?;
+        let response = check(response).await?;
+        response.json().await.map_err(|_| Failure::Decode)
+    }
+}
+
+/// Sends, checks the status and reads the whole body, so the connection
+/// goes back to the pool.
+async fn drain(request: reqwest::RequestBuilder) -> Result<(), Failure> {
+    let response = request.send().await.map_err(|_| Failure::Transport)?;
+    check(response).await?.bytes().await.map(drop).map_err(|_| Failure::Transport)
+}
+
+/// Passes 2xx answers on; reads and drops the body of any other, so the
+/// connection stays usable.
+async fn check(response: reqwest::Response) -> Result<reqwest::Response, Failure> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let _ = response.bytes().await;
+    Err(Failure::Status(status.as_u16()))
+}

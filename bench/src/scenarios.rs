@@ -1,0 +1,285 @@
+//! The measured scenarios and the in-process argon2 baseline. Every load
+//! task owns its own `Api` (one keep-alive connection) and stops starting
+//! requests at the shared deadline.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::api::{Api, TokenPair};
+use crate::smtp::Inbox;
+use crate::stats::{median_ms, run_for, Recorder, Summary};
+
+/// Meets the service's password policy (upper, lower, digit, symbol, 8+).
+pub const PASSWORD: &str = "Bench-Pass-1!";
+/// Registrations in flight at once while creating users.
+const SETUP_CONCURRENCY: usize = 8;
+/// How long a verification email may take to reach the sink.
+const EMAIL_TIMEOUT: Duration = Duration::from_secs(15);
+/// Refreshes at each end of the history run whose median is compared.
+const HISTORY_WINDOW: usize = 100;
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub username: String,
+    pub email: String,
+}
+
+/// Registers `n` users and verifies each with the code the sink received.
+pub async fn create_users(base_url: &str, inbox: &Inbox, n: usize) -> anyhow::Result<Vec<User>> {
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let prefix = run.get(..8).unwrap_or(&run).to_owned();
+    let api = Api::new(base_url)?;
+    let permits = Arc::new(Semaphore::new(SETUP_CONCURRENCY));
+    let mut tasks = JoinSet::new();
+    for i in 0..n {
+        let user = User {
+            username: format!("b{prefix}_{i}"),
+            email: format!("b{prefix}.{i}@example.com"),
+        };
+        let (api, inbox, permits) = (api.clone(), inbox.clone(), permits.clone());
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await?;
+            api.register(&user.username, &user.email, PASSWORD)
+                .await
+                .with_context(|| format!("register {}", user.username))?;
+            let code = inbox.take_code(&user.email, EMAIL_TIMEOUT).await?;
+            api.verify_email(&user.email, &code)
+                .await
+                .with_context(|| format!("verify-email {}", user.email))?;
+            anyhow::Ok(user)
+        });
+    }
+    let mut users = Vec::with_capacity(n);
+    while let Some(joined) = tasks.join_next().await {
+        users.push(joined??);
+    }
+    Ok(users)
+}
+
+/// Logs in `n` times (users in turn), a few at a time; one session each.
+pub async fn open_sessions(base_url: &str, users: &[User], n: usize) -> anyhow::Result<Vec<TokenPair>> {
+    if users.is_empty() {
+        bail!("no users to log in");
+    }
+    let api = Api::new(base_url)?;
+    let permits = Arc::new(Semaphore::new(SETUP_CONCURRENCY));
+    let mut tasks = JoinSet::new();
+    for user in users.iter().cycle().take(n).cloned() {
+        let (api, permits) = (api.clone(), permits.clone());
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await?;
+            let pair = api
+                .login(&user.username, PASSWORD)
+                .await
+                .with_context(|| format!("login {}", user.username))?;
+            anyhow::Ok(pair)
+        });
+    }
+    let mut pairs = Vec::with_capacity(n);
+    while let Some(joined) = tasks.join_next().await {
+        pairs.push(joined??);
+    }
+    Ok(pairs)
+}
+
+/// The single-thread cost of one argon2id verification with the service's
+/// parameters, and the login rate that cost allows on every core.
+#[derive(Debug, Clone, Serialize)]
+pub struct Argon2Baseline {
+    pub samples: usize,
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    pub t_verify_ms: f64,
+    pub cores: usize,
+    pub bound_per_s: f64,
+}
+
+/// Blocking: run it on a thread of its own, with nothing else busy.
+pub fn argon2_baseline(samples: usize) -> anyhow::Result<Argon2Baseline> {
+    let (memory_kib, iterations, parallelism) = (19_456, 2, 1);
+    let params = Params::new(memory_kib, iterations, parallelism, None)
+        .map_err(|e| anyhow!("argon2 parameters: {e}"))?;
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    let salt = SaltString::encode_b64(b"bench-fixed-salt").map_err(|e| anyhow!("salt: {e}"))?;
+    let hash = argon2
+        .hash_password(PASSWORD.as_bytes(), &salt)
+        .map_err(|e| anyhow!("hash: {e}"))?
+        .to_string();
+    let parsed = PasswordHash::new(&hash).map_err(|e| anyhow!("parse: {e}"))?;
+    let mut times = Vec::with_capacity(samples);
+    // One extra, unmeasured call warms caches and the allocator.
+    for i in 0..=samples {
+        let started = Instant::now();
+        argon2
+            .verify_password(PASSWORD.as_bytes(), &parsed)
+            .map_err(|e| anyhow!("verify: {e}"))?;
+        if i > 0 {
+            times.push(started.elapsed());
+        }
+    }
+    let t_verify_ms = median_ms(&times);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Ok(Argon2Baseline {
+        samples,
+        memory_kib,
+        iterations,
+        parallelism,
+        t_verify_ms,
+        cores,
+        bound_per_s: cores as f64 * 1000.0 / t_verify_ms.max(f64::EPSILON),
+    })
+}
+
+/// `clients` tasks logging in back to back, each cycling through the users.
+pub async fn logins(base_url: &str, users: &[User], clients: usize, duration: Duration) -> anyhow::Result<Summary> {
+    if users.is_empty() {
+        bail!("no users to log in");
+    }
+    let users: Arc<[User]> = users.into();
+    let items = (0..clients)
+        .map(|i| Ok((i, Api::new(base_url)?, users.clone())))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    run_for(duration, items, move |(first, api, users), deadline| async move {
+        let mut recorder = Recorder::default();
+        let mut turn = first;
+        while Instant::now() < deadline {
+            let user = &users[turn % users.len()];
+            turn += clients;
+            let started = Instant::now();
+            match api.login(&user.username, PASSWORD).await {
+                Ok(_) => recorder.success(started.elapsed()),
+                Err(failure) => recorder.failure(failure),
+            }
+        }
+        recorder
+    })
+    .await
+}
+
+/// One task per session, each refreshing with the token its previous
+/// refresh returned. A failed refresh breaks the chain: the task counts the
+/// error and logs in again (that login is not timed as a refresh).
+pub async fn refreshes(
+    base_url: &str,
+    sessions: Vec<(User, TokenPair)>,
+    duration: Duration,
+) -> anyhow::Result<Summary> {
+    let items = sessions
+        .into_iter()
+        .map(|(user, pair)| Ok((Api::new(base_url)?, user, pair.refresh_token)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    run_for(duration, items, |(api, user, mut token), deadline| async move {
+        let mut recorder = Recorder::default();
+        while Instant::now() < deadline {
+            let started = Instant::now();
+            match api.refresh(&token).await {
+                Ok(pair) => {
+                    recorder.success(started.elapsed());
+                    token = pair.refresh_token;
+                }
+                Err(failure) => {
+                    recorder.failure(failure);
+                    if let Ok(pair) = api.login(&user.username, PASSWORD).await {
+                        token = pair.refresh_token;
+                    }
+                }
+            }
+        }
+        recorder
+    })
+    .await
+}
+
+/// `GET /health/live` then `GET /me`, each at one task per token for the
+/// same duration.
+pub async fn me_and_live(
+    base_url: &str,
+    access_tokens: &[String],
+    duration: Duration,
+) -> anyhow::Result<(Summary, Summary)> {
+    let apis = || {
+        access_tokens
+            .iter()
+            .map(|token| Ok((Api::new(base_url)?, token.clone())))
+            .collect::<anyhow::Result<Vec<_>>>()
+    };
+    let live = run_for(duration, apis()?, |(api, _), deadline| async move {
+        let mut recorder = Recorder::default();
+        while Instant::now() < deadline {
+            let started = Instant::now();
+            match api.live().await {
+                Ok(()) => recorder.success(started.elapsed()),
+                Err(failure) => recorder.failure(failure),
+            }
+        }
+        recorder
+    })
+    .await?;
+    let me = run_for(duration, apis()?, |(api, token), deadline| async move {
+        let mut recorder = Recorder::default();
+        while Instant::now() < deadline {
+            let started = Instant::now();
+            match api.me(&token).await {
+                Ok(()) => recorder.success(started.elapsed()),
+                Err(failure) => recorder.failure(failure),
+            }
+        }
+        recorder
+    })
+    .await?;
+    Ok((me, live))
+}
+
+/// Whether a refresh gets slower as its session's history grows.
+#[derive(Debug, Clone, Serialize)]
+pub struct History {
+    pub refreshes: usize,
+    pub errors: usize,
+    pub first_p50_ms: f64,
+    pub last_p50_ms: f64,
+    /// `last_p50_ms / first_p50_ms`; about 1.0 when cost does not grow.
+    pub ratio: f64,
+    pub total_s: f64,
+}
+
+/// Refreshes one session `count` times in a row; stops at the first error,
+/// since the chain is then broken.
+pub async fn history(base_url: &str, user: &User, count: usize) -> anyhow::Result<History> {
+    let api = Api::new(base_url)?;
+    let mut token = api.login(&user.username, PASSWORD).await?.refresh_token;
+    let mut times = Vec::with_capacity(count);
+    let mut errors = 0;
+    let started_all = Instant::now();
+    for _ in 0..count {
+        let started = Instant::now();
+        match api.refresh(&token).await {
+            Ok(pair) => {
+                times.push(started.elapsed());
+                token = pair.refresh_token;
+            }
+            Err(_) => {
+                errors += 1;
+                break;
+            }
+        }
+    }
+    let window = HISTORY_WINDOW.min(times.len());
+    let first_p50_ms = median_ms(&times[..window]);
+    let last_p50_ms = median_ms(&times[times.len() - window..]);
+    Ok(History {
+        refreshes: times.len(),
+        errors,
+        first_p50_ms,
+        last_p50_ms,
+        ratio: if first_p50_ms > 0.0 { last_p50_ms / first_p50_ms } else { 0.0 },
+        total_s: started_all.elapsed().as_secs_f64(),
+    })
+}

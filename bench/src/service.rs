@@ -1,0 +1,193 @@
+//! The service under test: a fresh database, a free port, the `identity`
+//! binary as a child process (killed on stop or drop), and a summary of the
+//! warnings and errors it logged.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use serde::Serialize;
+use sqlx::{Connection, Executor, PgConnection};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+
+/// How many warning/error lines the report keeps verbatim.
+const KEPT_LINES: usize = 10;
+
+/// A database that exists only for this run.
+pub struct Database {
+    server_url: String,
+    name: String,
+}
+
+impl Database {
+    /// A new, unique name on the server at `server_url` (no database path).
+    /// The service creates the database itself on start.
+    pub fn fresh(server_url: &str) -> Self {
+        Self {
+            server_url: server_url.trim_end_matches('/').to_owned(),
+            name: format!("identity_bench_{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}/{}", self.server_url, self.name)
+    }
+
+    /// Drops the database, disconnecting anyone still connected.
+    pub async fn drop_database(&self) -> anyhow::Result<()> {
+        let admin = format!("{}/postgres", self.server_url);
+        let mut conn = PgConnection::connect(&admin)
+            .await
+            .with_context(|| format!("cannot connect to {admin}"))?;
+        // The name is ours (a fixed prefix and hex digits), so quoting is enough.
+        let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        conn.execute(sql.as_str()).await?;
+        conn.close().await?;
+        Ok(())
+    }
+}
+
+/// What the child process needs to know.
+pub struct ServiceConfig<'a> {
+    pub bin: &'a Path,
+    pub database_url: String,
+    pub smtp_port: u16,
+    pub data_dir: PathBuf,
+    pub db_max_connections: u32,
+}
+
+/// Warnings and errors the service logged during the run.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct LogSummary {
+    pub warn_lines: u64,
+    pub error_lines: u64,
+    /// Lines that were not JSON log records (panics, for instance).
+    pub other_lines: u64,
+    pub samples: VecDeque<String>,
+}
+
+pub struct Service {
+    child: Child,
+    base_url: String,
+    logs: Arc<Mutex<LogSummary>>,
+}
+
+impl Service {
+    /// Spawns the binary on a free port and waits until `/health/ready` is 200.
+    pub async fn start(config: ServiceConfig<'_>, ready_within: Duration) -> anyhow::Result<Self> {
+        let port = free_port()?;
+        let mut child = Command::new(config.bin)
+            .arg("serve")
+            .env("IDENTITY_DATABASE_URL", &config.database_url)
+            .env("IDENTITY_LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env("IDENTITY_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+            .env("IDENTITY_SMTP_HOST", "127.0.0.1")
+            .env("IDENTITY_SMTP_PORT", config.smtp_port.to_string())
+            .env("IDENTITY_SECRET", random_secret_hex())
+            .env("IDENTITY_DATA_DIR", &config.data_dir)
+            .env("IDENTITY_LOG", "warn")
+            .env("IDENTITY_ARGON2_MEMORY_KIB", "19456")
+            .env("IDENTITY_ARGON2_ITERATIONS", "2")
+            .env("IDENTITY_ARGON2_PARALLELISM", "1")
+            .env("IDENTITY_DB_MAX_CONNECTIONS", config.db_max_connections.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {}", config.bin.display()))?;
+        let logs = Arc::new(Mutex::new(LogSummary::default()));
+        if let Some(out) = child.stdout.take() {
+            tokio::spawn(collect_logs(out, logs.clone()));
+        }
+        if let Some(err) = child.stderr.take() {
+            tokio::spawn(collect_logs(err, logs.clone()));
+        }
+        let mut service = Self {
+            child,
+            base_url: format!("http://127.0.0.1:{port}"),
+            logs,
+        };
+        service.wait_ready(ready_within).await?;
+        Ok(service)
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Kills the process and returns what it logged.
+    pub async fn stop(mut self) -> LogSummary {
+        let _ = self.child.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+        self.logs()
+    }
+
+    pub fn logs(&self) -> LogSummary {
+        self.logs.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    async fn wait_ready(&mut self, within: Duration) -> anyhow::Result<()> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()?;
+        let url = format!("{}/health/ready", self.base_url);
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                let logs = self.logs();
+                bail!("the service exited with {status} before it was ready: {:?}", logs.samples);
+            }
+            if let Ok(response) = client.get(&url).send().await {
+                if response.status().is_success() {
+                    return Ok(());
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(anyhow!("the service was not ready within {within:?}"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A port nobody listens on right now: bind port 0, read it, let it go.
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// 64 hex characters from two random UUIDs (244 random bits).
+fn random_secret_hex() -> String {
+    format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+}
+
+async fn collect_logs(stream: impl AsyncRead + Unpin, logs: Arc<Mutex<LogSummary>>) {
+    let mut lines = BufReader::new(stream).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let level = serde_json::from_str::<serde_json::Value>(&line)
+            .ok()
+            .and_then(|v| v.get("level").and_then(|l| l.as_str()).map(str::to_owned));
+        let Ok(mut summary) = logs.lock() else {
+            return;
+        };
+        match level.as_deref() {
+            Some("WARN") => summary.warn_lines += 1,
+            Some("ERROR") => summary.error_lines += 1,
+            Some(_) => continue,
+            None => summary.other_lines += 1,
+        }
+        if summary.samples.len() == KEPT_LINES {
+            summary.samples.pop_front();
+        }
+        summary.samples.push_back(line);
+    }
+}

@@ -1,0 +1,319 @@
+//! The test harness: one fresh database, one SMTP sink and one server on a
+//! random port per test, and a `TestApp` with one method per endpoint.
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use identity::config::Config;
+use identity::startup::Application;
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+use sqlx::{Connection, PgConnection, PgPool};
+use uuid::Uuid;
+
+pub use crate::smtp::SmtpSink;
+
+pub const PASSWORD: &str = "Correct-Horse-9!";
+const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Everything logged by any test in this binary (JSON lines), so tests can
+/// check that no secret was ever logged. Printed too when `TEST_LOG` is set.
+pub fn captured_logs() -> String {
+    let logs = log_buffer();
+    let bytes = logs.lock().unwrap_or_else(|p| p.into_inner());
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = Capture(buffer.clone());
+        identity::telemetry::init(identity::telemetry::subscriber("debug,sqlx=warn,hyper=info,h2=info,rustls=info,lettre=info", sink));
+        buffer
+    })
+}
+
+#[derive(Clone)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if std::env::var_os("TEST_LOG").is_some() {
+            std::io::stdout().write_all(buf)?;
+        }
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
+    type Writer = Capture;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// A new, empty database for one test.
+pub async fn create_database() -> (String, String) {
+    let name = format!("identity_test_{}", Uuid::new_v4().simple());
+    let mut admin = PgConnection::connect(ADMIN_URL)
+        .await
+        .expect("PostgreSQL must be running on 127.0.0.1:5432 (see README)");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    (name.clone(), format!("postgres://postgres@127.0.0.1:5432/{name}"))
+}
+
+/// A configuration for a test server: its own database, SMTP sink and port.
+pub fn test_config(database_url: &str, smtp_port: u16, data_dir: &std::path::Path) -> Config {
+    let mut config = Config::default();
+    config.database_url = database_url.to_owned();
+    config.db_max_connections = 30;
+    config.listen_addr = "127.0.0.1:0".parse().expect("valid address");
+    config.smtp.port = smtp_port;
+    config.smtp.timeout = Duration::from_secs(2);
+    config.data_dir = data_dir.to_path_buf();
+    config.secret_hex = Some(hex_secret());
+    config
+}
+
+fn hex_secret() -> String {
+    Uuid::new_v4().simple().to_string().repeat(2)
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub pool: PgPool,
+    pub smtp: SmtpSink,
+    pub config: Config,
+    pub db_name: String,
+    _data_dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts a server whose configuration `tweak` may adjust first.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    log_buffer();
+    let (db_name, url) = create_database().await;
+    let smtp = SmtpSink::start().await;
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut config = test_config(&url, smtp.port(), data_dir.path());
+    tweak(&mut config);
+    let app = Application::build(config.clone()).await.expect("application builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    let pool = PgPool::connect(&url).await.expect("connect to test database");
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("identity-tests")
+            .build()
+            .expect("http client"),
+        pool,
+        smtp,
+        config,
+        db_name,
+        _data_dir: data_dir,
+    }
+}
+
+/// A registered, verified account with a live session.
+pub struct Account {
+    pub id: String,
+    pub username: String,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub session_id: String,
+}
+
+pub fn unique_name() -> String {
+    format!("u{}", &Uuid::new_v4().simple().to_string()[..12])
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn get_with_token(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn register(&self, username: &str, email: &str, password: &str) -> Response {
+        self.post(
+            "/api/v1/auth/register",
+            json!({"username": username, "email": email, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn verify_email(&self, email: &str, code: &str) -> Response {
+        self.post("/api/v1/auth/verify-email", json!({"email": email, "code": code}))
+            .await
+    }
+
+    pub async fn resend(&self, email: &str) -> Response {
+        self.post("/api/v1/auth/verify-email/resend", json!({"email": email}))
+            .await
+    }
+
+    pub async fn login(&self, identifier: &str, password: &str) -> Response {
+        self.post(
+            "/api/v1/auth/login",
+            json!({"identifier": identifier, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Response {
+        self.post("/api/v1/auth/refresh", json!({"refresh_token": refresh_token}))
+            .await
+    }
+
+    pub async fn logout(&self, refresh_token: &str) -> Response {
+        self.post("/api/v1/auth/logout", json!({"refresh_token": refresh_token}))
+            .await
+    }
+
+    pub async fn logout_all(&self, access_token: &str) -> Response {
+        self.client
+            .post(self.url("/api/v1/auth/logout-all"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn me(&self, access_token: &str) -> Response {
+        self.get_with_token("/api/v1/me", access_token).await
+    }
+
+    pub async fn sessions(&self, access_token: &str) -> Response {
+        self.get_with_token("/api/v1/auth/sessions", access_token).await
+    }
+
+    /// The latest code mailed to `email`.
+    pub async fn code_for(&self, email: &str) -> String {
+        self.smtp.wait_for_code(email).await
+    }
+
+    /// Registers and verifies a new account (which also logs it in).
+    pub async fn create_account(&self) -> Account {
+        let username = unique_name();
+        let email = format!("{username}@example.com");
+        let response = self.register(&username, &email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let id = response.json::<Value>().await.expect("json")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let code = self.code_for(&email).await;
+        let response = self.verify_email(&email, &code).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let pair: Value = response.json().await.expect("json");
+        Account {
+            id,
+            username,
+            access_token: pair["access_token"].as_str().expect("access").to_owned(),
+            refresh_token: pair["refresh_token"].as_str().expect("refresh").to_owned(),
+            session_id: pair["session_id"].as_str().expect("sid").to_owned(),
+        }
+    }
+
+    /// Every row of every table, as text: for checking what is at rest.
+    pub async fn dump_all_tables(&self) -> String {
+        dump_all_tables(&self.pool).await
+    }
+}
+
+pub async fn dump_all_tables(pool: &PgPool) -> String {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("list tables");
+    let mut dump = String::new();
+    for table in tables {
+        let rows: Option<String> = sqlx::query_scalar(&format!("SELECT json_agg(t)::text FROM \"{table}\" t"))
+            .fetch_one(pool)
+            .await
+            .expect("dump table");
+        dump.push_str(&format!("== {table}\n{}\n", rows.unwrap_or_default()));
+    }
+    dump
+}
+
+/// A read model's rows in a stable order, as JSON.
+pub async fn table_rows(pool: &PgPool, table: &str, order_by: &str) -> Value {
+    sqlx::query_scalar::<_, Option<Value>>(&format!(
+        "SELECT json_agg(t ORDER BY {order_by})::jsonb FROM {table} t"
+    ))
+    .fetch_one(pool)
+    .await
+    .expect("read table")
+    .unwrap_or(Value::Null)
+}
+
+/// Polls `check` until it returns `Some` or `timeout` passes.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "condition not met within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+pub async fn body(response: Response) -> Value {
+    response.json().await.expect("JSON body")
+}
+
+/// Asserts `response` is a problem with `status` and `code`; returns it.
+pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status, "unexpected status");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json",
+        "problem content type"
+    );
+    let problem = body(response).await;
+    assert_eq!(problem["code"], code, "problem: {problem}");
+    for field in ["type", "title", "status", "detail", "code", "request_id"] {
+        assert!(!problem[field].is_null(), "problem lacks {field}: {problem}");
+    }
+    problem
+}

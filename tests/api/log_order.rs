@@ -1,0 +1,59 @@
+//! The event log can be tailed without skipping appends that commit out of
+//! position order.
+
+use projections::log::read_after;
+use projections::Cursor;
+use sqlx::{Connection, PgConnection};
+
+use crate::helpers::*;
+
+async fn append(conn: &mut PgConnection, id: &str) {
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload)
+         VALUES ('test', $1, 1, 'identity.test.Happened', '1', '{}')",
+    )
+    .bind(id)
+    .execute(conn)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn stream_does_not_skip_events_when_writers_commit_out_of_order() {
+    let app = spawn_app().await;
+    let url = &app.config.database_url;
+    let mut early = PgConnection::connect(url).await.unwrap();
+    let mut late = PgConnection::connect(url).await.unwrap();
+    let mut reader = PgConnection::connect(url).await.unwrap();
+    let mut cursor = read_after(&mut reader, Cursor::default(), 1000)
+        .await
+        .unwrap()
+        .last()
+        .map(|e| e.cursor())
+        .unwrap_or_default();
+
+    // `early` takes the lower position but commits last.
+    sqlx::query("BEGIN").execute(&mut early).await.unwrap();
+    append(&mut early, "early").await;
+    sqlx::query("BEGIN").execute(&mut late).await.unwrap();
+    append(&mut late, "late").await;
+    sqlx::query("COMMIT").execute(&mut late).await.unwrap();
+
+    // While `early` is in flight the tailer must not move past it.
+    let mut seen: Vec<String> = Vec::new();
+    for event in read_after(&mut reader, cursor, 1000).await.unwrap() {
+        cursor = event.cursor();
+        seen.push(event.aggregate_id);
+    }
+    assert!(!seen.contains(&"late".to_owned()), "read past an in-flight append");
+
+    sqlx::query("COMMIT").execute(&mut early).await.unwrap();
+    for event in read_after(&mut reader, cursor, 1000).await.unwrap() {
+        seen.push(event.aggregate_id);
+    }
+    assert!(seen.contains(&"early".to_owned()), "skipped the late-committing append");
+    assert!(seen.contains(&"late".to_owned()));
+    let early_position: i64 = sqlx::query_scalar("SELECT position FROM events WHERE aggregate_id = 'early'").fetch_one(&app.pool).await.unwrap();
+    let late_position: i64 = sqlx::query_scalar("SELECT position FROM events WHERE aggregate_id = 'late'").fetch_one(&app.pool).await.unwrap();
+    assert!(early_position < late_position, "the test committed out of position order");
+}

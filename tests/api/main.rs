@@ -1,0 +1,14 @@
+//! API tests: the real server on a random port, a fresh Postgres database
+//! per test, and a real SMTP sink on loopback.
+
+mod concurrency;
+mod durability;
+mod errors;
+mod helpers;
+mod http_contract;
+mod lifecycle;
+mod log_order;
+mod projections;
+mod refresh;
+mod smtp;
+mod verification;

@@ -1,0 +1,107 @@
+//! Email verification codes: wrong, expired, used, replaced, too many tries,
+//! and resending.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+async fn registered(app: &TestApp) -> String {
+    let name = unique_name();
+    let email = format!("{name}@example.com");
+    assert_eq!(app.register(&name, &email, PASSWORD).await.status(), StatusCode::CREATED);
+    email
+}
+
+fn wrong(code: &str) -> String {
+    let n: u32 = code.parse().unwrap();
+    format!("{:06}", (n + 1) % 1_000_000)
+}
+
+#[tokio::test]
+async fn verify_email_refuses_a_wrong_code() {
+    let app = spawn_app().await;
+    let email = registered(&app).await;
+    let code = app.code_for(&email).await;
+    assert_problem(app.verify_email(&email, &wrong(&code)).await, StatusCode::BAD_REQUEST, "invalid_code").await;
+    assert_eq!(app.verify_email(&email, &code).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn verify_email_refuses_a_used_code() {
+    let app = spawn_app().await;
+    let email = registered(&app).await;
+    let code = app.code_for(&email).await;
+    assert_eq!(app.verify_email(&email, &code).await.status(), StatusCode::OK);
+    assert_problem(app.verify_email(&email, &code).await, StatusCode::BAD_REQUEST, "invalid_code").await;
+}
+
+#[tokio::test]
+async fn verify_email_refuses_an_expired_code() {
+    let app = spawn_app_with(|c| c.codes.ttl = Duration::from_secs(1)).await;
+    let email = registered(&app).await;
+    let code = app.code_for(&email).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_problem(app.verify_email(&email, &code).await, StatusCode::BAD_REQUEST, "invalid_code").await;
+}
+
+#[tokio::test]
+async fn verify_email_refuses_a_replaced_code() {
+    let app = spawn_app_with(|c| c.codes.resend_cooldown = Duration::ZERO).await;
+    let email = registered(&app).await;
+    let first = app.code_for(&email).await;
+    assert_eq!(app.resend(&email).await.status(), StatusCode::ACCEPTED);
+    let second = app.smtp.wait_for_nth_code(&email, 2).await;
+    if first != second {
+        assert_problem(app.verify_email(&email, &first).await, StatusCode::BAD_REQUEST, "invalid_code").await;
+    }
+    assert_eq!(app.verify_email(&email, &second).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn verify_email_answers_429_after_five_wrong_tries_even_for_the_right_code() {
+    let app = spawn_app().await;
+    let email = registered(&app).await;
+    let code = app.code_for(&email).await;
+    for _ in 0..5 {
+        assert_problem(app.verify_email(&email, &wrong(&code)).await, StatusCode::BAD_REQUEST, "invalid_code").await;
+    }
+    assert_problem(app.verify_email(&email, &code).await, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+}
+
+#[tokio::test]
+async fn verify_email_answers_invalid_code_for_unknown_emails() {
+    let app = spawn_app().await;
+    let response = app.verify_email("nobody@example.com", "123456").await;
+    assert_problem(response, StatusCode::BAD_REQUEST, "invalid_code").await;
+}
+
+#[tokio::test]
+async fn resend_answers_202_alike_for_known_and_unknown_emails_then_429_within_cooldown() {
+    let app = spawn_app().await;
+    let email = registered(&app).await;
+    // Registration sent a code: the cooldown already runs for this address.
+    let known = assert_problem(app.resend(&email).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    assert_eq!(known["status"], 429);
+
+    let unknown = "nobody-at-all@example.com";
+    let first = app.resend(unknown).await;
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    let second = app.resend(unknown).await;
+    let retry_after: u64 = second.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after));
+    assert_problem(second, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+}
+
+#[tokio::test]
+async fn resend_sends_a_new_code_that_verifies() {
+    let app = spawn_app_with(|c| c.codes.resend_cooldown = Duration::ZERO).await;
+    let email = registered(&app).await;
+    app.code_for(&email).await;
+    assert_eq!(app.resend(&email).await.status(), StatusCode::ACCEPTED);
+    let code = app.smtp.wait_for_nth_code(&email, 2).await;
+    assert_eq!(app.verify_email(&email, &code).await.status(), StatusCode::OK);
+    // Verified accounts get no more codes, and the answer stays the same.
+    assert_eq!(app.resend(&email).await.status(), StatusCode::ACCEPTED);
+}
