@@ -67,10 +67,11 @@ pub async fn rebuild(pool: sqlx::PgPool, name: &str) -> anyhow::Result<()> {
 }
 
 async fn status(pool: sqlx::PgPool) -> anyhow::Result<()> {
-    let rows: Vec<(String, i64, chrono::DateTime<chrono::Utc>)> =
-        sqlx::query_as("SELECT name, position, updated_at FROM projection_checkpoints ORDER BY name")
-            .fetch_all(&pool)
-            .await?;
+    let rows: Vec<(String, i64, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "SELECT name, position, updated_at FROM projection_checkpoints ORDER BY name",
+    )
+    .fetch_all(&pool)
+    .await?;
     let report: Vec<_> = rows
         .into_iter()
         .map(|(name, position, updated_at)| serde_json::json!({"name": name, "position": position, "updated_at": updated_at}))

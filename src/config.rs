@@ -139,8 +139,14 @@ impl Config {
         secs(&mut c.tokens.refresh_ttl, "IDENTITY_REFRESH_TOKEN_TTL_SECS")?;
         secs(&mut c.tokens.refresh_grace, "IDENTITY_REFRESH_GRACE_SECS")?;
         secs(&mut c.codes.ttl, "IDENTITY_EMAIL_CODE_TTL_SECS")?;
-        set(&mut c.codes.max_attempts, "IDENTITY_EMAIL_CODE_MAX_ATTEMPTS")?;
-        secs(&mut c.codes.resend_cooldown, "IDENTITY_EMAIL_RESEND_COOLDOWN_SECS")?;
+        set(
+            &mut c.codes.max_attempts,
+            "IDENTITY_EMAIL_CODE_MAX_ATTEMPTS",
+        )?;
+        secs(
+            &mut c.codes.resend_cooldown,
+            "IDENTITY_EMAIL_RESEND_COOLDOWN_SECS",
+        )?;
         set(&mut c.username_policy.min_len, "IDENTITY_USERNAME_MIN_LEN")?;
         set(&mut c.username_policy.max_len, "IDENTITY_USERNAME_MAX_LEN")?;
         set(&mut c.password_policy.min_len, "IDENTITY_PASSWORD_MIN_LEN")?;

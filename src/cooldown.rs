@@ -23,7 +23,12 @@ impl Cooldowns {
 
     /// Starts a cooldown of `period` on `subject` unless one is running;
     /// returns the time left of the running one.
-    pub async fn try_start(&self, scope: &str, subject: &str, period: Duration) -> Result<Option<Duration>, sqlx::Error> {
+    pub async fn try_start(
+        &self,
+        scope: &str,
+        subject: &str,
+        period: Duration,
+    ) -> Result<Option<Duration>, sqlx::Error> {
         let key = self.key(scope, subject);
         let started: Option<bool> = sqlx::query_scalar(
             "INSERT INTO cooldowns (key, until) VALUES ($1, now() + make_interval(secs => $2))
@@ -43,13 +48,16 @@ impl Cooldowns {
         .bind(&key)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(Some(Duration::from_secs_f64(left.unwrap_or(0.0).ceil().max(1.0))))
+        Ok(Some(Duration::from_secs_f64(
+            left.unwrap_or(0.0).ceil().max(1.0),
+        )))
     }
 
     fn key(&self, scope: &str, subject: &str) -> String {
         // HMAC accepts keys of any length, so this cannot fail.
         #[allow(clippy::expect_used)]
-        let mut mac = Hmac::<Sha256>::new_from_slice(&*self.key).expect("HMAC takes any key length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&*self.key).expect("HMAC takes any key length");
         mac.update(scope.as_bytes());
         mac.update(&[0]);
         mac.update(subject.as_bytes());

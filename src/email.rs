@@ -5,4 +5,4 @@ mod breaker;
 mod mailer;
 
 pub use breaker::CircuitBreaker;
-pub use mailer::{Mailer, MailError};
+pub use mailer::{MailError, Mailer};

@@ -21,9 +21,7 @@ use crate::state::AppState;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .merge(accounts::router())
-        .merge(me::router());
+    let api = Router::new().merge(accounts::router()).merge(me::router());
     Router::new()
         .nest("/api/v1", api)
         .merge(health::router())

@@ -65,11 +65,15 @@ impl ProjectionWaiter {
     /// (logged: the command itself is committed either way).
     pub async fn wait_for(&self, cursor: Option<Cursor>) {
         let Some(target) = cursor else { return };
-        let all = futures_util::future::join_all(self.progress.iter().cloned().map(|mut rx| async move {
-            rx.wait_for(|seen| *seen >= target).await.map(|_| ())
-        }));
+        let all =
+            futures_util::future::join_all(self.progress.iter().cloned().map(
+                |mut rx| async move { rx.wait_for(|seen| *seen >= target).await.map(|_| ()) },
+            ));
         if tokio::time::timeout(self.timeout, all).await.is_err() {
-            tracing::warn!(position = target.position, "projections lag; answering before they caught up");
+            tracing::warn!(
+                position = target.position,
+                "projections lag; answering before they caught up"
+            );
         }
     }
 }

@@ -57,9 +57,16 @@ impl Api {
         })
     }
 
-    pub async fn register(&self, username: &str, email: &str, password: &str) -> Result<(), Failure> {
+    pub async fn register(
+        &self,
+        username: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<(), Failure> {
         let body = json!({"username": username, "email": email, "password": password});
-        self.post::<Value>("/api/v1/auth/register", &body).await.map(drop)
+        self.post::<Value>("/api/v1/auth/register", &body)
+            .await
+            .map(drop)
     }
 
     pub async fn verify_email(&self, email: &str, code: &str) -> Result<TokenPair, Failure> {
@@ -106,7 +113,12 @@ impl Api {
 /// goes back to the pool.
 async fn drain(request: reqwest::RequestBuilder) -> Result<(), Failure> {
     let response = request.send().await.map_err(|_| Failure::Transport)?;
-    check(response).await?.bytes().await.map(drop).map_err(|_| Failure::Transport)
+    check(response)
+        .await?
+        .bytes()
+        .await
+        .map(drop)
+        .map_err(|_| Failure::Transport)
 }
 
 /// Passes 2xx answers on; reads and drops the body of any other, so the

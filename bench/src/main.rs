@@ -1,1 +1,216 @@
-fn main(){}
+//! `bench`: one run starts an SMTP sink, a fresh database and the identity
+//! service, measures the baselines and the scenarios against it, prints a
+//! report and writes it as JSON. See README.md.
+
+mod api;
+mod report;
+mod scenarios;
+mod service;
+mod smtp;
+mod stats;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail};
+use clap::Parser;
+
+use report::{
+    LoginReport, MeReport, RefreshReport, Report, LOGIN_TARGET_RATIO, REFRESH_TARGET_PER_S,
+};
+use scenarios::Argon2Baseline;
+use service::{Database, LogSummary, Service, ServiceConfig};
+use smtp::SmtpSink;
+
+/// Single-thread argon2 verifications whose median is the baseline.
+const ARGON2_SAMPLES: usize = 30;
+/// Time allowed for the service to create its database, migrate and listen.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Pool size given to the service, enough for 32 connections plus projectors.
+const DB_MAX_CONNECTIONS: u32 = 40;
+
+#[derive(Debug, Parser)]
+#[command(name = "bench", about = "Load generator for the identity service")]
+struct Args {
+    /// Seconds each timed scenario runs.
+    #[arg(long, default_value_t = 10)]
+    duration_secs: u64,
+    /// The identity binary to start (`cargo build --release -p identity`).
+    #[arg(long, default_value = "target/release/identity")]
+    service_bin: PathBuf,
+    /// A shorter history run: 1,000 refreshes instead of 5,000.
+    #[arg(long)]
+    quick: bool,
+    /// PostgreSQL server URL, without a database name.
+    #[arg(
+        long,
+        env = "BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432"
+    )]
+    postgres_url: String,
+    /// Verified users to create.
+    #[arg(long, default_value_t = 40)]
+    users: usize,
+    /// Concurrent connections for the refresh, /me and /health/live scenarios.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Where the JSON report is written.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results/latest.json"))]
+    out: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let bin = resolve_bin(&args.service_bin)?;
+    let sink = SmtpSink::start().await?;
+    // Measured before the service starts, so nothing competes for the cores.
+    progress(format!(
+        "argon2 baseline: {ARGON2_SAMPLES} verifications on one thread"
+    ));
+    let argon2 =
+        tokio::task::spawn_blocking(|| scenarios::argon2_baseline(ARGON2_SAMPLES)).await??;
+
+    let database = Database::fresh(&args.postgres_url);
+    let data_dir = std::env::temp_dir().join(database.name());
+    std::fs::create_dir_all(&data_dir)?;
+    progress(format!(
+        "starting {} on database {}",
+        bin.display(),
+        database.name()
+    ));
+    let config = ServiceConfig {
+        bin: &bin,
+        database_url: database.url(),
+        smtp_port: sink.port(),
+        data_dir: data_dir.clone(),
+        db_max_connections: DB_MAX_CONNECTIONS,
+    };
+    let outcome = match Service::start(config, READY_TIMEOUT).await {
+        Ok(service) => {
+            let outcome = tokio::select! {
+                outcome = measure(&args, &service, &sink, argon2) => outcome,
+                _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
+            };
+            let logs = service.stop().await;
+            outcome.map(|report| Report {
+                service_log: logs,
+                ..report
+            })
+        }
+        Err(error) => Err(error),
+    };
+    if let Err(error) = database.drop_database().await {
+        progress(format!(
+            "could not drop database {}: {error:#}",
+            database.name()
+        ));
+    }
+    let _ = std::fs::remove_dir_all(&data_dir);
+
+    let report = outcome?;
+    std::io::stdout()
+        .lock()
+        .write_all(report.render().as_bytes())?;
+    report.write_json(&args.out)?;
+    progress(format!("wrote {}", args.out.display()));
+    Ok(())
+}
+
+/// Every scenario, in order, against the running service.
+async fn measure(
+    args: &Args,
+    service: &Service,
+    sink: &SmtpSink,
+    argon2: Argon2Baseline,
+) -> anyhow::Result<Report> {
+    let base = service.base_url();
+    let duration = Duration::from_secs(args.duration_secs);
+    let secs = args.duration_secs;
+
+    progress(format!("creating {} verified users", args.users));
+    let users = scenarios::create_users(base, &sink.inbox(), args.users).await?;
+
+    let clients = 2 * argon2.cores;
+    progress(format!("login: {clients} clients for {secs} s"));
+    let login = scenarios::logins(base, &users, clients, duration).await?;
+
+    let sessions = scenarios::open_sessions(base, &users, args.connections).await?;
+    let access: Vec<String> = sessions
+        .iter()
+        .map(|(_, p)| p.access_token.clone())
+        .collect();
+    progress(format!("refresh: {} sessions for {secs} s", sessions.len()));
+    let refresh = scenarios::refreshes(base, sessions, duration).await?;
+
+    progress(format!(
+        "/health/live then /me: {} connections, {secs} s each",
+        access.len()
+    ));
+    let (me, live) = scenarios::me_and_live(base, &access, duration).await?;
+
+    let count = if args.quick { 1_000 } else { 5_000 };
+    progress(format!(
+        "history: {count} sequential refreshes of one session"
+    ));
+    let user = users.first().ok_or_else(|| anyhow!("no users"))?;
+    let history = scenarios::history(base, user, count).await?;
+
+    Ok(Report {
+        date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        cores: argon2.cores,
+        duration_secs: secs,
+        quick: args.quick,
+        users: users.len(),
+        login: LoginReport {
+            clients,
+            logins_per_s: login.per_s,
+            bound_per_s: argon2.bound_per_s,
+            ratio: login.per_s / argon2.bound_per_s,
+            target_ratio: LOGIN_TARGET_RATIO,
+            summary: login,
+        },
+        refresh: RefreshReport {
+            connections: access.len(),
+            refreshes_per_s: refresh.per_s,
+            target_per_s: REFRESH_TARGET_PER_S,
+            summary: refresh,
+        },
+        me_vs_live: MeReport {
+            concurrency: access.len(),
+            me_rps: me.per_s,
+            live_rps: live.per_s,
+            ratio: if live.per_s > 0.0 {
+                me.per_s / live.per_s
+            } else {
+                0.0
+            },
+            me,
+            live,
+        },
+        argon2,
+        history,
+        service_log: LogSummary::default(),
+    })
+}
+
+/// The binary as given, or relative to the workspace root when run elsewhere.
+fn resolve_bin(path: &Path) -> anyhow::Result<PathBuf> {
+    if path.exists() {
+        return Ok(path.to_path_buf());
+    }
+    let from_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
+    if path.is_relative() && from_root.exists() {
+        return Ok(from_root);
+    }
+    bail!(
+        "{} not found; build it with `cargo build --release -p identity`",
+        path.display()
+    )
+}
+
+/// Progress goes to stderr; stdout carries only the report.
+fn progress(message: impl AsRef<str>) {
+    let _ = writeln!(std::io::stderr().lock(), "bench: {}", message.as_ref());
+}

@@ -64,7 +64,11 @@ pub async fn create_users(base_url: &str, inbox: &Inbox, n: usize) -> anyhow::Re
 }
 
 /// Logs in `n` times (users in turn), a few at a time; one session each.
-pub async fn open_sessions(base_url: &str, users: &[User], n: usize) -> anyhow::Result<Vec<TokenPair>> {
+pub async fn open_sessions(
+    base_url: &str,
+    users: &[User],
+    n: usize,
+) -> anyhow::Result<Vec<(User, TokenPair)>> {
     if users.is_empty() {
         bail!("no users to log in");
     }
@@ -79,7 +83,7 @@ pub async fn open_sessions(base_url: &str, users: &[User], n: usize) -> anyhow::
                 .login(&user.username, PASSWORD)
                 .await
                 .with_context(|| format!("login {}", user.username))?;
-            anyhow::Ok(pair)
+            anyhow::Ok((user, pair))
         });
     }
     let mut pairs = Vec::with_capacity(n);
@@ -139,7 +143,12 @@ pub fn argon2_baseline(samples: usize) -> anyhow::Result<Argon2Baseline> {
 }
 
 /// `clients` tasks logging in back to back, each cycling through the users.
-pub async fn logins(base_url: &str, users: &[User], clients: usize, duration: Duration) -> anyhow::Result<Summary> {
+pub async fn logins(
+    base_url: &str,
+    users: &[User],
+    clients: usize,
+    duration: Duration,
+) -> anyhow::Result<Summary> {
     if users.is_empty() {
         bail!("no users to log in");
     }
@@ -147,20 +156,24 @@ pub async fn logins(base_url: &str, users: &[User], clients: usize, duration: Du
     let items = (0..clients)
         .map(|i| Ok((i, Api::new(base_url)?, users.clone())))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    run_for(duration, items, move |(first, api, users), deadline| async move {
-        let mut recorder = Recorder::default();
-        let mut turn = first;
-        while Instant::now() < deadline {
-            let user = &users[turn % users.len()];
-            turn += clients;
-            let started = Instant::now();
-            match api.login(&user.username, PASSWORD).await {
-                Ok(_) => recorder.success(started.elapsed()),
-                Err(failure) => recorder.failure(failure),
+    run_for(
+        duration,
+        items,
+        move |(first, api, users), deadline| async move {
+            let mut recorder = Recorder::default();
+            let mut turn = first;
+            while Instant::now() < deadline {
+                let user = &users[turn % users.len()];
+                turn += clients;
+                let started = Instant::now();
+                match api.login(&user.username, PASSWORD).await {
+                    Ok(_) => recorder.success(started.elapsed()),
+                    Err(failure) => recorder.failure(failure),
+                }
             }
-        }
-        recorder
-    })
+            recorder
+        },
+    )
     .await
 }
 
@@ -176,25 +189,29 @@ pub async fn refreshes(
         .into_iter()
         .map(|(user, pair)| Ok((Api::new(base_url)?, user, pair.refresh_token)))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    run_for(duration, items, |(api, user, mut token), deadline| async move {
-        let mut recorder = Recorder::default();
-        while Instant::now() < deadline {
-            let started = Instant::now();
-            match api.refresh(&token).await {
-                Ok(pair) => {
-                    recorder.success(started.elapsed());
-                    token = pair.refresh_token;
-                }
-                Err(failure) => {
-                    recorder.failure(failure);
-                    if let Ok(pair) = api.login(&user.username, PASSWORD).await {
+    run_for(
+        duration,
+        items,
+        |(api, user, mut token), deadline| async move {
+            let mut recorder = Recorder::default();
+            while Instant::now() < deadline {
+                let started = Instant::now();
+                match api.refresh(&token).await {
+                    Ok(pair) => {
+                        recorder.success(started.elapsed());
                         token = pair.refresh_token;
+                    }
+                    Err(failure) => {
+                        recorder.failure(failure);
+                        if let Ok(pair) = api.login(&user.username, PASSWORD).await {
+                            token = pair.refresh_token;
+                        }
                     }
                 }
             }
-        }
-        recorder
-    })
+            recorder
+        },
+    )
     .await
 }
 
@@ -279,7 +296,11 @@ pub async fn history(base_url: &str, user: &User, count: usize) -> anyhow::Resul
         errors,
         first_p50_ms,
         last_p50_ms,
-        ratio: if first_p50_ms > 0.0 { last_p50_ms / first_p50_ms } else { 0.0 },
+        ratio: if first_p50_ms > 0.0 {
+            last_p50_ms / first_p50_ms
+        } else {
+            0.0
+        },
         total_s: started_all.elapsed().as_secs_f64(),
     })
 }

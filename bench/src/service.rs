@@ -97,7 +97,10 @@ impl Service {
             .env("IDENTITY_ARGON2_MEMORY_KIB", "19456")
             .env("IDENTITY_ARGON2_ITERATIONS", "2")
             .env("IDENTITY_ARGON2_PARALLELISM", "1")
-            .env("IDENTITY_DB_MAX_CONNECTIONS", config.db_max_connections.to_string())
+            .env(
+                "IDENTITY_DB_MAX_CONNECTIONS",
+                config.db_max_connections.to_string(),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -144,7 +147,10 @@ impl Service {
         loop {
             if let Some(status) = self.child.try_wait()? {
                 let logs = self.logs();
-                bail!("the service exited with {status} before it was ready: {:?}", logs.samples);
+                bail!(
+                    "the service exited with {status} before it was ready: {:?}",
+                    logs.samples
+                );
             }
             if let Ok(response) = client.get(&url).send().await {
                 if response.status().is_success() {
@@ -167,7 +173,11 @@ fn free_port() -> anyhow::Result<u16> {
 
 /// 64 hex characters from two random UUIDs (244 random bits).
 fn random_secret_hex() -> String {
-    format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 async fn collect_logs(stream: impl AsyncRead + Unpin, logs: Arc<Mutex<LogSummary>>) {

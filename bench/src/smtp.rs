@@ -27,7 +27,9 @@ impl Inbox {
                 return Ok(code);
             }
             if Instant::now() >= deadline {
-                return Err(anyhow!("no verification email for {email} within {timeout:?}"));
+                return Err(anyhow!(
+                    "no verification email for {email} within {timeout:?}"
+                ));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -45,7 +47,9 @@ impl Inbox {
     }
 
     fn lock(&self) -> anyhow::Result<std::sync::MutexGuard<'_, HashMap<String, String>>> {
-        self.codes.lock().map_err(|_| anyhow!("the SMTP inbox lock is poisoned"))
+        self.codes
+            .lock()
+            .map_err(|_| anyhow!("the SMTP inbox lock is poisoned"))
     }
 }
 
@@ -163,7 +167,9 @@ pub fn extract_code(message: &str) -> Option<String> {
     let unfolded = message.replace("=\n", "");
     let start = unfolded.find("code is ")? + "code is ".len();
     let code = unfolded.get(start..start + 6)?;
-    code.bytes().all(|b| b.is_ascii_digit()).then(|| code.to_owned())
+    code.bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| code.to_owned())
 }
 
 #[cfg(test)]
@@ -183,6 +189,9 @@ mod tests {
 
     #[test]
     fn address_reads_the_angle_brackets() {
-        assert_eq!(address("RCPT TO:<Bob@Example.com>").as_deref(), Some("bob@example.com"));
+        assert_eq!(
+            address("RCPT TO:<Bob@Example.com>").as_deref(),
+            Some("bob@example.com")
+        );
     }
 }

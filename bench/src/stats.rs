@@ -43,10 +43,17 @@ impl Recorder {
             errors: self.errors.values().sum(),
             error_kinds: self.errors,
             elapsed_s,
-            per_s: if elapsed_s > 0.0 { ok as f64 / elapsed_s } else { 0.0 },
+            per_s: if elapsed_s > 0.0 {
+                ok as f64 / elapsed_s
+            } else {
+                0.0
+            },
             p50_ms: percentile_ms(&self.latencies_us, 0.50),
             p99_ms: percentile_ms(&self.latencies_us, 0.99),
-            max_ms: self.latencies_us.last().map_or(0.0, |&us| us as f64 / 1000.0),
+            max_ms: self
+                .latencies_us
+                .last()
+                .map_or(0.0, |&us| us as f64 / 1000.0),
         }
     }
 }
@@ -88,7 +95,11 @@ fn micros(d: Duration) -> u64 {
 /// Runs one task per item until `duration` has passed (each task checks the
 /// deadline before starting a request), then merges what they recorded.
 /// Elapsed time runs until the last in-flight request has finished.
-pub async fn run_for<S, F, Fut>(duration: Duration, items: Vec<S>, task: F) -> anyhow::Result<Summary>
+pub async fn run_for<S, F, Fut>(
+    duration: Duration,
+    items: Vec<S>,
+    task: F,
+) -> anyhow::Result<Summary>
 where
     F: Fn(S, Instant) -> Fut,
     Fut: Future<Output = Recorder> + Send + 'static,

@@ -55,7 +55,8 @@ impl StoredEvent {
 }
 
 /// Columns of [`StoredEvent`], for queries that select whole events.
-pub const EVENT_COLUMNS: &str = "position, tx_id::text::bigint AS tx_id, aggregate_type, aggregate_id, \
+pub const EVENT_COLUMNS: &str =
+    "position, tx_id::text::bigint AS tx_id, aggregate_type, aggregate_id, \
      sequence, event_type, event_version, payload, metadata, recorded_at";
 
 /// Up to `limit` events after `after`, oldest first, never past an event

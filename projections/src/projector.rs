@@ -45,7 +45,11 @@ pub trait Projection: Send + Sync {
     fn tables(&self) -> &'static [&'static str];
     /// Applies one event inside the batch transaction. Events of no interest
     /// are ignored.
-    async fn apply(&self, conn: &mut PgConnection, event: &StoredEvent) -> Result<(), ProjectionError>;
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        event: &StoredEvent,
+    ) -> Result<(), ProjectionError>;
 }
 
 /// Runs one projection and publishes how far it got.
@@ -56,7 +60,10 @@ pub struct Projector {
 }
 
 impl Projector {
-    pub async fn new(pool: PgPool, projection: Arc<dyn Projection>) -> Result<Self, ProjectionError> {
+    pub async fn new(
+        pool: PgPool,
+        projection: Arc<dyn Projection>,
+    ) -> Result<Self, ProjectionError> {
         sqlx::query("INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT DO NOTHING")
             .bind(projection.name())
             .execute(&pool)
@@ -86,7 +93,8 @@ impl Projector {
         let events = log::read_after(&mut tx, checkpoint, BATCH).await?;
         let Some(last) = events.last().map(StoredEvent::cursor) else {
             tx.rollback().await?;
-            self.progress.send_if_modified(|seen| advance(seen, checkpoint));
+            self.progress
+                .send_if_modified(|seen| advance(seen, checkpoint));
             return Ok(0);
         };
         for event in &events {
@@ -124,7 +132,9 @@ impl Projector {
         let mut tx = self.pool.begin().await?;
         lock(&mut tx, self.name()).await?;
         for table in self.projection.tables() {
-            sqlx::query(&format!("TRUNCATE {table}")).execute(&mut *tx).await?;
+            sqlx::query(&format!("TRUNCATE {table}"))
+                .execute(&mut *tx)
+                .await?;
         }
         sqlx::query(
             "UPDATE projection_checkpoints SET tx_id = '0', position = 0, updated_at = now() WHERE name = $1",

@@ -20,7 +20,11 @@ impl Projection for UserDirectory {
         &["user_directory"]
     }
 
-    async fn apply(&self, conn: &mut PgConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        event: &StoredEvent,
+    ) -> Result<(), ProjectionError> {
         if event.aggregate_type != "user" {
             return Ok(());
         }

@@ -41,7 +41,11 @@ pub async fn login(
     mut metadata: Metadata,
 ) -> Result<TokenPair, AppError> {
     let Some(account) = super::find_login(state, &identifier).await? else {
-        state.hasher.verify_dummy(password).await.map_err(AppError::internal)?;
+        state
+            .hasher
+            .verify_dummy(password)
+            .await
+            .map_err(AppError::internal)?;
         return Err(AppError::InvalidCredentials);
     };
     let matches = state
@@ -56,6 +60,8 @@ pub async fn login(
     if !account.email_verified {
         return Err(AppError::EmailNotVerified);
     }
-    metadata.actor.get_or_insert_with(|| account.user_id.to_string());
+    metadata
+        .actor
+        .get_or_insert_with(|| account.user_id.to_string());
     start_session(state, account.user_id, account.roles, client, metadata).await
 }

@@ -17,7 +17,11 @@ use crate::store::{CommandError, Metadata};
 /// No projection is read or awaited here: the session aggregate (one
 /// snapshot row) is the only state consulted, which keeps refresh cheap and
 /// makes a rotation on one instance visible to all others at once.
-pub async fn refresh(state: &AppState, raw_token: &str, metadata: Metadata) -> Result<TokenPair, AppError> {
+pub async fn refresh(
+    state: &AppState,
+    raw_token: &str,
+    metadata: Metadata,
+) -> Result<TokenPair, AppError> {
     let presented = RefreshToken::parse(raw_token).ok_or(AppError::InvalidRefreshToken)?;
     let successor = presented.successor(&state.successor_key);
     let session_id = presented.session_id();
@@ -29,7 +33,11 @@ pub async fn refresh(state: &AppState, raw_token: &str, metadata: Metadata) -> R
         expires_at: now + span(state.config.tokens.refresh_ttl),
         grace: span(state.config.tokens.refresh_grace),
     };
-    let committed = match state.sessions.execute(&session_id.to_string(), command, &metadata).await {
+    let committed = match state
+        .sessions
+        .execute(&session_id.to_string(), command, &metadata)
+        .await
+    {
         Ok(committed) => committed,
         Err(CommandError::Domain(reason)) => {
             tracing::info!(%session_id, %reason, "refresh refused");
@@ -45,8 +53,15 @@ pub async fn refresh(state: &AppState, raw_token: &str, metadata: Metadata) -> R
         tracing::warn!(%session_id, "refresh token reuse detected; session revoked");
         return Err(AppError::InvalidRefreshToken);
     }
-    let user_id = committed.state.user_id.ok_or(AppError::InvalidRefreshToken)?;
-    let (user, _) = state.users.load(&user_id.to_string()).await.map_err(AppError::internal)?;
+    let user_id = committed
+        .state
+        .user_id
+        .ok_or(AppError::InvalidRefreshToken)?;
+    let (user, _) = state
+        .users
+        .load(&user_id.to_string())
+        .await
+        .map_err(AppError::internal)?;
     if user.status != UserStatus::Active {
         return Err(AppError::InvalidRefreshToken);
     }
@@ -59,12 +74,20 @@ pub(crate) fn roles(user: &User) -> Vec<String> {
 
 /// Ends the session the token belongs to. Idempotent: an unknown, revoked or
 /// foreign token changes nothing and gets the same answer.
-pub async fn logout(state: &AppState, token: RefreshToken, metadata: Metadata) -> Result<(), AppError> {
+pub async fn logout(
+    state: &AppState,
+    token: RefreshToken,
+    metadata: Metadata,
+) -> Result<(), AppError> {
     let command = SessionCommand::Logout {
         presented: token.hash(),
         at: Utc::now(),
     };
-    match state.sessions.execute(&token.session_id().to_string(), command, &metadata).await {
+    match state
+        .sessions
+        .execute(&token.session_id().to_string(), command, &metadata)
+        .await
+    {
         Ok(committed) => {
             super::settle(state, committed.cursor).await;
             Ok(())

@@ -29,8 +29,16 @@ pub struct Profile {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn register(state: &AppState, account: NewAccount, mut metadata: Metadata) -> Result<Profile, AppError> {
-    let password_hash = state.hasher.hash(&account.password).await.map_err(AppError::internal)?;
+pub async fn register(
+    state: &AppState,
+    account: NewAccount,
+    mut metadata: Metadata,
+) -> Result<Profile, AppError> {
+    let password_hash = state
+        .hasher
+        .hash(&account.password)
+        .await
+        .map_err(AppError::internal)?;
     let user_id = Uuid::now_v7();
     metadata.actor.get_or_insert_with(|| user_id.to_string());
     let now = Utc::now();
@@ -43,15 +51,25 @@ pub async fn register(state: &AppState, account: NewAccount, mut metadata: Metad
         at: now,
         code_expires_at,
     };
-    let committed = match state.users.execute(&user_id.to_string(), command, &metadata).await {
+    let committed = match state
+        .users
+        .execute(&user_id.to_string(), command, &metadata)
+        .await
+    {
         Ok(committed) => committed,
-        Err(CommandError::Domain(UserError::AlreadyRegistered)) => return Err(AppError::Contention),
+        Err(CommandError::Domain(UserError::AlreadyRegistered)) => {
+            return Err(AppError::Contention)
+        }
         Err(other) => return Err(other.into()),
     };
     // The first code counts as a send for the resend cooldown.
     state
         .cooldowns
-        .try_start("verification-email", account.email.as_str(), state.config.codes.resend_cooldown)
+        .try_start(
+            "verification-email",
+            account.email.as_str(),
+            state.config.codes.resend_cooldown,
+        )
         .await?;
     send_code(state, user_id, account.email.as_str()).await?;
     super::settle(state, committed.cursor).await;

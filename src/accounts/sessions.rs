@@ -33,8 +33,17 @@ pub struct TokenPair {
 }
 
 impl TokenPair {
-    pub(super) fn new(state: &AppState, user: Uuid, session: Uuid, roles: Vec<String>, refresh: &RefreshToken) -> Result<Self, AppError> {
-        let access_token = state.tokens.issue(user, session, roles).map_err(AppError::internal)?;
+    pub(super) fn new(
+        state: &AppState,
+        user: Uuid,
+        session: Uuid,
+        roles: Vec<String>,
+        refresh: &RefreshToken,
+    ) -> Result<Self, AppError> {
+        let access_token = state
+            .tokens
+            .issue(user, session, roles)
+            .map_err(AppError::internal)?;
         Ok(Self {
             access_token,
             token_type: "Bearer",
@@ -93,7 +102,11 @@ pub struct SessionView {
 }
 
 /// The user's open sessions, newest first.
-pub async fn list_sessions(state: &AppState, user_id: Uuid, current: Uuid) -> Result<Vec<SessionView>, AppError> {
+pub async fn list_sessions(
+    state: &AppState,
+    user_id: Uuid,
+    current: Uuid,
+) -> Result<Vec<SessionView>, AppError> {
     let mut sessions: Vec<SessionView> = sqlx::query_as(
         "SELECT session_id AS id, created_at, last_used_at, user_agent, ip FROM user_sessions
           WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
@@ -109,7 +122,11 @@ pub async fn list_sessions(state: &AppState, user_id: Uuid, current: Uuid) -> Re
 }
 
 /// Revokes every open session of the user.
-pub async fn logout_all(state: &AppState, user_id: Uuid, metadata: Metadata) -> Result<(), AppError> {
+pub async fn logout_all(
+    state: &AppState,
+    user_id: Uuid,
+    metadata: Metadata,
+) -> Result<(), AppError> {
     let ids: Vec<Uuid> = sqlx::query_scalar(
         "SELECT session_id FROM user_sessions WHERE user_id = $1 AND revoked_at IS NULL",
     )
@@ -122,7 +139,11 @@ pub async fn logout_all(state: &AppState, user_id: Uuid, metadata: Metadata) -> 
             reason: RevocationReason::LogoutAll,
             at: Utc::now(),
         };
-        match state.sessions.execute(&id.to_string(), command, &metadata).await {
+        match state
+            .sessions
+            .execute(&id.to_string(), command, &metadata)
+            .await
+        {
             Ok(committed) => last = committed.cursor.or(last),
             Err(CommandError::Domain(SessionError::NotFound)) => {}
             Err(other) => return Err(other.into()),

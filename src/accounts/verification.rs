@@ -17,7 +17,11 @@ use crate::store::{CommandError, Metadata};
 /// Issues a fresh code for `user_id` and mails it in the background: the
 /// caller's answer must not depend on (or wait for) the SMTP relay. A failed
 /// send is logged; the user asks again after the cooldown.
-pub(super) async fn send_code(state: &AppState, user_id: Uuid, email: &str) -> Result<(), AppError> {
+pub(super) async fn send_code(
+    state: &AppState,
+    user_id: Uuid,
+    email: &str,
+) -> Result<(), AppError> {
     let code = state
         .codes
         .issue(CodePurpose::EmailVerification, &user_id.to_string())
@@ -25,11 +29,14 @@ pub(super) async fn send_code(state: &AppState, user_id: Uuid, email: &str) -> R
     let mailer = state.mailer.clone();
     let to = email.to_owned();
     let ttl = state.codes.ttl();
-    tokio::spawn(async move {
-        if let Err(error) = mailer.send_verification_code(&to, code.expose(), ttl).await {
-            tracing::error!(%user_id, error = %error, "verification email was not sent");
+    tokio::spawn(
+        async move {
+            if let Err(error) = mailer.send_verification_code(&to, code.expose(), ttl).await {
+                tracing::error!(%user_id, error = %error, "verification email was not sent");
+            }
         }
-    }.instrument(tracing::Span::current()));
+        .instrument(tracing::Span::current()),
+    );
     Ok(())
 }
 
@@ -44,10 +51,20 @@ pub async fn verify_email(
     let Some(account) = super::find_login(state, &Identifier::Email(email)).await? else {
         return Err(AppError::InvalidCode);
     };
-    metadata.actor.get_or_insert_with(|| account.user_id.to_string());
+    metadata
+        .actor
+        .get_or_insert_with(|| account.user_id.to_string());
     let id = account.user_id.to_string();
-    let verify = || state.users.execute(&id, UserCommand::VerifyEmail { at: Utc::now() }, &metadata);
-    let committed = match state.codes.redeem(CodePurpose::EmailVerification, &id, code, verify).await {
+    let verify = || {
+        state
+            .users
+            .execute(&id, UserCommand::VerifyEmail { at: Utc::now() }, &metadata)
+    };
+    let committed = match state
+        .codes
+        .redeem(CodePurpose::EmailVerification, &id, code, verify)
+        .await
+    {
         Ok(committed) => committed,
         Err(CodeError::Invalid) => return Err(AppError::InvalidCode),
         Err(CodeError::TooManyAttempts) => return Err(AppError::TooManyAttempts),
@@ -64,7 +81,11 @@ pub async fn verify_email(
 /// Sends a new code if the address belongs to an unverified account. The
 /// answer is the same whether or not it does; only the cooldown (which
 /// applies to every address alike) can refuse.
-pub async fn resend_verification(state: &AppState, email: Email, metadata: Metadata) -> Result<(), AppError> {
+pub async fn resend_verification(
+    state: &AppState,
+    email: Email,
+    metadata: Metadata,
+) -> Result<(), AppError> {
     let cooldown = state.config.codes.resend_cooldown;
     if let Some(retry_after) = state
         .cooldowns
@@ -75,28 +96,41 @@ pub async fn resend_verification(state: &AppState, email: Email, metadata: Metad
     }
     let state = state.clone();
     // Done after answering, so timing does not tell known from unknown.
-    tokio::spawn(async move {
-        if let Err(error) = resend_if_unverified(&state, email, metadata).await {
-            tracing::error!(error = %error, "resending a verification code failed");
+    tokio::spawn(
+        async move {
+            if let Err(error) = resend_if_unverified(&state, email, metadata).await {
+                tracing::error!(error = %error, "resending a verification code failed");
+            }
         }
-    }.instrument(tracing::Span::current()));
+        .instrument(tracing::Span::current()),
+    );
     Ok(())
 }
 
-async fn resend_if_unverified(state: &AppState, email: Email, mut metadata: Metadata) -> Result<(), AppError> {
+async fn resend_if_unverified(
+    state: &AppState,
+    email: Email,
+    mut metadata: Metadata,
+) -> Result<(), AppError> {
     let Some(account) = super::find_login(state, &Identifier::Email(email)).await? else {
         return Ok(());
     };
     if account.email_verified {
         return Ok(());
     }
-    metadata.actor.get_or_insert_with(|| account.user_id.to_string());
+    metadata
+        .actor
+        .get_or_insert_with(|| account.user_id.to_string());
     let now = Utc::now();
     let command = UserCommand::RecordVerificationCodeIssued {
         at: now,
         expires_at: now + state.codes.ttl(),
     };
-    match state.users.execute(&account.user_id.to_string(), command, &metadata).await {
+    match state
+        .users
+        .execute(&account.user_id.to_string(), command, &metadata)
+        .await
+    {
         Ok(_) => send_code(state, account.user_id, &account.email).await,
         Err(CommandError::Domain(UserError::EmailAlreadyVerified)) => Ok(()),
         Err(other) => Err(other.into()),

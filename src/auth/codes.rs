@@ -80,8 +80,15 @@ impl OneTimeCodes {
     }
 
     /// Creates a code for `subject`, replacing any earlier one.
-    pub async fn issue(&self, purpose: CodePurpose, subject: &str) -> Result<IssuedCode, sqlx::Error> {
-        let code = Zeroizing::new(format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32)));
+    pub async fn issue(
+        &self,
+        purpose: CodePurpose,
+        subject: &str,
+    ) -> Result<IssuedCode, sqlx::Error> {
+        let code = Zeroizing::new(format!(
+            "{:06}",
+            rand::rngs::OsRng.gen_range(0..1_000_000u32)
+        ));
         let mac = self.mac(purpose, subject, &code);
         sqlx::query(
             "INSERT INTO one_time_codes (purpose, subject, code_mac, expires_at)
@@ -157,7 +164,8 @@ impl OneTimeCodes {
     fn hmac(&self, purpose: CodePurpose, subject: &str, code: &str) -> Hmac<Sha256> {
         // HMAC accepts keys of any length, so this cannot fail.
         #[allow(clippy::expect_used)]
-        let mut mac = Hmac::<Sha256>::new_from_slice(&*self.key).expect("HMAC takes any key length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&*self.key).expect("HMAC takes any key length");
         for part in [purpose.as_str(), subject, code] {
             mac.update(part.as_bytes());
             mac.update(&[0]);
@@ -166,11 +174,16 @@ impl OneTimeCodes {
     }
 
     fn mac(&self, purpose: CodePurpose, subject: &str, code: &str) -> Vec<u8> {
-        self.hmac(purpose, subject, code).finalize().into_bytes().to_vec()
+        self.hmac(purpose, subject, code)
+            .finalize()
+            .into_bytes()
+            .to_vec()
     }
 
     /// Constant-time comparison against the stored MAC.
     fn matches(&self, purpose: CodePurpose, subject: &str, code: &str, stored: &[u8]) -> bool {
-        self.hmac(purpose, subject, code.trim()).verify_slice(stored).is_ok()
+        self.hmac(purpose, subject, code.trim())
+            .verify_slice(stored)
+            .is_ok()
     }
 }

@@ -59,7 +59,11 @@ impl KeyRing {
         .fetch_all(&mut *tx)
         .await?
         .into_iter()
-        .map(|(kid, public_key, sealed)| StoredKey { kid, public_key, sealed })
+        .map(|(kid, public_key, sealed)| StoredKey {
+            kid,
+            public_key,
+            sealed,
+        })
         .collect();
         if keys.is_empty() {
             let key = generate(&cipher)?;
@@ -85,7 +89,8 @@ impl KeyRing {
         let mut jwks = Vec::new();
         for key in keys {
             let x = URL_SAFE_NO_PAD.encode(&key.public_key);
-            let decoding_key = DecodingKey::from_ed_components(&x).map_err(|_| KeyError::Malformed)?;
+            let decoding_key =
+                DecodingKey::from_ed_components(&x).map_err(|_| KeyError::Malformed)?;
             decoding.insert(key.kid.clone(), decoding_key);
             jwks.push(json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": key.kid, "alg": "EdDSA", "use": "sig"}));
         }
@@ -102,18 +107,30 @@ fn generate(cipher: &XChaCha20Poly1305) -> Result<StoredKey, KeyError> {
     let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
     let der = signing.to_pkcs8_der().map_err(|_| KeyError::Malformed)?;
     let public_key = signing.verifying_key().to_bytes().to_vec();
-    let kid = URL_SAFE_NO_PAD.encode(&sha2::Digest::finalize(sha2::Digest::chain_update(
-        <sha2::Sha256 as sha2::Digest>::new(),
-        &public_key,
-    ))[..12]);
+    let kid = URL_SAFE_NO_PAD.encode(
+        &sha2::Digest::finalize(sha2::Digest::chain_update(
+            <sha2::Sha256 as sha2::Digest>::new(),
+            &public_key,
+        ))[..12],
+    );
     let mut nonce = [0u8; NONCE_LEN];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
     let ciphertext = cipher
-        .encrypt(XNonce::from_slice(&nonce), Payload { msg: der.as_bytes(), aad: kid.as_bytes() })
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: der.as_bytes(),
+                aad: kid.as_bytes(),
+            },
+        )
         .map_err(|_| KeyError::Malformed)?;
     let mut sealed = nonce.to_vec();
     sealed.extend_from_slice(&ciphertext);
-    Ok(StoredKey { kid, public_key, sealed })
+    Ok(StoredKey {
+        kid,
+        public_key,
+        sealed,
+    })
 }
 
 fn unseal(cipher: &XChaCha20Poly1305, key: &StoredKey) -> Result<Zeroizing<Vec<u8>>, KeyError> {
@@ -122,7 +139,13 @@ fn unseal(cipher: &XChaCha20Poly1305, key: &StoredKey) -> Result<Zeroizing<Vec<u
     }
     let (nonce, ciphertext) = key.sealed.split_at(NONCE_LEN);
     cipher
-        .decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: key.kid.as_bytes() })
+        .decrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: ciphertext,
+                aad: key.kid.as_bytes(),
+            },
+        )
         .map(Zeroizing::new)
         .map_err(|_| KeyError::Unseal)
 }

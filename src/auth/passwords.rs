@@ -38,8 +38,13 @@ pub struct PasswordHasher {
 
 impl PasswordHasher {
     pub fn new(config: &Argon2Config) -> Result<Self, HashError> {
-        let params = Params::new(config.memory_kib, config.iterations, config.parallelism, None)
-            .map_err(HashError::Params)?;
+        let params = Params::new(
+            config.memory_kib,
+            config.iterations,
+            config.parallelism,
+            None,
+        )
+        .map_err(HashError::Params)?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let dummy_hash = hash_with(&argon2, "dummy password for unknown accounts")?;
         Ok(Self {
@@ -63,7 +68,11 @@ impl PasswordHasher {
         let phc = phc.to_owned();
         self.blocking(move || {
             PasswordHash::new(&phc)
-                .map(|parsed| argon2.verify_password(candidate.as_bytes(), &parsed).is_ok())
+                .map(|parsed| {
+                    argon2
+                        .verify_password(candidate.as_bytes(), &parsed)
+                        .is_ok()
+                })
                 .unwrap_or(false)
         })
         .await
@@ -79,7 +88,11 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        let _permit = self.permits.acquire().await.map_err(|_| HashError::Closed)?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| HashError::Closed)?;
         let span = tracing::Span::current();
         Ok(tokio::task::spawn_blocking(move || span.in_scope(work))
             .instrument(tracing::Span::current())

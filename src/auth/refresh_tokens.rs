@@ -95,7 +95,10 @@ mod tests {
         let key = [7u8; 32];
         assert_eq!(token.successor(&key).hash(), token.successor(&key).hash());
         assert_ne!(token.successor(&key).hash(), token.hash());
-        assert_ne!(token.successor(&key).hash(), token.successor(&[8u8; 32]).hash());
+        assert_ne!(
+            token.successor(&key).hash(),
+            token.successor(&[8u8; 32]).hash()
+        );
         assert_eq!(token.successor(&key).session_id(), token.session_id());
     }
 

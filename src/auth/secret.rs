@@ -108,7 +108,10 @@ mod tests {
     #[test]
     fn derived_keys_differ_by_purpose() {
         let secret = ServerSecret::from_hex(&"ab".repeat(32)).unwrap();
-        assert_ne!(*secret.derive(KeyPurpose::OneTimeCodes), *secret.derive(KeyPurpose::RefreshSuccessors));
+        assert_ne!(
+            *secret.derive(KeyPurpose::OneTimeCodes),
+            *secret.derive(KeyPurpose::RefreshSuccessors)
+        );
     }
 
     #[test]

@@ -86,7 +86,10 @@ impl CircuitBreaker {
             (State::HalfOpen | State::Open { .. }, false) => self.threshold,
         };
         if failures >= self.threshold {
-            tracing::warn!(service = self.name, "circuit opened after repeated failures");
+            tracing::warn!(
+                service = self.name,
+                "circuit opened after repeated failures"
+            );
             *state = State::Open {
                 until: Instant::now() + self.cool_down,
             };
@@ -97,7 +100,9 @@ impl CircuitBreaker {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // The state is always left consistent, so a poisoned lock is usable.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -111,7 +116,8 @@ mod tests {
 
     #[tokio::test]
     async fn breaker_opens_after_threshold_failures_and_refuses_calls() {
-        let breaker = CircuitBreaker::new("test", 2, Duration::from_secs(60), Duration::from_secs(1));
+        let breaker =
+            CircuitBreaker::new("test", 2, Duration::from_secs(60), Duration::from_secs(1));
         assert!(matches!(fail(&breaker).await, Err(BreakerError::Inner(_))));
         assert!(matches!(fail(&breaker).await, Err(BreakerError::Inner(_))));
         assert!(matches!(fail(&breaker).await, Err(BreakerError::Open)));
@@ -119,7 +125,8 @@ mod tests {
 
     #[tokio::test]
     async fn breaker_lets_a_trial_call_through_after_cool_down() {
-        let breaker = CircuitBreaker::new("test", 1, Duration::from_millis(0), Duration::from_secs(1));
+        let breaker =
+            CircuitBreaker::new("test", 1, Duration::from_millis(0), Duration::from_secs(1));
         let _ = fail(&breaker).await;
         let ok = breaker.call(async { Ok::<_, &str>(1) }).await;
         assert!(matches!(ok, Ok(1)));
@@ -127,7 +134,8 @@ mod tests {
 
     #[tokio::test]
     async fn breaker_times_out_slow_calls() {
-        let breaker = CircuitBreaker::new("test", 5, Duration::from_secs(1), Duration::from_millis(10));
+        let breaker =
+            CircuitBreaker::new("test", 5, Duration::from_secs(1), Duration::from_millis(10));
         let slow = breaker
             .call(async {
                 tokio::time::sleep(Duration::from_secs(5)).await;

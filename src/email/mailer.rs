@@ -55,7 +55,12 @@ impl Mailer {
     }
 
     /// Sends the email-verification code to `to`.
-    pub async fn send_verification_code(&self, to: &str, code: &str, valid_for: Duration) -> Result<(), MailError> {
+    pub async fn send_verification_code(
+        &self,
+        to: &str,
+        code: &str,
+        valid_for: Duration,
+    ) -> Result<(), MailError> {
         let minutes = valid_for.as_secs().div_ceil(60);
         let body = format!(
             "Your verification code is {code}\n\nIt is valid for {minutes} minutes. If you did not ask for it, ignore this email.\n"

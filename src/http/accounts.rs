@@ -58,14 +58,33 @@ pub async fn register(
 ) -> Result<(StatusCode, Json<Profile>), AppError> {
     let config = &state.config;
     let mut fields = Fields::default();
-    let username = fields.username("username", body.username.as_deref(), &config.username_policy);
+    let username = fields.username(
+        "username",
+        body.username.as_deref(),
+        &config.username_policy,
+    );
     let email = fields.email("email", body.email.as_deref());
-    let password = fields.password("password", body.password.as_deref(), &config.password_policy);
+    let password = fields.password(
+        "password",
+        body.password.as_deref(),
+        &config.password_policy,
+    );
     fields.finish()?;
     let (Some(username), Some(email), Some(password)) = (username, email, password) else {
-        return Err(AppError::internal(anyhow::anyhow!("validated fields missing")));
+        return Err(AppError::internal(anyhow::anyhow!(
+            "validated fields missing"
+        )));
     };
-    let profile = accounts::register(&state, NewAccount { username, email, password }, metadata).await?;
+    let profile = accounts::register(
+        &state,
+        NewAccount {
+            username,
+            email,
+            password,
+        },
+        metadata,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(profile)))
 }
 
@@ -92,7 +111,9 @@ pub async fn verify_email(
     let code = fields.code("code", body.code.as_deref());
     fields.finish()?;
     let (Some(email), Some(code)) = (email, code) else {
-        return Err(AppError::internal(anyhow::anyhow!("validated fields missing")));
+        return Err(AppError::internal(anyhow::anyhow!(
+            "validated fields missing"
+        )));
     };
     let pair = accounts::verify_email(&state, email, &code, client, metadata).await?;
     Ok(tokens(pair))
@@ -117,7 +138,9 @@ pub async fn resend(
     let email = fields.email("email", body.email.as_deref());
     fields.finish()?;
     let Some(email) = email else {
-        return Err(AppError::internal(anyhow::anyhow!("validated fields missing")));
+        return Err(AppError::internal(anyhow::anyhow!(
+            "validated fields missing"
+        )));
     };
     accounts::resend_verification(&state, email, metadata).await?;
     Ok(StatusCode::ACCEPTED)
@@ -147,7 +170,9 @@ pub async fn login(
     let password = fields.required("password", body.password.as_deref());
     fields.finish()?;
     let (Some(identifier), Some(password)) = (identifier, password) else {
-        return Err(AppError::internal(anyhow::anyhow!("validated fields missing")));
+        return Err(AppError::internal(anyhow::anyhow!(
+            "validated fields missing"
+        )));
     };
     // A malformed identifier cannot match an account: same answer as any miss.
     let identifier = Identifier::parse(&identifier).unwrap_or(Identifier::Username(String::new()));
@@ -174,7 +199,9 @@ pub async fn refresh(
     let token = fields.required("refresh_token", body.refresh_token.as_deref());
     fields.finish()?;
     let Some(token) = token else {
-        return Err(AppError::internal(anyhow::anyhow!("validated fields missing")));
+        return Err(AppError::internal(anyhow::anyhow!(
+            "validated fields missing"
+        )));
     };
     let pair = accounts::refresh(&state, &token, metadata).await?;
     Ok(tokens(pair))
@@ -192,7 +219,9 @@ pub async fn logout(
     let token = fields.refresh_token("refresh_token", body.refresh_token.as_deref());
     fields.finish()?;
     let Some(token) = token else {
-        return Err(AppError::internal(anyhow::anyhow!("validated fields missing")));
+        return Err(AppError::internal(anyhow::anyhow!(
+            "validated fields missing"
+        )));
     };
     accounts::logout(&state, token, metadata).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -218,7 +247,9 @@ pub async fn sessions(
     State(state): State<AppState>,
     AuthUser(claims): AuthUser,
 ) -> Result<Json<Vec<SessionView>>, AppError> {
-    Ok(Json(accounts::list_sessions(&state, claims.sub, claims.sid).await?))
+    Ok(Json(
+        accounts::list_sessions(&state, claims.sub, claims.sid).await?,
+    ))
 }
 
 impl Fields {
@@ -226,7 +257,11 @@ impl Fields {
         let raw = self.required(field, raw)?;
         let token = RefreshToken::parse(&raw);
         if token.is_none() {
-            self.push(field, "malformed", "not a refresh token issued by this service");
+            self.push(
+                field,
+                "malformed",
+                "not a refresh token issued by this service",
+            );
         }
         token
     }

@@ -38,11 +38,13 @@ fn json_problem(rejection: JsonRejection) -> AppError {
             code: "malformed_json",
             detail: e.body_text(),
         },
-        JsonRejection::JsonDataError(e) => AppError::Validation(vec![crate::error::FieldError::new(
-            "body",
-            "invalid_type",
-            e.body_text(),
-        )]),
+        JsonRejection::JsonDataError(e) => {
+            AppError::Validation(vec![crate::error::FieldError::new(
+                "body",
+                "invalid_type",
+                e.body_text(),
+            )])
+        }
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
         other => AppError::BadRequest {
             code: "unreadable_body",
@@ -62,9 +64,15 @@ impl FromRequestParts<AppState> for AuthUser {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .ok_or(AppError::Unauthorized)?;
-        let claims = state.tokens.verify(token.trim()).map_err(|_| AppError::Unauthorized)?;
+        let claims = state
+            .tokens
+            .verify(token.trim())
+            .map_err(|_| AppError::Unauthorized)?;
         Ok(Self(claims))
     }
 }

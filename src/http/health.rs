@@ -40,8 +40,9 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Value>, AppErro
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "health", responses((status = 200, description = "JWK set")))]
 pub async fn jwks(State(state): State<AppState>) -> Response {
     let mut response = Json(state.tokens.jwks().clone()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
     response
 }

@@ -29,7 +29,10 @@ pub struct Me {
 /// The caller's own account.
 #[utoipa::path(get, path = "/api/v1/me", tag = "account", security(("bearer" = [])),
     responses((status = 200, body = Me), (status = 401, body = Problem)))]
-pub async fn me(State(state): State<AppState>, AuthUser(claims): AuthUser) -> Result<Json<Me>, AppError> {
+pub async fn me(
+    State(state): State<AppState>,
+    AuthUser(claims): AuthUser,
+) -> Result<Json<Me>, AppError> {
     let me: Option<Me> = sqlx::query_as(
         "SELECT user_id AS id, username, email, email_verified, roles, created_at FROM user_directory WHERE user_id = $1",
     )

@@ -40,14 +40,24 @@ impl Fields {
             .ok()
     }
 
-    pub fn username(&mut self, field: &str, raw: Option<&str>, policy: &UsernamePolicy) -> Option<Username> {
+    pub fn username(
+        &mut self,
+        field: &str,
+        raw: Option<&str>,
+        policy: &UsernamePolicy,
+    ) -> Option<Username> {
         let raw = self.required(field, raw)?;
         Username::parse(&raw, policy)
             .map_err(|e| self.push(field, e.code(), e.to_string()))
             .ok()
     }
 
-    pub fn password(&mut self, field: &str, raw: Option<&str>, policy: &PasswordPolicy) -> Option<Password> {
+    pub fn password(
+        &mut self,
+        field: &str,
+        raw: Option<&str>,
+        policy: &PasswordPolicy,
+    ) -> Option<Password> {
         let raw = self.required(field, raw)?;
         Password::parse(&raw, policy)
             .map_err(|e| self.push(field, e.code(), e.to_string()))

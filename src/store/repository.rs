@@ -128,7 +128,11 @@ where
             match self.try_execute(id, command.clone(), metadata).await? {
                 Attempt::Done(committed) => return Ok(committed),
                 Attempt::Conflict => {
-                    tracing::debug!(aggregate = A::TYPE, attempt, "concurrency conflict; retrying");
+                    tracing::debug!(
+                        aggregate = A::TYPE,
+                        attempt,
+                        "concurrency conflict; retrying"
+                    );
                     let jitter = rand::thread_rng().gen_range(0..=attempt.min(10));
                     tokio::time::sleep(Duration::from_millis(u64::from(jitter))).await;
                 }
@@ -160,7 +164,9 @@ where
         let mut tx = self.pool.begin().await?;
         let cursor = match append::<A>(&mut tx, id, last_sequence, &events, metadata).await {
             Ok(cursor) => cursor,
-            Err(error) if is_unique_violation(&error, "events_pkey") => return Ok(Attempt::Conflict),
+            Err(error) if is_unique_violation(&error, "events_pkey") => {
+                return Ok(Attempt::Conflict)
+            }
             Err(error) => return Err(error.into()),
         };
         if let Some(kind) = claim::<A>(&mut tx, id, &events).await? {
@@ -178,7 +184,10 @@ where
     }
 }
 
-async fn load<A: StoredAggregate>(conn: &mut PgConnection, id: &str) -> Result<(A, i64), StoreError> {
+async fn load<A: StoredAggregate>(
+    conn: &mut PgConnection,
+    id: &str,
+) -> Result<(A, i64), StoreError> {
     let snapshot: Option<(i64, i32, serde_json::Value)> = sqlx::query_as(
         "SELECT last_sequence, schema_version, payload FROM snapshots
           WHERE aggregate_type = $1 AND aggregate_id = $2",

@@ -6,7 +6,9 @@ use reqwest::StatusCode;
 use crate::helpers::*;
 
 async fn statuses(app: &TestApp, attempts: Vec<(String, String)>) -> Vec<StatusCode> {
-    let requests = attempts.iter().map(|(name, email)| app.register(name, email, PASSWORD));
+    let requests = attempts
+        .iter()
+        .map(|(name, email)| app.register(name, email, PASSWORD));
     futures_util::future::join_all(requests)
         .await
         .into_iter()
@@ -20,12 +22,26 @@ async fn twenty_simultaneous_registrations_with_one_email_create_exactly_one_acc
     let email = format!("{}@example.com", unique_name());
     let attempts = (0..20).map(|_| (unique_name(), email.clone())).collect();
     let statuses = statuses(&app, attempts).await;
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT), "{statuses:?}");
-    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'identity.user.UserRegistered'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT),
+        "{statuses:?}"
+    );
+    let users: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE event_type = 'identity.user.UserRegistered'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(users, 1, "a refused registration leaves nothing behind");
 }
 
@@ -34,9 +50,30 @@ async fn twenty_simultaneous_registrations_with_one_username_create_exactly_one_
     let app = spawn_app().await;
     let name = unique_name();
     let attempts = (0..20)
-        .map(|i| (if i % 2 == 0 { name.clone() } else { name.to_uppercase() }, format!("{}@example.com", unique_name())))
+        .map(|i| {
+            (
+                if i % 2 == 0 {
+                    name.clone()
+                } else {
+                    name.to_uppercase()
+                },
+                format!("{}@example.com", unique_name()),
+            )
+        })
         .collect();
     let statuses = statuses(&app, attempts).await;
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT), "{statuses:?}");
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT),
+        "{statuses:?}"
+    );
 }

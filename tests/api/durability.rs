@@ -14,7 +14,11 @@ struct Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn start(database_url: &str, smtp_port: u16, data_dir: &std::path::Path) -> Server {
@@ -32,7 +36,11 @@ async fn start(database_url: &str, smtp_port: u16, data_dir: &std::path::Path) -
     let address = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     eventually(Duration::from_secs(30), || async {
-        let ready = client.get(format!("{address}/health/ready")).send().await.ok()?;
+        let ready = client
+            .get(format!("{address}/health/ready"))
+            .send()
+            .await
+            .ok()?;
         (ready.status() == StatusCode::OK).then_some(())
     })
     .await;
@@ -80,7 +88,11 @@ async fn acknowledged_accounts_survive_sigkill_and_projections_match_their_rebui
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "{name} cannot log in after the crash");
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{name} cannot log in after the crash"
+        );
     }
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
     assert_rebuilds_equal_live(&pool).await;

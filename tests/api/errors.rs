@@ -10,7 +10,12 @@ use crate::helpers::*;
 async fn register_lists_every_invalid_field() {
     let app = spawn_app().await;
     let response = app.register("a!", "not-an-email", "short").await;
-    let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let problem = assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
     let fields: Vec<&str> = problem["errors"]
         .as_array()
         .unwrap()
@@ -27,8 +32,17 @@ async fn register_lists_every_invalid_field() {
 async fn register_reports_missing_fields_as_required() {
     let app = spawn_app().await;
     let response = app.post("/api/v1/auth/register", json!({})).await;
-    let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
-    assert!(problem["errors"].as_array().unwrap().iter().all(|e| e["code"] == "required"));
+    let problem = assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert!(problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["code"] == "required"));
 }
 
 #[tokio::test]
@@ -40,8 +54,15 @@ async fn register_refuses_weak_passwords_with_the_missing_class() {
         ("NoDigitsHere!", "missing_digit"),
         ("NoSymbols123", "missing_symbol"),
     ] {
-        let response = app.register(&unique_name(), "weak@example.com", password).await;
-        let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        let response = app
+            .register(&unique_name(), "weak@example.com", password)
+            .await;
+        let problem = assert_problem(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
         assert_eq!(problem["errors"][0]["code"], code);
     }
 }
@@ -51,12 +72,19 @@ async fn register_answers_409_when_email_or_username_is_taken() {
     let app = spawn_app().await;
     let name = unique_name();
     let email = format!("{name}@example.com");
-    assert_eq!(app.register(&name, &email, PASSWORD).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.register(&name, &email, PASSWORD).await.status(),
+        StatusCode::CREATED
+    );
 
-    let response = app.register(&unique_name(), &email.to_uppercase(), PASSWORD).await;
+    let response = app
+        .register(&unique_name(), &email.to_uppercase(), PASSWORD)
+        .await;
     assert_problem(response, StatusCode::CONFLICT, "email_taken").await;
 
-    let response = app.register(&name.to_uppercase(), "other@example.com", PASSWORD).await;
+    let response = app
+        .register(&name.to_uppercase(), "other@example.com", PASSWORD)
+        .await;
     assert_problem(response, StatusCode::CONFLICT, "username_taken").await;
 }
 
@@ -65,9 +93,24 @@ async fn login_answers_the_same_for_unknown_users_and_wrong_passwords() {
     let app = spawn_app().await;
     let account = app.create_account().await;
 
-    let wrong = assert_problem(app.login(&account.username, "Wrong-Password-1!").await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
-    let unknown = assert_problem(app.login("nobody_here", PASSWORD).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
-    let unknown_email = assert_problem(app.login("nobody@example.com", PASSWORD).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    let wrong = assert_problem(
+        app.login(&account.username, "Wrong-Password-1!").await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    let unknown = assert_problem(
+        app.login("nobody_here", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    let unknown_email = assert_problem(
+        app.login("nobody@example.com", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
     for other in [&unknown, &unknown_email] {
         for field in ["type", "title", "status", "detail", "code"] {
             assert_eq!(wrong[field], other[field], "{field} differs");
@@ -78,8 +121,15 @@ async fn login_answers_the_same_for_unknown_users_and_wrong_passwords() {
 #[tokio::test]
 async fn login_requires_identifier_and_password() {
     let app = spawn_app().await;
-    let response = app.post("/api/v1/auth/login", json!({"identifier": ""})).await;
-    let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let response = app
+        .post("/api/v1/auth/login", json!({"identifier": ""}))
+        .await;
+    let problem = assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
     assert_eq!(problem["errors"].as_array().unwrap().len(), 2);
 }
 
@@ -88,17 +138,36 @@ async fn malformed_bodies_get_4xx_problems_never_500() {
     let app = spawn_app().await;
     let url = app.url("/api/v1/auth/register");
     let send = |body: String, content_type: &'static str| {
-        app.client.post(url.clone()).header("content-type", content_type).body(body).send()
+        app.client
+            .post(url.clone())
+            .header("content-type", content_type)
+            .body(body)
+            .send()
     };
 
     let response = send("{not json".into(), "application/json").await.unwrap();
     assert_problem(response, StatusCode::BAD_REQUEST, "malformed_json").await;
 
-    let response = send(r#"{"username": 5, "email": [], "password": {}}"#.into(), "application/json").await.unwrap();
-    assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let response = send(
+        r#"{"username": 5, "email": [], "password": {}}"#.into(),
+        "application/json",
+    )
+    .await
+    .unwrap();
+    assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
 
     let response = send("{}".into(), "text/plain").await.unwrap();
-    assert_problem(response, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
+    assert_problem(
+        response,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
 
     let huge = format!(r#"{{"username": "{}"}}"#, "a".repeat(70 * 1024));
     let response = send(huge, "application/json").await.unwrap();
@@ -126,11 +195,20 @@ async fn bearer_endpoints_answer_401_with_www_authenticate() {
 #[tokio::test]
 async fn refresh_refuses_unknown_and_malformed_tokens() {
     let app = spawn_app().await;
-    for token in ["", "garbage", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+    for token in [
+        "",
+        "garbage",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ] {
         let response = app.refresh(token).await;
-        assert!(response.status() == StatusCode::UNAUTHORIZED || response.status() == StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            response.status() == StatusCode::UNAUTHORIZED
+                || response.status() == StatusCode::UNPROCESSABLE_ENTITY
+        );
     }
-    let response = app.refresh("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").await;
+    let response = app
+        .refresh("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+        .await;
     assert_problem(response, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
 }
 
@@ -139,16 +217,39 @@ async fn logout_is_idempotent_and_refuses_malformed_tokens() {
     let app = spawn_app().await;
     let account = app.create_account().await;
     for _ in 0..2 {
-        assert_eq!(app.logout(&account.refresh_token).await.status(), StatusCode::NO_CONTENT);
+        assert_eq!(
+            app.logout(&account.refresh_token).await.status(),
+            StatusCode::NO_CONTENT
+        );
     }
-    assert_problem(app.logout("not-a-token").await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_problem(
+        app.logout("not-a-token").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn unknown_routes_and_methods_get_problems() {
     let app = spawn_app().await;
-    let response = app.client.get(app.url("/api/v1/nope")).send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url("/api/v1/nope"))
+        .send()
+        .await
+        .unwrap();
     assert_problem(response, StatusCode::NOT_FOUND, "not_found").await;
-    let response = app.client.get(app.url("/api/v1/auth/login")).send().await.unwrap();
-    assert_problem(response, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    let response = app
+        .client
+        .get(app.url("/api/v1/auth/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(
+        response,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    )
+    .await;
 }

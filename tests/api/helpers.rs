@@ -29,7 +29,10 @@ fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
     LOGS.get_or_init(|| {
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let sink = Capture(buffer.clone());
-        identity::telemetry::init(identity::telemetry::subscriber("debug,sqlx=warn,hyper=info,h2=info,rustls=info,lettre=info", sink));
+        identity::telemetry::init(identity::telemetry::subscriber(
+            "debug,sqlx=warn,hyper=info,h2=info,rustls=info,lettre=info",
+            sink,
+        ));
         buffer
     })
 }
@@ -42,7 +45,10 @@ impl std::io::Write for Capture {
         if std::env::var_os("TEST_LOG").is_some() {
             std::io::stdout().write_all(buf)?;
         }
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
         Ok(buf.len())
     }
 
@@ -69,19 +75,24 @@ pub async fn create_database() -> (String, String) {
         .execute(&mut admin)
         .await
         .expect("create test database");
-    (name.clone(), format!("postgres://postgres@127.0.0.1:5432/{name}"))
+    (
+        name.clone(),
+        format!("postgres://postgres@127.0.0.1:5432/{name}"),
+    )
 }
 
 /// A configuration for a test server: its own database, SMTP sink and port.
 pub fn test_config(database_url: &str, smtp_port: u16, data_dir: &std::path::Path) -> Config {
-    let mut config = Config::default();
-    config.database_url = database_url.to_owned();
-    config.db_max_connections = 30;
-    config.listen_addr = "127.0.0.1:0".parse().expect("valid address");
+    let mut config = Config {
+        database_url: database_url.to_owned(),
+        db_max_connections: 30,
+        listen_addr: "127.0.0.1:0".parse().expect("valid address"),
+        data_dir: data_dir.to_path_buf(),
+        secret_hex: Some(hex_secret()),
+        ..Config::default()
+    };
     config.smtp.port = smtp_port;
     config.smtp.timeout = Duration::from_secs(2);
-    config.data_dir = data_dir.to_path_buf();
-    config.secret_hex = Some(hex_secret());
     config
 }
 
@@ -111,10 +122,14 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut config = test_config(&url, smtp.port(), data_dir.path());
     tweak(&mut config);
-    let app = Application::build(config.clone()).await.expect("application builds");
+    let app = Application::build(config.clone())
+        .await
+        .expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    let pool = PgPool::connect(&url).await.expect("connect to test database");
+    let pool = PgPool::connect(&url)
+        .await
+        .expect("connect to test database");
     TestApp {
         address,
         client: reqwest::Client::builder()
@@ -175,8 +190,11 @@ impl TestApp {
     }
 
     pub async fn verify_email(&self, email: &str, code: &str) -> Response {
-        self.post("/api/v1/auth/verify-email", json!({"email": email, "code": code}))
-            .await
+        self.post(
+            "/api/v1/auth/verify-email",
+            json!({"email": email, "code": code}),
+        )
+        .await
     }
 
     pub async fn resend(&self, email: &str) -> Response {
@@ -193,13 +211,19 @@ impl TestApp {
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> Response {
-        self.post("/api/v1/auth/refresh", json!({"refresh_token": refresh_token}))
-            .await
+        self.post(
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": refresh_token}),
+        )
+        .await
     }
 
     pub async fn logout(&self, refresh_token: &str) -> Response {
-        self.post("/api/v1/auth/logout", json!({"refresh_token": refresh_token}))
-            .await
+        self.post(
+            "/api/v1/auth/logout",
+            json!({"refresh_token": refresh_token}),
+        )
+        .await
     }
 
     pub async fn logout_all(&self, access_token: &str) -> Response {
@@ -216,7 +240,8 @@ impl TestApp {
     }
 
     pub async fn sessions(&self, access_token: &str) -> Response {
-        self.get_with_token("/api/v1/auth/sessions", access_token).await
+        self.get_with_token("/api/v1/auth/sessions", access_token)
+            .await
     }
 
     /// The latest code mailed to `email`.
@@ -262,10 +287,11 @@ pub async fn dump_all_tables(pool: &PgPool) -> String {
     .expect("list tables");
     let mut dump = String::new();
     for table in tables {
-        let rows: Option<String> = sqlx::query_scalar(&format!("SELECT json_agg(t)::text FROM \"{table}\" t"))
-            .fetch_one(pool)
-            .await
-            .expect("dump table");
+        let rows: Option<String> =
+            sqlx::query_scalar(&format!("SELECT json_agg(t)::text FROM \"{table}\" t"))
+                .fetch_one(pool)
+                .await
+                .expect("dump table");
         dump.push_str(&format!("== {table}\n{}\n", rows.unwrap_or_default()));
     }
     dump
@@ -293,7 +319,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(tokio::time::Instant::now() < deadline, "condition not met within {timeout:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not met within {timeout:?}"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
@@ -313,7 +342,10 @@ pub async fn assert_problem(response: Response, status: StatusCode, code: &str) 
     let problem = body(response).await;
     assert_eq!(problem["code"], code, "problem: {problem}");
     for field in ["type", "title", "status", "detail", "code", "request_id"] {
-        assert!(!problem[field].is_null(), "problem lacks {field}: {problem}");
+        assert!(
+            !problem[field].is_null(),
+            "problem lacks {field}: {problem}"
+        );
     }
     problem
 }

@@ -19,11 +19,28 @@ async fn health_ready_answers_503_while_postgres_is_unreachable() {
     let app = spawn_app().await;
     // Make the database unreachable for the server: drop it from under it.
     app.pool.close().await;
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect("postgres://postgres@127.0.0.1:5432/postgres").await.unwrap();
-    sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", app.db_name)).execute(&mut admin).await.unwrap();
-    let response = app.client.get(app.url("/health/ready")).send().await.unwrap();
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(
+        "postgres://postgres@127.0.0.1:5432/postgres",
+    )
+    .await
+    .unwrap();
+    sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", app.db_name))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let response = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
     assert_problem(response, StatusCode::SERVICE_UNAVAILABLE, "not_ready").await;
-    let response = app.client.get(app.url("/health/live")).send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
 
@@ -31,45 +48,81 @@ async fn health_ready_answers_503_while_postgres_is_unreachable() {
 async fn jwks_publishes_the_key_that_signs_access_tokens() {
     let app = spawn_app().await;
     let account = app.create_account().await;
-    let jwks: Value = body(app.client.get(app.url("/.well-known/jwks.json")).send().await.unwrap()).await;
+    let jwks: Value = body(
+        app.client
+            .get(app.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let header = jsonwebtoken::decode_header(&account.access_token).unwrap();
     assert_eq!(header.alg, jsonwebtoken::Algorithm::EdDSA);
     let kid = header.kid.expect("kid");
-    let key = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == kid.as_str()).expect("key published");
+    let key = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid.as_str())
+        .expect("key published");
     assert_eq!(key["kty"], "OKP");
     assert_eq!(key["crv"], "Ed25519");
 
-    let decoding = jsonwebtoken::DecodingKey::from_ed_components(key["x"].as_str().unwrap()).unwrap();
+    let decoding =
+        jsonwebtoken::DecodingKey::from_ed_components(key["x"].as_str().unwrap()).unwrap();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
     validation.set_audience(&[app.config.audience.as_str()]);
     validation.set_issuer(&[app.config.public_url.as_str()]);
-    let claims = jsonwebtoken::decode::<Value>(&account.access_token, &decoding, &validation).unwrap().claims;
+    let claims = jsonwebtoken::decode::<Value>(&account.access_token, &decoding, &validation)
+        .unwrap()
+        .claims;
     for claim in ["iss", "sub", "aud", "exp", "iat", "jti", "sid", "roles"] {
         assert!(!claims[claim].is_null(), "access token lacks {claim}");
     }
     assert_eq!(claims["sub"], account.id.as_str());
     assert_eq!(claims["sid"], account.session_id.as_str());
-    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 900);
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        900
+    );
 }
 
 #[tokio::test]
 async fn signing_keys_survive_a_restart_and_are_stored_sealed() {
     let app = spawn_app().await;
     let account = app.create_account().await;
-    let second = identity::startup::Application::build(app.config.clone()).await.unwrap();
+    let second = identity::startup::Application::build(app.config.clone())
+        .await
+        .unwrap();
     let address = format!("http://127.0.0.1:{}", second.port());
     tokio::spawn(second.run_until_stopped());
     // A token from the first instance is accepted by the second.
-    let response = app.client.get(format!("{address}/api/v1/me")).bearer_auth(&account.access_token).send().await.unwrap();
+    let response = app
+        .client
+        .get(format!("{address}/api/v1/me"))
+        .bearer_auth(&account.access_token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let keys: i64 = sqlx::query_scalar("SELECT count(*) FROM signing_keys").fetch_one(&app.pool).await.unwrap();
+    let keys: i64 = sqlx::query_scalar("SELECT count(*) FROM signing_keys")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(keys, 1);
 }
 
 #[tokio::test]
 async fn openapi_documents_every_endpoint() {
     let app = spawn_app().await;
-    let doc: Value = body(app.client.get(app.url("/openapi.json")).send().await.unwrap()).await;
+    let doc: Value = body(
+        app.client
+            .get(app.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let paths = doc["paths"].as_object().unwrap();
     for (path, method) in [
         ("/api/v1/auth/register", "post"),
@@ -85,7 +138,10 @@ async fn openapi_documents_every_endpoint() {
         ("/health/ready", "get"),
         ("/.well-known/jwks.json", "get"),
     ] {
-        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} undocumented");
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} undocumented"
+        );
     }
 }
 
@@ -96,9 +152,20 @@ async fn docs_page_loads_without_the_internet() {
     assert_eq!(response.status(), StatusCode::OK);
     let page = response.text().await.unwrap();
     assert!(page.contains("swagger"), "not the Swagger UI page");
-    for line in page.lines().filter(|l| l.contains("<script") || l.contains("<link")) {
-        assert!(!line.contains("http://") && !line.contains("https://"), "page loads a remote asset: {line}");
+    for line in page
+        .lines()
+        .filter(|l| l.contains("<script") || l.contains("<link"))
+    {
+        assert!(
+            !line.contains("http://") && !line.contains("https://"),
+            "page loads a remote asset: {line}"
+        );
     }
-    let script = app.client.get(app.url("/docs/swagger-ui-bundle.js")).send().await.unwrap();
+    let script = app
+        .client
+        .get(app.url("/docs/swagger-ui-bundle.js"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(script.status(), StatusCode::OK);
 }

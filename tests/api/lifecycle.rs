@@ -52,7 +52,14 @@ async fn account_lifecycle_register_verify_login_refresh_logout() {
     let current: Vec<&Value> = sessions.iter().filter(|s| s["current"] == true).collect();
     assert_eq!(current.len(), 1);
     assert_eq!(current[0]["id"], login["session_id"]);
-    for field in ["id", "created_at", "last_used_at", "user_agent", "ip", "current"] {
+    for field in [
+        "id",
+        "created_at",
+        "last_used_at",
+        "user_agent",
+        "ip",
+        "current",
+    ] {
         assert!(!current[0][field].is_null(), "session lacks {field}");
     }
 
@@ -61,9 +68,13 @@ async fn account_lifecycle_register_verify_login_refresh_logout() {
     assert_eq!(refreshed["session_id"], login["session_id"]);
     assert_ne!(refreshed["refresh_token"], login["refresh_token"]);
 
-    let response = app.logout(refreshed["refresh_token"].as_str().unwrap()).await;
+    let response = app
+        .logout(refreshed["refresh_token"].as_str().unwrap())
+        .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let response = app.refresh(refreshed["refresh_token"].as_str().unwrap()).await;
+    let response = app
+        .refresh(refreshed["refresh_token"].as_str().unwrap())
+        .await;
     assert_problem(response, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
 
     // Logout-all ends every other session too.
@@ -86,10 +97,16 @@ async fn account_lifecycle_register_verify_login_refresh_logout() {
         refreshed["refresh_token"].as_str().unwrap().to_owned(),
     ];
     for secret in &secrets {
-        assert!(!dump.contains(secret.as_str()), "a secret is stored in the clear");
+        assert!(
+            !dump.contains(secret.as_str()),
+            "a secret is stored in the clear"
+        );
         assert!(!logs.contains(secret.as_str()), "a secret was logged");
     }
-    assert!(dump.contains("$argon2id$v=19$m=19456,t=2,p=1$"), "passwords are argon2id with our parameters");
+    assert!(
+        dump.contains("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "passwords are argon2id with our parameters"
+    );
     assert!(logs.contains("request_id"), "logs carry request ids");
 }
 
@@ -108,7 +125,12 @@ async fn every_response_carries_a_request_id_echoing_the_callers() {
     let problem = body(response).await;
     assert_eq!(problem["request_id"], "trace-me-123");
 
-    let response = app.client.get(app.url("/health/live")).send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
     assert!(!response.headers()["x-request-id"].is_empty());
 }
 

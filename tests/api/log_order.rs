@@ -45,15 +45,32 @@ async fn stream_does_not_skip_events_when_writers_commit_out_of_order() {
         cursor = event.cursor();
         seen.push(event.aggregate_id);
     }
-    assert!(!seen.contains(&"late".to_owned()), "read past an in-flight append");
+    assert!(
+        !seen.contains(&"late".to_owned()),
+        "read past an in-flight append"
+    );
 
     sqlx::query("COMMIT").execute(&mut early).await.unwrap();
     for event in read_after(&mut reader, cursor, 1000).await.unwrap() {
         seen.push(event.aggregate_id);
     }
-    assert!(seen.contains(&"early".to_owned()), "skipped the late-committing append");
+    assert!(
+        seen.contains(&"early".to_owned()),
+        "skipped the late-committing append"
+    );
     assert!(seen.contains(&"late".to_owned()));
-    let early_position: i64 = sqlx::query_scalar("SELECT position FROM events WHERE aggregate_id = 'early'").fetch_one(&app.pool).await.unwrap();
-    let late_position: i64 = sqlx::query_scalar("SELECT position FROM events WHERE aggregate_id = 'late'").fetch_one(&app.pool).await.unwrap();
-    assert!(early_position < late_position, "the test committed out of position order");
+    let early_position: i64 =
+        sqlx::query_scalar("SELECT position FROM events WHERE aggregate_id = 'early'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let late_position: i64 =
+        sqlx::query_scalar("SELECT position FROM events WHERE aggregate_id = 'late'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(
+        early_position < late_position,
+        "the test committed out of position order"
+    );
 }

@@ -17,7 +17,9 @@ pub async fn assert_rebuilds_equal_live(pool: &PgPool) {
     for (projection, table, order) in READ_MODELS {
         let live = table_rows(pool, table, order).await;
         assert!(!live.is_null(), "{table} is empty: nothing was tested");
-        identity::cli::rebuild(pool.clone(), projection).await.unwrap();
+        identity::cli::rebuild(pool.clone(), projection)
+            .await
+            .unwrap();
         let rebuilt = table_rows(pool, table, order).await;
         assert_eq!(live, rebuilt, "{projection} differs after a rebuild");
     }
@@ -33,11 +35,22 @@ async fn rebuilding_each_projection_from_zero_gives_the_live_read_model() {
         assert_eq!(response.status(), StatusCode::OK);
         app.logout(&account.refresh_token).await;
     }
-    app.register(&unique_name(), &format!("{}@example.com", unique_name()), PASSWORD).await;
+    app.register(
+        &unique_name(),
+        &format!("{}@example.com", unique_name()),
+        PASSWORD,
+    )
+    .await;
     // Let the projections settle on the last refresh, which is not awaited.
-    let head: i64 = sqlx::query_scalar("SELECT max(position) FROM events").fetch_one(&app.pool).await.unwrap();
+    let head: i64 = sqlx::query_scalar("SELECT max(position) FROM events")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     eventually(std::time::Duration::from_secs(5), || async {
-        let lowest: i64 = sqlx::query_scalar("SELECT min(position) FROM projection_checkpoints").fetch_one(&app.pool).await.unwrap();
+        let lowest: i64 = sqlx::query_scalar("SELECT min(position) FROM projection_checkpoints")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
         (lowest >= head).then_some(())
     })
     .await;
@@ -47,5 +60,9 @@ async fn rebuilding_each_projection_from_zero_gives_the_live_read_model() {
 #[tokio::test]
 async fn rebuilding_an_unknown_projection_fails_cleanly() {
     let app = spawn_app().await;
-    assert!(identity::cli::rebuild(app.pool.clone(), "no_such_projection").await.is_err());
+    assert!(
+        identity::cli::rebuild(app.pool.clone(), "no_such_projection")
+            .await
+            .is_err()
+    );
 }

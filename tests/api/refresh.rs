@@ -28,10 +28,12 @@ async fn presenting_a_rotated_token_after_the_grace_window_revokes_the_session()
     let response = app.refresh(second["refresh_token"].as_str().unwrap()).await;
     assert_problem(response, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
 
-    let types: Vec<String> = sqlx::query_scalar("SELECT event_type FROM events WHERE aggregate_type = 'session' ORDER BY position")
-        .fetch_all(&app.pool)
-        .await
-        .unwrap();
+    let types: Vec<String> = sqlx::query_scalar(
+        "SELECT event_type FROM events WHERE aggregate_type = 'session' ORDER BY position",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
     assert!(types.contains(&"identity.session.RefreshTokenReuseDetected".to_owned()));
     assert_eq!(types.last().unwrap(), "identity.session.SessionRevoked");
 }
@@ -55,9 +57,18 @@ async fn fifty_concurrent_refreshes_of_one_token_yield_one_successor_and_keep_th
     let responses = futures_util::future::join_all(attempts).await;
     let mut successors = HashSet::new();
     for response in responses {
-        assert!(!response.status().is_server_error(), "got {}", response.status());
+        assert!(
+            !response.status().is_server_error(),
+            "got {}",
+            response.status()
+        );
         if response.status() == StatusCode::OK {
-            successors.insert(body(response).await["refresh_token"].as_str().unwrap().to_owned());
+            successors.insert(
+                body(response).await["refresh_token"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
         }
     }
     assert_eq!(successors.len(), 1, "at most one successor token");
@@ -71,7 +82,12 @@ async fn an_access_token_from_refresh_works_and_names_the_same_session() {
     let account = app.create_account().await;
     let pair = refresh_ok(&app, &account.refresh_token).await;
     let sessions = body(app.sessions(pair["access_token"].as_str().unwrap()).await).await;
-    let current: Vec<&Value> = sessions.as_array().unwrap().iter().filter(|s| s["current"] == true).collect();
+    let current: Vec<&Value> = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["current"] == true)
+        .collect();
     assert_eq!(current[0]["id"].as_str().unwrap(), account.session_id);
 }
 
@@ -80,6 +96,9 @@ async fn logout_with_one_sessions_token_leaves_other_sessions_alone() {
     let app = spawn_app().await;
     let account = app.create_account().await;
     let other = body(app.login(&account.username, PASSWORD).await).await;
-    assert_eq!(app.logout(&account.refresh_token).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.logout(&account.refresh_token).await.status(),
+        StatusCode::NO_CONTENT
+    );
     refresh_ok(&app, other["refresh_token"].as_str().unwrap()).await;
 }

@@ -22,7 +22,9 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind SMTP sink");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind SMTP sink");
         let port = listener.local_addr().expect("address").port();
         let mails = Arc::new(Mutex::new(Vec::new()));
         let store = mails.clone();
@@ -62,7 +64,10 @@ impl SmtpSink {
             if mails.len() >= n {
                 return extract_code(&mails[n - 1].data).expect("mail holds a code");
             }
-            assert!(tokio::time::Instant::now() < deadline, "no mail #{n} to {address}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no mail #{n} to {address}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -88,7 +93,11 @@ async fn session(stream: TcpStream, mails: Arc<Mutex<Vec<Mail>>>) {
             to.clear();
             b"250 OK\r\n"
         } else if upper.starts_with("RCPT TO") {
-            let address = line[8..].trim().trim_start_matches(':').trim().trim_matches(|c| c == '<' || c == '>');
+            let address = line[8..]
+                .trim()
+                .trim_start_matches(':')
+                .trim()
+                .trim_matches(|c| c == '<' || c == '>');
             to.push(address.to_owned());
             b"250 OK\r\n"
         } else if upper.starts_with("DATA") {
@@ -101,10 +110,10 @@ async fn session(stream: TcpStream, mails: Arc<Mutex<Vec<Mail>>>) {
                 data.push_str(&line);
                 data.push('\n');
             }
-            mails
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(Mail { to: to.clone(), data });
+            mails.lock().unwrap_or_else(|p| p.into_inner()).push(Mail {
+                to: to.clone(),
+                data,
+            });
             b"250 queued\r\n"
         } else if upper.starts_with("QUIT") {
             let _ = write.write_all(b"221 bye\r\n").await;

@@ -10,7 +10,10 @@ use crate::helpers::*;
 async fn registered(app: &TestApp) -> String {
     let name = unique_name();
     let email = format!("{name}@example.com");
-    assert_eq!(app.register(&name, &email, PASSWORD).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.register(&name, &email, PASSWORD).await.status(),
+        StatusCode::CREATED
+    );
     email
 }
 
@@ -24,8 +27,16 @@ async fn verify_email_refuses_a_wrong_code() {
     let app = spawn_app().await;
     let email = registered(&app).await;
     let code = app.code_for(&email).await;
-    assert_problem(app.verify_email(&email, &wrong(&code)).await, StatusCode::BAD_REQUEST, "invalid_code").await;
-    assert_eq!(app.verify_email(&email, &code).await.status(), StatusCode::OK);
+    assert_problem(
+        app.verify_email(&email, &wrong(&code)).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_code",
+    )
+    .await;
+    assert_eq!(
+        app.verify_email(&email, &code).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -33,8 +44,16 @@ async fn verify_email_refuses_a_used_code() {
     let app = spawn_app().await;
     let email = registered(&app).await;
     let code = app.code_for(&email).await;
-    assert_eq!(app.verify_email(&email, &code).await.status(), StatusCode::OK);
-    assert_problem(app.verify_email(&email, &code).await, StatusCode::BAD_REQUEST, "invalid_code").await;
+    assert_eq!(
+        app.verify_email(&email, &code).await.status(),
+        StatusCode::OK
+    );
+    assert_problem(
+        app.verify_email(&email, &code).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_code",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -43,7 +62,12 @@ async fn verify_email_refuses_an_expired_code() {
     let email = registered(&app).await;
     let code = app.code_for(&email).await;
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    assert_problem(app.verify_email(&email, &code).await, StatusCode::BAD_REQUEST, "invalid_code").await;
+    assert_problem(
+        app.verify_email(&email, &code).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_code",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -54,9 +78,17 @@ async fn verify_email_refuses_a_replaced_code() {
     assert_eq!(app.resend(&email).await.status(), StatusCode::ACCEPTED);
     let second = app.smtp.wait_for_nth_code(&email, 2).await;
     if first != second {
-        assert_problem(app.verify_email(&email, &first).await, StatusCode::BAD_REQUEST, "invalid_code").await;
+        assert_problem(
+            app.verify_email(&email, &first).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_code",
+        )
+        .await;
     }
-    assert_eq!(app.verify_email(&email, &second).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.verify_email(&email, &second).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -65,9 +97,19 @@ async fn verify_email_answers_429_after_five_wrong_tries_even_for_the_right_code
     let email = registered(&app).await;
     let code = app.code_for(&email).await;
     for _ in 0..5 {
-        assert_problem(app.verify_email(&email, &wrong(&code)).await, StatusCode::BAD_REQUEST, "invalid_code").await;
+        assert_problem(
+            app.verify_email(&email, &wrong(&code)).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_code",
+        )
+        .await;
     }
-    assert_problem(app.verify_email(&email, &code).await, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+    assert_problem(
+        app.verify_email(&email, &code).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_attempts",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -82,14 +124,23 @@ async fn resend_answers_202_alike_for_known_and_unknown_emails_then_429_within_c
     let app = spawn_app().await;
     let email = registered(&app).await;
     // Registration sent a code: the cooldown already runs for this address.
-    let known = assert_problem(app.resend(&email).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    let known = assert_problem(
+        app.resend(&email).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+    )
+    .await;
     assert_eq!(known["status"], 429);
 
     let unknown = "nobody-at-all@example.com";
     let first = app.resend(unknown).await;
     assert_eq!(first.status(), StatusCode::ACCEPTED);
     let second = app.resend(unknown).await;
-    let retry_after: u64 = second.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = second.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry_after));
     assert_problem(second, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
 }
@@ -101,7 +152,10 @@ async fn resend_sends_a_new_code_that_verifies() {
     app.code_for(&email).await;
     assert_eq!(app.resend(&email).await.status(), StatusCode::ACCEPTED);
     let code = app.smtp.wait_for_nth_code(&email, 2).await;
-    assert_eq!(app.verify_email(&email, &code).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.verify_email(&email, &code).await.status(),
+        StatusCode::OK
+    );
     // Verified accounts get no more codes, and the answer stays the same.
     assert_eq!(app.resend(&email).await.status(), StatusCode::ACCEPTED);
 }

@@ -32,7 +32,10 @@ pub enum SessionCommand {
     },
     /// Log out with the refresh token in hand. A token this session never
     /// issued changes nothing, so a session id alone cannot end a session.
-    Logout { presented: TokenHash, at: DateTime<Utc> },
+    Logout {
+        presented: TokenHash,
+        at: DateTime<Utc>,
+    },
     /// End the session on its owner's (or an admin's) authority.
     RevokeSession {
         reason: RevocationReason,

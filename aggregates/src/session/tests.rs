@@ -47,8 +47,14 @@ fn refresh(presented: &str, successor: &str, second: i64) -> SessionCommand {
 
 fn reuse_detected(presented: &str, second: i64) -> Vec<SessionEvent> {
     vec![
-        SessionEvent::RefreshTokenReuseDetected { presented_hash: hash(presented), detected_at: at(second) },
-        SessionEvent::SessionRevoked { reason: RevocationReason::RefreshTokenReuse, revoked_at: at(second) },
+        SessionEvent::RefreshTokenReuseDetected {
+            presented_hash: hash(presented),
+            detected_at: at(second),
+        },
+        SessionEvent::SessionRevoked {
+            reason: RevocationReason::RefreshTokenReuse,
+            revoked_at: at(second),
+        },
     ]
 }
 
@@ -135,7 +141,13 @@ fn refresh_session_fails_when_token_unknown() {
 #[test]
 fn refresh_session_fails_when_session_revoked() {
     SessionTest::with(())
-        .given(vec![started(), SessionEvent::SessionRevoked { reason: RevocationReason::Logout, revoked_at: at(3) }])
+        .given(vec![
+            started(),
+            SessionEvent::SessionRevoked {
+                reason: RevocationReason::Logout,
+                revoked_at: at(3),
+            },
+        ])
         .when(refresh("t1", "t2", 5))
         .then_expect_error(SessionError::Revoked);
 }
@@ -152,15 +164,30 @@ fn refresh_session_fails_when_session_unknown() {
 fn revoke_session_records_revocation_when_active() {
     SessionTest::with(())
         .given(vec![started()])
-        .when(SessionCommand::RevokeSession { reason: RevocationReason::Logout, at: at(3) })
-        .then_expect_events(vec![SessionEvent::SessionRevoked { reason: RevocationReason::Logout, revoked_at: at(3) }]);
+        .when(SessionCommand::RevokeSession {
+            reason: RevocationReason::Logout,
+            at: at(3),
+        })
+        .then_expect_events(vec![SessionEvent::SessionRevoked {
+            reason: RevocationReason::Logout,
+            revoked_at: at(3),
+        }]);
 }
 
 #[test]
 fn revoke_session_is_a_no_op_when_already_revoked() {
     SessionTest::with(())
-        .given(vec![started(), SessionEvent::SessionRevoked { reason: RevocationReason::Logout, revoked_at: at(3) }])
-        .when(SessionCommand::RevokeSession { reason: RevocationReason::Logout, at: at(4) })
+        .given(vec![
+            started(),
+            SessionEvent::SessionRevoked {
+                reason: RevocationReason::Logout,
+                revoked_at: at(3),
+            },
+        ])
+        .when(SessionCommand::RevokeSession {
+            reason: RevocationReason::Logout,
+            at: at(4),
+        })
         .then_expect_events(vec![]);
 }
 
@@ -179,22 +206,40 @@ fn session_state_stays_bounded_however_many_rotations() {
 fn logout_revokes_the_session_when_its_token_is_presented() {
     SessionTest::with(())
         .given(vec![started()])
-        .when(SessionCommand::Logout { presented: hash("t1"), at: at(3) })
-        .then_expect_events(vec![SessionEvent::SessionRevoked { reason: RevocationReason::Logout, revoked_at: at(3) }]);
+        .when(SessionCommand::Logout {
+            presented: hash("t1"),
+            at: at(3),
+        })
+        .then_expect_events(vec![SessionEvent::SessionRevoked {
+            reason: RevocationReason::Logout,
+            revoked_at: at(3),
+        }]);
 }
 
 #[test]
 fn logout_changes_nothing_when_the_token_is_not_the_sessions() {
     SessionTest::with(())
         .given(vec![started()])
-        .when(SessionCommand::Logout { presented: hash("forged"), at: at(3) })
+        .when(SessionCommand::Logout {
+            presented: hash("forged"),
+            at: at(3),
+        })
         .then_expect_events(vec![]);
 }
 
 #[test]
 fn logout_changes_nothing_when_already_logged_out() {
     SessionTest::with(())
-        .given(vec![started(), SessionEvent::SessionRevoked { reason: RevocationReason::Logout, revoked_at: at(3) }])
-        .when(SessionCommand::Logout { presented: hash("t1"), at: at(4) })
+        .given(vec![
+            started(),
+            SessionEvent::SessionRevoked {
+                reason: RevocationReason::Logout,
+                revoked_at: at(3),
+            },
+        ])
+        .when(SessionCommand::Logout {
+            presented: hash("t1"),
+            at: at(4),
+        })
         .then_expect_events(vec![]);
 }

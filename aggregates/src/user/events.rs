@@ -21,7 +21,9 @@ pub enum UserEvent {
         issued_at: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     },
-    EmailVerified { verified_at: DateTime<Utc> },
+    EmailVerified {
+        verified_at: DateTime<Utc>,
+    },
 }
 
 impl UserEvent {

@@ -43,7 +43,10 @@ fn register_user_records_user_registered_when_new() {
         .when(register_command())
         .then_expect_events(vec![
             registered(),
-            UserEvent::EmailVerificationCodeIssued { issued_at: at(0), expires_at: at(10) },
+            UserEvent::EmailVerificationCodeIssued {
+                issued_at: at(0),
+                expires_at: at(10),
+            },
         ]);
 }
 
@@ -59,15 +62,27 @@ fn register_user_fails_when_already_registered() {
 fn record_verification_code_issued_records_event_when_unverified() {
     UserTest::with(())
         .given(vec![registered()])
-        .when(UserCommand::RecordVerificationCodeIssued { at: at(1), expires_at: at(11) })
-        .then_expect_events(vec![UserEvent::EmailVerificationCodeIssued { issued_at: at(1), expires_at: at(11) }]);
+        .when(UserCommand::RecordVerificationCodeIssued {
+            at: at(1),
+            expires_at: at(11),
+        })
+        .then_expect_events(vec![UserEvent::EmailVerificationCodeIssued {
+            issued_at: at(1),
+            expires_at: at(11),
+        }]);
 }
 
 #[test]
 fn record_verification_code_issued_fails_when_already_verified() {
     UserTest::with(())
-        .given(vec![registered(), UserEvent::EmailVerified { verified_at: at(2) }])
-        .when(UserCommand::RecordVerificationCodeIssued { at: at(3), expires_at: at(13) })
+        .given(vec![
+            registered(),
+            UserEvent::EmailVerified { verified_at: at(2) },
+        ])
+        .when(UserCommand::RecordVerificationCodeIssued {
+            at: at(3),
+            expires_at: at(13),
+        })
         .then_expect_error(UserError::EmailAlreadyVerified);
 }
 
@@ -82,7 +97,10 @@ fn verify_email_records_email_verified_when_unverified() {
 #[test]
 fn verify_email_fails_when_already_verified() {
     UserTest::with(())
-        .given(vec![registered(), UserEvent::EmailVerified { verified_at: at(2) }])
+        .given(vec![
+            registered(),
+            UserEvent::EmailVerified { verified_at: at(2) },
+        ])
         .when(UserCommand::VerifyEmail { at: at(3) })
         .then_expect_error(UserError::EmailAlreadyVerified);
 }
@@ -99,7 +117,10 @@ fn verify_email_fails_when_user_does_not_exist() {
 fn registration_grants_the_user_role() {
     let mut user = User::default();
     cqrs_es::Aggregate::apply(&mut user, registered());
-    assert_eq!(user.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(), vec!["user"]);
+    assert_eq!(
+        user.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        vec!["user"]
+    );
     assert_eq!(user.status, UserStatus::Active);
 }
 

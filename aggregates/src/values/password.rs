@@ -104,12 +104,30 @@ mod tests {
     #[test]
     fn password_policy_requires_every_character_class() {
         let p = PasswordPolicy::default();
-        assert_eq!(Password::parse("Sh0rt!", &p).unwrap_err(), PasswordError::TooShort);
-        assert_eq!(Password::parse("lowercase1!", &p).unwrap_err(), PasswordError::MissingUpper);
-        assert_eq!(Password::parse("UPPERCASE1!", &p).unwrap_err(), PasswordError::MissingLower);
-        assert_eq!(Password::parse("NoDigits!!", &p).unwrap_err(), PasswordError::MissingDigit);
-        assert_eq!(Password::parse("NoSymbols11", &p).unwrap_err(), PasswordError::MissingSymbol);
-        assert_eq!(Password::parse(&format!("Aa1!{}", "x".repeat(125)), &p).unwrap_err(), PasswordError::TooLong);
+        assert_eq!(
+            Password::parse("Sh0rt!", &p).unwrap_err(),
+            PasswordError::TooShort
+        );
+        assert_eq!(
+            Password::parse("lowercase1!", &p).unwrap_err(),
+            PasswordError::MissingUpper
+        );
+        assert_eq!(
+            Password::parse("UPPERCASE1!", &p).unwrap_err(),
+            PasswordError::MissingLower
+        );
+        assert_eq!(
+            Password::parse("NoDigits!!", &p).unwrap_err(),
+            PasswordError::MissingDigit
+        );
+        assert_eq!(
+            Password::parse("NoSymbols11", &p).unwrap_err(),
+            PasswordError::MissingSymbol
+        );
+        assert_eq!(
+            Password::parse(&format!("Aa1!{}", "x".repeat(125)), &p).unwrap_err(),
+            PasswordError::TooLong
+        );
         assert!(Password::parse("Correct-Horse-1", &p).is_ok());
     }
 

@@ -91,9 +91,18 @@ mod tests {
     fn username_rules_are_enforced() {
         let policy = UsernamePolicy::default();
         assert_eq!(Username::parse("ab", &policy), Err(UsernameError::TooShort));
-        assert_eq!(Username::parse(&"a".repeat(33), &policy), Err(UsernameError::TooLong));
-        assert_eq!(Username::parse("ada lovelace", &policy), Err(UsernameError::InvalidCharacters));
-        assert_eq!(Username::parse("adä", &policy), Err(UsernameError::InvalidCharacters));
+        assert_eq!(
+            Username::parse(&"a".repeat(33), &policy),
+            Err(UsernameError::TooLong)
+        );
+        assert_eq!(
+            Username::parse("ada lovelace", &policy),
+            Err(UsernameError::InvalidCharacters)
+        );
+        assert_eq!(
+            Username::parse("adä", &policy),
+            Err(UsernameError::InvalidCharacters)
+        );
         assert!(Username::parse(&"a".repeat(32), &policy).is_ok());
     }
 }

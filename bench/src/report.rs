@@ -1,0 +1,162 @@
+//! The run's figures: a human-readable table on stdout and the same data as
+//! JSON in `bench/results/latest.json`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::scenarios::{Argon2Baseline, History};
+use crate::service::LogSummary;
+use crate::stats::Summary;
+
+/// Logins per second as a share of the argon2 bound.
+pub const LOGIN_TARGET_RATIO: f64 = 0.90;
+/// Refreshes per second on a 2-core machine.
+pub const REFRESH_TARGET_PER_S: f64 = 1000.0;
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub date: String,
+    pub cores: usize,
+    pub duration_secs: u64,
+    pub quick: bool,
+    pub users: usize,
+    pub argon2: Argon2Baseline,
+    pub login: LoginReport,
+    pub refresh: RefreshReport,
+    pub me_vs_live: MeReport,
+    pub history: History,
+    pub service_log: LogSummary,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LoginReport {
+    pub clients: usize,
+    pub logins_per_s: f64,
+    pub bound_per_s: f64,
+    /// `logins_per_s / bound_per_s`.
+    pub ratio: f64,
+    pub target_ratio: f64,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RefreshReport {
+    pub connections: usize,
+    pub refreshes_per_s: f64,
+    pub target_per_s: f64,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MeReport {
+    pub concurrency: usize,
+    pub me_rps: f64,
+    pub live_rps: f64,
+    /// `me_rps / live_rps`.
+    pub ratio: f64,
+    pub me: Summary,
+    pub live: Summary,
+}
+
+impl Report {
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = self.render_into(&mut out);
+        out
+    }
+
+    fn render_into(&self, out: &mut String) -> std::fmt::Result {
+        let a = &self.argon2;
+        writeln!(
+            out,
+            "identity bench  {}  {} cores  {} s per scenario{}",
+            self.date,
+            self.cores,
+            self.duration_secs,
+            if self.quick { "  (quick)" } else { "" }
+        )?;
+        writeln!(
+            out,
+            "argon2id m={} KiB t={} p={}: median verify {:.1} ms on 1 thread -> bound {:.1} logins/s on {} cores",
+            a.memory_kib, a.iterations, a.parallelism, a.t_verify_ms, a.bound_per_s, a.cores
+        )?;
+        let l = &self.login;
+        line(out, &format!("login x{}", l.clients), &l.summary)?;
+        writeln!(
+            out,
+            "    ratio to bound {:.2} (target >= {:.2}) {}",
+            l.ratio,
+            l.target_ratio,
+            verdict(l.ratio >= l.target_ratio)
+        )?;
+        let r = &self.refresh;
+        line(out, &format!("refresh x{}", r.connections), &r.summary)?;
+        writeln!(
+            out,
+            "    target >= {:.0}/s {}",
+            r.target_per_s,
+            verdict(r.refreshes_per_s >= r.target_per_s)
+        )?;
+        let m = &self.me_vs_live;
+        line(out, &format!("/health/live x{}", m.concurrency), &m.live)?;
+        line(out, &format!("/me x{}", m.concurrency), &m.me)?;
+        writeln!(out, "    me/live ratio {:.2}", m.ratio)?;
+        let h = &self.history;
+        writeln!(
+            out,
+            "{:<18} {} sequential refreshes of one session in {:.1} s, errors {}: first-100 p50 {:.2} ms, last-100 p50 {:.2} ms, ratio {:.2} (expect ~1.0)",
+            "history", h.refreshes, h.total_s, h.errors, h.first_p50_ms, h.last_p50_ms, h.ratio
+        )?;
+        let s = &self.service_log;
+        writeln!(
+            out,
+            "service log: {} warn, {} error, {} other lines",
+            s.warn_lines, s.error_lines, s.other_lines
+        )?;
+        for sample in &s.samples {
+            writeln!(out, "    {sample}")?;
+        }
+        Ok(())
+    }
+
+    /// Writes pretty JSON to `path`, creating its directory.
+    pub fn write_json(&self, path: &Path) -> anyhow::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let json = serde_json::to_string_pretty(self)?;
+        std::fs::write(path, format!("{json}\n"))
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+}
+
+fn line(out: &mut String, name: &str, s: &Summary) -> std::fmt::Result {
+    writeln!(
+        out,
+        "{name:<18} {:>9.1}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  ok {}  errors {}{}",
+        s.per_s,
+        s.p50_ms,
+        s.p99_ms,
+        s.max_ms,
+        s.ok,
+        s.errors,
+        if s.error_kinds.is_empty() {
+            String::new()
+        } else {
+            format!(" {:?}", s.error_kinds)
+        }
+    )
+}
+
+fn verdict(pass: bool) -> &'static str {
+    if pass {
+        "PASS"
+    } else {
+        "BELOW TARGET"
+    }
+}
