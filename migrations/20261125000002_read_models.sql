@@ -1,12 +1,12 @@
 -- Read models. Each is owned by one projection (projections/), rebuilt from
 -- the log by `identity projections rebuild NAME`; nothing else writes them.
 
--- login_lookup: what login needs, found by normalized email or username.
+-- login_lookup: normalized email or username to the account id and what
+-- login needs to answer before it loads the account.
 CREATE TABLE login_lookup (
     user_id             uuid PRIMARY KEY,
     email               text    NOT NULL,
     username_normalized text    NOT NULL,
-    password_hash       text    NOT NULL,
     email_verified      boolean NOT NULL,
     roles               text[]  NOT NULL,
     status              text    NOT NULL

@@ -11,7 +11,10 @@ mod verification;
 pub use login::{login, Identifier};
 pub use refresh::{logout, refresh};
 pub use register::{register, NewAccount, Profile};
-pub use sessions::{list_sessions, logout_all, start_session, ClientInfo, SessionView, TokenPair};
+pub use sessions::{
+    list_sessions, logout_all, revoke_all_sessions, start_session, ClientInfo, SessionView,
+    TokenPair,
+};
 pub use verification::{resend_verification, verify_email};
 
 use projections::Cursor;
@@ -29,7 +32,7 @@ pub(crate) async fn find_login(
         Identifier::Username(name) => ("username_normalized", name.to_ascii_lowercase()),
     };
     let sql = format!(
-        "SELECT user_id, email, password_hash, email_verified, roles FROM login_lookup WHERE {column} = $1"
+        "SELECT user_id, email, email_verified, roles FROM login_lookup WHERE {column} = $1"
     );
     Ok(sqlx::query_as::<_, LoginRow>(&sql)
         .bind(value)
@@ -41,7 +44,6 @@ pub(crate) async fn find_login(
 pub(crate) struct LoginRow {
     pub user_id: uuid::Uuid,
     pub email: String,
-    pub password_hash: String,
     pub email_verified: bool,
     pub roles: Vec<String>,
 }

@@ -24,6 +24,22 @@ pub enum Command {
         #[command(subcommand)]
         command: ProjectionsCommand,
     },
+    /// Operator actions that need no API token (bootstrap the first admin).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Grant a role to the account with this email.
+    GrantRole {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        role: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,6 +66,13 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 ProjectionsCommand::Rebuild { name } => rebuild(pool, &name).await,
                 ProjectionsCommand::Status => status(pool).await,
             }
+        }
+        Command::Admin {
+            command: AdminCommand::GrantRole { email, role },
+        } => {
+            let pool = connect(&config).await?;
+            migrate(&pool).await?;
+            crate::bootstrap::grant_role(pool, &email, &role).await
         }
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use aggregates::user::LockoutPolicy;
 use aggregates::values::{PasswordPolicy, UsernamePolicy};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,9 +33,12 @@ pub struct Config {
     pub username_policy: UsernamePolicy,
     pub password_policy: PasswordPolicy,
     pub argon2: Argon2Config,
+    pub lockout: LockoutPolicy,
     pub projection_poll: Duration,
     pub log_filter: String,
     pub nats_url: String,
+    /// Send `Strict-Transport-Security`: only when clients reach us over TLS.
+    pub hsts: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -110,9 +114,11 @@ impl Default for Config {
                 parallelism: 1,
                 concurrency: cores,
             },
+            lockout: LockoutPolicy::default(),
             projection_poll: Duration::from_millis(250),
             log_filter: "info".to_owned(),
             nats_url: "nats://127.0.0.1:4222".to_owned(),
+            hsts: false,
         }
     }
 }
@@ -155,9 +161,14 @@ impl Config {
         set(&mut c.argon2.iterations, "IDENTITY_ARGON2_ITERATIONS")?;
         set(&mut c.argon2.parallelism, "IDENTITY_ARGON2_PARALLELISM")?;
         set(&mut c.argon2.concurrency, "IDENTITY_HASH_CONCURRENCY")?;
+        set(&mut c.lockout.max_failures, "IDENTITY_LOCKOUT_MAX_FAILURES")?;
+        let mut lock_secs = c.lockout.lock_duration.num_seconds();
+        set(&mut lock_secs, "IDENTITY_LOCKOUT_SECS")?;
+        c.lockout.lock_duration = chrono::Duration::seconds(lock_secs);
         millis(&mut c.projection_poll, "IDENTITY_PROJECTION_POLL_MS")?;
         set(&mut c.log_filter, "IDENTITY_LOG")?;
         set(&mut c.nats_url, "IDENTITY_NATS_URL")?;
+        set(&mut c.hsts, "IDENTITY_HSTS")?;
         Ok(c)
     }
 }

@@ -43,6 +43,12 @@ pub enum AppError {
     TooManyAttempts,
     #[error("too many requests; retry later")]
     RateLimited { retry_after: Duration },
+    #[error("the account is locked; retry later")]
+    AccountLocked { retry_after: Duration },
+    #[error("the account is deactivated")]
+    AccountDeactivated,
+    #[error("this needs a role the caller does not have")]
+    Forbidden,
     #[error("the identifier or password is wrong")]
     InvalidCredentials,
     #[error("the email address has not been verified yet")]

@@ -2,12 +2,14 @@
 //! `router()`, assembled here with the cross-cutting layers.
 
 mod accounts;
+mod admin;
 mod docs;
 mod extract;
 mod health;
 mod me;
 pub mod problem;
 mod request_context;
+mod security_headers;
 mod validate;
 
 use axum::extract::DefaultBodyLimit;
@@ -21,7 +23,10 @@ use crate::state::AppState;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub fn router(state: AppState) -> Router {
-    let api = Router::new().merge(accounts::router()).merge(me::router());
+    let api = Router::new()
+        .merge(accounts::router())
+        .merge(admin::router())
+        .merge(me::router());
     Router::new()
         .nest("/api/v1", api)
         .merge(health::router())
@@ -31,5 +36,10 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(problem::panic_response))
         .layer(axum::middleware::from_fn(request_context::request_context))
+        // Outermost, so panics, fallbacks and rejections get the headers too.
+        .layer(axum::middleware::from_fn_with_state(
+            state.config.hsts,
+            security_headers::security_headers,
+        ))
         .with_state(state)
 }

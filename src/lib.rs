@@ -2,7 +2,9 @@
 //! wiring. `main.rs` only parses the command line and calls into here.
 
 pub mod accounts;
+pub mod admin;
 pub mod auth;
+pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod cooldown;

@@ -1,18 +1,22 @@
 //! The `User` aggregate: one account, from registration on.
 //!
-//! Stream id: the user id. The stream stays short-lived in cost because the
-//! store keeps a snapshot (see `src/store`), so commands never replay the
-//! whole history.
+//! Stream id: the user id. Commands never replay the whole history because
+//! the store keeps a snapshot (see `src/store`); the state below is bounded
+//! so the snapshot stays small.
 
 mod aggregate;
 mod commands;
 mod events;
+mod lockout;
 #[cfg(test)]
 mod tests;
 
 pub use aggregate::{Role, User, UserStatus};
 pub use commands::UserCommand;
 pub use events::UserEvent;
+pub use lockout::LockoutPolicy;
+
+use chrono::{DateTime, Utc};
 
 /// Why the `User` aggregate refused a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,4 +27,10 @@ pub enum UserError {
     NotFound,
     #[error("the email address is already verified")]
     EmailAlreadyVerified,
+    #[error("the account is locked until {until}")]
+    AccountLocked { until: DateTime<Utc> },
+    #[error("the account is deactivated")]
+    Deactivated,
+    #[error("every account keeps the user role")]
+    CannotRevokeUserRole,
 }

@@ -1,5 +1,5 @@
-//! `login_lookup`: normalized email and username to the user id, password
-//! hash and status that login needs, in one indexed row.
+//! `login_lookup`: normalized email and username to the user id, roles and
+//! status that login needs, in one indexed row.
 
 use aggregates::UserEvent;
 use async_trait::async_trait;
@@ -31,19 +31,15 @@ impl Projection for LoginLookup {
         let user_id = aggregate_uuid(event)?;
         match decode::<UserEvent>(event)? {
             UserEvent::UserRegistered {
-                username,
-                email,
-                password_hash,
-                ..
+                username, email, ..
             } => {
                 sqlx::query(
-                    "INSERT INTO login_lookup (user_id, email, username_normalized, password_hash, email_verified, roles, status)
-                     VALUES ($1, $2, $3, $4, false, ARRAY['user'], 'active')",
+                    "INSERT INTO login_lookup (user_id, email, username_normalized, email_verified, roles, status)
+                     VALUES ($1, $2, $3, false, ARRAY['user'], 'active')",
                 )
                 .bind(user_id)
                 .bind(email)
                 .bind(username.to_ascii_lowercase())
-                .bind(password_hash)
                 .execute(conn)
                 .await?;
             }
@@ -53,8 +49,43 @@ impl Projection for LoginLookup {
                     .execute(conn)
                     .await?;
             }
-            UserEvent::EmailVerificationCodeIssued { .. } => {}
+            UserEvent::RoleGranted { role, .. } => {
+                let set = "roles = ARRAY(SELECT DISTINCT r FROM unnest(array_append(roles, $2)) r ORDER BY r)";
+                set_column(conn, user_id, set, role.as_str()).await?;
+            }
+            UserEvent::RoleRevoked { role, .. } => {
+                set_column(
+                    conn,
+                    user_id,
+                    "roles = array_remove(roles, $2)",
+                    role.as_str(),
+                )
+                .await?;
+            }
+            UserEvent::UserDeactivated { .. } => {
+                set_column(conn, user_id, "status = $2", "deactivated").await?;
+            }
+            UserEvent::UserReactivated { .. } => {
+                set_column(conn, user_id, "status = $2", "active").await?;
+            }
+            _ => {}
         }
         Ok(())
     }
+}
+
+async fn set_column(
+    conn: &mut PgConnection,
+    user_id: uuid::Uuid,
+    assignment: &str,
+    value: &str,
+) -> Result<(), ProjectionError> {
+    sqlx::query(&format!(
+        "UPDATE login_lookup SET {assignment} WHERE user_id = $1"
+    ))
+    .bind(user_id)
+    .bind(value)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

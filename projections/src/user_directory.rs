@@ -56,8 +56,61 @@ impl Projection for UserDirectory {
                 .execute(conn)
                 .await?;
             }
-            UserEvent::EmailVerificationCodeIssued { .. } => {}
+            UserEvent::AccountLocked { until, at, .. } => {
+                update(conn, user_id, "locked_until = $2", until, at).await?;
+            }
+            UserEvent::AccountUnlocked { at, .. } => {
+                update(conn, user_id, "locked_until = NULL", at, at).await?;
+            }
+            UserEvent::LoginSucceeded { at, .. } => {
+                update(conn, user_id, "locked_until = NULL", at, at).await?;
+            }
+            UserEvent::RoleGranted { role, at, .. } => {
+                let set = "roles = ARRAY(SELECT DISTINCT r FROM unnest(array_append(roles, $2)) r ORDER BY r)";
+                update(conn, user_id, set, role.as_str(), at).await?;
+            }
+            UserEvent::RoleRevoked { role, at, .. } => {
+                update(
+                    conn,
+                    user_id,
+                    "roles = array_remove(roles, $2)",
+                    role.as_str(),
+                    at,
+                )
+                .await?;
+            }
+            UserEvent::UserDeactivated { at, .. } => {
+                update(conn, user_id, "status = $2", "deactivated", at).await?;
+            }
+            UserEvent::UserReactivated { at, .. } => {
+                update(conn, user_id, "status = $2", "active", at).await?;
+            }
+            UserEvent::EmailVerificationCodeIssued { .. }
+            | UserEvent::PasswordCheckStarted { .. }
+            | UserEvent::LoginFailed { .. } => {}
         }
         Ok(())
     }
+}
+
+/// Sets `assignment` (which may use `$2`) on one row and stamps `updated_at`.
+async fn update<T>(
+    conn: &mut PgConnection,
+    user_id: uuid::Uuid,
+    assignment: &str,
+    value: T,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ProjectionError>
+where
+    T: for<'q> sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send,
+{
+    sqlx::query(&format!(
+        "UPDATE user_directory SET {assignment}, updated_at = $3 WHERE user_id = $1"
+    ))
+    .bind(user_id)
+    .bind(value)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

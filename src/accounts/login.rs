@@ -1,11 +1,15 @@
-//! Password login by username or email.
+//! Password login by username or email, with per-account lockout.
 
+use aggregates::user::UserStatus;
 use aggregates::values::Email;
+use aggregates::{UserCommand, UserError};
+use chrono::Utc;
+use uuid::Uuid;
 
 use super::sessions::{start_session, ClientInfo, TokenPair};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::Metadata;
+use crate::store::{CommandError, Metadata};
 
 /// What the user typed to say who they are.
 #[derive(Debug, Clone)]
@@ -28,11 +32,23 @@ impl Identifier {
             Some(Self::Username(trimmed.to_owned()))
         }
     }
+
+    /// The normalized form, for rate-limit keys.
+    pub fn normalized(&self) -> String {
+        match self {
+            Self::Email(email) => email.as_str().to_owned(),
+            Self::Username(name) => name.to_ascii_lowercase(),
+        }
+    }
 }
 
-/// Checks the password and opens a session. Unknown identifiers get the same
-/// argon2 work and the same answer as wrong passwords; the unverified-email
-/// answer is only given to someone who knows the password.
+/// Checks the password and opens a session.
+///
+/// Unknown identifiers get the same argon2 work and the same answer as wrong
+/// passwords. A known account first reserves the check in its aggregate, so
+/// concurrent guesses cannot exceed the lockout limit; while it is locked the
+/// password is not even checked. Whether the email is verified or the account
+/// deactivated is only told to someone who knows the password.
 pub async fn login(
     state: &AppState,
     identifier: Identifier,
@@ -48,20 +64,69 @@ pub async fn login(
             .map_err(AppError::internal)?;
         return Err(AppError::InvalidCredentials);
     };
+    metadata
+        .actor
+        .get_or_insert_with(|| account.user_id.to_string());
+    let id = account.user_id.to_string();
+    let policy = state.config.lockout;
+    let start = UserCommand::StartPasswordCheck {
+        at: Utc::now(),
+        policy,
+    };
+    let user = match state.users.execute(&id, start, &metadata).await {
+        Ok(committed) => committed.state,
+        Err(CommandError::Domain(UserError::AccountLocked { until })) => {
+            let retry_after = (until - Utc::now()).to_std().unwrap_or_default();
+            return Err(AppError::AccountLocked { retry_after });
+        }
+        Err(other) => return Err(other.into()),
+    };
     let matches = state
         .hasher
-        .verify(password, &account.password_hash)
+        .verify(password, &user.password_hash)
         .await
         .map_err(AppError::internal)?;
     if !matches {
         tracing::info!(user_id = %account.user_id, "login failed: wrong password");
+        let failure = UserCommand::RecordLoginFailure {
+            at: Utc::now(),
+            policy,
+        };
+        state.users.execute(&id, failure, &metadata).await?;
         return Err(AppError::InvalidCredentials);
     }
-    if !account.email_verified {
+    if !user.email_verified {
         return Err(AppError::EmailNotVerified);
     }
-    metadata
-        .actor
-        .get_or_insert_with(|| account.user_id.to_string());
-    start_session(state, account.user_id, account.roles, client, metadata).await
+    if user.status == UserStatus::Deactivated {
+        return Err(AppError::AccountDeactivated);
+    }
+    let pair = start_session(
+        state,
+        account.user_id,
+        super::refresh::roles(&user),
+        client,
+        metadata.clone(),
+    )
+    .await?;
+    record_success(state, account.user_id, pair.session_id, &metadata).await?;
+    Ok(pair)
+}
+
+async fn record_success(
+    state: &AppState,
+    user_id: Uuid,
+    session_id: Uuid,
+    metadata: &Metadata,
+) -> Result<(), AppError> {
+    let command = UserCommand::RecordLoginSuccess {
+        at: Utc::now(),
+        session_id,
+    };
+    let committed = state
+        .users
+        .execute(&user_id.to_string(), command, metadata)
+        .await?;
+    super::settle(state, committed.cursor).await;
+    Ok(())
 }

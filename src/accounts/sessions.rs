@@ -121,10 +121,24 @@ pub async fn list_sessions(
     Ok(sessions)
 }
 
-/// Revokes every open session of the user.
+/// Revokes every open session of the user (logout-all).
 pub async fn logout_all(
     state: &AppState,
     user_id: Uuid,
+    metadata: Metadata,
+) -> Result<(), AppError> {
+    revoke_all_sessions(state, user_id, RevocationReason::LogoutAll, metadata).await
+}
+
+/// Revokes every session of the user that the session list knows of.
+///
+/// A session opened concurrently (not yet projected) can escape this sweep;
+/// for deactivation that does not matter, because refresh also checks that
+/// the account is active.
+pub async fn revoke_all_sessions(
+    state: &AppState,
+    user_id: Uuid,
+    reason: RevocationReason,
     metadata: Metadata,
 ) -> Result<(), AppError> {
     let ids: Vec<Uuid> = sqlx::query_scalar(
@@ -136,7 +150,7 @@ pub async fn logout_all(
     let mut last = None;
     for id in ids {
         let command = SessionCommand::RevokeSession {
-            reason: RevocationReason::LogoutAll,
+            reason,
             at: Utc::now(),
         };
         match state

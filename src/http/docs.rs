@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{accounts, health, me, problem};
+use super::{accounts, admin, health, me, problem};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -15,7 +15,9 @@ use crate::state::AppState;
     paths(
         accounts::register, accounts::verify_email, accounts::resend, accounts::login,
         accounts::refresh, accounts::logout, accounts::logout_all, accounts::sessions,
-        me::me, health::live, health::ready, health::jwks
+        me::me, health::live, health::ready, health::jwks,
+        admin::list_users, admin::get_user, admin::lock, admin::unlock, admin::deactivate,
+        admin::reactivate, admin::set_roles
     ),
     components(schemas(problem::Problem, crate::error::FieldError)),
     modifiers(&BearerAuth)

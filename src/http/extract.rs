@@ -112,3 +112,44 @@ impl<S: Send + Sync> FromRequestParts<S> for Metadata {
         })
     }
 }
+
+/// A set of roles any one of which grants access to a route.
+pub trait RoleSet: Send + Sync + 'static {
+    const ROLES: &'static [&'static str];
+}
+
+/// Role `admin`.
+pub struct Admin;
+impl RoleSet for Admin {
+    const ROLES: &'static [&'static str] = &["admin"];
+}
+
+/// Guards a route: no or bad token is 401, a token without one of `R`'s
+/// roles is 403. Roles come from the access token, so a revoked role lasts
+/// until the token expires (15 minutes by default).
+pub struct RequireRole<R: RoleSet>(pub AccessClaims, std::marker::PhantomData<R>);
+
+impl<R: RoleSet> FromRequestParts<AppState> for RequireRole<R> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let AuthUser(claims) = AuthUser::from_request_parts(parts, state).await?;
+        if claims
+            .roles
+            .iter()
+            .any(|role| R::ROLES.contains(&role.as_str()))
+        {
+            Ok(Self(claims, std::marker::PhantomData))
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+}
+
+impl<R: RoleSet> RequireRole<R> {
+    /// Event metadata naming the caller as the actor.
+    pub fn actor_metadata(&self, mut metadata: Metadata) -> Metadata {
+        metadata.actor = Some(self.0.sub.to_string());
+        metadata
+    }
+}

@@ -41,6 +41,9 @@ impl AppError {
             Self::TooManyAttempts => (S::TOO_MANY_REQUESTS, "too_many_attempts"),
             Self::RateLimited { .. } => (S::TOO_MANY_REQUESTS, "rate_limited"),
             Self::InvalidCredentials => (S::UNAUTHORIZED, "invalid_credentials"),
+            Self::AccountLocked { .. } => (S::TOO_MANY_REQUESTS, "account_locked"),
+            Self::AccountDeactivated => (S::FORBIDDEN, "account_deactivated"),
+            Self::Forbidden => (S::FORBIDDEN, "forbidden"),
             Self::EmailNotVerified => (S::FORBIDDEN, "email_not_verified"),
             Self::InvalidRefreshToken => (S::UNAUTHORIZED, "invalid_refresh_token"),
             Self::Unauthorized => (S::UNAUTHORIZED, "unauthorized"),
@@ -81,7 +84,7 @@ impl IntoResponse for AppError {
             Self::Unauthorized | Self::InvalidRefreshToken | Self::InvalidCredentials => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            Self::RateLimited { retry_after } => {
+            Self::RateLimited { retry_after } | Self::AccountLocked { retry_after } => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from(retry_after.as_secs().max(1)),

@@ -349,3 +349,50 @@ pub async fn assert_problem(response: Response, status: StatusCode, code: &str) 
     }
     problem
 }
+
+impl TestApp {
+    /// A verified account holding `role`, logged in again so its access
+    /// token carries the role. Granted the way operators bootstrap admins.
+    pub async fn create_account_with_role(&self, role: &str) -> Account {
+        let mut account = self.create_account().await;
+        let email = format!("{}@example.com", account.username);
+        identity::bootstrap::grant_role(self.pool.clone(), &email, role)
+            .await
+            .expect("grant role");
+        eventually(Duration::from_secs(5), || async {
+            let roles: Vec<String> =
+                sqlx::query_scalar("SELECT roles FROM login_lookup WHERE email = $1")
+                    .bind(&email)
+                    .fetch_one(&self.pool)
+                    .await
+                    .ok()?;
+            roles.iter().any(|r| r == role).then_some(())
+        })
+        .await;
+        let pair = body(self.login(&account.username, PASSWORD).await).await;
+        account.access_token = pair["access_token"].as_str().expect("access").to_owned();
+        account.refresh_token = pair["refresh_token"].as_str().expect("refresh").to_owned();
+        account.session_id = pair["session_id"].as_str().expect("sid").to_owned();
+        account
+    }
+
+    pub async fn admin_post(&self, path: &str, token: &str, body: Option<Value>) -> Response {
+        let request = self.client.post(self.url(path)).bearer_auth(token);
+        let request = match body {
+            Some(body) => request.json(&body),
+            None => request,
+        };
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn count_events(&self, event_type: &str, aggregate_id: &str) -> i64 {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM events WHERE event_type = $1 AND aggregate_id = $2",
+        )
+        .bind(event_type)
+        .bind(aggregate_id)
+        .fetch_one(&self.pool)
+        .await
+        .expect("count events")
+    }
+}

@@ -14,6 +14,7 @@ pub enum RevocationReason {
     Logout,
     LogoutAll,
     RefreshTokenReuse,
+    AccountDeactivated,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,7 +8,8 @@ use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{UserCommand, UserError, UserEvent};
+use super::lockout::Lockout;
+use super::{LockoutPolicy, UserCommand, UserError, UserEvent};
 
 /// Roles known to the service. `User` is implicit for every account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -22,6 +23,14 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::User,
+        Role::Admin,
+        Role::Auditor,
+        Role::Influencer,
+        Role::Service,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::User => "user",
@@ -30,6 +39,10 @@ impl Role {
             Self::Influencer => "influencer",
             Self::Service => "service",
         }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == raw)
     }
 }
 
@@ -40,6 +53,8 @@ pub enum UserStatus {
     #[default]
     Unregistered,
     Active,
+    /// Cannot log in or refresh until reactivated.
+    Deactivated,
 }
 
 /// The account. Kept small and bounded: it is snapshotted on every commit.
@@ -53,13 +68,173 @@ pub struct User {
     pub status: UserStatus,
     pub roles: BTreeSet<Role>,
     pub created_at: Option<DateTime<Utc>>,
+    pub lockout: Lockout,
 }
 
 impl User {
     fn ensure_registered(&self) -> Result<(), UserError> {
         match self.status {
             UserStatus::Unregistered => Err(UserError::NotFound),
-            UserStatus::Active => Ok(()),
+            UserStatus::Active | UserStatus::Deactivated => Ok(()),
+        }
+    }
+
+    /// The lock in force at `at`, if any.
+    pub fn locked_until(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.lockout.locked_at(at)
+    }
+
+    fn verification(
+        &self,
+        at: DateTime<Utc>,
+        code_expires_at: Option<DateTime<Utc>>,
+    ) -> Result<Vec<UserEvent>, UserError> {
+        self.ensure_registered()?;
+        if self.email_verified {
+            return Err(UserError::EmailAlreadyVerified);
+        }
+        Ok(vec![match code_expires_at {
+            Some(expires_at) => UserEvent::EmailVerificationCodeIssued {
+                issued_at: at,
+                expires_at,
+            },
+            None => UserEvent::EmailVerified { verified_at: at },
+        }])
+    }
+
+    fn start_check(
+        &self,
+        at: DateTime<Utc>,
+        policy: &LockoutPolicy,
+    ) -> Result<Vec<UserEvent>, UserError> {
+        self.ensure_registered()?;
+        if let Some(until) = self.lockout.blocked_until(at, policy) {
+            return Err(UserError::AccountLocked { until });
+        }
+        Ok(vec![UserEvent::PasswordCheckStarted { at }])
+    }
+
+    fn failure(
+        &self,
+        at: DateTime<Utc>,
+        policy: &LockoutPolicy,
+    ) -> Result<Vec<UserEvent>, UserError> {
+        self.ensure_registered()?;
+        let consecutive_failures = self.lockout.effective_failures(at) + 1;
+        let mut events = vec![UserEvent::LoginFailed {
+            at,
+            consecutive_failures,
+        }];
+        if consecutive_failures >= policy.max_failures && self.locked_until(at).is_none() {
+            events.push(UserEvent::AccountLocked {
+                until: at + policy.lock_duration,
+                by: None,
+                at,
+            });
+        }
+        Ok(events)
+    }
+
+    fn set_roles(
+        &self,
+        wanted: BTreeSet<Role>,
+        by: String,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<UserEvent>, UserError> {
+        self.ensure_registered()?;
+        if !wanted.contains(&Role::User) {
+            return Err(UserError::CannotRevokeUserRole);
+        }
+        let granted = wanted
+            .difference(&self.roles)
+            .map(|&role| UserEvent::RoleGranted {
+                role,
+                by: by.clone(),
+                at,
+            });
+        let revoked = self
+            .roles
+            .difference(&wanted)
+            .map(|&role| UserEvent::RoleRevoked {
+                role,
+                by: by.clone(),
+                at,
+            });
+        Ok(granted.chain(revoked).collect())
+    }
+
+    fn set_status(
+        &self,
+        active: bool,
+        by: String,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<UserEvent>, UserError> {
+        self.ensure_registered()?;
+        Ok(match (self.status, active) {
+            (UserStatus::Active, false) => vec![UserEvent::UserDeactivated { by, at }],
+            (UserStatus::Deactivated, true) => vec![UserEvent::UserReactivated { by, at }],
+            _ => vec![],
+        })
+    }
+
+    fn decide(&self, command: UserCommand) -> Result<Vec<UserEvent>, UserError> {
+        match command {
+            UserCommand::RegisterUser {
+                user_id,
+                username,
+                email,
+                password_hash,
+                at,
+                code_expires_at,
+            } => {
+                if self.status != UserStatus::Unregistered {
+                    return Err(UserError::AlreadyRegistered);
+                }
+                Ok(vec![
+                    UserEvent::UserRegistered {
+                        user_id,
+                        username: username.as_str().to_owned(),
+                        email: email.as_str().to_owned(),
+                        password_hash,
+                        registered_at: at,
+                    },
+                    UserEvent::EmailVerificationCodeIssued {
+                        issued_at: at,
+                        expires_at: code_expires_at,
+                    },
+                ])
+            }
+            UserCommand::RecordVerificationCodeIssued { at, expires_at } => {
+                self.verification(at, Some(expires_at))
+            }
+            UserCommand::VerifyEmail { at } => self.verification(at, None),
+            UserCommand::StartPasswordCheck { at, policy } => self.start_check(at, &policy),
+            UserCommand::RecordLoginFailure { at, policy } => self.failure(at, &policy),
+            UserCommand::RecordLoginSuccess { at, session_id } => {
+                self.ensure_registered()?;
+                Ok(vec![UserEvent::LoginSucceeded { at, session_id }])
+            }
+            UserCommand::LockAccount { until, by, at } => {
+                self.ensure_registered()?;
+                Ok(vec![UserEvent::AccountLocked {
+                    until,
+                    by: Some(by),
+                    at,
+                }])
+            }
+            UserCommand::UnlockAccount { by, at } => {
+                self.ensure_registered()?;
+                let locked =
+                    self.locked_until(at).is_some() || self.lockout.consecutive_failures > 0;
+                Ok(if locked {
+                    vec![UserEvent::AccountUnlocked { by, at }]
+                } else {
+                    vec![]
+                })
+            }
+            UserCommand::SetRoles { roles, by, at } => self.set_roles(roles, by, at),
+            UserCommand::DeactivateUser { by, at } => self.set_status(false, by, at),
+            UserCommand::ReactivateUser { by, at } => self.set_status(true, by, at),
         }
     }
 }
@@ -77,51 +252,7 @@ impl Aggregate for User {
         _services: &(),
         sink: &EventSink<Self>,
     ) -> Result<(), UserError> {
-        let events = match command {
-            UserCommand::RegisterUser {
-                user_id,
-                username,
-                email,
-                password_hash,
-                at,
-                code_expires_at,
-            } => {
-                if self.status != UserStatus::Unregistered {
-                    return Err(UserError::AlreadyRegistered);
-                }
-                vec![
-                    UserEvent::UserRegistered {
-                        user_id,
-                        username: username.as_str().to_owned(),
-                        email: email.as_str().to_owned(),
-                        password_hash,
-                        registered_at: at,
-                    },
-                    UserEvent::EmailVerificationCodeIssued {
-                        issued_at: at,
-                        expires_at: code_expires_at,
-                    },
-                ]
-            }
-            UserCommand::RecordVerificationCodeIssued { at, expires_at } => {
-                self.ensure_registered()?;
-                if self.email_verified {
-                    return Err(UserError::EmailAlreadyVerified);
-                }
-                vec![UserEvent::EmailVerificationCodeIssued {
-                    issued_at: at,
-                    expires_at,
-                }]
-            }
-            UserCommand::VerifyEmail { at } => {
-                self.ensure_registered()?;
-                if self.email_verified {
-                    return Err(UserError::EmailAlreadyVerified);
-                }
-                vec![UserEvent::EmailVerified { verified_at: at }]
-            }
-        };
-        for event in events {
+        for event in self.decide(command)? {
             sink.write(event, self).await;
         }
         Ok(())
@@ -146,6 +277,25 @@ impl Aggregate for User {
             }
             UserEvent::EmailVerificationCodeIssued { .. } => {}
             UserEvent::EmailVerified { .. } => self.email_verified = true,
+            UserEvent::PasswordCheckStarted { at } => self.lockout.check_started(at),
+            UserEvent::LoginFailed {
+                consecutive_failures,
+                ..
+            } => {
+                self.lockout.check_finished();
+                self.lockout.consecutive_failures = consecutive_failures;
+            }
+            UserEvent::LoginSucceeded { .. } => self.lockout.reset(),
+            UserEvent::AccountLocked { until, .. } => self.lockout.locked_until = Some(until),
+            UserEvent::AccountUnlocked { .. } => self.lockout.reset(),
+            UserEvent::RoleGranted { role, .. } => {
+                self.roles.insert(role);
+            }
+            UserEvent::RoleRevoked { role, .. } => {
+                self.roles.remove(&role);
+            }
+            UserEvent::UserDeactivated { .. } => self.status = UserStatus::Deactivated,
+            UserEvent::UserReactivated { .. } => self.status = UserStatus::Active,
         }
     }
 }

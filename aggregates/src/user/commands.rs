@@ -1,9 +1,12 @@
 //! Commands accepted by the `User` aggregate. Every value is already
 //! validated (value objects) and every clock reading is supplied by the caller.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::{LockoutPolicy, Role};
 use crate::values::{Email, Username};
 
 #[derive(Debug, Clone)]
@@ -25,5 +28,47 @@ pub enum UserCommand {
         expires_at: DateTime<Utc>,
     },
     /// Mark the email verified; the caller has checked the code.
-    VerifyEmail { at: DateTime<Utc> },
+    VerifyEmail {
+        at: DateTime<Utc>,
+    },
+    /// Reserve one password check; refused while locked (see `lockout`).
+    StartPasswordCheck {
+        at: DateTime<Utc>,
+        policy: LockoutPolicy,
+    },
+    /// The reserved check failed; locks the account at the limit.
+    RecordLoginFailure {
+        at: DateTime<Utc>,
+        policy: LockoutPolicy,
+    },
+    /// The reserved check succeeded and `session_id` was opened.
+    RecordLoginSuccess {
+        at: DateTime<Utc>,
+        session_id: Uuid,
+    },
+    /// An admin locks the account until `until`.
+    LockAccount {
+        until: DateTime<Utc>,
+        by: String,
+        at: DateTime<Utc>,
+    },
+    /// An admin lifts a lock (and clears the failure count).
+    UnlockAccount {
+        by: String,
+        at: DateTime<Utc>,
+    },
+    /// Replace the roles; `user` is always kept.
+    SetRoles {
+        roles: BTreeSet<Role>,
+        by: String,
+        at: DateTime<Utc>,
+    },
+    DeactivateUser {
+        by: String,
+        at: DateTime<Utc>,
+    },
+    ReactivateUser {
+        by: String,
+        at: DateTime<Utc>,
+    },
 }

@@ -6,6 +6,8 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::Role;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum UserEvent {
     /// The account exists. Carries the personal data (email, username) that
@@ -24,6 +26,46 @@ pub enum UserEvent {
     EmailVerified {
         verified_at: DateTime<Utc>,
     },
+    /// A password check was reserved (lockout accounting).
+    PasswordCheckStarted {
+        at: DateTime<Utc>,
+    },
+    LoginFailed {
+        at: DateTime<Utc>,
+        consecutive_failures: u32,
+    },
+    LoginSucceeded {
+        at: DateTime<Utc>,
+        session_id: Uuid,
+    },
+    /// `by` is `None` when the failure limit locked the account.
+    AccountLocked {
+        until: DateTime<Utc>,
+        by: Option<String>,
+        at: DateTime<Utc>,
+    },
+    AccountUnlocked {
+        by: String,
+        at: DateTime<Utc>,
+    },
+    RoleGranted {
+        role: Role,
+        by: String,
+        at: DateTime<Utc>,
+    },
+    RoleRevoked {
+        role: Role,
+        by: String,
+        at: DateTime<Utc>,
+    },
+    UserDeactivated {
+        by: String,
+        at: DateTime<Utc>,
+    },
+    UserReactivated {
+        by: String,
+        at: DateTime<Utc>,
+    },
 }
 
 impl UserEvent {
@@ -33,6 +75,15 @@ impl UserEvent {
             Self::UserRegistered { .. } => "UserRegistered",
             Self::EmailVerificationCodeIssued { .. } => "EmailVerificationCodeIssued",
             Self::EmailVerified { .. } => "EmailVerified",
+            Self::PasswordCheckStarted { .. } => "PasswordCheckStarted",
+            Self::LoginFailed { .. } => "LoginFailed",
+            Self::LoginSucceeded { .. } => "LoginSucceeded",
+            Self::AccountLocked { .. } => "AccountLocked",
+            Self::AccountUnlocked { .. } => "AccountUnlocked",
+            Self::RoleGranted { .. } => "RoleGranted",
+            Self::RoleRevoked { .. } => "RoleRevoked",
+            Self::UserDeactivated { .. } => "UserDeactivated",
+            Self::UserReactivated { .. } => "UserReactivated",
         }
     }
 }

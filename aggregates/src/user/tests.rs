@@ -130,3 +130,268 @@ fn user_events_have_namespaced_stable_names() {
     assert_eq!(registered().event_type(), "identity.user.UserRegistered");
     assert_eq!(registered().event_version(), "1");
 }
+
+fn policy() -> LockoutPolicy {
+    LockoutPolicy::default()
+}
+
+fn failed(minute: u32, n: u32) -> Vec<UserEvent> {
+    vec![
+        UserEvent::PasswordCheckStarted { at: at(minute) },
+        UserEvent::LoginFailed {
+            at: at(minute),
+            consecutive_failures: n,
+        },
+    ]
+}
+
+fn history_with_failures(n: u32) -> Vec<UserEvent> {
+    let mut events = vec![
+        registered(),
+        UserEvent::EmailVerified { verified_at: at(0) },
+    ];
+    for i in 1..=n {
+        events.extend(failed(1, i));
+    }
+    events
+}
+
+#[test]
+fn start_password_check_reserves_a_check_when_unlocked() {
+    UserTest::with(())
+        .given(history_with_failures(2))
+        .when(UserCommand::StartPasswordCheck {
+            at: at(2),
+            policy: policy(),
+        })
+        .then_expect_events(vec![UserEvent::PasswordCheckStarted { at: at(2) }]);
+}
+
+#[test]
+fn start_password_check_fails_when_failed_and_pending_checks_reach_the_limit() {
+    let mut events = history_with_failures(3);
+    events.push(UserEvent::PasswordCheckStarted { at: at(2) });
+    events.push(UserEvent::PasswordCheckStarted { at: at(2) });
+    let blocked = UserTest::with(())
+        .given(events)
+        .when(UserCommand::StartPasswordCheck {
+            at: at(2),
+            policy: policy(),
+        });
+    assert!(matches!(
+        blocked.inspect_result(),
+        Err(UserError::AccountLocked { .. })
+    ));
+}
+
+#[test]
+fn start_password_check_ignores_reservations_older_than_the_check_timeout() {
+    let mut events = history_with_failures(0);
+    for _ in 0..5 {
+        events.push(UserEvent::PasswordCheckStarted { at: at(1) });
+    }
+    UserTest::with(())
+        .given(events)
+        .when(UserCommand::StartPasswordCheck {
+            at: at(3),
+            policy: policy(),
+        })
+        .then_expect_events(vec![UserEvent::PasswordCheckStarted { at: at(3) }]);
+}
+
+#[test]
+fn record_login_failure_locks_the_account_at_the_fifth_failure() {
+    let mut events = history_with_failures(4);
+    events.push(UserEvent::PasswordCheckStarted { at: at(2) });
+    UserTest::with(())
+        .given(events)
+        .when(UserCommand::RecordLoginFailure {
+            at: at(2),
+            policy: policy(),
+        })
+        .then_expect_events(vec![
+            UserEvent::LoginFailed {
+                at: at(2),
+                consecutive_failures: 5,
+            },
+            UserEvent::AccountLocked {
+                until: at(32),
+                by: None,
+                at: at(2),
+            },
+        ]);
+}
+
+#[test]
+fn start_password_check_fails_when_locked() {
+    let mut events = history_with_failures(5);
+    events.push(UserEvent::AccountLocked {
+        until: at(31),
+        by: None,
+        at: at(1),
+    });
+    UserTest::with(())
+        .given(events)
+        .when(UserCommand::StartPasswordCheck {
+            at: at(5),
+            policy: policy(),
+        })
+        .then_expect_error(UserError::AccountLocked { until: at(31) });
+}
+
+#[test]
+fn start_password_check_succeeds_when_the_lock_ran_out() {
+    let mut events = history_with_failures(5);
+    events.push(UserEvent::AccountLocked {
+        until: at(31),
+        by: None,
+        at: at(1),
+    });
+    UserTest::with(())
+        .given(events)
+        .when(UserCommand::StartPasswordCheck {
+            at: at(31),
+            policy: policy(),
+        })
+        .then_expect_events(vec![UserEvent::PasswordCheckStarted { at: at(31) }]);
+}
+
+#[test]
+fn record_login_success_resets_the_failure_count() {
+    let mut user = User::default();
+    for event in history_with_failures(4) {
+        cqrs_es::Aggregate::apply(&mut user, event);
+    }
+    cqrs_es::Aggregate::apply(
+        &mut user,
+        UserEvent::LoginSucceeded {
+            at: at(3),
+            session_id: Uuid::from_u128(9),
+        },
+    );
+    assert_eq!(user.lockout.consecutive_failures, 0);
+}
+
+#[test]
+fn unlock_account_records_who_unlocked_when_locked() {
+    let mut events = history_with_failures(5);
+    events.push(UserEvent::AccountLocked {
+        until: at(31),
+        by: None,
+        at: at(1),
+    });
+    UserTest::with(())
+        .given(events)
+        .when(UserCommand::UnlockAccount {
+            by: "admin-1".into(),
+            at: at(5),
+        })
+        .then_expect_events(vec![UserEvent::AccountUnlocked {
+            by: "admin-1".into(),
+            at: at(5),
+        }]);
+}
+
+#[test]
+fn unlock_account_is_a_no_op_when_not_locked() {
+    UserTest::with(())
+        .given(history_with_failures(0))
+        .when(UserCommand::UnlockAccount {
+            by: "admin-1".into(),
+            at: at(5),
+        })
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn lock_account_records_the_admin_lock() {
+    UserTest::with(())
+        .given(history_with_failures(0))
+        .when(UserCommand::LockAccount {
+            until: at(50),
+            by: "admin-1".into(),
+            at: at(5),
+        })
+        .then_expect_events(vec![UserEvent::AccountLocked {
+            until: at(50),
+            by: Some("admin-1".into()),
+            at: at(5),
+        }]);
+}
+
+#[test]
+fn set_roles_grants_and_revokes_the_difference() {
+    let mut events = history_with_failures(0);
+    events.push(UserEvent::RoleGranted {
+        role: Role::Auditor,
+        by: "a".into(),
+        at: at(1),
+    });
+    UserTest::with(())
+        .given(events)
+        .when(UserCommand::SetRoles {
+            roles: [Role::User, Role::Admin].into(),
+            by: "a".into(),
+            at: at(2),
+        })
+        .then_expect_events(vec![
+            UserEvent::RoleGranted {
+                role: Role::Admin,
+                by: "a".into(),
+                at: at(2),
+            },
+            UserEvent::RoleRevoked {
+                role: Role::Auditor,
+                by: "a".into(),
+                at: at(2),
+            },
+        ]);
+}
+
+#[test]
+fn set_roles_fails_when_the_user_role_is_dropped() {
+    UserTest::with(())
+        .given(history_with_failures(0))
+        .when(UserCommand::SetRoles {
+            roles: [Role::Admin].into(),
+            by: "a".into(),
+            at: at(2),
+        })
+        .then_expect_error(UserError::CannotRevokeUserRole);
+}
+
+#[test]
+fn deactivate_and_reactivate_toggle_the_status_once() {
+    UserTest::with(())
+        .given(history_with_failures(0))
+        .when(UserCommand::DeactivateUser {
+            by: "a".into(),
+            at: at(2),
+        })
+        .then_expect_events(vec![UserEvent::UserDeactivated {
+            by: "a".into(),
+            at: at(2),
+        }]);
+    let mut deactivated = history_with_failures(0);
+    deactivated.push(UserEvent::UserDeactivated {
+        by: "a".into(),
+        at: at(2),
+    });
+    UserTest::with(())
+        .given(deactivated.clone())
+        .when(UserCommand::DeactivateUser {
+            by: "a".into(),
+            at: at(3),
+        })
+        .then_expect_events(vec![]);
+    UserTest::with(())
+        .given(deactivated)
+        .when(UserCommand::ReactivateUser {
+            by: "a".into(),
+            at: at(3),
+        })
+        .then_expect_events(vec![UserEvent::UserReactivated {
+            by: "a".into(),
+            at: at(3),
+        }]);
+}

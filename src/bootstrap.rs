@@ -1,0 +1,55 @@
+//! `identity admin grant-role`: give an account a role straight through the
+//! event store, for bootstrapping the first admin before any admin token
+//! exists. The event names `cli` as its actor.
+
+use std::sync::Arc;
+
+use aggregates::user::Role;
+use aggregates::{User, UserCommand};
+use anyhow::{anyhow, Context};
+use chrono::Utc;
+use projections::Projector;
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+use crate::store::{Metadata, Repository};
+
+pub async fn grant_role(pool: PgPool, email: &str, role: &str) -> anyhow::Result<()> {
+    let role = Role::parse(role).ok_or_else(|| {
+        anyhow!("unknown role {role:?}; one of user, admin, auditor, influencer, service")
+    })?;
+    let email = aggregates::values::Email::parse(email).map_err(|e| anyhow!("{e}"))?;
+    // The lookup must see every registration, even with no server running.
+    let lookup = Projector::new(
+        pool.clone(),
+        Arc::new(projections::login_lookup::LoginLookup),
+    )
+    .await?;
+    lookup.catch_up().await?;
+    let user_id: uuid::Uuid =
+        sqlx::query_scalar("SELECT user_id FROM login_lookup WHERE email = $1")
+            .bind(email.as_str())
+            .fetch_optional(&pool)
+            .await?
+            .ok_or_else(|| anyhow!("no account with email {email}"))?;
+    let users: Repository<User> = Repository::new(pool, Arc::new(watch::channel(0).0));
+    let (user, _) = users.load(&user_id.to_string()).await?;
+    let mut roles = user.roles.clone();
+    roles.insert(role);
+    let metadata = Metadata {
+        actor: Some("cli".to_owned()),
+        ..Metadata::default()
+    };
+    let command = UserCommand::SetRoles {
+        roles,
+        by: "cli".to_owned(),
+        at: Utc::now(),
+    };
+    users
+        .execute(&user_id.to_string(), command, &metadata)
+        .await
+        .map_err(|e| anyhow!("{e}"))
+        .context("granting the role failed")?;
+    tracing::info!(%user_id, role = role.as_str(), "role granted");
+    Ok(())
+}
