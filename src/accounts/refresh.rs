@@ -68,8 +68,11 @@ pub async fn refresh(
     TokenPair::new(state, user_id, session_id, roles(&user), &successor)
 }
 
+/// The account's role names, sorted as the read models sort them.
 pub(crate) fn roles(user: &User) -> Vec<String> {
-    user.roles.iter().map(|r| r.as_str().to_owned()).collect()
+    let mut names: Vec<String> = user.roles.iter().map(|r| r.as_str().to_owned()).collect();
+    names.sort();
+    names
 }
 
 /// Ends the session the token belongs to. Idempotent: an unknown, revoked or

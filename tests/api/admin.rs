@@ -1,0 +1,308 @@
+//! RBAC and the admin API.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn admin_routes_answer_401_without_a_token_and_403_without_the_role() {
+    let app = spawn_app().await;
+    let user = app.create_account().await;
+    let id = uuid::Uuid::new_v4();
+    let routes = [
+        ("GET", "/api/v1/admin/users".to_owned()),
+        ("GET", format!("/api/v1/admin/users/{id}")),
+        ("POST", format!("/api/v1/admin/users/{id}/lock")),
+        ("POST", format!("/api/v1/admin/users/{id}/unlock")),
+        ("POST", format!("/api/v1/admin/users/{id}/deactivate")),
+        ("POST", format!("/api/v1/admin/users/{id}/reactivate")),
+        ("PUT", format!("/api/v1/admin/users/{id}/roles")),
+    ];
+    for (method, path) in &routes {
+        let method: reqwest::Method = method.parse().unwrap();
+        let anonymous = app
+            .client
+            .request(method.clone(), app.url(path))
+            .json(&json!({"roles": ["user"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_problem(anonymous, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        let plain_user = app
+            .client
+            .request(method, app.url(path))
+            .bearer_auth(&user.access_token)
+            .json(&json!({"roles": ["user"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_problem(plain_user, StatusCode::FORBIDDEN, "forbidden").await;
+    }
+}
+
+#[tokio::test]
+async fn admins_search_users_by_prefix_and_status_with_pagination() {
+    let app = spawn_app().await;
+    let admin = app.create_account_with_role("admin").await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let name = format!("zeta{i}_{}", unique_name());
+        let email = format!("{name}@example.com");
+        assert_eq!(
+            app.register(&name, &email, PASSWORD).await.status(),
+            StatusCode::CREATED
+        );
+        ids.push(name);
+    }
+    let page: Value = body(
+        app.get_with_token(
+            "/api/v1/admin/users?query=ZETA&per_page=2&page=1",
+            &admin.access_token,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(page["total"], 3);
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let page2: Value = body(
+        app.get_with_token(
+            "/api/v1/admin/users?query=zeta&per_page=2&page=2",
+            &admin.access_token,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(page2["items"].as_array().unwrap().len(), 1);
+
+    let target = page["items"][0]["id"].as_str().unwrap().to_owned();
+    let response = app
+        .admin_post(
+            &format!("/api/v1/admin/users/{target}/deactivate"),
+            &admin.access_token,
+            None,
+        )
+        .await;
+    assert_eq!(body(response).await["status"], "deactivated");
+    let deactivated: Value = body(
+        app.get_with_token(
+            "/api/v1/admin/users?query=zeta&status=deactivated",
+            &admin.access_token,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(deactivated["total"], 1);
+    assert_eq!(deactivated["items"][0]["id"], target.as_str());
+    let active: Value = body(
+        app.get_with_token(
+            "/api/v1/admin/users?query=zeta&status=active",
+            &admin.access_token,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(active["total"], 2);
+
+    let response = app
+        .get_with_token(
+            "/api/v1/admin/users?status=bogus&per_page=500",
+            &admin.access_token,
+        )
+        .await;
+    let problem = assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"].as_array().unwrap().len(), 2);
+
+    let one: Value = body(
+        app.get_with_token(
+            &format!("/api/v1/admin/users/{target}"),
+            &admin.access_token,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(one["id"], target.as_str());
+    let missing = app
+        .get_with_token(
+            &format!("/api/v1/admin/users/{}", uuid::Uuid::new_v4()),
+            &admin.access_token,
+        )
+        .await;
+    assert_problem(missing, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn deactivation_stops_refresh_at_once_and_blocks_login_until_reactivated() {
+    let app = spawn_app().await;
+    let admin = app.create_account_with_role("admin").await;
+    let user = app.create_account().await;
+    let response = app
+        .admin_post(
+            &format!("/api/v1/admin/users/{}/deactivate", user.id),
+            &admin.access_token,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    assert_problem(
+        app.refresh(&user.refresh_token).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_refresh_token",
+    )
+    .await;
+    assert_problem(
+        app.login(&user.username, PASSWORD).await,
+        StatusCode::FORBIDDEN,
+        "account_deactivated",
+    )
+    .await;
+    // A wrong password still gets the plain answer: deactivation is not revealed.
+    assert_problem(
+        app.login(&user.username, "Wrong-Password-1!").await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    let revoked: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM user_sessions WHERE user_id = $1::uuid AND revoked_at IS NULL",
+    )
+    .bind(&user.id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(revoked, 0, "every session revoked");
+
+    let response = app
+        .admin_post(
+            &format!("/api/v1/admin/users/{}/reactivate", user.id),
+            &admin.access_token,
+            None,
+        )
+        .await;
+    assert_eq!(body(response).await["status"], "active");
+    assert_eq!(
+        app.login(&user.username, PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn an_admin_lock_blocks_login_and_records_the_admin_as_actor() {
+    let app = spawn_app().await;
+    let admin = app.create_account_with_role("admin").await;
+    let user = app.create_account().await;
+    let response = app
+        .admin_post(
+            &format!("/api/v1/admin/users/{}/lock", user.id),
+            &admin.access_token,
+            Some(json!({"duration_secs": 600})),
+        )
+        .await;
+    let summary = body(response).await;
+    assert_eq!(summary["status"], "locked");
+    assert_problem(
+        app.login(&user.username, PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "account_locked",
+    )
+    .await;
+    let metadata: Value = sqlx::query_scalar("SELECT metadata FROM events WHERE event_type = 'identity.user.AccountLocked' AND aggregate_id = $1")
+        .bind(&user.id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(metadata["actor"], admin.id.as_str());
+    assert!(metadata["request_id"].is_string());
+}
+
+#[tokio::test]
+async fn roles_set_by_an_admin_appear_in_the_next_access_token_and_me() {
+    let app = spawn_app().await;
+    let admin = app.create_account_with_role("admin").await;
+    let user = app.create_account().await;
+    let path = format!("/api/v1/admin/users/{}/roles", user.id);
+    let response = app
+        .client
+        .put(app.url(&path))
+        .bearer_auth(&admin.access_token)
+        .json(&json!({"roles": ["user", "auditor"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body(response).await["roles"], json!(["auditor", "user"]));
+
+    let pair = body(app.refresh(&user.refresh_token).await).await;
+    let token = pair["access_token"].as_str().unwrap();
+    let claims = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(&base64_decode(claims)).unwrap();
+    assert_eq!(claims["roles"], json!(["auditor", "user"]));
+    assert_eq!(
+        body(app.me(token).await).await["roles"],
+        json!(["auditor", "user"])
+    );
+
+    let bad = app
+        .client
+        .put(app.url(&path))
+        .bearer_auth(&admin.access_token)
+        .json(&json!({"roles": ["wizard"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(bad, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let no_user = app
+        .client
+        .put(app.url(&path))
+        .bearer_auth(&admin.access_token)
+        .json(&json!({"roles": ["admin"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(
+        no_user,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_admin_command_bootstraps_the_first_admin() {
+    let app = spawn_app().await;
+    let user = app.create_account().await;
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_identity"))
+        .args([
+            "admin",
+            "grant-role",
+            "--email",
+            &format!("{}@example.com", user.username),
+            "--role",
+            "admin",
+        ])
+        .env("IDENTITY_DATABASE_URL", &app.config.database_url)
+        .env("IDENTITY_LOG", "warn")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let pair = body(app.login(&user.username, PASSWORD).await).await;
+    let response = app
+        .get_with_token(
+            "/api/v1/admin/users",
+            pair["access_token"].as_str().unwrap(),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+fn base64_decode(segment: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(segment)
+        .unwrap()
+}
