@@ -9,6 +9,8 @@ use std::time::Duration;
 use aggregates::user::LockoutPolicy;
 use aggregates::values::{PasswordPolicy, UsernamePolicy};
 
+use crate::ratelimit::RateLimits;
+
 #[derive(Debug, thiserror::Error)]
 #[error("{name}: cannot parse {value:?}")]
 pub struct ConfigError {
@@ -34,6 +36,10 @@ pub struct Config {
     pub password_policy: PasswordPolicy,
     pub argon2: Argon2Config,
     pub lockout: LockoutPolicy,
+    pub rate_limits: RateLimits,
+    /// Reverse proxies in front of the service that append to
+    /// `X-Forwarded-For`; 0 means the socket's peer is the client.
+    pub trusted_proxy_hops: usize,
     pub projection_poll: Duration,
     pub log_filter: String,
     pub nats_url: String,
@@ -115,6 +121,8 @@ impl Default for Config {
                 concurrency: cores,
             },
             lockout: LockoutPolicy::default(),
+            rate_limits: RateLimits::default(),
+            trusted_proxy_hops: 0,
             projection_poll: Duration::from_millis(250),
             log_filter: "info".to_owned(),
             nats_url: "nats://127.0.0.1:4222".to_owned(),
@@ -165,6 +173,20 @@ impl Config {
         let mut lock_secs = c.lockout.lock_duration.num_seconds();
         set(&mut lock_secs, "IDENTITY_LOCKOUT_SECS")?;
         c.lockout.lock_duration = chrono::Duration::seconds(lock_secs);
+        set(&mut c.rate_limits.api_per_ip, "IDENTITY_RATE_LIMIT_API")?;
+        set(
+            &mut c.rate_limits.login_per_identifier,
+            "IDENTITY_RATE_LIMIT_LOGIN",
+        )?;
+        set(
+            &mut c.rate_limits.register_per_ip,
+            "IDENTITY_RATE_LIMIT_REGISTER",
+        )?;
+        set(
+            &mut c.rate_limits.email_codes_per_address,
+            "IDENTITY_RATE_LIMIT_EMAIL_CODES",
+        )?;
+        set(&mut c.trusted_proxy_hops, "IDENTITY_TRUSTED_PROXY_HOPS")?;
         millis(&mut c.projection_poll, "IDENTITY_PROJECTION_POLL_MS")?;
         set(&mut c.log_filter, "IDENTITY_LOG")?;
         set(&mut c.nats_url, "IDENTITY_NATS_URL")?;

@@ -41,8 +41,11 @@ pub enum AppError {
     InvalidCode,
     #[error("too many wrong attempts for this code; request a new one")]
     TooManyAttempts,
-    #[error("too many requests; retry later")]
-    RateLimited { retry_after: Duration },
+    #[error("too many requests under the {policy} limit; retry later")]
+    RateLimited {
+        retry_after: Duration,
+        policy: crate::ratelimit::Verdict,
+    },
     #[error("the account is locked; retry later")]
     AccountLocked { retry_after: Duration },
     #[error("the account is deactivated")]

@@ -8,6 +8,7 @@ mod extract;
 mod health;
 mod me;
 pub mod problem;
+mod rate_limit;
 mod request_context;
 mod security_headers;
 mod validate;
@@ -26,7 +27,11 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(accounts::router())
         .merge(admin::router())
-        .merge(me::router());
+        .merge(me::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::per_ip,
+        ));
     Router::new()
         .nest("/api/v1", api)
         .merge(health::router())

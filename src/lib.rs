@@ -11,6 +11,7 @@ pub mod cooldown;
 pub mod email;
 pub mod error;
 pub mod http;
+pub mod ratelimit;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -19,6 +19,7 @@ use crate::auth::{OneTimeCodes, PasswordHasher, ServerSecret, TokenIssuer};
 use crate::config::Config;
 use crate::cooldown::Cooldowns;
 use crate::email::Mailer;
+use crate::ratelimit::RateLimiter;
 use crate::state::{AppState, Inner, ProjectionWaiter};
 use crate::store::Repository;
 
@@ -75,6 +76,7 @@ impl Application {
             ),
             cooldowns: Cooldowns::new(pool.clone(), secret.derive(KeyPurpose::RateLimitKeys)),
             mailer: Mailer::new(&config.smtp)?,
+            limiter: RateLimiter::new(pool.clone(), secret.derive(KeyPurpose::RateLimitKeys)),
             projections: ProjectionWaiter::new(progress, READ_YOUR_WRITES_TIMEOUT),
             successor_key: secret.derive(KeyPurpose::RefreshSuccessors),
             pool,

@@ -13,6 +13,8 @@ use crate::auth::{OneTimeCodes, PasswordHasher, TokenIssuer};
 use crate::config::Config;
 use crate::cooldown::Cooldowns;
 use crate::email::Mailer;
+use crate::error::AppError;
+use crate::ratelimit::{Limit, RateLimiter, Verdict};
 use crate::store::Repository;
 
 #[derive(Clone)]
@@ -28,6 +30,7 @@ pub struct Inner {
     pub codes: OneTimeCodes,
     pub cooldowns: Cooldowns,
     pub mailer: Mailer,
+    pub limiter: RateLimiter,
     pub projections: ProjectionWaiter,
     /// Key deriving each refresh token's successor (see `auth::refresh_tokens`).
     pub successor_key: Zeroizing<[u8; 32]>,
@@ -36,6 +39,25 @@ pub struct Inner {
 impl AppState {
     pub fn new(inner: Inner) -> Self {
         Self(Arc::new(inner))
+    }
+}
+
+impl AppState {
+    /// Counts a hit against `limit`; `Err(rate_limited)` when over it.
+    pub async fn limit(
+        &self,
+        policy: &'static str,
+        subject: &str,
+        limit: Limit,
+    ) -> Result<Option<Verdict>, AppError> {
+        let verdict = self.limiter.hit(policy, subject, limit).await?;
+        match verdict {
+            Some(v) if !v.allowed => Err(AppError::RateLimited {
+                retry_after: Duration::from_secs(v.reset),
+                policy: v,
+            }),
+            other => Ok(other),
+        }
     }
 }
 

@@ -16,10 +16,11 @@ pub struct TokenPair {
 }
 
 /// Why a request did not succeed, as counted in the report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
-    /// The service answered with a non-2xx status.
-    Status(u16),
+    /// The service answered with a non-2xx status, and the problem `code`
+    /// when the body had one.
+    Status(u16, Option<String>),
     /// No answer: connect error, reset, timeout.
     Transport,
     /// A 2xx answer whose body was not what the API documents.
@@ -29,7 +30,8 @@ pub enum Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Status(code) => write!(f, "http_{code}"),
+            Self::Status(status, None) => write!(f, "http_{status}"),
+            Self::Status(status, Some(code)) => write!(f, "http_{status}_{code}"),
             Self::Transport => f.write_str("transport"),
             Self::Decode => f.write_str("decode"),
         }
@@ -121,13 +123,17 @@ async fn drain(request: reqwest::RequestBuilder) -> Result<(), Failure> {
         .map_err(|_| Failure::Transport)
 }
 
-/// Passes 2xx answers on; reads and drops the body of any other, so the
-/// connection stays usable.
+/// Passes 2xx answers on; reads the body of any other (so the connection
+/// stays usable) for its problem `code`.
 async fn check(response: reqwest::Response) -> Result<reqwest::Response, Failure> {
     let status = response.status();
     if status.is_success() {
         return Ok(response);
     }
-    let _ = response.bytes().await;
-    Err(Failure::Status(status.as_u16()))
+    let code = response
+        .json::<Value>()
+        .await
+        .ok()
+        .and_then(|problem| problem.get("code")?.as_str().map(str::to_owned));
+    Err(Failure::Status(status.as_u16(), code))
 }

@@ -126,6 +126,7 @@ async fn measure(
     argon2: Argon2Baseline,
 ) -> anyhow::Result<Report> {
     let base = service.base_url();
+    let load_before = load_average();
     let duration = Duration::from_secs(args.duration_secs);
     let secs = args.duration_secs;
 
@@ -158,6 +159,8 @@ async fn measure(
     let history = scenarios::history(base, user, count).await?;
 
     Ok(Report {
+        load_before,
+        load_after: load_average(),
         date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         cores: argon2.cores,
         duration_secs: secs,
@@ -208,6 +211,12 @@ fn resolve_bin(path: &Path) -> anyhow::Result<PathBuf> {
         "{} not found; build it with `cargo build --release -p identity`",
         path.display()
     )
+}
+
+/// The 1-minute load average, where the OS reports one (Linux).
+fn load_average() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace().next()?.parse().ok()
 }
 
 /// Progress goes to stderr; stdout carries only the report.

@@ -23,6 +23,10 @@ pub struct Report {
     pub duration_secs: u64,
     pub quick: bool,
     pub users: usize,
+    /// 1-minute load average (`/proc/loadavg`) before and after the
+    /// scenarios; well above 0 before means something else shared the cores.
+    pub load_before: Option<f64>,
+    pub load_after: Option<f64>,
     pub argon2: Argon2Baseline,
     pub login: LoginReport,
     pub refresh: RefreshReport,
@@ -78,6 +82,12 @@ impl Report {
             self.cores,
             self.duration_secs,
             if self.quick { "  (quick)" } else { "" }
+        )?;
+        writeln!(
+            out,
+            "load average (1 min) before {} / after {}",
+            load(self.load_before),
+            load(self.load_after)
         )?;
         writeln!(
             out,
@@ -138,11 +148,12 @@ impl Report {
 fn line(out: &mut String, name: &str, s: &Summary) -> std::fmt::Result {
     writeln!(
         out,
-        "{name:<18} {:>9.1}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  ok {}  errors {}{}",
+        "{name:<18} {:>9.1}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  cpu {}  ok {}  errors {}{}",
         s.per_s,
         s.p50_ms,
         s.p99_ms,
         s.max_ms,
+        s.cpu_busy.map_or_else(|| "n/a".to_owned(), |c| format!("{:.0}%", c * 100.0)),
         s.ok,
         s.errors,
         if s.error_kinds.is_empty() {
@@ -151,6 +162,10 @@ fn line(out: &mut String, name: &str, s: &Summary) -> std::fmt::Result {
             format!(" {:?}", s.error_kinds)
         }
     )
+}
+
+fn load(value: Option<f64>) -> String {
+    value.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.2}"))
 }
 
 fn verdict(pass: bool) -> &'static str {

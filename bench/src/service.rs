@@ -101,6 +101,12 @@ impl Service {
                 "IDENTITY_DB_MAX_CONNECTIONS",
                 config.db_max_connections.to_string(),
             )
+            // All load comes from one IP and a few identifiers, which the
+            // per-IP and per-identifier limits exist to stop; quota 0 is off.
+            .env("IDENTITY_RATE_LIMIT_API", "0/60")
+            .env("IDENTITY_RATE_LIMIT_LOGIN", "0/60")
+            .env("IDENTITY_RATE_LIMIT_REGISTER", "0/60")
+            .env("IDENTITY_RATE_LIMIT_EMAIL_CODES", "0/60")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

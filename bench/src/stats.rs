@@ -34,7 +34,7 @@ impl Recorder {
 
     /// Successful requests over `elapsed`, with latency percentiles of the
     /// successful ones.
-    pub fn summarize(mut self, elapsed: Duration) -> Summary {
+    pub fn summarize(mut self, elapsed: Duration, cpu_busy: Option<f64>) -> Summary {
         self.latencies_us.sort_unstable();
         let ok = self.latencies_us.len() as u64;
         let elapsed_s = elapsed.as_secs_f64();
@@ -54,6 +54,7 @@ impl Recorder {
                 .latencies_us
                 .last()
                 .map_or(0.0, |&us| us as f64 / 1000.0),
+            cpu_busy,
         }
     }
 }
@@ -69,6 +70,9 @@ pub struct Summary {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// Share of all cores busy during the run (bench, service and Postgres
+    /// together); well below 1.0 under load means the service waits, not works.
+    pub cpu_busy: Option<f64>,
 }
 
 /// Nearest-rank percentile of sorted microseconds, in milliseconds.
@@ -104,6 +108,7 @@ where
     F: Fn(S, Instant) -> Fut,
     Fut: Future<Output = Recorder> + Send + 'static,
 {
+    let cpu_before = cpu_times();
     let start = Instant::now();
     let deadline = start + duration;
     let handles: Vec<_> = items
@@ -114,7 +119,31 @@ where
     for handle in handles {
         all.merge(handle.await?);
     }
-    Ok(all.summarize(start.elapsed()))
+    let elapsed = start.elapsed();
+    let cpu_busy = cpu_before
+        .zip(cpu_times())
+        .and_then(|((busy0, total0), (busy1, total1))| {
+            let total = total1.saturating_sub(total0);
+            (total > 0).then(|| busy1.saturating_sub(busy0) as f64 / total as f64)
+        });
+    Ok(all.summarize(elapsed, cpu_busy))
+}
+
+/// (busy, total) jiffies of all cores from `/proc/stat` (Linux only);
+/// idle and iowait count as not busy.
+fn cpu_times() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let total: u64 = fields.iter().take(8).sum();
+    let idle = fields.get(3)? + fields.get(4).unwrap_or(&0);
+    Some((total.saturating_sub(idle), total))
 }
 
 #[cfg(test)]

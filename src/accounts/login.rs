@@ -56,6 +56,10 @@ pub async fn login(
     client: ClientInfo,
     mut metadata: Metadata,
 ) -> Result<TokenPair, AppError> {
+    let limit = state.config.rate_limits.login_per_identifier;
+    state
+        .limit("login", &identifier.normalized(), limit)
+        .await?;
     let Some(account) = super::find_login(state, &identifier).await? else {
         state
             .hasher

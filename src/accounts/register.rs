@@ -34,6 +34,14 @@ pub async fn register(
     account: NewAccount,
     mut metadata: Metadata,
 ) -> Result<Profile, AppError> {
+    let client = metadata.ip.clone().unwrap_or_else(|| "unknown".to_owned());
+    state
+        .limit(
+            "register",
+            &client,
+            state.config.rate_limits.register_per_ip,
+        )
+        .await?;
     let password_hash = state
         .hasher
         .hash(&account.password)

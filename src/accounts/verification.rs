@@ -92,8 +92,13 @@ pub async fn resend_verification(
         .try_start("verification-email", email.as_str(), cooldown)
         .await?
     {
-        return Err(AppError::RateLimited { retry_after });
+        return Err(AppError::RateLimited {
+            retry_after,
+            policy: cooldown_verdict(cooldown, retry_after),
+        });
     }
+    let limit = state.config.rate_limits.email_codes_per_address;
+    state.limit("email-codes", email.as_str(), limit).await?;
     let state = state.clone();
     // Done after answering, so timing does not tell known from unknown.
     tokio::spawn(
@@ -134,5 +139,22 @@ async fn resend_if_unverified(
         Ok(_) => send_code(state, account.user_id, &account.email).await,
         Err(CommandError::Domain(UserError::EmailAlreadyVerified)) => Ok(()),
         Err(other) => Err(other.into()),
+    }
+}
+
+/// The resend cooldown, described like any other limit: one code per period.
+fn cooldown_verdict(
+    period: std::time::Duration,
+    retry_after: std::time::Duration,
+) -> crate::ratelimit::Verdict {
+    crate::ratelimit::Verdict {
+        policy: "email-cooldown",
+        limit: crate::ratelimit::Limit {
+            quota: 1,
+            window: period,
+        },
+        remaining: 0,
+        reset: retry_after.as_secs().max(1),
+        allowed: false,
     }
 }

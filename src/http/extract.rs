@@ -1,10 +1,8 @@
 //! Extractors that turn requests into trusted values, failing with our
 //! problem responses instead of axum's plain-text rejections.
 
-use std::net::SocketAddr;
-
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
@@ -77,18 +75,17 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
-/// The peer address of the connection.
-fn peer_ip(parts: &Parts) -> Option<String> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
+/// The client's IP as a string, by the trusted-proxy rule.
+fn client_ip(parts: &Parts, state: &AppState) -> Option<String> {
+    let peer = super::rate_limit::peer(&parts.extensions);
+    super::rate_limit::client_ip(&parts.headers, peer, state.config.trusted_proxy_hops)
+        .map(|ip| ip.to_string())
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+impl FromRequestParts<AppState> for ClientInfo {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -96,19 +93,19 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
             .map(|ua| ua.chars().take(256).collect());
         Ok(Self {
             user_agent,
-            ip: peer_ip(parts),
+            ip: client_ip(parts, state),
         })
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Metadata {
+impl FromRequestParts<AppState> for Metadata {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         Ok(Self {
             request_id: current_request_id(),
             actor: None,
-            ip: peer_ip(parts),
+            ip: client_ip(parts, state),
         })
     }
 }

@@ -84,7 +84,17 @@ impl IntoResponse for AppError {
             Self::Unauthorized | Self::InvalidRefreshToken | Self::InvalidCredentials => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            Self::RateLimited { retry_after } | Self::AccountLocked { retry_after } => {
+            Self::RateLimited {
+                retry_after,
+                policy,
+            } => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_after.as_secs().max(1)),
+                );
+                super::rate_limit::insert_headers(headers, policy);
+            }
+            Self::AccountLocked { retry_after } => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from(retry_after.as_secs().max(1)),

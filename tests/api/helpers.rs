@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use identity::config::Config;
+use identity::ratelimit::{Limit, RateLimits};
 use identity::startup::Application;
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
@@ -89,6 +90,13 @@ pub fn test_config(database_url: &str, smtp_port: u16, data_dir: &std::path::Pat
         listen_addr: "127.0.0.1:0".parse().expect("valid address"),
         data_dir: data_dir.to_path_buf(),
         secret_hex: Some(hex_secret()),
+        // Tests send bursts from one IP; the rate-limit tests set their own.
+        rate_limits: RateLimits {
+            api_per_ip: Limit::new(100_000, 60),
+            login_per_identifier: Limit::new(100_000, 60),
+            register_per_ip: Limit::new(100_000, 60),
+            email_codes_per_address: Limit::new(100_000, 60),
+        },
         ..Config::default()
     };
     config.smtp.port = smtp_port;

@@ -13,6 +13,7 @@ mod lifecycle;
 mod lockout;
 mod log_order;
 mod projections;
+mod rate_limits;
 mod refresh;
 mod security_headers;
 mod smtp;
