@@ -22,7 +22,7 @@ pub async fn grant_role(pool: PgPool, email: &str, role: &str) -> anyhow::Result
     // The lookup must see every registration, even with no server running.
     let lookup = Projector::new(
         pool.clone(),
-        Arc::new(projections::login_lookup::LoginLookup),
+        vec![Arc::new(projections::login_lookup::LoginLookup)],
     )
     .await?;
     lookup.catch_up().await?;

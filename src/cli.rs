@@ -84,7 +84,10 @@ pub async fn rebuild(pool: sqlx::PgPool, name: &str) -> anyhow::Result<()> {
         .into_iter()
         .find(|p| p.name() == name)
         .ok_or_else(|| projections::ProjectionError::Unknown(name.to_owned()))?;
-    let applied = Projector::new(pool, projection).await?.rebuild().await?;
+    let applied = Projector::new(pool, vec![projection])
+        .await?
+        .rebuild()
+        .await?;
     tracing::info!(projection = name, events = applied, "projection rebuilt");
     Ok(())
 }

@@ -51,18 +51,14 @@ impl Application {
         .await?;
         let appended = Arc::new(watch::channel(0u64).0);
         let (shutdown, _) = watch::channel(false);
-        let mut tasks = Vec::new();
-        let mut progress = Vec::new();
-        for projection in projections::all() {
-            let projector = Projector::new(pool.clone(), projection).await?;
-            projector.catch_up().await?;
-            progress.push(projector.progress());
-            tasks.push(tokio::spawn(projector.run(
-                appended.subscribe(),
-                config.projection_poll,
-                shutdown.subscribe(),
-            )));
-        }
+        let projector = Projector::new(pool.clone(), projections::all()).await?;
+        projector.catch_up().await?;
+        let progress = vec![projector.progress()];
+        let tasks = vec![tokio::spawn(projector.run(
+            appended.subscribe(),
+            config.projection_poll,
+            shutdown.subscribe(),
+        ))];
         let state = AppState::new(Inner {
             users: Repository::new(pool.clone(), appended.clone()),
             sessions: Repository::new(pool.clone(), appended.clone()),

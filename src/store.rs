@@ -10,6 +10,7 @@
 pub mod claims;
 mod metadata;
 mod repository;
+mod sql;
 
 pub use claims::{Claim, ClaimKind};
 pub use metadata::Metadata;

@@ -1,12 +1,17 @@
-//! Runs one projection: reads the log after its checkpoint, applies a batch
-//! and moves the checkpoint, all in one transaction.
+//! Runs projections: reads the log after their checkpoints, applies a batch
+//! and moves each projection's checkpoint, all in one transaction.
 //!
-//! Several service instances may run the same projection; a transaction-level
-//! advisory lock per projection makes them take turns, and each turn starts
-//! from the checkpoint the previous turn committed, so nothing is applied
-//! twice or skipped. The lock is taken before the log is read and the
-//! transaction writes nothing before that read, so it holds no transaction id
-//! while reading and does not hold back its own horizon.
+//! One runner serves every projection, so a batch of events is read once and
+//! costs one transaction however many read models it feeds; each projection
+//! still keeps its own checkpoint, so one can be rebuilt from zero while the
+//! others stay where they are.
+//!
+//! Several service instances run projections at once; a transaction-level
+//! advisory lock makes them take turns, and each turn starts from the
+//! checkpoints the previous turn committed, so nothing is applied twice or
+//! skipped. The lock is taken before the log is read and the transaction
+//! writes nothing before that read, so it holds no transaction id while
+//! reading and does not hold back its own horizon.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,59 +57,65 @@ pub trait Projection: Send + Sync {
     ) -> Result<(), ProjectionError>;
 }
 
-/// Runs one projection and publishes how far it got.
+/// Runs a set of projections and publishes how far all of them got.
 pub struct Projector {
     pool: PgPool,
-    projection: Arc<dyn Projection>,
+    projections: Vec<Arc<dyn Projection>>,
     progress: watch::Sender<Cursor>,
 }
 
 impl Projector {
     pub async fn new(
         pool: PgPool,
-        projection: Arc<dyn Projection>,
+        projections: Vec<Arc<dyn Projection>>,
     ) -> Result<Self, ProjectionError> {
-        sqlx::query("INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT DO NOTHING")
+        for projection in &projections {
+            sqlx::query(
+                "INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT DO NOTHING",
+            )
             .bind(projection.name())
             .execute(&pool)
             .await?;
+        }
         let (progress, _) = watch::channel(Cursor::default());
         Ok(Self {
             pool,
-            projection,
+            projections,
             progress,
         })
     }
 
-    pub fn name(&self) -> &'static str {
-        self.projection.name()
+    fn names(&self) -> Vec<&'static str> {
+        self.projections.iter().map(|p| p.name()).collect()
     }
 
-    /// Follows this projection's checkpoint as it moves.
+    /// Follows the checkpoint of the slowest projection as it moves.
     pub fn progress(&self) -> watch::Receiver<Cursor> {
         self.progress.subscribe()
     }
 
-    /// Applies one batch; returns how many events it applied.
+    /// Applies one batch; returns how many events it read.
     pub async fn step(&self) -> Result<usize, ProjectionError> {
         let mut tx = self.pool.begin().await?;
-        lock(&mut tx, self.name()).await?;
-        let checkpoint = checkpoint(&mut tx, self.name()).await?;
-        let events = log::read_after(&mut tx, checkpoint, BATCH).await?;
+        lock(&mut tx).await?;
+        let checkpoints = checkpoints(&mut tx, &self.names()).await?;
+        let from = checkpoints.iter().copied().min().unwrap_or_default();
+        let events = log::read_after(&mut tx, from, BATCH).await?;
         let Some(last) = events.last().map(StoredEvent::cursor) else {
             tx.rollback().await?;
-            self.progress
-                .send_if_modified(|seen| advance(seen, checkpoint));
+            self.progress.send_if_modified(|seen| advance(seen, from));
             return Ok(0);
         };
-        for event in &events {
-            self.projection.apply(&mut tx, event).await?;
+        for (projection, checkpoint) in self.projections.iter().zip(&checkpoints) {
+            for event in events.iter().filter(|e| e.cursor() > *checkpoint) {
+                projection.apply(&mut tx, event).await?;
+            }
         }
         sqlx::query(
             "UPDATE projection_checkpoints SET tx_id = $2::text::xid8, position = $3, updated_at = now()
-              WHERE name = $1",
+              WHERE name = ANY($1)",
         )
-        .bind(self.name())
+        .bind(self.names())
         .bind(last.tx_id.to_string())
         .bind(last.position)
         .execute(&mut *tx)
@@ -114,7 +125,7 @@ impl Projector {
         Ok(events.len())
     }
 
-    /// Applies batches until the projection reaches the head of the log.
+    /// Applies batches until every projection reaches the head of the log.
     pub async fn catch_up(&self) -> Result<usize, ProjectionError> {
         let mut total = 0;
         loop {
@@ -126,20 +137,20 @@ impl Projector {
         }
     }
 
-    /// Empties the read model and applies the whole log again from position
-    /// zero.
+    /// Empties these projections' read models and applies the whole log
+    /// again from position zero.
     pub async fn rebuild(&self) -> Result<usize, ProjectionError> {
         let mut tx = self.pool.begin().await?;
-        lock(&mut tx, self.name()).await?;
-        for table in self.projection.tables() {
+        lock(&mut tx).await?;
+        for table in self.projections.iter().flat_map(|p| p.tables()) {
             sqlx::query(&format!("TRUNCATE {table}"))
                 .execute(&mut *tx)
                 .await?;
         }
         sqlx::query(
-            "UPDATE projection_checkpoints SET tx_id = '0', position = 0, updated_at = now() WHERE name = $1",
+            "UPDATE projection_checkpoints SET tx_id = '0', position = 0, updated_at = now() WHERE name = ANY($1)",
         )
-        .bind(self.name())
+        .bind(self.names())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -158,7 +169,7 @@ impl Projector {
     ) {
         loop {
             if let Err(error) = self.catch_up().await {
-                tracing::error!(projection = self.name(), error = %error, cause = ?std::error::Error::source(&error), "projection failed; retrying");
+                tracing::error!(error = %error, cause = ?std::error::Error::source(&error), "projection failed; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
@@ -180,22 +191,36 @@ fn advance(seen: &mut Cursor, to: Cursor) -> bool {
     }
 }
 
-async fn lock(conn: &mut PgConnection, name: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-        .bind(format!("projection:{name}"))
+async fn lock(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('identity:projections'))")
         .execute(conn)
         .await
         .map(|_| ())
 }
 
-async fn checkpoint(conn: &mut PgConnection, name: &str) -> Result<Cursor, sqlx::Error> {
-    let (tx_id, position): (i64, i64) = sqlx::query_as(
-        "SELECT tx_id::text::bigint, position FROM projection_checkpoints WHERE name = $1",
+/// The checkpoints of `names`, in that order.
+async fn checkpoints(
+    conn: &mut PgConnection,
+    names: &[&'static str],
+) -> Result<Vec<Cursor>, sqlx::Error> {
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT name, tx_id::text::bigint, position FROM projection_checkpoints WHERE name = ANY($1)",
     )
-    .bind(name)
-    .fetch_one(conn)
+    .bind(names)
+    .fetch_all(conn)
     .await?;
-    Ok(Cursor { tx_id, position })
+    Ok(names
+        .iter()
+        .map(|name| {
+            rows.iter()
+                .find(|(n, _, _)| n == name)
+                .map(|(_, tx_id, position)| Cursor {
+                    tx_id: *tx_id,
+                    position: *position,
+                })
+                .unwrap_or_default()
+        })
+        .collect())
 }
 
 /// Parses the aggregate id of an event about a user or session (a UUID).

@@ -127,10 +127,11 @@ async fn record_success(
         at: Utc::now(),
         session_id,
     };
-    let committed = state
+    // Nothing a client reads next depends on this event: no waiting for
+    // the projections.
+    state
         .users
         .execute(&user_id.to_string(), command, metadata)
         .await?;
-    super::settle(state, committed.cursor).await;
     Ok(())
 }

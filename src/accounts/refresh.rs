@@ -1,7 +1,6 @@
 //! Refresh-token rotation with reuse detection, and logout.
 
 use aggregates::session::SessionEvent;
-use aggregates::user::UserStatus;
 use aggregates::{SessionCommand, User};
 use chrono::Utc;
 
@@ -57,15 +56,17 @@ pub async fn refresh(
         .state
         .user_id
         .ok_or(AppError::InvalidRefreshToken)?;
-    let (user, _) = state
-        .users
-        .load(&user_id.to_string())
-        .await
-        .map_err(AppError::internal)?;
-    if user.status != UserStatus::Active {
-        return Err(AppError::InvalidRefreshToken);
-    }
-    TokenPair::new(state, user_id, session_id, roles(&user), &successor)
+    // Status and roles from the login read model: one indexed row. Admin
+    // actions wait for the projections before answering, so a deactivation
+    // or a role change is visible here as soon as the admin hears of it.
+    let roles: Vec<String> = sqlx::query_scalar(
+        "SELECT roles FROM login_lookup WHERE user_id = $1 AND status = 'active'",
+    )
+    .bind(user_id)
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or(AppError::InvalidRefreshToken)?;
+    TokenPair::new(state, user_id, session_id, roles, &successor)
 }
 
 /// The account's role names, sorted as the read models sort them.

@@ -12,12 +12,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::Aggregate;
 use projections::Cursor;
 use rand::Rng;
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::PgPool;
 use tokio::sync::watch;
 
+use super::sql::{self, CommitError};
 use super::{Claim, ClaimKind, Metadata};
 
 /// How often a command is retried after losing an optimistic-concurrency
@@ -112,8 +113,7 @@ where
     /// The current state of one aggregate and its last sequence number
     /// (0 when the stream is empty).
     pub async fn load(&self, id: &str) -> Result<(A, i64), StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        load(&mut conn, id).await
+        sql::load(&self.pool, id).await
     }
 
     /// Handles `command` against the current state and commits its events,
@@ -161,20 +161,19 @@ where
                 cursor: None,
             }));
         }
-        let mut tx = self.pool.begin().await?;
-        let cursor = match append::<A>(&mut tx, id, last_sequence, &events, metadata).await {
-            Ok(cursor) => cursor,
-            Err(error) if is_unique_violation(&error, "events_pkey") => {
-                return Ok(Attempt::Conflict)
-            }
-            Err(error) => return Err(error.into()),
+        let append = sql::Append {
+            id,
+            last_sequence,
+            events: &events,
+            state: &state,
+            metadata,
         };
-        if let Some(kind) = claim::<A>(&mut tx, id, &events).await? {
-            tx.rollback().await?;
-            return Err(CommandError::Claimed(kind));
-        }
-        save_snapshot(&mut tx, id, last_sequence + events.len() as i64, &state).await?;
-        tx.commit().await?;
+        let cursor = match sql::commit(&self.pool, append).await {
+            Ok(cursor) => cursor,
+            Err(CommitError::Conflict) => return Ok(Attempt::Conflict),
+            Err(CommitError::Claimed(kind)) => return Err(CommandError::Claimed(kind)),
+            Err(CommitError::Store(error)) => return Err(CommandError::Store(error)),
+        };
         self.appended.send_modify(|n| *n = n.wrapping_add(1));
         Ok(Attempt::Done(Committed {
             state,
@@ -182,139 +181,4 @@ where
             cursor: Some(cursor),
         }))
     }
-}
-
-async fn load<A: StoredAggregate>(
-    conn: &mut PgConnection,
-    id: &str,
-) -> Result<(A, i64), StoreError> {
-    let snapshot: Option<(i64, i32, serde_json::Value)> = sqlx::query_as(
-        "SELECT last_sequence, schema_version, payload FROM snapshots
-          WHERE aggregate_type = $1 AND aggregate_id = $2",
-    )
-    .bind(A::TYPE)
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let (mut state, mut sequence) = match snapshot {
-        Some((sequence, version, payload)) if version == A::SCHEMA_VERSION => {
-            match serde_json::from_value::<A>(payload) {
-                Ok(state) => (state, sequence),
-                Err(error) => {
-                    tracing::warn!(aggregate = A::TYPE, %error, "unreadable snapshot; replaying the stream");
-                    (A::default(), 0)
-                }
-            }
-        }
-        _ => (A::default(), 0),
-    };
-    let newer: Vec<(i64, serde_json::Value)> = sqlx::query_as(
-        "SELECT sequence, payload FROM events
-          WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3
-          ORDER BY sequence",
-    )
-    .bind(A::TYPE)
-    .bind(id)
-    .bind(sequence)
-    .fetch_all(&mut *conn)
-    .await?;
-    for (seq, payload) in newer {
-        state.apply(serde_json::from_value(payload)?);
-        sequence = seq;
-    }
-    Ok((state, sequence))
-}
-
-async fn append<A: Aggregate>(
-    tx: &mut Transaction<'_, Postgres>,
-    id: &str,
-    last_sequence: i64,
-    events: &[A::Event],
-    metadata: &Metadata,
-) -> Result<Cursor, sqlx::Error> {
-    let count = events.len() as i64;
-    let sequences: Vec<i64> = (last_sequence + 1..=last_sequence + count).collect();
-    let types: Vec<String> = events.iter().map(DomainEvent::event_type).collect();
-    let versions: Vec<String> = events.iter().map(DomainEvent::event_version).collect();
-    let payloads = events
-        .iter()
-        .map(serde_json::to_string)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let metadata = serde_json::to_string(metadata).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-         SELECT $1, $2, e.sequence, e.event_type, e.event_version, e.payload::jsonb, $7::jsonb
-           FROM UNNEST($3::bigint[], $4::text[], $5::text[], $6::text[])
-                AS e(sequence, event_type, event_version, payload)
-         RETURNING tx_id::text::bigint, position",
-    )
-    .bind(A::TYPE)
-    .bind(id)
-    .bind(&sequences)
-    .bind(&types)
-    .bind(&versions)
-    .bind(&payloads)
-    .bind(metadata)
-    .fetch_all(&mut **tx)
-    .await?;
-    let (tx_id, position) = rows.into_iter().max_by_key(|(_, p)| *p).unwrap_or_default();
-    Ok(Cursor { tx_id, position })
-}
-
-/// Inserts the claims the events make; returns the first one already held
-/// by another aggregate.
-async fn claim<A: StoredAggregate>(
-    tx: &mut Transaction<'_, Postgres>,
-    id: &str,
-    events: &[A::Event],
-) -> Result<Option<ClaimKind>, sqlx::Error> {
-    // A fixed order keeps two writers from waiting on each other's claims.
-    let mut claims: Vec<Claim> = events.iter().flat_map(A::claims).collect();
-    claims.sort();
-    for claim in claims {
-        let owner: String = sqlx::query_scalar(
-            "INSERT INTO unique_claims (kind, value, owner_id) VALUES ($1, $2, $3)
-             ON CONFLICT (kind, value) DO UPDATE SET kind = unique_claims.kind
-             RETURNING owner_id",
-        )
-        .bind(claim.kind.as_str())
-        .bind(&claim.value)
-        .bind(id)
-        .fetch_one(&mut **tx)
-        .await?;
-        if owner != id {
-            return Ok(Some(claim.kind));
-        }
-    }
-    Ok(None)
-}
-
-async fn save_snapshot<A: StoredAggregate>(
-    tx: &mut Transaction<'_, Postgres>,
-    id: &str,
-    last_sequence: i64,
-    state: &A,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO snapshots (aggregate_type, aggregate_id, last_sequence, schema_version, payload)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
-            SET last_sequence = EXCLUDED.last_sequence, schema_version = EXCLUDED.schema_version,
-                payload = EXCLUDED.payload, updated_at = now()
-          WHERE snapshots.last_sequence < EXCLUDED.last_sequence",
-    )
-    .bind(A::TYPE)
-    .bind(id)
-    .bind(last_sequence)
-    .bind(A::SCHEMA_VERSION)
-    .bind(serde_json::to_value(state)?)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-fn is_unique_violation(error: &sqlx::Error, constraint: &str) -> bool {
-    matches!(error, sqlx::Error::Database(db)
-        if db.code().as_deref() == Some("23505") && db.constraint() == Some(constraint))
 }

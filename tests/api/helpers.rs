@@ -269,8 +269,9 @@ impl TestApp {
             .to_owned();
         let code = self.code_for(&email).await;
         let response = self.verify_email(&email, &code).await;
-        assert_eq!(response.status(), StatusCode::OK);
+        let status = response.status();
         let pair: Value = response.json().await.expect("json");
+        assert_eq!(status, StatusCode::OK, "verification failed: {pair}");
         Account {
             id,
             username,

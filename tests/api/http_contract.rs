@@ -16,18 +16,19 @@ async fn health_live_and_ready_answer_200() {
 
 #[tokio::test]
 async fn health_ready_answers_503_while_postgres_is_unreachable() {
-    let app = spawn_app().await;
-    // Make the database unreachable for the server: drop it from under it.
-    app.pool.close().await;
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(
-        "postgres://postgres@127.0.0.1:5432/postgres",
-    )
-    .await
-    .unwrap();
-    sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", app.db_name))
-        .execute(&mut admin)
+    let proxy = crate::tcp_proxy::TcpProxy::start("127.0.0.1:5432").await;
+    let through_proxy = format!(":{}/", proxy.port());
+    let app =
+        spawn_app_with(|c| c.database_url = c.database_url.replace(":5432/", &through_proxy)).await;
+    let ready = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
         .await
         .unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+
+    proxy.cut();
     let response = app
         .client
         .get(app.url("/health/ready"))

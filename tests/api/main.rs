@@ -17,4 +17,5 @@ mod rate_limits;
 mod refresh;
 mod security_headers;
 mod smtp;
+mod tcp_proxy;
 mod verification;
