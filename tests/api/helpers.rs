@@ -114,7 +114,6 @@ pub struct TestApp {
     pub pool: PgPool,
     pub smtp: SmtpSink,
     pub config: Config,
-    pub db_name: String,
     _data_dir: tempfile::TempDir,
 }
 
@@ -125,7 +124,7 @@ pub async fn spawn_app() -> TestApp {
 /// Starts a server whose configuration `tweak` may adjust first.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     log_buffer();
-    let (db_name, url) = create_database().await;
+    let (_, url) = create_database().await;
     let smtp = SmtpSink::start().await;
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut config = test_config(&url, smtp.port(), data_dir.path());
@@ -148,7 +147,6 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         pool,
         smtp,
         config,
-        db_name,
         _data_dir: data_dir,
     }
 }
