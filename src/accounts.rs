@@ -6,6 +6,7 @@ mod login;
 mod refresh;
 mod register;
 mod sessions;
+pub mod timing;
 mod verification;
 
 pub use login::{login, Identifier};

@@ -72,6 +72,7 @@ impl Application {
             ),
             cooldowns: Cooldowns::new(pool.clone(), secret.derive(KeyPurpose::RateLimitKeys)),
             mailer: Mailer::new(&config.smtp)?,
+            login_bookkeeping: Default::default(),
             limiter: RateLimiter::new(pool.clone(), secret.derive(KeyPurpose::RateLimitKeys)),
             projections: ProjectionWaiter::new(progress, READ_YOUR_WRITES_TIMEOUT),
             successor_key: secret.derive(KeyPurpose::RefreshSuccessors),

@@ -31,6 +31,8 @@ pub struct Inner {
     pub cooldowns: Cooldowns,
     pub mailer: Mailer,
     pub limiter: RateLimiter,
+    /// What recording a login check costs (see `accounts::timing`).
+    pub login_bookkeeping: crate::accounts::timing::RecentMedian,
     pub projections: ProjectionWaiter,
     /// Key deriving each refresh token's successor (see `auth::refresh_tokens`).
     pub successor_key: Zeroizing<[u8; 32]>,

@@ -3,6 +3,8 @@
 use aggregates::user::UserStatus;
 use aggregates::values::Email;
 use aggregates::{UserCommand, UserError};
+use std::time::Instant;
+
 use chrono::Utc;
 use uuid::Uuid;
 
@@ -66,6 +68,7 @@ pub async fn login(
             .verify_dummy(password)
             .await
             .map_err(AppError::internal)?;
+        tokio::time::sleep(state.login_bookkeeping.get()).await;
         return Err(AppError::InvalidCredentials);
     };
     metadata
@@ -73,6 +76,7 @@ pub async fn login(
         .get_or_insert_with(|| account.user_id.to_string());
     let id = account.user_id.to_string();
     let policy = state.config.lockout;
+    let bookkeeping_started = Instant::now();
     let start = UserCommand::StartPasswordCheck {
         at: Utc::now(),
         policy,
@@ -85,6 +89,7 @@ pub async fn login(
         }
         Err(other) => return Err(other.into()),
     };
+    let mut bookkeeping = bookkeeping_started.elapsed();
     let matches = state
         .hasher
         .verify(password, &user.password_hash)
@@ -96,7 +101,10 @@ pub async fn login(
             at: Utc::now(),
             policy,
         };
+        let failure_started = Instant::now();
         state.users.execute(&id, failure, &metadata).await?;
+        bookkeeping += failure_started.elapsed();
+        state.login_bookkeeping.record(bookkeeping);
         return Err(AppError::InvalidCredentials);
     }
     if !user.email_verified {

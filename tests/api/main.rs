@@ -6,6 +6,7 @@
 mod admin;
 mod concurrency;
 mod durability;
+mod enumeration;
 mod errors;
 mod helpers;
 mod http_contract;
