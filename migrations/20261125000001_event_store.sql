@@ -30,12 +30,14 @@ CREATE INDEX events_tail_idx ON events (tx_id, position);
 -- Latest state of each aggregate, written in the same transaction as its
 -- events, so loading an aggregate costs one row however long its history.
 -- schema_version lets a code change discard snapshots of an older shape.
+-- `json`, not `jsonb`: snapshots are rewritten on every commit and only ever
+-- read whole, so parsing them into jsonb would be work for nothing.
 CREATE TABLE snapshots (
     aggregate_type text        NOT NULL,
     aggregate_id   text        NOT NULL,
     last_sequence  bigint      NOT NULL,
     schema_version integer     NOT NULL,
-    payload        jsonb       NOT NULL,
+    payload        json        NOT NULL,
     updated_at     timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (aggregate_type, aggregate_id)
 );

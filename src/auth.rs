@@ -1,6 +1,7 @@
 //! Credentials and tokens: the server secret and what is derived from it,
 //! password hashing, JWT access tokens, refresh tokens and one-time codes.
 
+mod argon2_memory;
 pub mod codes;
 pub mod jwt;
 mod keys;

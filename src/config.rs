@@ -86,7 +86,7 @@ impl Default for Config {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self {
-            database_url: "postgres://postgres@127.0.0.1:5432/identity".to_owned(),
+            database_url: "postgres://postgres@127.0.0.1:5432/identity?sslmode=disable".to_owned(),
             db_max_connections: 20,
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: "http://localhost:8080".to_owned(),

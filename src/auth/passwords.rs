@@ -10,11 +10,12 @@ use std::sync::Arc;
 
 use aggregates::values::Password;
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::password_hash::{PasswordHasher as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
+use super::argon2_memory::BlockPool;
 use crate::config::Argon2Config;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +33,7 @@ pub enum HashError {
 #[derive(Clone)]
 pub struct PasswordHasher {
     argon2: Arc<Argon2<'static>>,
+    memory: Arc<BlockPool>,
     permits: Arc<Semaphore>,
     dummy_hash: Arc<str>,
 }
@@ -49,6 +51,7 @@ impl PasswordHasher {
         let dummy_hash = hash_with(&argon2, "dummy password for unknown accounts")?;
         Ok(Self {
             argon2: Arc::new(argon2),
+            memory: Arc::default(),
             permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
             dummy_hash: dummy_hash.into(),
         })
@@ -63,19 +66,11 @@ impl PasswordHasher {
 
     /// Whether `candidate` matches `phc`. A malformed hash never matches.
     pub async fn verify(&self, candidate: &str, phc: &str) -> Result<bool, HashError> {
-        let argon2 = self.argon2.clone();
+        let memory = self.memory.clone();
         let candidate = candidate.to_owned();
         let phc = phc.to_owned();
-        self.blocking(move || {
-            PasswordHash::new(&phc)
-                .map(|parsed| {
-                    argon2
-                        .verify_password(candidate.as_bytes(), &parsed)
-                        .is_ok()
-                })
-                .unwrap_or(false)
-        })
-        .await
+        self.blocking(move || memory.verify(candidate.as_bytes(), &phc))
+            .await
     }
 
     /// Does the work of a verification for an account that does not exist.

@@ -14,7 +14,7 @@ pub async fn load<A: StoredAggregate>(pool: &PgPool, id: &str) -> Result<(A, i64
     let rows: Vec<(i32, i64, serde_json::Value)> = sqlx::query_as(
         "WITH s AS (SELECT last_sequence, payload FROM snapshots
                      WHERE aggregate_type = $1 AND aggregate_id = $2 AND schema_version = $3)
-         SELECT 0, last_sequence, payload FROM s
+         SELECT 0, last_sequence, payload::jsonb FROM s
          UNION ALL
          SELECT 1, sequence, payload FROM events
           WHERE aggregate_type = $1 AND aggregate_id = $2
@@ -162,7 +162,7 @@ async fn write<A: StoredAggregate>(
             RETURNING tx_id::text::bigint AS tx_id, position
          ), snapshot AS (
             INSERT INTO snapshots (aggregate_type, aggregate_id, last_sequence, schema_version, payload)
-            VALUES ($1, $2, $8, $9, $10::jsonb)
+            VALUES ($1, $2, $8, $9, $10::json)
             ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
                SET last_sequence = EXCLUDED.last_sequence, schema_version = EXCLUDED.schema_version,
                    payload = EXCLUDED.payload, updated_at = now()

@@ -78,7 +78,7 @@ pub async fn create_database() -> (String, String) {
         .expect("create test database");
     (
         name.clone(),
-        format!("postgres://postgres@127.0.0.1:5432/{name}"),
+        format!("postgres://postgres@127.0.0.1:5432/{name}?sslmode=disable"),
     )
 }
 
