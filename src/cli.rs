@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, `projections rebuild|status`.
+//! The command line: `serve`, `migrate`, `projections rebuild|status`,
+//! `history`, `admin grant-role`.
 
 use clap::{Parser, Subcommand};
 use projections::Projector;
@@ -23,6 +24,18 @@ pub enum Command {
     Projections {
         #[command(subcommand)]
         command: ProjectionsCommand,
+    },
+    /// Print one account's event history from the event store (recorded as
+    /// a read by `cli`).
+    History {
+        /// The user id or email address of the account.
+        user: String,
+        /// RFC 3339 time: only events recorded up to then, plus the account
+        /// as it stood then.
+        #[arg(long, value_parser = parse_as_of)]
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+        #[arg(long, value_enum, default_value_t = crate::history::cli::Format::Table)]
+        format: crate::history::cli::Format,
     },
     /// Operator actions that need no API token (bootstrap the first admin).
     Admin {
@@ -67,6 +80,15 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 ProjectionsCommand::Status => status(pool).await,
             }
         }
+        Command::History {
+            user,
+            as_of,
+            format,
+        } => {
+            let pool = connect(&config).await?;
+            migrate(&pool).await?;
+            crate::history::cli::run(pool, &user, as_of, format).await
+        }
         Command::Admin {
             command: AdminCommand::GrantRole { email, role },
         } => {
@@ -75,6 +97,10 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             crate::bootstrap::grant_role(pool, &email, &role).await
         }
     }
+}
+
+fn parse_as_of(raw: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    crate::history::parse_time(raw).ok_or_else(|| format!("{raw:?} is not an RFC 3339 time"))
 }
 
 /// Rebuilds the named projection; safe while instances serve (they take

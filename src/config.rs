@@ -10,6 +10,7 @@ use aggregates::user::LockoutPolicy;
 use aggregates::values::{PasswordPolicy, UsernamePolicy};
 
 use crate::ratelimit::RateLimits;
+use crate::relay::RelayConfig;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{name}: cannot parse {value:?}")]
@@ -42,7 +43,9 @@ pub struct Config {
     pub trusted_proxy_hops: usize,
     pub projection_poll: Duration,
     pub log_filter: String,
-    pub nats_url: String,
+    /// Publish committed events to NATS JetStream.
+    pub relay_enabled: bool,
+    pub relay: RelayConfig,
     /// Send `Strict-Transport-Security`: only when clients reach us over TLS.
     pub hsts: bool,
 }
@@ -125,7 +128,16 @@ impl Default for Config {
             trusted_proxy_hops: 0,
             projection_poll: Duration::from_millis(250),
             log_filter: "info".to_owned(),
-            nats_url: "nats://127.0.0.1:4222".to_owned(),
+            relay_enabled: true,
+            relay: RelayConfig {
+                url: "nats://127.0.0.1:4222".to_owned(),
+                stream: "IDENTITY_EVENTS".to_owned(),
+                subject_prefix: "identity".to_owned(),
+                max_age: Duration::from_secs(7 * 24 * 3600),
+                duplicate_window: Duration::from_secs(10 * 60),
+                poll: Duration::from_millis(250),
+                crash_after_publish: false,
+            },
             hsts: false,
         }
     }
@@ -189,7 +201,19 @@ impl Config {
         set(&mut c.trusted_proxy_hops, "IDENTITY_TRUSTED_PROXY_HOPS")?;
         millis(&mut c.projection_poll, "IDENTITY_PROJECTION_POLL_MS")?;
         set(&mut c.log_filter, "IDENTITY_LOG")?;
-        set(&mut c.nats_url, "IDENTITY_NATS_URL")?;
+        set(&mut c.relay_enabled, "IDENTITY_RELAY_ENABLED")?;
+        set(&mut c.relay.url, "IDENTITY_NATS_URL")?;
+        set(&mut c.relay.stream, "IDENTITY_NATS_STREAM")?;
+        set(&mut c.relay.subject_prefix, "IDENTITY_NATS_SUBJECT_PREFIX")?;
+        secs(&mut c.relay.max_age, "IDENTITY_NATS_MAX_AGE_SECS")?;
+        secs(
+            &mut c.relay.duplicate_window,
+            "IDENTITY_NATS_DUPLICATE_WINDOW_SECS",
+        )?;
+        set(
+            &mut c.relay.crash_after_publish,
+            "IDENTITY_RELAY_CRASH_AFTER_PUBLISH",
+        )?;
         set(&mut c.hsts, "IDENTITY_HSTS")?;
         Ok(c)
     }

@@ -6,6 +6,7 @@ mod admin;
 mod docs;
 mod extract;
 mod health;
+mod history;
 mod me;
 pub mod problem;
 mod rate_limit;
@@ -27,6 +28,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(accounts::router())
         .merge(admin::router())
+        .merge(history::router())
         .merge(me::router())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

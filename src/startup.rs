@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::cooldown::Cooldowns;
 use crate::email::Mailer;
 use crate::ratelimit::RateLimiter;
+use crate::relay::Relay;
 use crate::state::{AppState, Inner, ProjectionWaiter};
 use crate::store::Repository;
 
@@ -54,14 +55,21 @@ impl Application {
         let projector = Projector::new(pool.clone(), projections::all()).await?;
         projector.catch_up().await?;
         let progress = vec![projector.progress()];
-        let tasks = vec![tokio::spawn(projector.run(
+        let mut tasks = vec![tokio::spawn(projector.run(
             appended.subscribe(),
             config.projection_poll,
             shutdown.subscribe(),
         ))];
+        if config.relay_enabled {
+            let relay = Relay::new(pool.clone(), config.relay.clone());
+            tasks.push(tokio::spawn(
+                relay.run(appended.subscribe(), shutdown.subscribe()),
+            ));
+        }
         let state = AppState::new(Inner {
             users: Repository::new(pool.clone(), appended.clone()),
             sessions: Repository::new(pool.clone(), appended.clone()),
+            audits: Repository::new(pool.clone(), appended.clone()),
             hasher: PasswordHasher::new(&config.argon2)?,
             tokens,
             codes: OneTimeCodes::new(

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aggregates::{Session, User};
+use aggregates::{Audit, Session, User};
 use projections::Cursor;
 use sqlx::PgPool;
 use tokio::sync::watch;
@@ -25,6 +25,8 @@ pub struct Inner {
     pub pool: PgPool,
     pub users: Repository<User>,
     pub sessions: Repository<Session>,
+    /// Reads of account histories (see `history`).
+    pub audits: Repository<Audit>,
     pub hasher: PasswordHasher,
     pub tokens: TokenIssuer,
     pub codes: OneTimeCodes,

@@ -5,10 +5,12 @@
 //! commands, so `handle` is deterministic and `apply` is pure; that is what lets
 //! the same events be replayed by projections, auditors and tests.
 
+pub mod audit;
 pub mod session;
 pub mod user;
 pub mod values;
 
+pub use audit::{Audit, AuditCommand, AuditError, AuditEvent};
 pub use session::{Session, SessionCommand, SessionError, SessionEvent};
 pub use user::{User, UserCommand, UserError, UserEvent};
 

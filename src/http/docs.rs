@@ -6,7 +6,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{accounts, admin, health, me, problem};
+use super::{accounts, admin, health, history, me, problem};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -17,7 +17,7 @@ use crate::state::AppState;
         accounts::refresh, accounts::logout, accounts::logout_all, accounts::sessions,
         me::me, health::live, health::ready, health::jwks,
         admin::list_users, admin::get_user, admin::lock, admin::unlock, admin::deactivate,
-        admin::reactivate, admin::set_roles
+        admin::reactivate, admin::set_roles, history::history
     ),
     components(schemas(problem::Problem, crate::error::FieldError)),
     modifiers(&BearerAuth)

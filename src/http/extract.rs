@@ -121,6 +121,12 @@ impl RoleSet for Admin {
     const ROLES: &'static [&'static str] = &["admin"];
 }
 
+/// Role `auditor` or `admin`: reading account histories.
+pub struct AuditorOrAdmin;
+impl RoleSet for AuditorOrAdmin {
+    const ROLES: &'static [&'static str] = &["auditor", "admin"];
+}
+
 /// Guards a route: no or bad token is 401, a token without one of `R`'s
 /// roles is 403. Roles come from the access token, so a revoked role lasts
 /// until the token expires (15 minutes by default).

@@ -25,13 +25,17 @@ pub async fn live() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// Ready to serve: Postgres answers.
+/// Ready to serve: Postgres answers. Also reports how far the NATS relay
+/// lags behind the log; a lagging relay (NATS down) does not make the
+/// service unready, since commands keep succeeding meanwhile.
 #[utoipa::path(get, path = "/health/ready", tag = "health",
     responses((status = 200, description = "ready"), (status = 503, body = super::problem::Problem)))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
-    let ping = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool);
-    match tokio::time::timeout(Duration::from_secs(2), ping).await {
-        Ok(Ok(_)) => Ok(Json(json!({"status": "ready", "postgres": "ok"}))),
+    let lag = crate::relay::lag(&state.pool);
+    match tokio::time::timeout(Duration::from_secs(2), lag).await {
+        Ok(Ok(lag)) => Ok(Json(
+            json!({"status": "ready", "postgres": "ok", "relay_lag": lag}),
+        )),
         _ => Err(AppError::Unavailable),
     }
 }

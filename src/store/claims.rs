@@ -6,7 +6,7 @@
 //! waits for the first to commit, finds the row taken and rolls back, so
 //! exactly one of them exists afterwards and nothing is left half-written.
 
-use aggregates::{Session, User, UserEvent};
+use aggregates::{Audit, Session, User, UserEvent};
 
 use super::StoredAggregate;
 
@@ -56,5 +56,9 @@ impl StoredAggregate for User {
 }
 
 impl StoredAggregate for Session {
+    const SCHEMA_VERSION: i32 = 1;
+}
+
+impl StoredAggregate for Audit {
     const SCHEMA_VERSION: i32 = 1;
 }

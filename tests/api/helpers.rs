@@ -101,6 +101,11 @@ pub fn test_config(database_url: &str, smtp_port: u16, data_dir: &std::path::Pat
     };
     config.smtp.port = smtp_port;
     config.smtp.timeout = Duration::from_secs(2);
+    // Each test publishes to a stream and subjects of its own.
+    let tag = Uuid::new_v4().simple().to_string();
+    config.relay.stream = format!("TEST_{tag}");
+    config.relay.subject_prefix = format!("t{tag}");
+    config.relay.max_age = Duration::from_secs(600);
     config
 }
 

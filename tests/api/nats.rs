@@ -1,0 +1,131 @@
+//! NATS helpers: a private `nats-server` a test can stop and restart, and a
+//! durable consumer that reads a stream to the end.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy};
+use futures_util::StreamExt;
+use serde_json::Value;
+
+use crate::helpers::eventually;
+
+pub const SHARED_NATS: &str = "nats://127.0.0.1:4222";
+
+/// A JetStream server of the test's own, on a random port, keeping its
+/// store in a temporary directory across restarts.
+pub struct PrivateNats {
+    pub port: u16,
+    store: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl PrivateNats {
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = Self {
+            port,
+            store: tempfile::tempdir().unwrap(),
+            child: None,
+        };
+        server.restart().await;
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    pub async fn restart(&mut self) {
+        let child = Command::new("nats-server")
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(self.store.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server must be installed (see README)");
+        self.child = Some(child);
+        let url = self.url();
+        eventually(Duration::from_secs(10), || async {
+            async_nats::connect(&url).await.ok().map(|_| ())
+        })
+        .await;
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateNats {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One message as a consumer sees it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub subject: String,
+    pub msg_id: String,
+    pub envelope: Value,
+}
+
+/// Reads `stream` through the durable pull consumer `durable` (explicit
+/// acks) until `expected` messages arrived or 20 s passed.
+pub async fn consume(url: &str, stream: &str, durable: &str, expected: usize) -> Vec<Received> {
+    let js = jetstream::new(async_nats::connect(url).await.unwrap());
+    let stream = js.get_stream(stream).await.unwrap();
+    let consumer: jetstream::consumer::PullConsumer = stream
+        .get_or_create_consumer(
+            durable,
+            pull::Config {
+                durable_name: Some(durable.to_owned()),
+                ack_policy: AckPolicy::Explicit,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut received = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while received.len() < expected && tokio::time::Instant::now() < deadline {
+        let mut batch = consumer
+            .fetch()
+            .max_messages(200)
+            .expires(Duration::from_millis(500))
+            .messages()
+            .await
+            .unwrap();
+        while let Some(message) = batch.next().await {
+            let message = message.unwrap();
+            let msg_id = message
+                .headers
+                .as_ref()
+                .and_then(|h| h.get("Nats-Msg-Id"))
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            received.push(Received {
+                subject: message.subject.to_string(),
+                msg_id,
+                envelope: serde_json::from_slice(&message.payload).unwrap(),
+            });
+            message.ack().await.unwrap();
+        }
+    }
+    received
+}
