@@ -408,3 +408,16 @@ impl TestApp {
         .expect("count events")
     }
 }
+
+impl TestApp {
+    /// Another instance of the service on the same database, secret and
+    /// stream: what production runs behind a load balancer.
+    pub async fn second_instance(&self) -> String {
+        let app = Application::build(self.config.clone())
+            .await
+            .expect("second instance builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        address
+    }
+}

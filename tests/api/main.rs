@@ -14,6 +14,7 @@ mod http_contract;
 mod lifecycle;
 mod lockout;
 mod log_order;
+mod multi_instance;
 mod nats;
 mod projections;
 mod rate_limits;
