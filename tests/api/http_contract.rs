@@ -170,3 +170,40 @@ async fn docs_page_loads_without_the_internet() {
         .unwrap();
     assert_eq!(script.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn openapi_documents_the_admin_endpoints_with_their_role_requirements() {
+    let app = spawn_app().await;
+    let doc: Value = body(
+        app.client
+            .get(app.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let paths = doc["paths"].as_object().unwrap();
+    let admin: Vec<(&String, &Value)> = paths
+        .iter()
+        .filter(|(p, _)| p.starts_with("/api/v1/admin/"))
+        .collect();
+    assert!(
+        admin.len() >= 6,
+        "admin endpoints missing: {:?}",
+        paths.keys().collect::<Vec<_>>()
+    );
+    for (path, item) in admin {
+        for (method, operation) in item.as_object().unwrap() {
+            let scopes = &operation["security"][0]["bearer"];
+            assert!(
+                scopes.as_array().is_some_and(|s| !s.is_empty()),
+                "{method} {path} names no role"
+            );
+            let description = operation["description"].as_str().unwrap_or_default();
+            assert!(
+                description.contains("role"),
+                "{method} {path}: {description}"
+            );
+        }
+    }
+}
