@@ -15,6 +15,14 @@ pub struct TokenPair {
     pub refresh_token: String,
 }
 
+/// `relay_lag` from `GET /health/ready`: events not yet published to NATS
+/// and the age of the oldest.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct RelayLag {
+    pub events: i64,
+    pub seconds: f64,
+}
+
 /// Why a request did not succeed, as counted in the report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -96,6 +104,25 @@ impl Api {
 
     pub async fn live(&self) -> Result<(), Failure> {
         drain(self.client.get(format!("{}/health/live", self.base))).await
+    }
+
+    pub async fn relay_lag(&self) -> Result<RelayLag, Failure> {
+        #[derive(Deserialize)]
+        struct Ready {
+            relay_lag: RelayLag,
+        }
+        let response = self
+            .client
+            .get(format!("{}/health/ready", self.base))
+            .send()
+            .await
+            .map_err(|_| Failure::Transport)?;
+        let ready: Ready = check(response)
+            .await?
+            .json()
+            .await
+            .map_err(|_| Failure::Decode)?;
+        Ok(ready.relay_lag)
     }
 
     async fn post<T: DeserializeOwned>(&self, path: &str, body: &Value) -> Result<T, Failure> {

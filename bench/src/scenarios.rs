@@ -11,6 +11,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tokio::time::MissedTickBehavior;
 
 use crate::api::{Api, TokenPair};
 use crate::smtp::Inbox;
@@ -228,24 +229,71 @@ pub async fn refreshes(
         |(api, user, mut token), deadline| async move {
             let mut recorder = Recorder::default();
             while Instant::now() < deadline {
-                let started = Instant::now();
-                match api.refresh(&token).await {
-                    Ok(pair) => {
-                        recorder.success(started.elapsed());
-                        token = pair.refresh_token;
-                    }
-                    Err(failure) => {
-                        recorder.failure(failure);
-                        if let Ok(pair) = api.login(&user.username, PASSWORD).await {
-                            token = pair.refresh_token;
-                        }
-                    }
-                }
+                refresh_once(&api, &user, &mut token, &mut recorder).await;
             }
             recorder
         },
     )
     .await
+}
+
+/// Like `refreshes`, but paced: together the sessions start `per_s`
+/// refreshes a second, evenly spread (session `i` of `n` is offset by
+/// `i / n` of its period). A refresh that overruns its slot skips the
+/// missed slots instead of bursting to catch up, so the achieved rate
+/// (the summary's `per_s`) is at most `per_s`.
+pub async fn paced_refreshes(
+    base_url: &str,
+    sessions: Vec<(User, TokenPair)>,
+    per_s: f64,
+    duration: Duration,
+) -> anyhow::Result<Summary> {
+    let n = sessions.len();
+    if n == 0 || per_s <= 0.0 {
+        bail!("paced refreshes need sessions and a positive rate");
+    }
+    let period = Duration::from_secs_f64(n as f64 / per_s);
+    let items = sessions
+        .into_iter()
+        .enumerate()
+        .map(|(i, (user, pair))| Ok((i, Api::new(base_url)?, user, pair.refresh_token)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    run_for(
+        duration,
+        items,
+        move |(i, api, user, mut token), deadline| async move {
+            let offset = period.mul_f64(i as f64 / n as f64);
+            let mut slots = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
+            slots.set_missed_tick_behavior(MissedTickBehavior::Skip);
+            let mut recorder = Recorder::default();
+            loop {
+                slots.tick().await;
+                if Instant::now() >= deadline {
+                    return recorder;
+                }
+                refresh_once(&api, &user, &mut token, &mut recorder).await;
+            }
+        },
+    )
+    .await
+}
+
+/// One timed refresh that moves `token` on. A failure breaks the chain: it
+/// is counted and the session logs in again (untimed).
+async fn refresh_once(api: &Api, user: &User, token: &mut String, recorder: &mut Recorder) {
+    let started = Instant::now();
+    match api.refresh(token).await {
+        Ok(pair) => {
+            recorder.success(started.elapsed());
+            *token = pair.refresh_token;
+        }
+        Err(failure) => {
+            recorder.failure(failure);
+            if let Ok(pair) = api.login(&user.username, PASSWORD).await {
+                *token = pair.refresh_token;
+            }
+        }
+    }
 }
 
 /// `GET /health/live` then `GET /me`, each at one task per token for the

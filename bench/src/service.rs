@@ -16,6 +16,11 @@ use tokio::process::{Child, Command};
 
 /// How many warning/error lines the report keeps verbatim.
 const KEPT_LINES: usize = 10;
+/// Retention of the run's stream: long enough for any run, short enough
+/// that a stream a crashed run failed to delete empties itself.
+const NATS_MAX_AGE_SECS: u64 = 600;
+/// JetStream's duplicate window must not exceed the stream's max age.
+const NATS_DUPLICATE_WINDOW_SECS: u64 = 120;
 
 /// A database that exists only for this run.
 pub struct Database {
@@ -43,6 +48,18 @@ impl Database {
         format!("{}/{}?sslmode=disable", self.server_url, self.name)
     }
 
+    /// Rows in the event log (run it while no service writes).
+    pub async fn count_events(&self) -> anyhow::Result<i64> {
+        let mut conn = PgConnection::connect(&self.url())
+            .await
+            .with_context(|| format!("cannot connect to {}", self.name))?;
+        let count = sqlx::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(&mut conn)
+            .await?;
+        conn.close().await?;
+        Ok(count)
+    }
+
     /// Drops the database, disconnecting anyone still connected.
     pub async fn drop_database(&self) -> anyhow::Result<()> {
         let admin = format!("{}/postgres", self.server_url);
@@ -58,12 +75,35 @@ impl Database {
 }
 
 /// What the child process needs to know.
+#[derive(Clone)]
 pub struct ServiceConfig<'a> {
     pub bin: &'a Path,
     pub database_url: String,
     pub smtp_port: u16,
     pub data_dir: PathBuf,
     pub db_max_connections: u32,
+    /// Kept across restarts on the same database: tokens and encrypted
+    /// fields written by one start must still be readable by the next.
+    pub secret_hex: String,
+    /// Where the relay publishes; `None` starts the service with it off.
+    pub relay: Option<RelayTarget>,
+}
+
+/// The run's own stream and subject prefix on the NATS server at `url`.
+#[derive(Clone)]
+pub struct RelayTarget {
+    pub url: String,
+    pub stream: String,
+    pub subject_prefix: String,
+}
+
+/// 64 hex characters from two random UUIDs (244 random bits).
+pub fn random_secret_hex() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 /// Warnings and errors the service logged during the run.
@@ -76,6 +116,20 @@ pub struct LogSummary {
     pub samples: VecDeque<String>,
 }
 
+impl LogSummary {
+    /// The counts of two runs added, and the last lines of both.
+    pub fn merge(mut self, later: LogSummary) -> LogSummary {
+        self.warn_lines += later.warn_lines;
+        self.error_lines += later.error_lines;
+        self.other_lines += later.other_lines;
+        self.samples.extend(later.samples);
+        while self.samples.len() > KEPT_LINES {
+            self.samples.pop_front();
+        }
+        self
+    }
+}
+
 pub struct Service {
     child: Child,
     base_url: String,
@@ -84,16 +138,17 @@ pub struct Service {
 
 impl Service {
     /// Spawns the binary on a free port and waits until `/health/ready` is 200.
-    pub async fn start(config: ServiceConfig<'_>, ready_within: Duration) -> anyhow::Result<Self> {
+    pub async fn start(config: &ServiceConfig<'_>, ready_within: Duration) -> anyhow::Result<Self> {
         let port = free_port()?;
-        let mut child = Command::new(config.bin)
+        let mut command = Command::new(config.bin);
+        command
             .arg("serve")
             .env("IDENTITY_DATABASE_URL", &config.database_url)
             .env("IDENTITY_LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .env("IDENTITY_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
             .env("IDENTITY_SMTP_HOST", "127.0.0.1")
             .env("IDENTITY_SMTP_PORT", config.smtp_port.to_string())
-            .env("IDENTITY_SECRET", random_secret_hex())
+            .env("IDENTITY_SECRET", &config.secret_hex)
             .env("IDENTITY_DATA_DIR", &config.data_dir)
             .env("IDENTITY_LOG", "warn")
             .env("IDENTITY_ARGON2_MEMORY_KIB", "19456")
@@ -108,7 +163,21 @@ impl Service {
             .env("IDENTITY_RATE_LIMIT_API", "0/60")
             .env("IDENTITY_RATE_LIMIT_LOGIN", "0/60")
             .env("IDENTITY_RATE_LIMIT_REGISTER", "0/60")
-            .env("IDENTITY_RATE_LIMIT_EMAIL_CODES", "0/60")
+            .env("IDENTITY_RATE_LIMIT_EMAIL_CODES", "0/60");
+        match &config.relay {
+            None => command.env("IDENTITY_RELAY_ENABLED", "false"),
+            Some(relay) => command
+                .env("IDENTITY_RELAY_ENABLED", "true")
+                .env("IDENTITY_NATS_URL", &relay.url)
+                .env("IDENTITY_NATS_STREAM", &relay.stream)
+                .env("IDENTITY_NATS_SUBJECT_PREFIX", &relay.subject_prefix)
+                .env("IDENTITY_NATS_MAX_AGE_SECS", NATS_MAX_AGE_SECS.to_string())
+                .env(
+                    "IDENTITY_NATS_DUPLICATE_WINDOW_SECS",
+                    NATS_DUPLICATE_WINDOW_SECS.to_string(),
+                ),
+        };
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -177,15 +246,6 @@ impl Service {
 fn free_port() -> anyhow::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
-}
-
-/// 64 hex characters from two random UUIDs (244 random bits).
-fn random_secret_hex() -> String {
-    format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    )
 }
 
 async fn collect_logs(stream: impl AsyncRead + Unpin, logs: Arc<Mutex<LogSummary>>) {

@@ -41,7 +41,12 @@ impl PrivateNats {
     }
 
     pub async fn restart(&mut self) {
-        let child = Command::new("nats-server")
+        // Debian installs it in /usr/sbin, which not every PATH holds.
+        let binary = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap_or("nats-server");
+        let child = Command::new(binary)
             .args([
                 "-a",
                 "127.0.0.1",
