@@ -60,6 +60,12 @@ pub enum AuditEvent {
 }
 
 impl AuditEvent {
+    /// Every event name, for whoever must know them all without a value of
+    /// each (the contract test of docs/events.md). Kept in step with
+    /// [`AuditEvent::name`] by a test.
+    pub const NAMES: &'static [&'static str] = &["HistoryViewed"];
+
+    /// The bare event name, without namespace.
     pub fn name(&self) -> &'static str {
         match self {
             Self::HistoryViewed { .. } => "HistoryViewed",

@@ -6,11 +6,19 @@
 //! the same events be replayed by projections, auditors and tests.
 
 pub mod audit;
+pub mod conversion;
+pub mod influencer;
+pub mod ledger;
+pub mod referral;
 pub mod session;
 pub mod user;
 pub mod values;
 
 pub use audit::{Audit, AuditCommand, AuditError, AuditEvent};
+pub use conversion::{Conversion, ConversionCommand, ConversionError, ConversionEvent};
+pub use influencer::{Influencer, InfluencerCommand, InfluencerError, InfluencerEvent};
+pub use ledger::{Ledger, LedgerCommand, LedgerError, LedgerEvent};
+pub use referral::{Referral, ReferralCommand, ReferralError, ReferralEvent};
 pub use session::{Session, SessionCommand, SessionError, SessionEvent};
 pub use user::{User, UserCommand, UserError, UserEvent};
 

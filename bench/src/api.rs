@@ -15,12 +15,11 @@ pub struct TokenPair {
     pub refresh_token: String,
 }
 
-/// `relay_lag` from `GET /health/ready`: events not yet published to NATS
-/// and the age of the oldest.
+/// The part of `relay_lag` in `GET /health/ready` the bench reads: events
+/// not yet published to NATS.
 #[derive(Debug, Clone, Copy, Deserialize)]
 pub struct RelayLag {
     pub events: i64,
-    pub seconds: f64,
 }
 
 /// Why a request did not succeed, as counted in the report.

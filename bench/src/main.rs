@@ -1,8 +1,11 @@
 //! `bench`: one run starts an SMTP sink, a fresh database and the identity
-//! service, measures the baselines and the scenarios against it, prints a
-//! report and writes it as JSON. See README.md.
+//! service, measures the baselines and the scenarios against it (relay
+//! off), restarts the service with the relay on for the relay scenarios,
+//! prints a report and writes it as JSON. See README.md.
 
 mod api;
+mod nats;
+mod relay;
 mod report;
 mod scenarios;
 mod service;
@@ -16,17 +19,18 @@ use std::time::Duration;
 use anyhow::{anyhow, bail};
 use clap::Parser;
 
+use relay::SteadyLoad;
 use report::{
     LoginReport, MeReport, RefreshReport, Report, LOGIN_TARGET_RATIO, REFRESH_TARGET_PER_S,
 };
-use scenarios::Argon2Baseline;
+use scenarios::{Argon2Baseline, User};
 use service::{Database, LogSummary, Service, ServiceConfig};
 use smtp::SmtpSink;
 
 /// Single-thread argon2 verifications whose median is the baseline.
 const ARGON2_SAMPLES: usize = 30;
 /// Time allowed for the service to create its database, migrate and listen.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Pool size given to the service, enough for 32 connections plus projectors.
 const DB_MAX_CONNECTIONS: u32 = 40;
 
@@ -55,6 +59,19 @@ struct Args {
     /// Concurrent connections for the refresh, /me and /health/live scenarios.
     #[arg(long, default_value_t = 32)]
     connections: usize,
+    /// NATS server with JetStream the relay publishes to.
+    #[arg(long, env = "BENCH_NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    nats_url: String,
+    /// Skip the relay scenarios (no NATS needed); the service runs with the
+    /// relay off throughout.
+    #[arg(long)]
+    skip_relay: bool,
+    /// Total refreshes per second of the relay's steady load.
+    #[arg(long, default_value_t = 200.0)]
+    relay_rate: f64,
+    /// Sessions sharing the relay's steady load.
+    #[arg(long, default_value_t = 8)]
+    relay_sessions: usize,
     /// Where the JSON report is written.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results/latest.json"))]
     out: PathBuf,
@@ -72,11 +89,16 @@ async fn main() -> anyhow::Result<()> {
     let argon2 =
         tokio::task::spawn_blocking(|| scenarios::argon2_baseline(ARGON2_SAMPLES)).await??;
 
+    let target = if args.skip_relay {
+        None
+    } else {
+        Some(nats::Target::connect(&args.nats_url).await?)
+    };
     let database = Database::fresh(&args.postgres_url);
     let data_dir = std::env::temp_dir().join(database.name());
     std::fs::create_dir_all(&data_dir)?;
     progress(format!(
-        "starting {} on database {}",
+        "starting {} on database {} (relay off)",
         bin.display(),
         database.name()
     ));
@@ -86,21 +108,22 @@ async fn main() -> anyhow::Result<()> {
         smtp_port: sink.port(),
         data_dir: data_dir.clone(),
         db_max_connections: DB_MAX_CONNECTIONS,
+        secret_hex: service::random_secret_hex(),
+        relay: None,
     };
-    let outcome = match Service::start(config, READY_TIMEOUT).await {
-        Ok(service) => {
-            let outcome = tokio::select! {
-                outcome = measure(&args, &service, &sink, argon2) => outcome,
-                _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
-            };
-            let logs = service.stop().await;
-            outcome.map(|report| Report {
-                service_log: logs,
-                ..report
-            })
+    // Cancelling drops the running service, which kills it.
+    let outcome = tokio::select! {
+        outcome = run(&args, &config, &database, &sink, argon2, target.as_ref()) => outcome,
+        _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
+    };
+    if let Some(target) = &target {
+        if let Err(error) = target.delete_stream().await {
+            progress(format!(
+                "could not delete stream {}: {error:#}",
+                target.stream()
+            ));
         }
-        Err(error) => Err(error),
-    };
+    }
     if let Err(error) = database.drop_database().await {
         progress(format!(
             "could not drop database {}: {error:#}",
@@ -118,13 +141,50 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every scenario, in order, against the running service.
+/// The scenarios with the relay off, then (unless skipped) the relay
+/// scenarios after a restart with it on. A failed relay scenario is
+/// reported, not fatal: the other figures stand.
+async fn run(
+    args: &Args,
+    config: &ServiceConfig<'_>,
+    database: &Database,
+    sink: &SmtpSink,
+    argon2: Argon2Baseline,
+    target: Option<&nats::Target>,
+) -> anyhow::Result<Report> {
+    let service = Service::start(config, READY_TIMEOUT).await?;
+    let measured = measure(args, &service, sink, argon2).await;
+    let logs = service.stop().await;
+    let (mut report, users) = measured?;
+    report.service_log = logs;
+    let Some(target) = target else {
+        return Ok(report);
+    };
+    let load = SteadyLoad {
+        sessions: args.relay_sessions,
+        per_s: args.relay_rate,
+        duration: Duration::from_secs(args.duration_secs),
+    };
+    let capacity = report.refresh.refreshes_per_s;
+    let (relay, logs) = relay::measure(config, database, target, &users, load, capacity).await;
+    report.service_log = std::mem::take(&mut report.service_log).merge(logs);
+    match relay {
+        Ok(relay) => report.relay = Some(relay),
+        Err(error) => {
+            progress(format!("relay scenarios failed: {error:#}"));
+            report.relay_error = Some(format!("{error:#}"));
+        }
+    }
+    Ok(report)
+}
+
+/// Every scenario but the relay's, in order, against the running service.
 async fn measure(
     args: &Args,
     service: &Service,
     sink: &SmtpSink,
     argon2: Argon2Baseline,
-) -> anyhow::Result<Report> {
+) -> anyhow::Result<(Report, Vec<User>)> {
     let base = service.base_url();
     let load_before = load_average();
     let duration = Duration::from_secs(args.duration_secs);
@@ -158,7 +218,7 @@ async fn measure(
     let user = users.first().ok_or_else(|| anyhow!("no users"))?;
     let history = scenarios::history(base, user, count).await?;
 
-    Ok(Report {
+    let report = Report {
         load_before,
         load_after: load_average(),
         date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -194,8 +254,12 @@ async fn measure(
         },
         argon2,
         history,
+        relay_during_scenarios: false,
+        relay: None,
+        relay_error: None,
         service_log: LogSummary::default(),
-    })
+    };
+    Ok((report, users))
 }
 
 /// The binary as given, or relative to the workspace root when run elsewhere.
@@ -220,6 +284,6 @@ fn load_average() -> Option<f64> {
 }
 
 /// Progress goes to stderr; stdout carries only the report.
-fn progress(message: impl AsRef<str>) {
+pub(crate) fn progress(message: impl AsRef<str>) {
     let _ = writeln!(std::io::stderr().lock(), "bench: {}", message.as_ref());
 }

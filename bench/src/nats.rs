@@ -12,6 +12,8 @@ use serde::Deserialize;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::service::RelayTarget;
+
 /// Messages a subscriber may hold before NATS calls it a slow consumer and
 /// drops some; far more than a bench run publishes.
 const SUBSCRIPTION_CAPACITY: usize = 1 << 20;
@@ -33,7 +35,9 @@ impl Target {
             .connect(url)
             .await
             .with_context(|| {
-                format!("cannot connect to NATS at {url}; start `nats-server -js` or pass --skip-relay")
+                format!(
+                    "cannot connect to NATS at {url}; start `nats-server -js` or pass --skip-relay"
+                )
             })?;
         let id = uuid::Uuid::new_v4().simple().to_string();
         Ok(Self {
@@ -44,8 +48,13 @@ impl Target {
         })
     }
 
-    pub fn url(&self) -> &str {
-        &self.url
+    /// What the service is told to publish to.
+    pub fn service_target(&self) -> RelayTarget {
+        RelayTarget {
+            url: self.url.clone(),
+            stream: self.stream.clone(),
+            subject_prefix: self.prefix.clone(),
+        }
     }
 
     pub fn stream(&self) -> &str {
@@ -133,7 +142,10 @@ struct Envelope {
     occurred_at: DateTime<Utc>,
 }
 
-async fn record(mut subscriber: async_nats::Subscriber, mut stop: oneshot::Receiver<()>) -> Deliveries {
+async fn record(
+    mut subscriber: async_nats::Subscriber,
+    mut stop: oneshot::Receiver<()>,
+) -> Deliveries {
     let mut seen = Deliveries::default();
     loop {
         // Biased: messages already queued are taken before the stop signal,

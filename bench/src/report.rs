@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Serialize;
 
+use crate::relay::RelayReport;
 use crate::scenarios::{Argon2Baseline, History};
 use crate::service::LogSummary;
 use crate::stats::Summary;
@@ -32,6 +33,12 @@ pub struct Report {
     pub refresh: RefreshReport,
     pub me_vs_live: MeReport,
     pub history: History,
+    /// Whether the relay published while login, refresh, /me and history
+    /// ran (it does not: their figures exclude its cost).
+    pub relay_during_scenarios: bool,
+    /// The relay scenarios; `None` with `--skip-relay` or when they failed.
+    pub relay: Option<RelayReport>,
+    pub relay_error: Option<String>,
     pub service_log: LogSummary,
 }
 
@@ -85,6 +92,15 @@ impl Report {
         )?;
         writeln!(
             out,
+            "login, refresh, /me and history ran with the relay {}",
+            if self.relay_during_scenarios {
+                "on"
+            } else {
+                "off"
+            }
+        )?;
+        writeln!(
+            out,
             "load average (1 min) before {} / after {}",
             load(self.load_before),
             load(self.load_after)
@@ -129,6 +145,7 @@ impl Report {
             "{:<18} {} sequential refreshes of one session in {:.1} s, errors {}: first-100 p50 {:.2} ms, last-100 p50 {:.2} ms, ratio {:.2} (expect ~1.0)",
             "history", h.refreshes, h.total_s, h.errors, h.first_p50_ms, h.last_p50_ms, h.ratio
         )?;
+        self.render_relay(out)?;
         let s = &self.service_log;
         writeln!(
             out,
@@ -139,6 +156,48 @@ impl Report {
             writeln!(out, "    {sample}")?;
         }
         Ok(())
+    }
+
+    fn render_relay(&self, out: &mut String) -> std::fmt::Result {
+        if let Some(error) = &self.relay_error {
+            writeln!(out, "{:<18} FAILED: {error}", "relay")?;
+        }
+        let Some(relay) = &self.relay else {
+            return Ok(());
+        };
+        let d = &relay.drain;
+        writeln!(
+            out,
+            "{:<18} {} events stored, {} unpublished at first ready, published in {:.2} s -> {:.0} events/s; subscriber got {} in {:.2} s first to last -> {:.0}/s; spawn to drained {:.2} s",
+            "relay drain",
+            d.stored_events,
+            d.backlog,
+            d.drain_s,
+            d.events_per_s,
+            d.received,
+            d.received_window_s,
+            d.received_per_s,
+            d.since_spawn_s
+        )?;
+        let s = &relay.steady;
+        line(out, &format!("relay load x{}", s.sessions), &s.refresh)?;
+        writeln!(
+            out,
+            "    paced refreshes at {:.0}/s target ({:.2} of the refresh scenario's rate); {} events received, {:.1} events/s",
+            s.target_per_s, s.share_of_refresh_capacity, s.events_received, s.events_per_s
+        )?;
+        writeln!(
+            out,
+            "    commit to subscriber lag p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms{}",
+            s.lag_p50_ms,
+            s.lag_p99_ms,
+            s.lag_max_ms,
+            if s.undecodable > 0 {
+                format!("  ({} undecodable messages)", s.undecodable)
+            } else {
+                String::new()
+            }
+        )
     }
 
     /// Writes pretty JSON to `path`, creating its directory.

@@ -5,6 +5,7 @@
 
 mod admin;
 mod concurrency;
+mod contract;
 mod durability;
 mod enumeration;
 mod errors;

@@ -86,3 +86,15 @@ fn audit_events_have_namespaced_stable_names_and_payloads() {
     assert_eq!(json["HistoryViewed"]["via"], "api");
     assert_eq!(json["HistoryViewed"]["subject"], subject().to_string());
 }
+
+#[test]
+fn names_lists_the_name_of_every_variant_once() {
+    let samples = [viewed("a", 1)];
+    // Exhaustive on purpose (no `_` arm): a new variant fails to compile
+    // here until it gets a sample above and its name in `NAMES`.
+    samples.iter().for_each(|event| match event {
+        AuditEvent::HistoryViewed { .. } => {}
+    });
+    let named: Vec<&str> = samples.iter().map(AuditEvent::name).collect();
+    assert_eq!(named, AuditEvent::NAMES);
+}

@@ -69,6 +69,24 @@ pub enum UserEvent {
 }
 
 impl UserEvent {
+    /// Every event name, for whoever must know them all without a value of
+    /// each (the contract test of docs/events.md). Kept in step with
+    /// [`UserEvent::name`] by the test below.
+    pub const NAMES: &'static [&'static str] = &[
+        "UserRegistered",
+        "EmailVerificationCodeIssued",
+        "EmailVerified",
+        "PasswordCheckStarted",
+        "LoginFailed",
+        "LoginSucceeded",
+        "AccountLocked",
+        "AccountUnlocked",
+        "RoleGranted",
+        "RoleRevoked",
+        "UserDeactivated",
+        "UserReactivated",
+    ];
+
     /// The bare event name, without namespace.
     pub fn name(&self) -> &'static str {
         match self {
@@ -95,5 +113,92 @@ impl DomainEvent for UserEvent {
 
     fn event_version(&self) -> String {
         "1".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use chrono::{TimeZone, Utc};
+    use uuid::Uuid;
+
+    use super::{Role, UserEvent};
+
+    /// One value of every variant. A new variant fails to compile in
+    /// `covered` below until it gets a sample here and its name in `NAMES`.
+    fn samples() -> Vec<UserEvent> {
+        let at = Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap();
+        let by = || "admin".to_owned();
+        vec![
+            UserEvent::UserRegistered {
+                user_id: Uuid::from_u128(1),
+                username: "alice".to_owned(),
+                email: "alice@example.com".to_owned(),
+                password_hash: "$argon2id$...".to_owned(),
+                registered_at: at,
+            },
+            UserEvent::EmailVerificationCodeIssued {
+                issued_at: at,
+                expires_at: at,
+            },
+            UserEvent::EmailVerified { verified_at: at },
+            UserEvent::PasswordCheckStarted { at },
+            UserEvent::LoginFailed {
+                at,
+                consecutive_failures: 1,
+            },
+            UserEvent::LoginSucceeded {
+                at,
+                session_id: Uuid::from_u128(2),
+            },
+            UserEvent::AccountLocked {
+                until: at,
+                by: None,
+                at,
+            },
+            UserEvent::AccountUnlocked { by: by(), at },
+            UserEvent::RoleGranted {
+                role: Role::Admin,
+                by: by(),
+                at,
+            },
+            UserEvent::RoleRevoked {
+                role: Role::Admin,
+                by: by(),
+                at,
+            },
+            UserEvent::UserDeactivated { by: by(), at },
+            UserEvent::UserReactivated { by: by(), at },
+        ]
+    }
+
+    /// Exhaustive on purpose: no `_` arm.
+    fn covered(event: &UserEvent) {
+        match event {
+            UserEvent::UserRegistered { .. }
+            | UserEvent::EmailVerificationCodeIssued { .. }
+            | UserEvent::EmailVerified { .. }
+            | UserEvent::PasswordCheckStarted { .. }
+            | UserEvent::LoginFailed { .. }
+            | UserEvent::LoginSucceeded { .. }
+            | UserEvent::AccountLocked { .. }
+            | UserEvent::AccountUnlocked { .. }
+            | UserEvent::RoleGranted { .. }
+            | UserEvent::RoleRevoked { .. }
+            | UserEvent::UserDeactivated { .. }
+            | UserEvent::UserReactivated { .. } => {}
+        }
+    }
+
+    #[test]
+    fn names_lists_the_name_of_every_variant_once() {
+        let samples = samples();
+        samples.iter().for_each(covered);
+        let named: BTreeSet<&str> = samples.iter().map(UserEvent::name).collect();
+        let listed: BTreeSet<&str> = UserEvent::NAMES.iter().copied().collect();
+        assert_eq!(named.len(), samples.len(), "one sample per variant");
+        assert_eq!(listed.len(), UserEvent::NAMES.len(), "no name twice");
+        assert_eq!(named, listed);
     }
 }
