@@ -65,7 +65,7 @@ pub enum ReferralEvent {
 
 impl ReferralEvent {
     /// Every event name, for subscribers and schema checks.
-    pub const NAMES: &[&str] = &["SignupAttributed", "VerifiedSignupRecorded"];
+    pub const NAMES: &'static [&'static str] = &["SignupAttributed", "VerifiedSignupRecorded"];
 
     /// The bare event name, without namespace.
     pub fn name(&self) -> &'static str {

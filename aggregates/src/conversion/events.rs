@@ -54,7 +54,7 @@ pub enum ConversionEvent {
 
 impl ConversionEvent {
     /// Every event name, for subscribers and schema checks.
-    pub const NAMES: &[&str] = &["ConversionRecorded", "ConversionRefunded"];
+    pub const NAMES: &'static [&'static str] = &["ConversionRecorded", "ConversionRefunded"];
 
     /// The bare event name, without namespace.
     pub fn name(&self) -> &'static str {

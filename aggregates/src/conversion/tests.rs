@@ -290,14 +290,27 @@ fn refund_conversion_fails_when_never_recorded() {
         .then_expect_error(ConversionError::NotFound);
 }
 
+/// Exhaustive on purpose: no `_` arm, so a new variant fails to compile
+/// here until it gets a sample below and its name in `NAMES`.
+fn covered(event: &ConversionEvent) {
+    match event {
+        ConversionEvent::ConversionRecorded { .. } | ConversionEvent::ConversionRefunded { .. } => {
+        }
+    }
+}
+
 #[test]
 fn conversion_event_names_are_listed_in_names_and_namespaced() {
     let every = [
         recorded(day(10), 1_000, None),
         refunded(1_000, Some(influencer())),
     ];
-    let names: Vec<&str> = every.iter().map(ConversionEvent::name).collect();
-    assert_eq!(names, ConversionEvent::NAMES);
+    every.iter().for_each(covered);
+    let named: std::collections::BTreeSet<&str> = every.iter().map(ConversionEvent::name).collect();
+    let listed: std::collections::BTreeSet<&str> = ConversionEvent::NAMES.iter().copied().collect();
+    assert_eq!(named.len(), every.len(), "one sample per variant");
+    assert_eq!(listed.len(), ConversionEvent::NAMES.len(), "no name twice");
+    assert_eq!(named, listed);
     assert_eq!(
         every[1].event_type(),
         "identity.conversion.ConversionRefunded"

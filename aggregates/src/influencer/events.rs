@@ -60,7 +60,7 @@ pub enum InfluencerEvent {
 
 impl InfluencerEvent {
     /// Every event name, for subscribers and schema checks.
-    pub const NAMES: &[&str] = &[
+    pub const NAMES: &'static [&'static str] = &[
         "ApplicationSubmitted",
         "ApplicationApproved",
         "ApplicationRejected",

@@ -289,6 +289,21 @@ fn reject_application_fails_when_reason_is_blank() {
 
 mod codes;
 
+/// Exhaustive on purpose: no `_` arm, so a new variant fails to compile
+/// here until it gets a sample below and its name in `NAMES`.
+fn covered(event: &InfluencerEvent) {
+    match event {
+        InfluencerEvent::ApplicationSubmitted { .. }
+        | InfluencerEvent::ApplicationApproved { .. }
+        | InfluencerEvent::ApplicationRejected { .. }
+        | InfluencerEvent::VanityCodeClaimed { .. }
+        | InfluencerEvent::ReferralCodeDeactivated { .. }
+        | InfluencerEvent::InfluencerSuspended { .. }
+        | InfluencerEvent::InfluencerReinstated { .. }
+        | InfluencerEvent::CommissionRateSet { .. } => {}
+    }
+}
+
 #[test]
 fn influencer_event_names_are_listed_in_names_and_namespaced() {
     let every = [
@@ -312,8 +327,12 @@ fn influencer_event_names_are_listed_in_names_and_namespaced() {
             at: at(4),
         },
     ];
-    let names: Vec<&str> = every.iter().map(InfluencerEvent::name).collect();
-    assert_eq!(names, InfluencerEvent::NAMES);
+    every.iter().for_each(covered);
+    let named: std::collections::BTreeSet<&str> = every.iter().map(InfluencerEvent::name).collect();
+    let listed: std::collections::BTreeSet<&str> = InfluencerEvent::NAMES.iter().copied().collect();
+    assert_eq!(named.len(), every.len(), "one sample per variant");
+    assert_eq!(listed.len(), InfluencerEvent::NAMES.len(), "no name twice");
+    assert_eq!(named, listed);
     assert_eq!(
         approved().event_type(),
         "identity.influencer.ApplicationApproved"

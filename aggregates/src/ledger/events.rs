@@ -47,7 +47,7 @@ pub enum LedgerEvent {
 
 impl LedgerEvent {
     /// Every event name, for subscribers and schema checks.
-    pub const NAMES: &[&str] = &[
+    pub const NAMES: &'static [&'static str] = &[
         "EarningsAccrued",
         "EarningsReleased",
         "EarningsReversed",

@@ -173,7 +173,7 @@ fn balances_keep_earnings_pending_until_the_hold_expires_then_available() {
     let just_before = midnight(31) - Duration::seconds(1);
     assert_eq!(eur_balance(&ledger, just_before), balance(1_500, 0, 0));
     assert_eq!(eur_balance(&ledger, midnight(31)), balance(0, 1_500, 0));
-    assert!(ledger.balances(noon(60)).get(&usd()).is_none());
+    assert!(!ledger.balances(noon(60)).contains_key(&usd()));
 }
 
 #[test]
@@ -328,6 +328,17 @@ fn ledger_state_keeps_one_bucket_per_release_day_when_events_are_applied_directl
     assert_eq!(ledger.accounts[&eur()].pending_on(date(31)), 100_000);
 }
 
+/// Exhaustive on purpose: no `_` arm, so a new variant fails to compile
+/// here until it gets a sample below and its name in `NAMES`.
+fn covered(event: &LedgerEvent) {
+    match event {
+        LedgerEvent::EarningsAccrued { .. }
+        | LedgerEvent::EarningsReleased { .. }
+        | LedgerEvent::EarningsReversed { .. }
+        | LedgerEvent::PayoutRecorded { .. } => {}
+    }
+}
+
 #[test]
 fn ledger_event_names_are_listed_in_names_and_namespaced() {
     let every = [
@@ -336,8 +347,12 @@ fn ledger_event_names_are_listed_in_names_and_namespaced() {
         reversed(35, 0),
         paid(1_000, 32),
     ];
-    let names: Vec<&str> = every.iter().map(LedgerEvent::name).collect();
-    assert_eq!(names, LedgerEvent::NAMES);
+    every.iter().for_each(covered);
+    let named: std::collections::BTreeSet<&str> = every.iter().map(LedgerEvent::name).collect();
+    let listed: std::collections::BTreeSet<&str> = LedgerEvent::NAMES.iter().copied().collect();
+    assert_eq!(named.len(), every.len(), "one sample per variant");
+    assert_eq!(listed.len(), LedgerEvent::NAMES.len(), "no name twice");
+    assert_eq!(named, listed);
     assert_eq!(every[3].event_type(), "identity.ledger.PayoutRecorded");
     assert_eq!(every[3].event_version(), "1");
 }

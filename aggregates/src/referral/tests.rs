@@ -122,11 +122,23 @@ fn attribution_is_kept_for_good_once_recorded() {
     );
 }
 
+/// Exhaustive on purpose: no `_` arm, so a new variant fails to compile
+/// here until it gets a sample below and its name in `NAMES`.
+fn covered(event: &ReferralEvent) {
+    match event {
+        ReferralEvent::SignupAttributed { .. } | ReferralEvent::VerifiedSignupRecorded { .. } => {}
+    }
+}
+
 #[test]
 fn referral_event_names_are_listed_in_names_and_namespaced() {
     let every = [attributed(), verified(5)];
-    let names: Vec<&str> = every.iter().map(ReferralEvent::name).collect();
-    assert_eq!(names, ReferralEvent::NAMES);
+    every.iter().for_each(covered);
+    let named: std::collections::BTreeSet<&str> = every.iter().map(ReferralEvent::name).collect();
+    let listed: std::collections::BTreeSet<&str> = ReferralEvent::NAMES.iter().copied().collect();
+    assert_eq!(named.len(), every.len(), "one sample per variant");
+    assert_eq!(listed.len(), ReferralEvent::NAMES.len(), "no name twice");
+    assert_eq!(named, listed);
     assert_eq!(
         attributed().event_type(),
         "identity.referral.SignupAttributed"
