@@ -5,7 +5,8 @@
 //!   an unpublished backlog; the time until `/health/ready` reports
 //!   `relay_lag.events == 0` gives the relay's publish rate.
 //! - steady: under a paced refresh load, how long each event takes from
-//!   its commit (`occurred_at`) to reaching a core-NATS subscriber.
+//!   its commit (`occurred_at`) to being stored in the stream and to
+//!   reaching a JetStream consumer.
 
 use std::time::{Duration, Instant};
 
@@ -61,7 +62,7 @@ pub struct Drain {
     pub received_per_s: f64,
 }
 
-/// Commit-to-subscriber lag under a paced refresh load.
+/// Commit-to-JetStream lag under a paced refresh load.
 #[derive(Debug, Clone, Serialize)]
 pub struct Steady {
     pub sessions: usize,
@@ -75,11 +76,36 @@ pub struct Steady {
     pub events_received: u64,
     /// `events_received` over the load's duration.
     pub events_per_s: f64,
-    /// `received_at - occurred_at`, both on this machine's wall clock.
-    pub lag_p50_ms: f64,
-    pub lag_p99_ms: f64,
-    pub lag_max_ms: f64,
+    /// Commit to delivery by a JetStream consumer, `received_at -
+    /// occurred_at`: an upper bound of commit to JetStream's ack.
+    pub lag: Lag,
+    /// Commit to stored in the stream, `stored_at - occurred_at` (the
+    /// server's store time; it acknowledges right after storing).
+    pub stored_lag: Lag,
     pub undecodable: u64,
+    /// Errors the consumer reported instead of a message.
+    pub consumer_errors: u64,
+}
+
+/// Percentiles of lags measured on this machine's one wall clock.
+#[derive(Debug, Clone, Serialize)]
+pub struct Lag {
+    pub samples: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Lag {
+    fn of(mut lags_us: Vec<u64>) -> Self {
+        lags_us.sort_unstable();
+        Self {
+            samples: lags_us.len(),
+            p50_ms: percentile_ms(&lags_us, 0.50),
+            p99_ms: percentile_ms(&lags_us, 0.99),
+            max_ms: lags_us.last().map_or(0.0, |&us| us as f64 / 1000.0),
+        }
+    }
 }
 
 /// Restarts the service on `config`'s database with the relay publishing
@@ -97,7 +123,7 @@ pub async fn measure(
         Ok(count) => count,
         Err(error) => return (Err(error), LogSummary::default()),
     };
-    let collector = match target.collect().await {
+    let collector = match target.subscribe().await {
         Ok(collector) => collector,
         Err(error) => return (Err(error), LogSummary::default()),
     };
@@ -169,10 +195,11 @@ async fn steady(
     let base = service.base_url();
     let api = Api::new(base)?;
     let sessions = scenarios::open_sessions(base, users, load.sessions).await?;
-    // The logins' events are published before the subscriber starts, so
+    // The logins' events are published before the consumer starts, so
     // only the load's events are measured.
     wait_drained(&api).await?;
-    let collector = target.collect().await?;
+    let before = target.last_sequence().await?;
+    let collector = target.consume_new().await?;
     progress(format!(
         "relay steady load: {} sessions refreshing at {:.0}/s in total for {} s",
         load.sessions,
@@ -181,19 +208,22 @@ async fn steady(
     ));
     let refresh = scenarios::paced_refreshes(base, sessions, load.per_s, load.duration).await?;
     wait_drained(&api).await?;
-    let seen = collector.finish().await?;
-    let mut lags = seen.lags_us.clone();
-    lags.sort_unstable();
+    let last = target.last_sequence().await?;
+    let seen = if last > before {
+        collector.finish_at(last).await?
+    } else {
+        collector.finish().await?
+    };
     Ok(Steady {
         sessions: load.sessions,
         target_per_s: load.per_s,
         share_of_refresh_capacity: ratio(refresh.per_s, refresh_capacity_per_s),
         events_received: seen.received(),
         events_per_s: ratio(seen.received() as f64, refresh.elapsed_s),
-        lag_p50_ms: percentile_ms(&lags, 0.50),
-        lag_p99_ms: percentile_ms(&lags, 0.99),
-        lag_max_ms: lags.last().map_or(0.0, |&us| us as f64 / 1000.0),
         undecodable: seen.undecodable,
+        consumer_errors: seen.errors,
+        lag: Lag::of(seen.lags_us),
+        stored_lag: Lag::of(seen.stored_lags_us),
         refresh,
     })
 }

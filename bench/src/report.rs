@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::relay::RelayReport;
+use crate::relay::{Lag, RelayReport};
 use crate::scenarios::{Argon2Baseline, History};
 use crate::service::LogSummary;
 use crate::stats::Summary;
@@ -186,18 +186,16 @@ impl Report {
             "    paced refreshes at {:.0}/s target ({:.2} of the refresh scenario's rate); {} events received, {:.1} events/s",
             s.target_per_s, s.share_of_refresh_capacity, s.events_received, s.events_per_s
         )?;
-        writeln!(
-            out,
-            "    commit to subscriber lag p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms{}",
-            s.lag_p50_ms,
-            s.lag_p99_ms,
-            s.lag_max_ms,
-            if s.undecodable > 0 {
-                format!("  ({} undecodable messages)", s.undecodable)
-            } else {
-                String::new()
-            }
-        )
+        lag(out, "commit to consumer", &s.lag)?;
+        lag(out, "commit to stored", &s.stored_lag)?;
+        if s.undecodable + s.consumer_errors > 0 {
+            writeln!(
+                out,
+                "    {} undecodable messages, {} consumer errors",
+                s.undecodable, s.consumer_errors
+            )?;
+        }
+        Ok(())
     }
 
     /// Writes pretty JSON to `path`, creating its directory.
@@ -228,6 +226,14 @@ fn line(out: &mut String, name: &str, s: &Summary) -> std::fmt::Result {
         } else {
             format!(" {:?}", s.error_kinds)
         }
+    )
+}
+
+fn lag(out: &mut String, name: &str, l: &Lag) -> std::fmt::Result {
+    writeln!(
+        out,
+        "    {name:<19} lag p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  ({} events)",
+        l.p50_ms, l.p99_ms, l.max_ms, l.samples
     )
 }
 
