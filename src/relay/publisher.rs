@@ -15,6 +15,9 @@ use super::{checkpoint, NAME};
 /// Events published per round trip of acknowledgements.
 const BATCH: i64 = 256;
 
+/// Pause while committed events wait behind an older open transaction.
+const HORIZON_RETRY: Duration = Duration::from_millis(10);
+
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
     pub url: String,
@@ -118,9 +121,16 @@ impl Relay {
         loop {
             let events = read_after(leader, cursor, BATCH).await?;
             let Some(last) = events.last().map(StoredEvent::cursor) else {
+                // Committed events held back only by an older transaction
+                // still in flight: look again soon rather than after a poll.
+                let pause = if held_back(leader, cursor).await? {
+                    HORIZON_RETRY
+                } else {
+                    self.config.poll
+                };
                 tokio::select! {
                     _ = wake.changed() => {}
-                    _ = tokio::time::sleep(self.config.poll) => {}
+                    _ = tokio::time::sleep(pause) => {}
                 }
                 continue;
             };
@@ -167,4 +177,19 @@ async fn save(leader: &mut PoolConnection<Postgres>, cursor: Cursor) -> Result<(
         .execute(&mut **leader)
         .await?;
     Ok(())
+}
+
+/// Whether events exist past `cursor` that the horizon does not let us read
+/// yet (an older transaction, possibly in another database, is still open).
+async fn held_back(
+    leader: &mut PoolConnection<Postgres>,
+    cursor: Cursor,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM events WHERE (tx_id, position) > ($1::text::xid8, $2))",
+    )
+    .bind(cursor.tx_id.to_string())
+    .bind(cursor.position)
+    .fetch_one(&mut **leader)
+    .await
 }
