@@ -1,7 +1,6 @@
 //! Acknowledged commands survive a SIGKILL of the server.
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Child;
 
 use reqwest::StatusCode;
 
@@ -13,37 +12,13 @@ struct Server {
     address: String,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn start(database_url: &str, smtp_port: u16, data_dir: &std::path::Path) -> Server {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_identity"))
-        .arg("serve")
-        .env("IDENTITY_DATABASE_URL", database_url)
-        .env("IDENTITY_LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .env("IDENTITY_SMTP_PORT", smtp_port.to_string())
-        .env("IDENTITY_DATA_DIR", data_dir)
-        .env("IDENTITY_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the identity binary");
-    let address = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    eventually(Duration::from_secs(30), || async {
-        let ready = client
-            .get(format!("{address}/health/ready"))
-            .send()
-            .await
-            .ok()?;
-        (ready.status() == StatusCode::OK).then_some(())
-    })
-    .await;
+    let (child, address) = spawn_binary(&[
+        ("IDENTITY_DATABASE_URL", database_url.to_owned()),
+        ("IDENTITY_SMTP_PORT", smtp_port.to_string()),
+        ("IDENTITY_DATA_DIR", data_dir.display().to_string()),
+    ]);
+    wait_ready(&address).await;
     Server { child, address }
 }
 

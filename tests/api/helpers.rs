@@ -421,3 +421,36 @@ impl TestApp {
         address
     }
 }
+
+/// Starts the real `identity` binary (`serve`) on a free port with `env`
+/// added to its environment; returns the process and its base URL.
+pub fn spawn_binary(env: &[(&str, String)]) -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_identity"))
+        .arg("serve")
+        .env("IDENTITY_LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("IDENTITY_LOG", "error")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the identity binary");
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
+/// Waits until `address` answers `/health/ready` with 200.
+pub async fn wait_ready(address: &str) {
+    let client = reqwest::Client::new();
+    eventually(Duration::from_secs(30), || async {
+        let ready = client
+            .get(format!("{address}/health/ready"))
+            .send()
+            .await
+            .ok()?;
+        (ready.status() == StatusCode::OK).then_some(())
+    })
+    .await;
+}

@@ -161,41 +161,21 @@ async fn a_relay_killed_between_publish_and_checkpoint_loses_nothing_and_duplica
     let stream = format!("TEST_{tag}");
     let prefix = format!("t{tag}");
     let start = |crash: bool| {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_identity"))
-            .arg("serve")
-            .env("IDENTITY_DATABASE_URL", &url)
-            .env("IDENTITY_LISTEN_ADDR", format!("127.0.0.1:{port}"))
-            .env("IDENTITY_SMTP_PORT", smtp.port().to_string())
-            .env("IDENTITY_DATA_DIR", data.path())
-            .env("IDENTITY_NATS_STREAM", &stream)
-            .env("IDENTITY_NATS_SUBJECT_PREFIX", &prefix)
-            .env("IDENTITY_NATS_MAX_AGE_SECS", "600")
-            .env("IDENTITY_RELAY_CRASH_AFTER_PUBLISH", crash.to_string())
-            .env("IDENTITY_LOG", "error")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        (child, format!("http://127.0.0.1:{port}"))
+        spawn_binary(&[
+            ("IDENTITY_DATABASE_URL", url.clone()),
+            ("IDENTITY_SMTP_PORT", smtp.port().to_string()),
+            ("IDENTITY_DATA_DIR", data.path().display().to_string()),
+            ("IDENTITY_NATS_STREAM", stream.clone()),
+            ("IDENTITY_NATS_SUBJECT_PREFIX", prefix.clone()),
+            ("IDENTITY_NATS_MAX_AGE_SECS", "600".to_owned()),
+            ("IDENTITY_RELAY_CRASH_AFTER_PUBLISH", crash.to_string()),
+        ])
     };
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
     let (mut first, address) = start(true);
     let client = reqwest::Client::new();
     let name = unique_name();
-    eventually(Duration::from_secs(30), || async {
-        let ready = client
-            .get(format!("{address}/health/ready"))
-            .send()
-            .await
-            .ok()?;
-        (ready.status() == StatusCode::OK).then_some(())
-    })
-    .await;
+    wait_ready(&address).await;
     // The answer may or may not arrive: the process dies right after the
     // relay published the registration's events.
     let _ = client
