@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use aggregates::influencer::ProgramPolicy;
 use aggregates::user::LockoutPolicy;
 use aggregates::values::{PasswordPolicy, UsernamePolicy};
 
@@ -48,6 +49,10 @@ pub struct Config {
     pub relay: RelayConfig,
     /// Send `Strict-Transport-Security`: only when clients reach us over TLS.
     pub hsts: bool,
+    /// Rules of the influencer program. Not read from the environment yet:
+    /// the domain's defaults (30-day reapply wait and hold, 10%, 365-day
+    /// window, 5 vanity codes) until someone needs to tune them.
+    pub program: ProgramPolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -139,6 +144,7 @@ impl Default for Config {
                 crash_after_publish: false,
             },
             hsts: false,
+            program: ProgramPolicy::default(),
         }
     }
 }

@@ -29,6 +29,12 @@ pub enum AppError {
     Validation(Vec<FieldError>),
     #[error("{detail}")]
     BadRequest { code: &'static str, detail: String },
+    /// The request is valid but the resource's state refuses it (409).
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    /// A well-formed value the service cannot accept (422).
+    #[error("{detail}")]
+    Unprocessable { code: &'static str, detail: String },
     #[error("the request body is too large")]
     PayloadTooLarge,
     #[error("the request body must be JSON (Content-Type: application/json)")]
@@ -37,6 +43,8 @@ pub enum AppError {
     EmailTaken,
     #[error("this username is taken")]
     UsernameTaken,
+    #[error("this referral code is taken")]
+    CodeTaken,
     #[error("the code is wrong, expired, already used or replaced")]
     InvalidCode,
     #[error("too many wrong attempts for this code; request a new one")]
@@ -96,6 +104,12 @@ where
         match error {
             CommandError::Claimed(ClaimKind::Email) => Self::EmailTaken,
             CommandError::Claimed(ClaimKind::Username) => Self::UsernameTaken,
+            CommandError::Claimed(ClaimKind::ReferralCode) => Self::CodeTaken,
+            // The use case checks the claim's owner before accruing; losing
+            // it here means a concurrent accrual of the same conversion won.
+            CommandError::Claimed(ClaimKind::ConversionAccrual | ClaimKind::ConversionReversal) => {
+                Self::Contention
+            }
             CommandError::Contention => Self::Contention,
             CommandError::Store(e) => Self::internal(e),
             CommandError::Domain(e) => Self::internal(e),

@@ -7,9 +7,12 @@ mod docs;
 mod extract;
 mod health;
 mod history;
+mod influencer;
+mod influencer_admin;
 mod me;
 pub mod problem;
 mod rate_limit;
+mod referrals;
 mod request_context;
 mod security_headers;
 mod validate;
@@ -29,6 +32,9 @@ pub fn router(state: AppState) -> Router {
         .merge(accounts::router())
         .merge(admin::router())
         .merge(history::router())
+        .merge(influencer::router())
+        .merge(influencer_admin::router())
+        .merge(referrals::router())
         .merge(me::router())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

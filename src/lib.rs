@@ -12,6 +12,7 @@ pub mod email;
 pub mod error;
 pub mod history;
 pub mod http;
+pub mod program;
 pub mod ratelimit;
 pub mod relay;
 pub mod startup;

@@ -70,6 +70,10 @@ impl Application {
             users: Repository::new(pool.clone(), appended.clone()),
             sessions: Repository::new(pool.clone(), appended.clone()),
             audits: Repository::new(pool.clone(), appended.clone()),
+            influencers: Repository::new(pool.clone(), appended.clone()),
+            referrals: Repository::new(pool.clone(), appended.clone()),
+            conversions: Repository::new(pool.clone(), appended.clone()),
+            ledgers: Repository::new(pool.clone(), appended.clone()),
             hasher: PasswordHasher::new(&config.argon2)?,
             tokens,
             codes: OneTimeCodes::new(

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aggregates::{Audit, Session, User};
+use aggregates::{Audit, Conversion, Influencer, Ledger, Referral, Session, User};
 use projections::Cursor;
 use sqlx::PgPool;
 use tokio::sync::watch;
@@ -27,6 +27,11 @@ pub struct Inner {
     pub sessions: Repository<Session>,
     /// Reads of account histories (see `history`).
     pub audits: Repository<Audit>,
+    /// The referral program (see `program`).
+    pub influencers: Repository<Influencer>,
+    pub referrals: Repository<Referral>,
+    pub conversions: Repository<Conversion>,
+    pub ledgers: Repository<Ledger>,
     pub hasher: PasswordHasher,
     pub tokens: TokenIssuer,
     pub codes: OneTimeCodes,

@@ -5,6 +5,8 @@
 //! written in the same transaction as its rows; the remaining modules are the
 //! read models themselves.
 
+pub mod influencer_applications;
+pub mod influencer_dashboard;
 pub mod log;
 pub mod login_lookup;
 pub mod projector;
@@ -22,5 +24,7 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(login_lookup::LoginLookup),
         Arc::new(user_directory::UserDirectory),
         Arc::new(user_sessions::UserSessions),
+        Arc::new(influencer_applications::InfluencerApplications),
+        Arc::new(influencer_dashboard::InfluencerDashboard),
     ]
 }

@@ -17,6 +17,9 @@ pub struct NewAccount {
     pub username: Username,
     pub email: Email,
     pub password: Password,
+    /// The referral code typed at signup, if any (checked here, before
+    /// anything is written).
+    pub referral_code: Option<String>,
 }
 
 /// The public view of an account.
@@ -42,6 +45,10 @@ pub async fn register(
             state.config.rate_limits.register_per_ip,
         )
         .await?;
+    let referral = match account.referral_code.as_deref() {
+        Some(raw) => Some(crate::program::referrals::resolve_code(state, raw).await?),
+        None => None,
+    };
     let password_hash = state
         .hasher
         .hash(&account.password)
@@ -79,8 +86,14 @@ pub async fn register(
             state.config.codes.resend_cooldown,
         )
         .await?;
+    let mut cursor = committed.cursor;
+    if let Some(code) = referral {
+        cursor = crate::program::referrals::attribute_signup(state, user_id, code, now, &metadata)
+            .await?
+            .or(cursor);
+    }
     send_code(state, user_id, account.email.as_str()).await?;
-    super::settle(state, committed.cursor).await;
+    super::settle(state, cursor).await;
     Ok(Profile {
         id: user_id,
         username: account.username.as_str().to_owned(),

@@ -74,7 +74,10 @@ pub async fn verify_email(
         Err(CodeError::Then(other)) => return Err(other.into()),
         Err(CodeError::Database(e)) => return Err(e.into()),
     };
-    super::settle(state, committed.cursor).await;
+    let referral =
+        crate::program::referrals::record_verified_signup(state, account.user_id, &metadata)
+            .await?;
+    super::settle(state, referral.or(committed.cursor)).await;
     start_session(state, account.user_id, account.roles, client, metadata).await
 }
 

@@ -45,6 +45,12 @@ pub struct RegisterRequest {
     email: Option<String>,
     #[serde(default)]
     password: Option<String>,
+    /// A referral code of the influencer program (any case). Unknown,
+    /// deactivated or suspended codes: 422 `invalid_referral_code`, and no
+    /// account is created. An empty string counts as no code (forms send
+    /// empty fields).
+    #[serde(default)]
+    referral_code: Option<String>,
 }
 
 /// Create an account; a 6-digit code is emailed.
@@ -81,6 +87,7 @@ pub async fn register(
             username,
             email,
             password,
+            referral_code: body.referral_code.filter(|code| !code.trim().is_empty()),
         },
         metadata,
     )

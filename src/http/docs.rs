@@ -6,7 +6,9 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use super::{accounts, admin, health, history, me, problem};
+use super::{
+    accounts, admin, health, history, influencer, influencer_admin, me, problem, referrals,
+};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -17,7 +19,13 @@ use crate::state::AppState;
         accounts::refresh, accounts::logout, accounts::logout_all, accounts::sessions,
         me::me, health::live, health::ready, health::jwks,
         admin::list_users, admin::get_user, admin::lock, admin::unlock, admin::deactivate,
-        admin::reactivate, admin::set_roles, history::history
+        admin::reactivate, admin::set_roles, history::history,
+        influencer::apply, influencer::my_applications, influencer::claim_code,
+        influencer::deactivate_code, influencer::dashboard, influencer::my_referrals,
+        influencer_admin::list_applications, influencer_admin::approve, influencer_admin::reject,
+        influencer_admin::suspend, influencer_admin::reinstate, influencer_admin::set_commission,
+        influencer_admin::payout, influencer_admin::list_influencers,
+        influencer_admin::get_influencer, influencer_admin::overview, referrals::record, referrals::refund
     ),
     components(schemas(problem::Problem, crate::error::FieldError)),
     modifiers(&BearerAuth)

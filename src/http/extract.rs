@@ -121,6 +121,18 @@ impl RoleSet for Admin {
     const ROLES: &'static [&'static str] = &["admin"];
 }
 
+/// Role `influencer`: managing one's own referral codes.
+pub struct InfluencerRole;
+impl RoleSet for InfluencerRole {
+    const ROLES: &'static [&'static str] = &["influencer"];
+}
+
+/// Role `service`: other services reporting conversions.
+pub struct Service;
+impl RoleSet for Service {
+    const ROLES: &'static [&'static str] = &["service"];
+}
+
 /// Role `auditor` or `admin`: reading account histories.
 pub struct AuditorOrAdmin;
 impl RoleSet for AuditorOrAdmin {

@@ -33,10 +33,13 @@ impl AppError {
         match self {
             Self::Validation(_) => (S::UNPROCESSABLE_ENTITY, "validation_failed"),
             Self::BadRequest { code, .. } => (S::BAD_REQUEST, code),
+            Self::Conflict { code, .. } => (S::CONFLICT, code),
+            Self::Unprocessable { code, .. } => (S::UNPROCESSABLE_ENTITY, code),
             Self::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::UnsupportedMediaType => (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             Self::EmailTaken => (S::CONFLICT, "email_taken"),
             Self::UsernameTaken => (S::CONFLICT, "username_taken"),
+            Self::CodeTaken => (S::CONFLICT, "code_taken"),
             Self::InvalidCode => (S::BAD_REQUEST, "invalid_code"),
             Self::TooManyAttempts => (S::TOO_MANY_REQUESTS, "too_many_attempts"),
             Self::RateLimited { .. } => (S::TOO_MANY_REQUESTS, "rate_limited"),

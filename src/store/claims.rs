@@ -5,8 +5,15 @@
 //! concurrent registrations with one email both reach the insert; the second
 //! waits for the first to commit, finds the row taken and rolls back, so
 //! exactly one of them exists afterwards and nothing is left half-written.
+//!
+//! Claims are never released: a deactivated referral code stays claimed by
+//! the influencer who held it, so a code once printed in someone's video
+//! can never start attributing signups to somebody else.
 
-use aggregates::{Audit, Session, User, UserEvent};
+use aggregates::{
+    Audit, Conversion, Influencer, InfluencerEvent, Ledger, LedgerEvent, Referral, Session, User,
+    UserEvent,
+};
 
 use super::StoredAggregate;
 
@@ -14,6 +21,18 @@ use super::StoredAggregate;
 pub enum ClaimKind {
     Email,
     Username,
+    /// A referral code (generated or vanity), normalized to upper case, so
+    /// codes are unique ignoring case across influencers. The claim's owner
+    /// is the influencer's id: that is how a code presented at signup is
+    /// resolved to its influencer.
+    ReferralCode,
+    /// A conversion's `external_id` accrued on an influencer's ledger: each
+    /// conversion accrues at most once, however often it is reported.
+    ConversionAccrual,
+    /// A refunded conversion's `external_id` reversed on the ledger: each
+    /// refund reverses at most once, so a retried refund can finish a
+    /// reversal a crash interrupted without ever reversing twice.
+    ConversionReversal,
 }
 
 impl ClaimKind {
@@ -21,7 +40,18 @@ impl ClaimKind {
         match self {
             Self::Email => "email",
             Self::Username => "username",
+            Self::ReferralCode => "referral_code",
+            Self::ConversionAccrual => "conversion_accrual",
+            Self::ConversionReversal => "conversion_reversal",
         }
+    }
+
+    /// Whether the claim may be taken only once even by its owner. Emails
+    /// and codes may be claimed again by the aggregate holding them (a
+    /// retried command); a conversion's accrual or reversal must happen
+    /// once on its ledger, so a second claim by the same ledger is refused.
+    pub fn once_per_owner(self) -> bool {
+        matches!(self, Self::ConversionAccrual | Self::ConversionReversal)
     }
 }
 
@@ -29,7 +59,7 @@ impl ClaimKind {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Claim {
     pub kind: ClaimKind,
-    /// The normalized value (lower-cased).
+    /// The normalized value (lower-cased; referral codes upper-cased).
     pub value: String,
 }
 
@@ -61,4 +91,49 @@ impl StoredAggregate for Session {
 
 impl StoredAggregate for Audit {
     const SCHEMA_VERSION: i32 = 1;
+}
+
+impl StoredAggregate for Influencer {
+    const SCHEMA_VERSION: i32 = 1;
+
+    fn claims(event: &InfluencerEvent) -> Vec<Claim> {
+        match event {
+            InfluencerEvent::ApplicationApproved { code, .. }
+            | InfluencerEvent::VanityCodeClaimed { code, .. } => vec![Claim {
+                kind: ClaimKind::ReferralCode,
+                value: code.normalized(),
+            }],
+            _ => vec![],
+        }
+    }
+}
+
+impl StoredAggregate for Referral {
+    const SCHEMA_VERSION: i32 = 1;
+}
+
+/// Idempotency of conversions needs no claim: the stream id is the
+/// `external_id`, so a repeat finds the stream already written.
+impl StoredAggregate for Conversion {
+    const SCHEMA_VERSION: i32 = 1;
+}
+
+impl StoredAggregate for Ledger {
+    const SCHEMA_VERSION: i32 = 1;
+
+    /// Accruals and reversals claim the conversion's `external_id`, so
+    /// each happens at most once whatever the retries.
+    fn claims(event: &LedgerEvent) -> Vec<Claim> {
+        match event {
+            LedgerEvent::EarningsAccrued { external_id, .. } => vec![Claim {
+                kind: ClaimKind::ConversionAccrual,
+                value: external_id.clone(),
+            }],
+            LedgerEvent::EarningsReversed { external_id, .. } => vec![Claim {
+                kind: ClaimKind::ConversionReversal,
+                value: external_id.clone(),
+            }],
+            _ => vec![],
+        }
+    }
 }

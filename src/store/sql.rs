@@ -115,17 +115,19 @@ pub async fn commit<A: StoredAggregate>(
     // A fixed order keeps two writers from waiting on each other's claims.
     claims.sort();
     for claim in claims {
-        let owner: String = sqlx::query_scalar(
+        // `xmax = 0` only for a freshly inserted row: tells a new claim
+        // from one that already existed.
+        let (owner, inserted): (String, bool) = sqlx::query_as(
             "INSERT INTO unique_claims (kind, value, owner_id) VALUES ($1, $2, $3)
              ON CONFLICT (kind, value) DO UPDATE SET kind = unique_claims.kind
-             RETURNING owner_id",
+             RETURNING owner_id, (xmax = 0)",
         )
         .bind(claim.kind.as_str())
         .bind(&claim.value)
         .bind(append.id)
         .fetch_one(&mut *tx)
         .await?;
-        if owner != append.id {
+        if owner != append.id || (claim.kind.once_per_owner() && !inserted) {
             tx.rollback().await?;
             return Err(CommitError::Claimed(claim.kind));
         }

@@ -6,12 +6,14 @@
 mod admin;
 mod concurrency;
 mod contract;
+mod conversions;
 mod durability;
 mod enumeration;
 mod errors;
 mod helpers;
 mod history;
 mod http_contract;
+mod influencer;
 mod lifecycle;
 mod lockout;
 mod log_order;

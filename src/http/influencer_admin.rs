@@ -1,0 +1,311 @@
+//! `/admin/influencer-applications/*` and `/admin/influencers/*`: the
+//! review queue and the controls on influencers, for role `admin`.
+
+use aggregates::values::Currency;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::extract::{Admin, ApiJson, RequireRole};
+use super::problem::Problem;
+use super::validate::Fields;
+use crate::error::AppError;
+use crate::program::applications::{self, Application, ApplicationPage, Approved};
+use crate::program::conversions::{self, Balances};
+use crate::program::directory::{
+    self, InfluencerPage, InfluencerQuery, InfluencerSummary, Overview, Sort,
+};
+use crate::program::influencers::{self, InfluencerAction, InfluencerView};
+use crate::state::AppState;
+use crate::store::Metadata;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/influencer-applications", get(list_applications))
+        .route("/admin/influencer-applications/{id}/approve", post(approve))
+        .route("/admin/influencer-applications/{id}/reject", post(reject))
+        .route("/admin/influencers", get(list_influencers))
+        .route("/admin/influencer-program", get(overview))
+        .route("/admin/influencers/{id}", get(get_influencer))
+        .route("/admin/influencers/{id}/suspend", post(suspend))
+        .route("/admin/influencers/{id}/reinstate", post(reinstate))
+        .route("/admin/influencers/{id}/commission", put(set_commission))
+        .route("/admin/influencers/{id}/payouts", post(payout))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ApplicationSearch {
+    /// `pending` (the default: the queue), `approved` or `rejected`.
+    status: Option<String>,
+    /// 1-based page number (default 1).
+    page: Option<u32>,
+    /// Page size, 1-100 (default 20).
+    per_page: Option<u32>,
+}
+
+/// Applications with a status, oldest first (role `admin`).
+#[utoipa::path(get, path = "/api/v1/admin/influencer-applications", tag = "admin", security(("bearer" = ["admin"])), description = "Requires role `admin`. `?status=pending|approved|rejected&page=&per_page=`, oldest first.", responses((status = 200, description = "a page of applications"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn list_applications(
+    State(state): State<AppState>,
+    _admin: RequireRole<Admin>,
+    Query(search): Query<ApplicationSearch>,
+) -> Result<Json<ApplicationPage>, AppError> {
+    let mut fields = Fields::default();
+    let status = search.status.unwrap_or_else(|| "pending".to_owned());
+    if !["pending", "approved", "rejected"].contains(&status.as_str()) {
+        fields.push(
+            "status",
+            "invalid_value",
+            "one of pending, approved, rejected",
+        );
+    }
+    let page = search.page.unwrap_or(1);
+    let per_page = search.per_page.unwrap_or(20);
+    if page == 0 {
+        fields.push("page", "out_of_range", "pages start at 1");
+    }
+    if !(1..=100).contains(&per_page) {
+        fields.push("per_page", "out_of_range", "between 1 and 100");
+    }
+    fields.finish()?;
+    Ok(Json(
+        applications::list(&state, &status, page, per_page).await?,
+    ))
+}
+
+/// Approve: issues a referral code and grants role `influencer`.
+#[utoipa::path(post, path = "/api/v1/admin/influencer-applications/{id}/approve", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`.", responses((status = 200, description = "`{influencer_id, referral_code}`"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "already_decided")))]
+pub async fn approve(
+    State(state): State<AppState>,
+    admin: RequireRole<Admin>,
+    metadata: Metadata,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Approved>, AppError> {
+    Ok(Json(
+        applications::approve(&state, id, admin.actor_metadata(metadata)).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReasonRequest {
+    reason: Option<String>,
+}
+
+/// Reject with a reason the applicant will see.
+#[utoipa::path(post, path = "/api/v1/admin/influencer-applications/{id}/reject", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`. Body `{reason}`.", responses((status = 200, description = "the rejected application"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "already_decided"), (status = 422, body = Problem)))]
+pub async fn reject(
+    State(state): State<AppState>,
+    admin: RequireRole<Admin>,
+    metadata: Metadata,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<ReasonRequest>,
+) -> Result<Json<Application>, AppError> {
+    let mut fields = Fields::default();
+    let reason = fields.required("reason", body.reason.as_deref());
+    fields.finish()?;
+    Ok(Json(
+        applications::reject(
+            &state,
+            id,
+            reason.unwrap_or_default(),
+            admin.actor_metadata(metadata),
+        )
+        .await?,
+    ))
+}
+
+/// Suspend: codes stop attributing, conversions stop earning. A reason
+/// is required, as for rejections: it is what other admins read later.
+#[utoipa::path(post, path = "/api/v1/admin/influencers/{id}/suspend", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`. Body `{reason}`.", responses((status = 200, description = "the influencer"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn suspend(
+    State(state): State<AppState>,
+    admin: RequireRole<Admin>,
+    metadata: Metadata,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<ReasonRequest>,
+) -> Result<Json<InfluencerView>, AppError> {
+    let mut fields = Fields::default();
+    let reason = fields.required("reason", body.reason.as_deref());
+    fields.finish()?;
+    let action = InfluencerAction::Suspend {
+        reason: reason.unwrap_or_default(),
+    };
+    Ok(Json(
+        influencers::act(&state, id, action, admin.actor_metadata(metadata)).await?,
+    ))
+}
+
+/// Reinstate a suspended influencer.
+#[utoipa::path(post, path = "/api/v1/admin/influencers/{id}/reinstate", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`.", responses((status = 200, description = "the influencer"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn reinstate(
+    State(state): State<AppState>,
+    admin: RequireRole<Admin>,
+    metadata: Metadata,
+    Path(id): Path<Uuid>,
+) -> Result<Json<InfluencerView>, AppError> {
+    let action = InfluencerAction::Reinstate;
+    Ok(Json(
+        influencers::act(&state, id, action, admin.actor_metadata(metadata)).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+pub struct CommissionRequest {
+    rate_bps: Option<u32>,
+}
+
+/// Set the influencer's commission rate, in basis points; applies to
+/// conversions recorded from now on.
+#[utoipa::path(put, path = "/api/v1/admin/influencers/{id}/commission", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`. Body `{rate_bps}`.", responses((status = 200, description = "the influencer"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_commission(
+    State(state): State<AppState>,
+    admin: RequireRole<Admin>,
+    metadata: Metadata,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<CommissionRequest>,
+) -> Result<Json<InfluencerView>, AppError> {
+    let action = InfluencerAction::SetCommission(influencers::parse_rate(body.rate_bps)?);
+    Ok(Json(
+        influencers::act(&state, id, action, admin.actor_metadata(metadata)).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PayoutRequest {
+    amount_minor: Option<i64>,
+    currency: Option<String>,
+    reference: Option<String>,
+}
+
+/// Record money paid out to the influencer: 201 with the balances after
+/// it; 409 `payout_exceeds_available` above the available balance.
+#[utoipa::path(post, path = "/api/v1/admin/influencers/{id}/payouts", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`. Body `{amount_minor, currency, reference}`.", responses((status = 201, description = "balances per currency after the payout"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem, description = "payout_exceeds_available"), (status = 422, body = Problem)))]
+pub async fn payout(
+    State(state): State<AppState>,
+    admin: RequireRole<Admin>,
+    metadata: Metadata,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<PayoutRequest>,
+) -> Result<(StatusCode, Json<Balances>), AppError> {
+    let mut fields = Fields::default();
+    let amount = body.amount_minor.filter(|a| *a > 0);
+    if amount.is_none() {
+        fields.push(
+            "amount_minor",
+            "out_of_range",
+            "a positive amount is required",
+        );
+    }
+    let currency = fields
+        .required("currency", body.currency.as_deref())
+        .and_then(|raw| {
+            Currency::parse(&raw)
+                .map_err(|e| fields.push("currency", e.code(), e.to_string()))
+                .ok()
+        });
+    let reference = fields.required("reference", body.reference.as_deref());
+    fields.finish()?;
+    let (Some(amount), Some(currency), Some(reference)) = (amount, currency, reference) else {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "validated fields missing"
+        )));
+    };
+    let balances = conversions::payout(
+        &state,
+        id,
+        amount,
+        currency,
+        reference,
+        admin.actor_metadata(metadata),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(balances)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InfluencerSearch {
+    /// Start of the display name or of a code, any case.
+    query: Option<String>,
+    /// `active` or `suspended` (default: both).
+    status: Option<String>,
+    /// `newest` (default), `earnings` or `signups`.
+    sort: Option<String>,
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+/// Approved influencers with their figures (role `admin`).
+#[utoipa::path(get, path = "/api/v1/admin/influencers", tag = "admin", security(("bearer" = ["admin"])), description = "Requires role `admin`. `?query=&status=active|suspended&sort=newest|earnings|signups&page=&per_page=`.", responses((status = 200, description = "a page of influencers with figures"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn list_influencers(
+    State(state): State<AppState>,
+    _admin: RequireRole<Admin>,
+    Query(search): Query<InfluencerSearch>,
+) -> Result<Json<InfluencerPage>, AppError> {
+    let mut fields = Fields::default();
+    let status = match search.status.as_deref() {
+        None => None,
+        Some("active") => Some("active"),
+        Some("suspended") => Some("suspended"),
+        Some(_) => {
+            fields.push("status", "invalid_value", "one of active, suspended");
+            None
+        }
+    };
+    let sort = match search.sort.as_deref() {
+        None => Sort::Newest,
+        Some(raw) => Sort::parse(raw).unwrap_or_else(|| {
+            fields.push("sort", "invalid_value", "one of newest, earnings, signups");
+            Sort::Newest
+        }),
+    };
+    let page = search.page.unwrap_or(1);
+    let per_page = search.per_page.unwrap_or(20);
+    if page == 0 {
+        fields.push("page", "out_of_range", "pages start at 1");
+    }
+    if !(1..=100).contains(&per_page) {
+        fields.push("per_page", "out_of_range", "between 1 and 100");
+    }
+    fields.finish()?;
+    let prefix = search
+        .query
+        .map(|q| q.trim().to_owned())
+        .filter(|q| !q.is_empty());
+    Ok(Json(
+        directory::search(
+            &state,
+            InfluencerQuery {
+                prefix,
+                status,
+                sort,
+                page,
+                per_page,
+            },
+        )
+        .await?,
+    ))
+}
+
+/// One influencer or applicant with their figures (role `admin`).
+#[utoipa::path(get, path = "/api/v1/admin/influencers/{id}", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`.", responses((status = 200, description = "the influencer with figures"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_influencer(
+    State(state): State<AppState>,
+    _admin: RequireRole<Admin>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<InfluencerSummary>, AppError> {
+    Ok(Json(directory::get(&state, id).await?))
+}
+
+/// Program overview (role `admin`): counts, balances per currency over
+/// all influencers, and the top 10 by earnings.
+#[utoipa::path(get, path = "/api/v1/admin/influencer-program", tag = "admin", security(("bearer" = ["admin"])), description = "Requires role `admin`.",
+    responses((status = 200, description = "totals and the top 10"), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn overview(
+    State(state): State<AppState>,
+    _admin: RequireRole<Admin>,
+) -> Result<Json<Overview>, AppError> {
+    Ok(Json(directory::overview(&state).await?))
+}

@@ -1,0 +1,104 @@
+//! `/referrals/*`: conversions reported by other services (role `service`).
+
+use aggregates::values::Currency;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::extract::{ApiJson, RequireRole, Service};
+use super::problem::Problem;
+use super::validate::Fields;
+use crate::error::AppError;
+use crate::program::conversions::{self, ConversionView, ReportedSale};
+use crate::state::AppState;
+use crate::store::Metadata;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/referrals/conversions", post(record))
+        .route("/referrals/conversions/{external_id}/refund", post(refund))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConversionRequest {
+    external_id: Option<String>,
+    user_id: Option<Uuid>,
+    amount_minor: Option<i64>,
+    currency: Option<String>,
+    occurred_at: Option<DateTime<Utc>>,
+}
+
+/// Report a sale: 201 with the conversion and its commission. A repeat of
+/// the same sale is answered exactly like the original (201, same body, as
+/// idempotent replays usually are) and accrues nothing; the same
+/// `external_id` with another sale is 409 `external_id_reused`.
+#[utoipa::path(post, path = "/api/v1/referrals/conversions", tag = "referrals", security(("bearer" = ["service"])), description = "Requires role `service`. Idempotent on `external_id`.", responses((status = 201, description = "the conversion and its commission (also for repeats)"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem, description = "external_id_reused"), (status = 422, body = Problem)))]
+pub async fn record(
+    State(state): State<AppState>,
+    service: RequireRole<Service>,
+    metadata: Metadata,
+    ApiJson(body): ApiJson<ConversionRequest>,
+) -> Result<(StatusCode, Json<ConversionView>), AppError> {
+    let mut fields = Fields::default();
+    let external_id = fields.required("external_id", body.external_id.as_deref());
+    if body.user_id.is_none() {
+        fields.push("user_id", "required", "user_id is required");
+    }
+    if body.amount_minor.is_none() {
+        fields.push("amount_minor", "required", "amount_minor is required");
+    }
+    let currency = fields
+        .required("currency", body.currency.as_deref())
+        .and_then(|raw| {
+            Currency::parse(&raw)
+                .map_err(|e| fields.push("currency", e.code(), e.to_string()))
+                .ok()
+        });
+    if body.occurred_at.is_none() {
+        fields.push(
+            "occurred_at",
+            "required",
+            "occurred_at is required (RFC 3339)",
+        );
+    }
+    fields.finish()?;
+    let (Some(external_id), Some(user_id), Some(amount_minor), Some(currency), Some(occurred_at)) = (
+        external_id,
+        body.user_id,
+        body.amount_minor,
+        currency,
+        body.occurred_at,
+    ) else {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "validated fields missing"
+        )));
+    };
+    let sale = ReportedSale {
+        external_id,
+        user_id,
+        amount_minor,
+        currency,
+        occurred_at,
+    };
+    let (view, _created) =
+        conversions::record(&state, sale, service.actor_metadata(metadata)).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// The sale was refunded in full: its commission is taken back. Repeats
+/// answer the refunded conversion again.
+#[utoipa::path(post, path = "/api/v1/referrals/conversions/{external_id}/refund", tag = "referrals", params(("external_id" = String, Path)), security(("bearer" = ["service"])), description = "Requires role `service`.", responses((status = 200, description = "the refunded conversion"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn refund(
+    State(state): State<AppState>,
+    service: RequireRole<Service>,
+    metadata: Metadata,
+    Path(external_id): Path<String>,
+) -> Result<Json<ConversionView>, AppError> {
+    Ok(Json(
+        conversions::refund(&state, &external_id, service.actor_metadata(metadata)).await?,
+    ))
+}

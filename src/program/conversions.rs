@@ -1,0 +1,314 @@
+//! Conversions reported by other services, the commission they earn on
+//! the influencer's ledger, refunds, and payouts.
+//!
+//! A conversion is recorded on its own stream (keyed by `external_id`,
+//! which makes recording idempotent) and then accrued on the influencer's
+//! `Ledger` under a `conversion_accrual` claim, so each conversion accrues
+//! at most once. Recording and accruing are two commits: a repeat of the
+//! same report (the provider's retry) finishes an accrual that a crash
+//! interrupted, and the claim keeps concurrent repeats from accruing twice.
+//! A refund reverses under a `conversion_reversal` claim in the same way.
+
+use std::collections::BTreeMap;
+
+use aggregates::conversion::ConversionStatus;
+use aggregates::ledger::Balance;
+use aggregates::values::Currency;
+use aggregates::{Conversion, ConversionCommand, ConversionError, LedgerCommand, LedgerError};
+use chrono::{DateTime, Utc};
+use projections::Cursor;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::referrals::attribution_of;
+use crate::error::{AppError, FieldError};
+use crate::state::AppState;
+use crate::store::{ClaimKind, CommandError, Metadata};
+
+/// A sale as the reporting service sent it, validated for shape.
+#[derive(Debug, Clone)]
+pub struct ReportedSale {
+    pub external_id: String,
+    pub user_id: Uuid,
+    pub amount_minor: i64,
+    pub currency: Currency,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// A conversion and what it earned: the same answer for the first report
+/// and every repeat.
+#[derive(Debug, Serialize)]
+pub struct ConversionView {
+    pub external_id: String,
+    pub user_id: Uuid,
+    pub amount_minor: i64,
+    pub currency: Currency,
+    pub occurred_at: DateTime<Utc>,
+    /// `recorded` or `refunded`.
+    pub status: ConversionStatus,
+    /// Set whenever the buyer was referred, even if nothing was earned.
+    pub influencer_id: Option<Uuid>,
+    pub commission_minor: i64,
+    /// When the commission stops being pending.
+    pub release_at: Option<DateTime<Utc>>,
+}
+
+impl ConversionView {
+    fn of(conversion: &Conversion) -> Result<Self, AppError> {
+        let sale = conversion
+            .sale
+            .clone()
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("conversion without a sale")))?;
+        Ok(Self {
+            external_id: sale.external_id,
+            user_id: sale.user_id,
+            amount_minor: sale.amount_minor,
+            currency: sale.currency,
+            occurred_at: sale.occurred_at,
+            status: conversion.status,
+            influencer_id: conversion.influencer_id,
+            commission_minor: conversion.commission_minor,
+            release_at: conversion.release_at,
+        })
+    }
+}
+
+fn conversion_error(error: ConversionError) -> AppError {
+    let field = |name: &str, code: &str| {
+        AppError::Validation(vec![FieldError::new(name, code, error.to_string())])
+    };
+    match error {
+        ConversionError::NonPositiveAmount => field("amount_minor", "out_of_range"),
+        ConversionError::InvalidExternalId => field("external_id", "invalid"),
+        ConversionError::ExternalIdReused => AppError::Conflict {
+            code: "external_id_reused",
+            detail: error.to_string(),
+        },
+        ConversionError::NotFound => AppError::NotFound,
+    }
+}
+
+fn ledger_error(error: LedgerError) -> AppError {
+    match error {
+        LedgerError::PayoutExceedsAvailable { .. } => AppError::Conflict {
+            code: "payout_exceeds_available",
+            detail: error.to_string(),
+        },
+        LedgerError::NonPositiveAmount => AppError::Validation(vec![FieldError::new(
+            "amount_minor",
+            "out_of_range",
+            error.to_string(),
+        )]),
+    }
+}
+
+async fn execute_conversion(
+    state: &AppState,
+    external_id: &str,
+    command: ConversionCommand,
+    metadata: &Metadata,
+) -> Result<crate::store::Committed<Conversion>, AppError> {
+    match state
+        .conversions
+        .execute(external_id, command, metadata)
+        .await
+    {
+        Ok(committed) => Ok(committed),
+        Err(CommandError::Domain(error)) => Err(conversion_error(error)),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Records a reported sale (or answers a repeat with the original result)
+/// and accrues its commission. The second value is whether this call
+/// recorded it (false for a repeat).
+///
+/// The buyer need not be a known account: a sale by someone who was never
+/// referred is recorded and earns nothing, whoever they are.
+pub async fn record(
+    state: &AppState,
+    sale: ReportedSale,
+    metadata: Metadata,
+) -> Result<(ConversionView, bool), AppError> {
+    let attribution = attribution_of(state, sale.user_id).await?;
+    let (influencer_active, rate) = match &attribution {
+        Some(a) => {
+            let (influencer, _) = state
+                .influencers
+                .load(&a.influencer_id.to_string())
+                .await
+                .map_err(AppError::internal)?;
+            (influencer.is_active(), influencer.commission_rate)
+        }
+        None => (false, Default::default()),
+    };
+    let policy = &state.config.program;
+    let command = ConversionCommand::RecordConversion {
+        external_id: sale.external_id.clone(),
+        user_id: sale.user_id,
+        amount_minor: sale.amount_minor,
+        currency: sale.currency,
+        occurred_at: sale.occurred_at,
+        attribution,
+        influencer_active,
+        rate_bps: rate,
+        window: policy.attribution_window,
+        hold: policy.hold,
+    };
+    let committed = execute_conversion(state, &sale.external_id, command, &metadata).await?;
+    let created = !committed.events.is_empty();
+    let accrued = accrue(state, &committed.state, &metadata).await?;
+    state
+        .projections
+        .wait_for(accrued.or(committed.cursor))
+        .await;
+    Ok((ConversionView::of(&committed.state)?, created))
+}
+
+/// Whether `kind` is already claimed for `external_id`.
+async fn claimed(state: &AppState, kind: ClaimKind, external_id: &str) -> Result<bool, AppError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM unique_claims WHERE kind = $1 AND value = $2)",
+    )
+    .bind(kind.as_str())
+    .bind(external_id)
+    .fetch_one(&state.pool)
+    .await?)
+}
+
+/// Accrues a recorded conversion's commission once. Zero commissions
+/// (not referred, outside the window, suspended, rounded down to 0) are
+/// not accrued: the ledger refuses non-positive amounts anyway.
+async fn accrue(
+    state: &AppState,
+    conversion: &Conversion,
+    metadata: &Metadata,
+) -> Result<Option<Cursor>, AppError> {
+    let (Some(influencer_id), Some(sale), Some(release_at)) = (
+        conversion.influencer_id,
+        &conversion.sale,
+        conversion.release_at,
+    ) else {
+        return Ok(None);
+    };
+    if conversion.status != ConversionStatus::Recorded
+        || conversion.commission_minor <= 0
+        || claimed(state, ClaimKind::ConversionAccrual, &sale.external_id).await?
+    {
+        return Ok(None);
+    }
+    let command = LedgerCommand::Accrue {
+        external_id: sale.external_id.clone(),
+        currency: sale.currency,
+        commission_minor: conversion.commission_minor,
+        release_at,
+        at: Utc::now(),
+    };
+    ledger(state, influencer_id, command, metadata).await
+}
+
+/// Runs a ledger command; a lost claim means a concurrent request already
+/// did the same, which is success.
+async fn ledger(
+    state: &AppState,
+    influencer_id: Uuid,
+    command: LedgerCommand,
+    metadata: &Metadata,
+) -> Result<Option<Cursor>, AppError> {
+    match state
+        .ledgers
+        .execute(&influencer_id.to_string(), command, metadata)
+        .await
+    {
+        Ok(committed) => Ok(committed.cursor),
+        Err(CommandError::Claimed(
+            ClaimKind::ConversionAccrual | ClaimKind::ConversionReversal,
+        )) => Ok(None),
+        Err(CommandError::Domain(error)) => Err(ledger_error(error)),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Refunds conversion `external_id` and takes its commission back. A
+/// repeated refund answers the refunded conversion and reverses nothing
+/// more; a commission that was never accrued is not reversed.
+pub async fn refund(
+    state: &AppState,
+    external_id: &str,
+    metadata: Metadata,
+) -> Result<ConversionView, AppError> {
+    let command = ConversionCommand::RefundConversion { at: Utc::now() };
+    let committed = execute_conversion(state, external_id, command, &metadata).await?;
+    let conversion = &committed.state;
+    let mut cursor = committed.cursor;
+    if let (Some(influencer_id), Some(sale), Some(release_at)) = (
+        conversion.influencer_id,
+        &conversion.sale,
+        conversion.release_at,
+    ) {
+        let accrued = claimed(state, ClaimKind::ConversionAccrual, external_id).await?;
+        let reversed = claimed(state, ClaimKind::ConversionReversal, external_id).await?;
+        if conversion.commission_minor > 0 && accrued && !reversed {
+            let command = LedgerCommand::Reverse {
+                external_id: external_id.to_owned(),
+                currency: sale.currency,
+                commission_minor: conversion.commission_minor,
+                release_at,
+                at: Utc::now(),
+            };
+            cursor = ledger(state, influencer_id, command, &metadata)
+                .await?
+                .or(cursor);
+        }
+    }
+    state.projections.wait_for(cursor).await;
+    ConversionView::of(conversion)
+}
+
+/// An influencer's balances per currency, after a payout.
+#[derive(Debug, Serialize)]
+pub struct Balances {
+    pub influencer_id: Uuid,
+    pub balances: BTreeMap<Currency, Balance>,
+}
+
+/// Records a payout of `amount_minor` to influencer `id`, never above the
+/// available balance (409 `payout_exceeds_available`).
+///
+/// Not idempotent: the same `reference` twice records two payouts. The
+/// admin tool must not retry blindly.
+pub async fn payout(
+    state: &AppState,
+    id: Uuid,
+    amount_minor: i64,
+    currency: Currency,
+    reference: String,
+    metadata: Metadata,
+) -> Result<Balances, AppError> {
+    let by = metadata
+        .actor
+        .clone()
+        .unwrap_or_else(|| "unknown".to_owned());
+    let at = Utc::now();
+    let command = LedgerCommand::RecordPayout {
+        amount_minor,
+        currency,
+        reference,
+        by,
+        at,
+    };
+    let committed = match state
+        .ledgers
+        .execute(&id.to_string(), command, &metadata)
+        .await
+    {
+        Ok(committed) => committed,
+        Err(CommandError::Domain(error)) => return Err(ledger_error(error)),
+        Err(other) => return Err(other.into()),
+    };
+    state.projections.wait_for(committed.cursor).await;
+    Ok(Balances {
+        influencer_id: id,
+        balances: committed.state.balances(at),
+    })
+}

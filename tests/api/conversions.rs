@@ -1,0 +1,399 @@
+//! The influencer program, money side: conversions, refunds, payouts,
+//! the dashboards and the admins' influencer list.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+/// A sale `days_ago` days before today's midnight (UTC), so that two calls
+/// describe the very same sale.
+fn sale(external_id: &str, user_id: &str, amount_minor: i64, days_ago: i64) -> Value {
+    let midnight = chrono::Utc::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc();
+    let occurred_at = midnight - chrono::Duration::days(days_ago);
+    json!({
+        "external_id": external_id,
+        "user_id": user_id,
+        "amount_minor": amount_minor,
+        "currency": "usd",
+        "occurred_at": occurred_at.to_rfc3339(),
+    })
+}
+
+impl TestApp {
+    /// An influencer and a user who signed up through their code.
+    async fn influencer_with_referred_user(&self, admin: &str) -> (Account, String) {
+        let (influencer, code) = self.create_influencer(admin).await;
+        let (response, _) = self.register_with_code(&code).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let buyer = body(response).await["id"].as_str().unwrap().to_owned();
+        (influencer, buyer)
+    }
+
+    async fn accrued_total(&self, influencer_id: &str) -> (i64, i64) {
+        sqlx::query_as(
+            "SELECT count(*), COALESCE(sum((payload->'EarningsAccrued'->>'commission_minor')::bigint), 0)::bigint
+               FROM events WHERE aggregate_type = 'ledger' AND aggregate_id = $1
+                AND event_type = 'identity.ledger.EarningsAccrued'",
+        )
+        .bind(influencer_id)
+        .fetch_one(&self.pool)
+        .await
+        .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn conversions_accrue_once_refunds_reverse_and_payouts_stop_at_the_available_balance() {
+    let app = spawn_app().await;
+    let admin = app.create_account_with_role("admin").await;
+    let service = app.create_account_with_role("service").await;
+    let (ada, buyer) = app.influencer_with_referred_user(&admin.access_token).await;
+    let record = |body: Value| {
+        let token = service.access_token.clone();
+        let app = &app;
+        async move {
+            app.admin_post("/api/v1/referrals/conversions", &token, Some(body))
+                .await
+        }
+    };
+
+    // Past its 30-day hold: available at once.
+    let first = record(sale("ord-1", &buyer, 10_000, 40)).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first = body(first).await;
+    assert_eq!(first["commission_minor"], 1000);
+    assert_eq!(first["influencer_id"], ada.id.as_str());
+    assert_eq!(first["status"], "recorded");
+    let repeat = record(sale("ord-1", &buyer, 10_000, 40)).await;
+    assert_eq!(repeat.status(), StatusCode::CREATED);
+    let repeat = body(repeat).await;
+    assert_eq!(repeat["commission_minor"], first["commission_minor"]);
+    assert_eq!(repeat["occurred_at"], first["occurred_at"]);
+    let reused = record(sale("ord-1", &buyer, 999, 1)).await;
+    assert_problem(reused, StatusCode::CONFLICT, "external_id_reused").await;
+
+    // Refunded after release: taken back from available.
+    assert_eq!(
+        record(sale("ord-2", &buyer, 5_001, 40)).await.status(),
+        StatusCode::CREATED
+    );
+    for _ in 0..2 {
+        let refunded = app
+            .admin_post(
+                "/api/v1/referrals/conversions/ord-2/refund",
+                &service.access_token,
+                None,
+            )
+            .await;
+        assert_eq!(refunded.status(), StatusCode::OK);
+        assert_eq!(body(refunded).await["status"], "refunded");
+    }
+    // Still on hold: pending.
+    assert_eq!(
+        body(record(sale("ord-3", &buyer, 2_000, 0)).await).await["commission_minor"],
+        200
+    );
+    // Not referred: recorded, earns nothing.
+    let stranger = uuid::Uuid::new_v4().to_string();
+    let unreferred = body(record(sale("ord-4", &stranger, 2_000, 0)).await).await;
+    assert_eq!(unreferred["commission_minor"], 0);
+    assert!(unreferred["influencer_id"].is_null());
+
+    assert_eq!(app.accrued_total(&ada.id).await, (3, 1000 + 500 + 200));
+    assert_eq!(
+        app.count_events("identity.ledger.EarningsReversed", &ada.id)
+            .await,
+        1
+    );
+
+    let payouts = format!("/api/v1/admin/influencers/{}/payouts", ada.id);
+    let too_much = app
+        .admin_post(
+            &payouts,
+            &admin.access_token,
+            Some(json!({"amount_minor": 1001, "currency": "USD", "reference": "po-1"})),
+        )
+        .await;
+    assert_problem(too_much, StatusCode::CONFLICT, "payout_exceeds_available").await;
+    let paid = app
+        .admin_post(
+            &payouts,
+            &admin.access_token,
+            Some(json!({"amount_minor": 1000, "currency": "USD", "reference": "po-1"})),
+        )
+        .await;
+    assert_eq!(paid.status(), StatusCode::CREATED);
+    assert_eq!(
+        body(paid).await["balances"]["USD"],
+        json!({"pending": 200, "available": 0, "paid": 1000})
+    );
+
+    // The dashboard, by hand: ord-1 (1000) and ord-3 (200) count, the
+    // refunded ord-2 does not; one signup, who converted.
+    let me = body(
+        app.get_with_token("/api/v1/influencer/me", &ada.access_token)
+            .await,
+    )
+    .await;
+    assert_eq!(me["codes"].as_array().unwrap().len(), 1, "{me}");
+    let code = &me["codes"][0];
+    assert_eq!(code["signups"], 1);
+    assert_eq!(code["verified_signups"], 0);
+    assert_eq!(code["conversions"], 2);
+    assert_eq!(code["conversion_rate"], 1.0);
+    assert_eq!(code["earnings"], json!({"USD": 1200}));
+    assert_eq!(
+        me["balances"]["USD"],
+        json!({"pending": 200, "available": 0, "paid": 1000})
+    );
+    let daily = me["daily"].as_array().unwrap();
+    assert_eq!(daily.len(), 90);
+    assert_eq!(
+        daily[89]["day"],
+        chrono::Utc::now().date_naive().to_string()
+    );
+    assert_eq!(daily[89]["conversions"], 1);
+    assert_eq!(daily[89]["earnings"], json!({"USD": 200}));
+    assert_eq!(daily[89 - 40]["earnings"], json!({"USD": 1000}));
+    let referrals = body(
+        app.get_with_token("/api/v1/influencer/me/referrals", &ada.access_token)
+            .await,
+    )
+    .await;
+    assert_eq!(referrals["total"], 1);
+    let referred = &referrals["items"][0];
+    assert!(referred["email"]
+        .as_str()
+        .unwrap()
+        .contains("***@example.com"));
+    assert_eq!(referred["verified"], false);
+    assert_eq!(referred["converted"], true);
+    // Rebuilt from zero, the same figures.
+    identity::cli::rebuild(app.pool.clone(), "influencer_dashboard")
+        .await
+        .unwrap();
+    let rebuilt = body(
+        app.get_with_token("/api/v1/influencer/me", &ada.access_token)
+            .await,
+    )
+    .await;
+    assert_eq!(rebuilt, me);
+
+    let plain = app.create_account().await;
+    let forbidden = app
+        .admin_post(
+            "/api/v1/referrals/conversions",
+            &plain.access_token,
+            Some(sale("ord-5", &buyer, 1, 0)),
+        )
+        .await;
+    assert_problem(forbidden, StatusCode::FORBIDDEN, "forbidden").await;
+    let unknown = app
+        .admin_post(
+            "/api/v1/referrals/conversions/nope/refund",
+            &service.access_token,
+            None,
+        )
+        .await;
+    assert_problem(unknown, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn suspended_influencers_earn_nothing_on_new_conversions() {
+    let app = spawn_app().await;
+    let admin = app.create_account_with_role("admin").await;
+    let service = app.create_account_with_role("service").await;
+    let (ada, buyer) = app.influencer_with_referred_user(&admin.access_token).await;
+    let suspend = app
+        .admin_post(
+            &format!("/api/v1/admin/influencers/{}/suspend", ada.id),
+            &admin.access_token,
+            Some(json!({"reason": "fraud check"})),
+        )
+        .await;
+    assert_eq!(suspend.status(), StatusCode::OK);
+    let recorded = app
+        .admin_post(
+            "/api/v1/referrals/conversions",
+            &service.access_token,
+            Some(sale("ord-s", &buyer, 10_000, 0)),
+        )
+        .await;
+    assert_eq!(recorded.status(), StatusCode::CREATED);
+    let recorded = body(recorded).await;
+    assert_eq!(recorded["commission_minor"], 0);
+    assert_eq!(recorded["influencer_id"], ada.id.as_str());
+    assert_eq!(app.accrued_total(&ada.id).await, (0, 0));
+}
+
+#[tokio::test]
+async fn concurrent_conversions_all_accrue_and_concurrent_repeats_accrue_once() {
+    let app = spawn_app().await;
+    let admin = app.create_account_with_role("admin").await;
+    let service = app.create_account_with_role("service").await;
+    let (ada, buyer) = app.influencer_with_referred_user(&admin.access_token).await;
+    let distinct = (0..20).map(|i| {
+        app.admin_post(
+            "/api/v1/referrals/conversions",
+            &service.access_token,
+            Some(sale(&format!("c-{i}"), &buyer, 1_000 + i, 0)),
+        )
+    });
+    for response in futures_util::future::join_all(distinct).await {
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    // 10% of 1000..=1019, rounded down: 100 each, plus 1 for 1010..=1019.
+    assert_eq!(app.accrued_total(&ada.id).await, (20, 20 * 100 + 10));
+
+    let repeats = (0..20).map(|_| {
+        app.admin_post(
+            "/api/v1/referrals/conversions",
+            &service.access_token,
+            Some(json!({
+                "external_id": "same",
+                "user_id": buyer,
+                "amount_minor": 5_000,
+                "currency": "USD",
+                "occurred_at": "2026-01-01T00:00:00Z",
+            })),
+        )
+    });
+    for response in futures_util::future::join_all(repeats).await {
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    assert_eq!(app.accrued_total(&ada.id).await, (21, 20 * 100 + 10 + 500));
+}
+
+#[tokio::test]
+async fn admins_list_influencers_with_their_figures_sorted_and_filtered() {
+    let app = spawn_app().await;
+    let admin = app.create_account_with_role("admin").await;
+    let service = app.create_account_with_role("service").await;
+    let (ada, buyer) = app.influencer_with_referred_user(&admin.access_token).await;
+    let (bob, bob_code) = app.create_influencer(&admin.access_token).await;
+    for _ in 0..2 {
+        let (response, _) = app.register_with_code(&bob_code).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    let recorded = app
+        .admin_post(
+            "/api/v1/referrals/conversions",
+            &service.access_token,
+            Some(sale("big", &buyer, 50_000, 0)),
+        )
+        .await;
+    assert_eq!(recorded.status(), StatusCode::CREATED);
+    let list = |query: &'static str| {
+        let token = admin.access_token.clone();
+        let app = &app;
+        async move {
+            body(
+                app.get_with_token(&format!("/api/v1/admin/influencers{query}"), &token)
+                    .await,
+            )
+            .await
+        }
+    };
+    let by_earnings = list("?sort=earnings").await;
+    assert_eq!(by_earnings["total"], 2);
+    assert_eq!(by_earnings["items"][0]["influencer_id"], ada.id.as_str());
+    assert_eq!(by_earnings["items"][0]["earnings"], json!({"USD": 5000}));
+    let by_signups = list("?sort=signups").await;
+    assert_eq!(by_signups["items"][0]["influencer_id"], bob.id.as_str());
+    assert_eq!(by_signups["items"][0]["signups"], 2);
+
+    let suspend = app
+        .admin_post(
+            &format!("/api/v1/admin/influencers/{}/suspend", bob.id),
+            &admin.access_token,
+            Some(json!({"reason": "paused"})),
+        )
+        .await;
+    assert_eq!(suspend.status(), StatusCode::OK);
+    let suspended = list("?status=suspended").await;
+    assert_eq!(suspended["total"], 1);
+    assert_eq!(suspended["items"][0]["influencer_id"], bob.id.as_str());
+    let by_code = app
+        .get_with_token(
+            &format!(
+                "/api/v1/admin/influencers?query={}",
+                bob_code.to_lowercase()
+            ),
+            &admin.access_token,
+        )
+        .await;
+    assert_eq!(
+        body(by_code).await["items"][0]["influencer_id"],
+        bob.id.as_str()
+    );
+    let one = body(
+        app.get_with_token(
+            &format!("/api/v1/admin/influencers/{}", ada.id),
+            &admin.access_token,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(one["display_name"], "Ada Codes");
+    assert_eq!(one["conversions"], 1);
+    assert_eq!(one["commission_rate_bps"], 1000);
+
+    let overview = body(
+        app.get_with_token("/api/v1/admin/influencer-program", &admin.access_token)
+            .await,
+    )
+    .await;
+    assert_eq!(overview["influencers_active"], 1);
+    assert_eq!(overview["influencers_suspended"], 1);
+    assert_eq!(overview["signups"], 3);
+    assert_eq!(overview["conversions"], 1);
+    assert_eq!(
+        overview["balances"]["USD"],
+        json!({"pending": 5000, "available": 0, "paid": 0})
+    );
+    assert_eq!(overview["top"][0]["influencer_id"], ada.id.as_str());
+}
+
+#[tokio::test]
+async fn openapi_documents_the_program_endpoints() {
+    let app = spawn_app().await;
+    let doc = body(
+        app.client
+            .get(app.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/api/v1/influencer/applications", "post"),
+        ("/api/v1/influencer/applications/mine", "get"),
+        ("/api/v1/influencer/codes", "post"),
+        ("/api/v1/influencer/codes/{code}", "delete"),
+        ("/api/v1/influencer/me", "get"),
+        ("/api/v1/influencer/me/referrals", "get"),
+        ("/api/v1/admin/influencer-applications", "get"),
+        ("/api/v1/admin/influencer-applications/{id}/approve", "post"),
+        ("/api/v1/admin/influencer-applications/{id}/reject", "post"),
+        ("/api/v1/admin/influencers", "get"),
+        ("/api/v1/admin/influencer-program", "get"),
+        ("/api/v1/admin/influencers/{id}", "get"),
+        ("/api/v1/admin/influencers/{id}/suspend", "post"),
+        ("/api/v1/admin/influencers/{id}/reinstate", "post"),
+        ("/api/v1/admin/influencers/{id}/commission", "put"),
+        ("/api/v1/admin/influencers/{id}/payouts", "post"),
+        ("/api/v1/referrals/conversions", "post"),
+        ("/api/v1/referrals/conversions/{external_id}/refund", "post"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} undocumented"
+        );
+    }
+}
