@@ -49,9 +49,8 @@ pub struct Config {
     pub relay: RelayConfig,
     /// Send `Strict-Transport-Security`: only when clients reach us over TLS.
     pub hsts: bool,
-    /// Rules of the influencer program. Not read from the environment yet:
-    /// the domain's defaults (30-day reapply wait and hold, 10%, 365-day
-    /// window, 5 vanity codes) until someone needs to tune them.
+    /// Rules of the influencer program (defaults: 30-day reapply wait and
+    /// hold, 10%, 365-day attribution window, 5 vanity codes).
     pub program: ProgramPolicy,
 }
 
@@ -205,6 +204,26 @@ impl Config {
             "IDENTITY_RATE_LIMIT_EMAIL_CODES",
         )?;
         set(&mut c.trusted_proxy_hops, "IDENTITY_TRUSTED_PROXY_HOPS")?;
+        days(
+            &mut c.program.reapply_after,
+            "IDENTITY_PROGRAM_REAPPLY_DAYS",
+        )?;
+        days(&mut c.program.hold, "IDENTITY_PROGRAM_HOLD_DAYS")?;
+        days(
+            &mut c.program.attribution_window,
+            "IDENTITY_PROGRAM_ATTRIBUTION_DAYS",
+        )?;
+        set(
+            &mut c.program.max_vanity_codes,
+            "IDENTITY_PROGRAM_MAX_VANITY_CODES",
+        )?;
+        let mut bps = c.program.default_commission_rate.bps();
+        set(&mut bps, "IDENTITY_PROGRAM_COMMISSION_BPS")?;
+        c.program.default_commission_rate = aggregates::values::CommissionRate::from_bps(bps)
+            .map_err(|_| ConfigError {
+                name: "IDENTITY_PROGRAM_COMMISSION_BPS",
+                value: bps.to_string(),
+            })?;
         millis(&mut c.projection_poll, "IDENTITY_PROJECTION_POLL_MS")?;
         set(&mut c.log_filter, "IDENTITY_LOG")?;
         set(&mut c.relay_enabled, "IDENTITY_RELAY_ENABLED")?;
@@ -240,6 +259,13 @@ fn secs(slot: &mut Duration, name: &'static str) -> Result<(), ConfigError> {
     let mut n = slot.as_secs();
     set(&mut n, name)?;
     *slot = Duration::from_secs(n);
+    Ok(())
+}
+
+fn days(slot: &mut chrono::Duration, name: &'static str) -> Result<(), ConfigError> {
+    let mut n = slot.num_days();
+    set(&mut n, name)?;
+    *slot = chrono::Duration::days(n);
     Ok(())
 }
 
