@@ -6,15 +6,18 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use aggregates::{Audit, AuditEvent, Session, SessionEvent, User, UserEvent, EVENT_NAMESPACE};
+use aggregates::{
+    Audit, AuditEvent, Conversion, ConversionEvent, Influencer, InfluencerEvent, Ledger,
+    LedgerEvent, Referral, ReferralEvent, Session, SessionEvent, User, UserEvent, EVENT_NAMESPACE,
+};
 use cqrs_es::{Aggregate, DomainEvent};
 use identity::config::Config;
 use identity::relay::Envelope;
 use reqwest::StatusCode;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use crate::helpers::*;
-use crate::nats::{consume, SHARED_NATS};
+use crate::nats::{consume, Received, SHARED_NATS};
 
 const EVENTS_DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/events.md");
 
@@ -64,6 +67,10 @@ fn produced_event_types() -> BTreeSet<String> {
         event_types_of(User::TYPE, UserEvent::NAMES),
         event_types_of(Session::TYPE, SessionEvent::NAMES),
         event_types_of(Audit::TYPE, AuditEvent::NAMES),
+        event_types_of(Influencer::TYPE, InfluencerEvent::NAMES),
+        event_types_of(Referral::TYPE, ReferralEvent::NAMES),
+        event_types_of(Conversion::TYPE, ConversionEvent::NAMES),
+        event_types_of(Ledger::TYPE, LedgerEvent::NAMES),
     ]
     .into_iter()
     .flatten()
@@ -113,6 +120,10 @@ fn decode(json: &Value) -> Envelope {
         t if t == User::TYPE => reencode::<UserEvent>(&wrapped),
         t if t == Session::TYPE => reencode::<SessionEvent>(&wrapped),
         t if t == Audit::TYPE => reencode::<AuditEvent>(&wrapped),
+        t if t == Influencer::TYPE => reencode::<InfluencerEvent>(&wrapped),
+        t if t == Referral::TYPE => reencode::<ReferralEvent>(&wrapped),
+        t if t == Conversion::TYPE => reencode::<ConversionEvent>(&wrapped),
+        t if t == Ledger::TYPE => reencode::<LedgerEvent>(&wrapped),
         other => panic!("unknown aggregate_type {other}"),
     };
     assert_eq!(
@@ -186,15 +197,65 @@ fn documented_stream_settings_are_the_defaults() {
     }
 }
 
-#[tokio::test]
-async fn published_envelopes_match_the_documented_shape() {
+/// Waits until the relay has published every committed event, then reads
+/// them all from the app's own stream through the durable `durable`.
+async fn published_events(app: &TestApp, durable: &str) -> Vec<Received> {
+    eventually(Duration::from_secs(30), || async {
+        let ready = body(app.client.get(app.url("/health/ready")).send().await.ok()?).await;
+        (ready["relay_lag"]["events"] == 0).then_some(())
+    })
+    .await;
+    let expected: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let expected = usize::try_from(expected).unwrap();
+    let received = consume(SHARED_NATS, &app.config.relay.stream, durable, expected).await;
+    assert_eq!(received.len(), expected, "every committed event arrived");
+    received
+}
+
+/// Checks every received message against the documented examples: the
+/// same members and metadata, a documented type that decodes, and the
+/// subject and `Nats-Msg-Id` the page promises. Answers the envelopes.
+fn assert_documented_shape(received: &[Received], prefix: &str) -> Vec<Envelope> {
     let examples = documented_examples();
     let top_level: BTreeSet<BTreeSet<String>> = examples.iter().map(|(_, e)| keys(e)).collect();
     let metadata: BTreeSet<BTreeSet<String>> =
         examples.iter().map(|(_, e)| keys(&e["metadata"])).collect();
     assert_eq!(top_level.len(), 1, "every example has the same members");
     assert_eq!(metadata.len(), 1, "every example has the same metadata");
+    let documented: BTreeSet<String> = examples.into_iter().map(|(h, _)| h).collect();
+    received
+        .iter()
+        .map(|message| {
+            let json = &message.envelope;
+            assert!(top_level.contains(&keys(json)), "members of {json}");
+            assert!(metadata.contains(&keys(&json["metadata"])), "{json}");
+            let envelope = decode(json);
+            assert!(documented.contains(&envelope.event_type), "{json}");
+            assert_eq!(
+                message.subject,
+                format!(
+                    "{prefix}.{}.{}",
+                    envelope.aggregate_type,
+                    event_name(&envelope.event_type)
+                )
+            );
+            assert_eq!(
+                message.msg_id,
+                format!(
+                    "{}:{}:{}",
+                    envelope.aggregate_type, envelope.aggregate_id, envelope.sequence
+                )
+            );
+            envelope
+        })
+        .collect()
+}
 
+#[tokio::test]
+async fn published_envelopes_match_the_documented_shape() {
     let app = spawn_app().await;
     let account = app.create_account().await;
     let login = app.login(&account.username, PASSWORD).await;
@@ -208,41 +269,76 @@ async fn published_envelopes_match_the_documented_shape() {
         .logout(refreshed["refresh_token"].as_str().unwrap())
         .await;
     assert!(logout.status().is_success(), "logout: {}", logout.status());
-    eventually(Duration::from_secs(30), || async {
-        let ready = body(app.client.get(app.url("/health/ready")).send().await.ok()?).await;
-        (ready["relay_lag"]["events"] == 0).then_some(())
-    })
-    .await;
-    let expected: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    let expected = usize::try_from(expected).unwrap();
 
-    let received = consume(SHARED_NATS, &app.config.relay.stream, "contract", expected).await;
-    assert_eq!(received.len(), expected, "every committed event arrived");
-    let prefix = &app.config.relay.subject_prefix;
-    let documented: BTreeSet<String> = examples.into_iter().map(|(h, _)| h).collect();
-    for message in &received {
-        let json = &message.envelope;
-        assert!(top_level.contains(&keys(json)), "members of {json}");
-        assert!(metadata.contains(&keys(&json["metadata"])), "{json}");
-        let envelope = decode(json);
-        assert!(documented.contains(&envelope.event_type), "{json}");
-        assert_eq!(
-            message.subject,
-            format!(
-                "{prefix}.{}.{}",
-                envelope.aggregate_type,
-                event_name(&envelope.event_type)
-            )
-        );
-        assert_eq!(
-            message.msg_id,
-            format!(
-                "{}:{}:{}",
-                envelope.aggregate_type, envelope.aggregate_id, envelope.sequence
-            )
+    let received = published_events(&app, "contract").await;
+    assert_documented_shape(&received, &app.config.relay.subject_prefix);
+}
+
+#[tokio::test]
+async fn program_events_are_published_with_the_documented_envelope() {
+    let app = spawn_app().await;
+    let admin = app.create_account_with_role("admin").await;
+    let service = app.create_account_with_role("service").await;
+    // Apply, approved by an admin.
+    let (influencer, code) = app.create_influencer(&admin.access_token).await;
+    // A user signs up through the code and verifies.
+    let (response, email) = app.register_with_code(&code).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let buyer = body(response).await["id"].as_str().unwrap().to_owned();
+    let verification = app.code_for(&email).await;
+    assert_eq!(
+        app.verify_email(&email, &verification).await.status(),
+        StatusCode::OK
+    );
+    // The provider reports a sale of that user, then its refund.
+    let external_id = format!("ord-{}", uuid::Uuid::new_v4());
+    let occurred_at = chrono::Utc::now() - chrono::Duration::days(1);
+    let recorded = app
+        .admin_post(
+            "/api/v1/referrals/conversions",
+            &service.access_token,
+            Some(json!({
+                "external_id": external_id,
+                "user_id": buyer,
+                "amount_minor": 4_900,
+                "currency": "USD",
+                "occurred_at": occurred_at.to_rfc3339(),
+            })),
+        )
+        .await;
+    assert_eq!(recorded.status(), StatusCode::CREATED);
+    assert_eq!(
+        body(recorded).await["influencer_id"],
+        influencer.id.as_str()
+    );
+    let refunded = app
+        .admin_post(
+            &format!("/api/v1/referrals/conversions/{external_id}/refund"),
+            &service.access_token,
+            None,
+        )
+        .await;
+    assert_eq!(refunded.status(), StatusCode::OK);
+
+    let received = published_events(&app, "program").await;
+    let envelopes = assert_documented_shape(&received, &app.config.relay.subject_prefix);
+    let published: BTreeSet<(String, String)> = envelopes
+        .into_iter()
+        .map(|e| (e.event_type, e.aggregate_id))
+        .collect();
+    for (event_type, aggregate_id) in [
+        ("identity.influencer.ApplicationSubmitted", &influencer.id),
+        ("identity.influencer.ApplicationApproved", &influencer.id),
+        ("identity.referral.SignupAttributed", &buyer),
+        ("identity.referral.VerifiedSignupRecorded", &buyer),
+        ("identity.conversion.ConversionRecorded", &external_id),
+        ("identity.conversion.ConversionRefunded", &external_id),
+        ("identity.ledger.EarningsAccrued", &influencer.id),
+        ("identity.ledger.EarningsReversed", &influencer.id),
+    ] {
+        assert!(
+            published.contains(&(event_type.to_owned(), aggregate_id.clone())),
+            "{event_type} of {aggregate_id} was not published: {published:?}"
         );
     }
 }
