@@ -78,6 +78,53 @@ impl Api {
             .map(drop)
     }
 
+    /// Registers through an influencer's referral code; returns the new
+    /// user's id.
+    pub async fn register_referred(
+        &self,
+        username: &str,
+        email: &str,
+        password: &str,
+        referral_code: &str,
+    ) -> Result<String, Failure> {
+        let body = json!({
+            "username": username,
+            "email": email,
+            "password": password,
+            "referral_code": referral_code,
+        });
+        let created: Value = self.post("/api/v1/auth/register", &body).await?;
+        created
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or(Failure::Decode)
+    }
+
+    /// `POST` with a bearer token and an optional JSON body; the answer's
+    /// JSON body.
+    pub async fn post_authorized(
+        &self,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, Failure> {
+        let request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token);
+        let request = match body {
+            Some(body) => request.json(body),
+            None => request,
+        };
+        let response = request.send().await.map_err(|_| Failure::Transport)?;
+        check(response)
+            .await?
+            .json()
+            .await
+            .map_err(|_| Failure::Decode)
+    }
+
     pub async fn verify_email(&self, email: &str, code: &str) -> Result<TokenPair, Failure> {
         let body = json!({"email": email, "code": code});
         self.post("/api/v1/auth/verify-email", &body).await

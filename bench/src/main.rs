@@ -4,6 +4,7 @@
 //! prints a report and writes it as JSON. See README.md.
 
 mod api;
+mod conversions;
 mod nats;
 mod relay;
 mod report;
@@ -31,6 +32,8 @@ use smtp::SmtpSink;
 const ARGON2_SAMPLES: usize = 30;
 /// Time allowed for the service to create its database, migrate and listen.
 pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Timed conversion recordings per influencer in the conversions scenario.
+const CONVERSION_SAMPLES: usize = 500;
 /// Pool size given to the service, enough for 32 connections plus projectors.
 const DB_MAX_CONNECTIONS: u32 = 40;
 
@@ -72,6 +75,14 @@ struct Args {
     /// Sessions sharing the relay's steady load.
     #[arg(long, default_value_t = 8)]
     relay_sessions: usize,
+    /// Skip the conversions scenario (recording cost at 10 vs many prior
+    /// conversions).
+    #[arg(long)]
+    skip_conversions: bool,
+    /// Prior conversions of the large influencer in the conversions
+    /// scenario (default 100,000; 10,000 with `--quick`).
+    #[arg(long)]
+    conversions_prior: Option<usize>,
     /// Where the JSON report is written.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results/latest.json"))]
     out: PathBuf,
@@ -153,7 +164,7 @@ async fn run(
     target: Option<&nats::Target>,
 ) -> anyhow::Result<Report> {
     let service = Service::start(config, READY_TIMEOUT).await?;
-    let measured = measure(args, &service, sink, argon2).await;
+    let measured = measure(args, config, &service, sink, argon2).await;
     let logs = service.stop().await;
     let (mut report, users) = measured?;
     report.service_log = logs;
@@ -181,6 +192,7 @@ async fn run(
 /// Every scenario but the relay's, in order, against the running service.
 async fn measure(
     args: &Args,
+    config: &ServiceConfig<'_>,
     service: &Service,
     sink: &SmtpSink,
     argon2: Argon2Baseline,
@@ -218,6 +230,25 @@ async fn measure(
     let user = users.first().ok_or_else(|| anyhow!("no users"))?;
     let history = scenarios::history(base, user, count).await?;
 
+    let conversions = if args.skip_conversions {
+        None
+    } else {
+        let prior = args
+            .conversions_prior
+            .unwrap_or(if args.quick { 10_000 } else { 100_000 });
+        progress("conversions: admin, service account, two influencers and their buyers");
+        let inbox = sink.inbox();
+        let extra = scenarios::create_users(base, &inbox, 4).await?;
+        let setup = conversions::Setup {
+            base_url: base,
+            bin: config.bin,
+            database_url: &config.database_url,
+            inbox: &inbox,
+            users: &extra,
+        };
+        Some(conversions::measure(&setup, prior, CONVERSION_SAMPLES).await?)
+    };
+
     let report = Report {
         load_before,
         load_after: load_average(),
@@ -254,6 +285,7 @@ async fn measure(
         },
         argon2,
         history,
+        conversions,
         relay_during_scenarios: false,
         relay: None,
         relay_error: None,

@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Serialize;
 
+use crate::conversions::ConversionsReport;
 use crate::relay::{Lag, RelayReport};
 use crate::scenarios::{Argon2Baseline, History};
 use crate::service::LogSummary;
@@ -33,6 +34,9 @@ pub struct Report {
     pub refresh: RefreshReport,
     pub me_vs_live: MeReport,
     pub history: History,
+    /// Conversion recording at 10 vs many prior conversions; `None` with
+    /// `--skip-conversions`.
+    pub conversions: Option<ConversionsReport>,
     /// Whether the relay published while login, refresh, /me and history
     /// ran (it does not: their figures exclude its cost).
     pub relay_during_scenarios: bool,
@@ -145,6 +149,16 @@ impl Report {
             "{:<18} {} sequential refreshes of one session in {:.1} s, errors {}: first-100 p50 {:.2} ms, last-100 p50 {:.2} ms, ratio {:.2} (expect ~1.0)",
             "history", h.refreshes, h.total_s, h.errors, h.first_p50_ms, h.last_p50_ms, h.ratio
         )?;
+        if let Some(c) = &self.conversions {
+            line(out, &format!("conv seed x{}", c.seed_concurrency), &c.seed)?;
+            line(out, &format!("conv A ({})", c.small_prior), &c.small)?;
+            line(out, &format!("conv B ({})", c.large_prior), &c.large)?;
+            writeln!(
+                out,
+                "    {} sequential recordings each, A and B alternating: B/A p50 ratio {:.2}, p99 ratio {:.2} (expect ~1.0)",
+                c.samples, c.p50_ratio, c.p99_ratio
+            )?;
+        }
         self.render_relay(out)?;
         let s = &self.service_log;
         writeln!(
