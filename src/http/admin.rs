@@ -62,14 +62,7 @@ pub async fn list_users(
         }
         parsed
     });
-    let page = search.page.unwrap_or(1);
-    let per_page = search.per_page.unwrap_or(20);
-    if page == 0 {
-        fields.push("page", "out_of_range", "pages start at 1");
-    }
-    if !(1..=100).contains(&per_page) {
-        fields.push("per_page", "out_of_range", "between 1 and 100");
-    }
+    let (page, per_page) = fields.page(search.page, search.per_page);
     fields.finish()?;
     let prefix = search
         .query

@@ -166,14 +166,7 @@ pub async fn my_referrals(
     Query(query): Query<PageQuery>,
 ) -> Result<Json<ReferralPage>, AppError> {
     let mut fields = Fields::default();
-    let page = query.page.unwrap_or(1);
-    let per_page = query.per_page.unwrap_or(20);
-    if page == 0 {
-        fields.push("page", "out_of_range", "pages start at 1");
-    }
-    if !(1..=100).contains(&per_page) {
-        fields.push("per_page", "out_of_range", "between 1 and 100");
-    }
+    let (page, per_page) = fields.page(query.page, query.per_page);
     fields.finish()?;
     Ok(Json(
         dashboard::referrals(&state, influencer.0.sub, page, per_page).await?,

@@ -62,14 +62,7 @@ pub async fn list_applications(
             "one of pending, approved, rejected",
         );
     }
-    let page = search.page.unwrap_or(1);
-    let per_page = search.per_page.unwrap_or(20);
-    if page == 0 {
-        fields.push("page", "out_of_range", "pages start at 1");
-    }
-    if !(1..=100).contains(&per_page) {
-        fields.push("per_page", "out_of_range", "between 1 and 100");
-    }
+    let (page, per_page) = fields.page(search.page, search.per_page);
     fields.finish()?;
     Ok(Json(
         applications::list(&state, &status, page, per_page).await?,
@@ -261,14 +254,7 @@ pub async fn list_influencers(
             Sort::Newest
         }),
     };
-    let page = search.page.unwrap_or(1);
-    let per_page = search.per_page.unwrap_or(20);
-    if page == 0 {
-        fields.push("page", "out_of_range", "pages start at 1");
-    }
-    if !(1..=100).contains(&per_page) {
-        fields.push("per_page", "out_of_range", "between 1 and 100");
-    }
+    let (page, per_page) = fields.page(search.page, search.per_page);
     fields.finish()?;
     let prefix = search
         .query

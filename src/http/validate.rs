@@ -64,6 +64,18 @@ impl Fields {
             .ok()
     }
 
+    /// `page` (1-based, default 1) and `per_page` (1-100, default 20).
+    pub fn page(&mut self, page: Option<u32>, per_page: Option<u32>) -> (u32, u32) {
+        let (page, per_page) = (page.unwrap_or(1), per_page.unwrap_or(20));
+        if page == 0 {
+            self.push("page", "out_of_range", "pages start at 1");
+        }
+        if !(1..=100).contains(&per_page) {
+            self.push("per_page", "out_of_range", "between 1 and 100");
+        }
+        (page, per_page)
+    }
+
     /// A one-time code: exactly six digits.
     pub fn code(&mut self, field: &str, raw: Option<&str>) -> Option<String> {
         let raw = self.required(field, raw)?;
