@@ -11,6 +11,7 @@ pub mod claims;
 mod metadata;
 mod repository;
 mod sql;
+mod writers;
 
 pub use claims::{Claim, ClaimKind};
 pub use metadata::Metadata;

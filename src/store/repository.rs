@@ -19,6 +19,7 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 
 use super::sql::{self, CommitError};
+use super::writers::Writers;
 use super::{Claim, ClaimKind, Metadata};
 
 /// How often a command is retried after losing an optimistic-concurrency
@@ -79,6 +80,8 @@ pub struct Repository<A> {
     pool: PgPool,
     /// Bumped after each commit so local projectors wake at once.
     appended: Arc<watch::Sender<u64>>,
+    /// This instance's writers take turns per aggregate (see `writers`).
+    writers: Arc<Writers>,
     _aggregate: PhantomData<fn() -> A>,
 }
 
@@ -87,6 +90,7 @@ impl<A> Clone for Repository<A> {
         Self {
             pool: self.pool.clone(),
             appended: self.appended.clone(),
+            writers: self.writers.clone(),
             _aggregate: PhantomData,
         }
     }
@@ -106,6 +110,7 @@ where
         Self {
             pool,
             appended,
+            writers: Arc::default(),
             _aggregate: PhantomData,
         }
     }
@@ -117,13 +122,15 @@ where
     }
 
     /// Handles `command` against the current state and commits its events,
-    /// retrying against fresh state when another writer got there first.
+    /// retrying against fresh state when a writer on another instance got
+    /// there first (this instance's writers of one aggregate take turns).
     pub async fn execute(
         &self,
         id: &str,
         command: A::Command,
         metadata: &Metadata,
     ) -> Result<Committed<A>, CommandError<A::Error>> {
+        let _turn = self.writers.turn(id).await;
         for attempt in 1..=MAX_ATTEMPTS {
             match self.try_execute(id, command.clone(), metadata).await? {
                 Attempt::Done(committed) => return Ok(committed),

@@ -270,6 +270,33 @@ async fn concurrent_conversions_all_accrue_and_concurrent_repeats_accrue_once() 
 }
 
 #[tokio::test]
+async fn a_burst_of_sixty_four_conversions_for_one_influencer_is_answered_without_retries() {
+    let app = spawn_app().await;
+    let admin = app.create_account_with_role("admin").await;
+    let service = app.create_account_with_role("service").await;
+    let (ada, buyer) = app.influencer_with_referred_user(&admin.access_token).await;
+    let burst = (0..64).map(|i| {
+        app.admin_post(
+            "/api/v1/referrals/conversions",
+            &service.access_token,
+            Some(sale(&format!("burst-{i}"), &buyer, 2_000, 0)),
+        )
+    });
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(burst)
+        .await
+        .iter()
+        .map(|r| r.status())
+        .collect();
+    // Not one `503 retry`: the writers of the influencer's ledger take
+    // turns instead of racing each other into the retry limit.
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::CREATED),
+        "{statuses:?}"
+    );
+    assert_eq!(app.accrued_total(&ada.id).await, (64, 64 * 200));
+}
+
+#[tokio::test]
 async fn admins_list_influencers_with_their_figures_sorted_and_filtered() {
     let app = spawn_app().await;
     let admin = app.create_account_with_role("admin").await;
