@@ -10,6 +10,7 @@ use aggregates::influencer::ProgramPolicy;
 use aggregates::user::LockoutPolicy;
 use aggregates::values::{PasswordPolicy, UsernamePolicy};
 
+use crate::clock::Clock;
 use crate::ratelimit::RateLimits;
 use crate::relay::RelayConfig;
 
@@ -52,6 +53,9 @@ pub struct Config {
     /// Rules of the influencer program (defaults: 30-day reapply wait and
     /// hold, 10%, 365-day attribution window, 5 vanity codes).
     pub program: ProgramPolicy,
+    /// The program's clock: the system clock, never read from the
+    /// environment (see `clock`).
+    pub program_clock: Clock,
 }
 
 #[derive(Debug, Clone)]
@@ -144,6 +148,7 @@ impl Default for Config {
             },
             hsts: false,
             program: ProgramPolicy::default(),
+            program_clock: Clock::default(),
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod bootstrap;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod cooldown;
 pub mod email;

@@ -163,7 +163,10 @@ impl Service {
             .env("IDENTITY_RATE_LIMIT_API", "0/60")
             .env("IDENTITY_RATE_LIMIT_LOGIN", "0/60")
             .env("IDENTITY_RATE_LIMIT_REGISTER", "0/60")
-            .env("IDENTITY_RATE_LIMIT_EMAIL_CODES", "0/60");
+            .env("IDENTITY_RATE_LIMIT_EMAIL_CODES", "0/60")
+            // Seeding 100,000 conversions can outlast the default 15-minute
+            // access token of the `service` account.
+            .env("IDENTITY_ACCESS_TOKEN_TTL_SECS", "7200");
         match &config.relay {
             None => command.env("IDENTITY_RELAY_ENABLED", "false"),
             Some(relay) => command

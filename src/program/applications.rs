@@ -87,7 +87,7 @@ pub async fn submit(
             channels: application.channels,
             pitch: application.pitch,
             user_verified: user.email_verified,
-            at: Utc::now(),
+            at: state.config.program_clock.now(),
             policy: state.config.program.clone(),
         },
         &metadata,
@@ -201,7 +201,7 @@ pub async fn approve(state: &AppState, id: Uuid, metadata: Metadata) -> Result<A
             code: generate_code(),
             commission_rate: state.config.program.default_commission_rate,
             by: actor(&metadata),
-            at: Utc::now(),
+            at: state.config.program_clock.now(),
         };
         match execute(state, user_id, command, &metadata).await {
             Err(AppError::CodeTaken) => continue,
@@ -245,7 +245,7 @@ async fn grant_influencer_role(
     let command = UserCommand::SetRoles {
         roles,
         by: actor(metadata),
-        at: Utc::now(),
+        at: state.config.program_clock.now(),
     };
     match state
         .users
@@ -269,7 +269,7 @@ pub async fn reject(
     let command = InfluencerCommand::RejectApplication {
         reason,
         by: actor(&metadata),
-        at: Utc::now(),
+        at: state.config.program_clock.now(),
     };
     let committed = execute(state, user_id, command, &metadata).await?;
     state.projections.wait_for(committed.cursor).await;

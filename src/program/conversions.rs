@@ -202,7 +202,7 @@ async fn accrue(
         currency: sale.currency,
         commission_minor: conversion.commission_minor,
         release_at,
-        at: Utc::now(),
+        at: state.config.program_clock.now(),
     };
     ledger(state, influencer_id, command, metadata).await
 }
@@ -237,7 +237,9 @@ pub async fn refund(
     external_id: &str,
     metadata: Metadata,
 ) -> Result<ConversionView, AppError> {
-    let command = ConversionCommand::RefundConversion { at: Utc::now() };
+    let command = ConversionCommand::RefundConversion {
+        at: state.config.program_clock.now(),
+    };
     let committed = execute_conversion(state, external_id, command, &metadata).await?;
     let conversion = &committed.state;
     let mut cursor = committed.cursor;
@@ -254,7 +256,7 @@ pub async fn refund(
                 currency: sale.currency,
                 commission_minor: conversion.commission_minor,
                 release_at,
-                at: Utc::now(),
+                at: state.config.program_clock.now(),
             };
             cursor = ledger(state, influencer_id, command, &metadata)
                 .await?
@@ -289,7 +291,7 @@ pub async fn payout(
         .actor
         .clone()
         .unwrap_or_else(|| "unknown".to_owned());
-    let at = Utc::now();
+    let at = state.config.program_clock.now();
     let command = LedgerCommand::RecordPayout {
         amount_minor,
         currency,

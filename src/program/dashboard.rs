@@ -72,7 +72,7 @@ struct CodeRow {
 }
 
 pub async fn me(state: &AppState, id: Uuid) -> Result<Dashboard, AppError> {
-    let today = Utc::now().date_naive();
+    let today = state.config.program_clock.now().date_naive();
     let codes: Vec<CodeRow> = sqlx::query_as(
         "SELECT c.normalized, c.code, c.kind, c.active,
             (SELECT count(*) FROM influencer_referrals r

@@ -163,7 +163,7 @@ pub struct Overview {
 }
 
 pub async fn overview(state: &AppState) -> Result<Overview, AppError> {
-    let today = Utc::now().date_naive();
+    let today = state.config.program_clock.now().date_naive();
     #[allow(clippy::type_complexity)]
     let (active, suspended, pending, signups, verified, conversions, balances): (
         i64,

@@ -4,7 +4,6 @@
 use aggregates::influencer::InfluencerStatus;
 use aggregates::values::{CommissionRate, ReferralCode};
 use aggregates::{Influencer, InfluencerCommand};
-use chrono::Utc;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -57,7 +56,7 @@ pub async fn claim_code(
     let command = InfluencerCommand::ClaimVanityCode {
         code,
         by: actor(&metadata),
-        at: Utc::now(),
+        at: state.config.program_clock.now(),
         policy: state.config.program.clone(),
     };
     let committed = execute(state, id, command, &metadata).await?;
@@ -78,7 +77,7 @@ pub async fn deactivate_code(
     let command = InfluencerCommand::DeactivateCode {
         code,
         by: actor(&metadata),
-        at: Utc::now(),
+        at: state.config.program_clock.now(),
     };
     let committed = execute(state, id, command, &metadata).await?;
     state.projections.wait_for(committed.cursor).await;
@@ -95,7 +94,7 @@ pub async fn act(
     metadata: Metadata,
 ) -> Result<InfluencerView, AppError> {
     let by = actor(&metadata);
-    let at = Utc::now();
+    let at = state.config.program_clock.now();
     let command = match action {
         InfluencerAction::Suspend { reason } => {
             InfluencerCommand::SuspendInfluencer { reason, by, at }

@@ -100,7 +100,9 @@ pub async fn record_verified_signup(
     user_id: Uuid,
     metadata: &Metadata,
 ) -> Result<Option<Cursor>, AppError> {
-    let command = ReferralCommand::RecordVerifiedSignup { at: Utc::now() };
+    let command = ReferralCommand::RecordVerifiedSignup {
+        at: state.config.program_clock.now(),
+    };
     match state
         .referrals
         .execute(&user_id.to_string(), command, metadata)

@@ -48,11 +48,20 @@ impl TestApp {
 }
 
 #[tokio::test]
-async fn conversions_accrue_once_refunds_reverse_and_payouts_stop_at_the_available_balance() {
+async fn the_whole_story_from_application_to_payout_adds_up_on_the_dashboard() {
     let app = spawn_app().await;
     let admin = app.create_account_with_role("admin").await;
     let service = app.create_account_with_role("service").await;
-    let (ada, buyer) = app.influencer_with_referred_user(&admin.access_token).await;
+    // Apply and approve, then a signup through the code, verified.
+    let (ada, code) = app.create_influencer(&admin.access_token).await;
+    let (registered, email) = app.register_with_code(&code).await;
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let buyer = body(registered).await["id"].as_str().unwrap().to_owned();
+    let verification = app.code_for(&email).await;
+    assert_eq!(
+        app.verify_email(&email, &verification).await.status(),
+        StatusCode::OK
+    );
     let record = |body: Value| {
         let token = service.access_token.clone();
         let app = &app;
@@ -61,27 +70,71 @@ async fn conversions_accrue_once_refunds_reverse_and_payouts_stop_at_the_availab
                 .await
         }
     };
+    let payout = |amount_minor: i64, reference: &'static str| {
+        let token = admin.access_token.clone();
+        let path = format!("/api/v1/admin/influencers/{}/payouts", ada.id);
+        let app = &app;
+        async move {
+            let body =
+                json!({"amount_minor": amount_minor, "currency": "USD", "reference": reference});
+            app.admin_post(&path, &token, Some(body)).await
+        }
+    };
+    let balances = || async {
+        body(
+            app.get_with_token("/api/v1/influencer/me", &ada.access_token)
+                .await,
+        )
+        .await["balances"]["USD"]
+            .clone()
+    };
 
-    // Past its 30-day hold: available at once.
-    let first = record(sale("ord-1", &buyer, 10_000, 40)).await;
+    // Three conversions today; the first reported twice.
+    let first = record(sale("ord-1", &buyer, 10_000, 0)).await;
     assert_eq!(first.status(), StatusCode::CREATED);
     let first = body(first).await;
     assert_eq!(first["commission_minor"], 1000);
     assert_eq!(first["influencer_id"], ada.id.as_str());
     assert_eq!(first["status"], "recorded");
-    let repeat = record(sale("ord-1", &buyer, 10_000, 40)).await;
+    let repeat = record(sale("ord-1", &buyer, 10_000, 0)).await;
     assert_eq!(repeat.status(), StatusCode::CREATED);
-    let repeat = body(repeat).await;
-    assert_eq!(repeat["commission_minor"], first["commission_minor"]);
-    assert_eq!(repeat["occurred_at"], first["occurred_at"]);
-    let reused = record(sale("ord-1", &buyer, 999, 1)).await;
+    assert_eq!(body(repeat).await, first);
+    let reused = record(sale("ord-1", &buyer, 999, 0)).await;
     assert_problem(reused, StatusCode::CONFLICT, "external_id_reused").await;
-
-    // Refunded after release: taken back from available.
     assert_eq!(
-        record(sale("ord-2", &buyer, 5_001, 40)).await.status(),
-        StatusCode::CREATED
+        body(record(sale("ord-2", &buyer, 5_001, 0)).await).await["commission_minor"],
+        500
     );
+    assert_eq!(
+        body(record(sale("ord-3", &buyer, 2_000, 0)).await).await["commission_minor"],
+        200
+    );
+    // Not referred: recorded, earns nothing.
+    let stranger = uuid::Uuid::new_v4().to_string();
+    let unreferred = body(record(sale("ord-4", &stranger, 2_000, 0)).await).await;
+    assert_eq!(unreferred["commission_minor"], 0);
+    assert!(unreferred["influencer_id"].is_null());
+
+    // Everything is on its 30-day hold: nothing can be paid yet.
+    assert_eq!(
+        balances().await,
+        json!({"pending": 1700, "available": 0, "paid": 0})
+    );
+    assert_problem(
+        payout(1, "po-0").await,
+        StatusCode::CONFLICT,
+        "payout_exceeds_available",
+    )
+    .await;
+
+    // The hold expires: the program's clock moves 31 days on.
+    app.config.program_clock.advance(chrono::Duration::days(31));
+    assert_eq!(
+        balances().await,
+        json!({"pending": 0, "available": 1700, "paid": 0})
+    );
+    // A refund after release takes the commission back from available;
+    // refunding again changes nothing.
     for _ in 0..2 {
         let refunded = app
             .admin_post(
@@ -93,17 +146,6 @@ async fn conversions_accrue_once_refunds_reverse_and_payouts_stop_at_the_availab
         assert_eq!(refunded.status(), StatusCode::OK);
         assert_eq!(body(refunded).await["status"], "refunded");
     }
-    // Still on hold: pending.
-    assert_eq!(
-        body(record(sale("ord-3", &buyer, 2_000, 0)).await).await["commission_minor"],
-        200
-    );
-    // Not referred: recorded, earns nothing.
-    let stranger = uuid::Uuid::new_v4().to_string();
-    let unreferred = body(record(sale("ord-4", &stranger, 2_000, 0)).await).await;
-    assert_eq!(unreferred["commission_minor"], 0);
-    assert!(unreferred["influencer_id"].is_null());
-
     assert_eq!(app.accrued_total(&ada.id).await, (3, 1000 + 500 + 200));
     assert_eq!(
         app.count_events("identity.ledger.EarningsReversed", &ada.id)
@@ -111,30 +153,21 @@ async fn conversions_accrue_once_refunds_reverse_and_payouts_stop_at_the_availab
         1
     );
 
-    let payouts = format!("/api/v1/admin/influencers/{}/payouts", ada.id);
-    let too_much = app
-        .admin_post(
-            &payouts,
-            &admin.access_token,
-            Some(json!({"amount_minor": 1001, "currency": "USD", "reference": "po-1"})),
-        )
-        .await;
-    assert_problem(too_much, StatusCode::CONFLICT, "payout_exceeds_available").await;
-    let paid = app
-        .admin_post(
-            &payouts,
-            &admin.access_token,
-            Some(json!({"amount_minor": 1000, "currency": "USD", "reference": "po-1"})),
-        )
-        .await;
+    assert_problem(
+        payout(1201, "po-1").await,
+        StatusCode::CONFLICT,
+        "payout_exceeds_available",
+    )
+    .await;
+    let paid = payout(1000, "po-1").await;
     assert_eq!(paid.status(), StatusCode::CREATED);
     assert_eq!(
         body(paid).await["balances"]["USD"],
-        json!({"pending": 200, "available": 0, "paid": 1000})
+        json!({"pending": 0, "available": 200, "paid": 1000})
     );
 
     // The dashboard, by hand: ord-1 (1000) and ord-3 (200) count, the
-    // refunded ord-2 does not; one signup, who converted.
+    // refunded ord-2 does not; one verified signup, who converted.
     let me = body(
         app.get_with_token("/api/v1/influencer/me", &ada.access_token)
             .await,
@@ -143,23 +176,21 @@ async fn conversions_accrue_once_refunds_reverse_and_payouts_stop_at_the_availab
     assert_eq!(me["codes"].as_array().unwrap().len(), 1, "{me}");
     let code = &me["codes"][0];
     assert_eq!(code["signups"], 1);
-    assert_eq!(code["verified_signups"], 0);
+    assert_eq!(code["verified_signups"], 1);
     assert_eq!(code["conversions"], 2);
     assert_eq!(code["conversion_rate"], 1.0);
     assert_eq!(code["earnings"], json!({"USD": 1200}));
     assert_eq!(
         me["balances"]["USD"],
-        json!({"pending": 200, "available": 0, "paid": 1000})
+        json!({"pending": 0, "available": 200, "paid": 1000})
     );
+    // The series ends on the program's today, 31 days after the sales.
     let daily = me["daily"].as_array().unwrap();
     assert_eq!(daily.len(), 90);
-    assert_eq!(
-        daily[89]["day"],
-        chrono::Utc::now().date_naive().to_string()
-    );
-    assert_eq!(daily[89]["conversions"], 1);
-    assert_eq!(daily[89]["earnings"], json!({"USD": 200}));
-    assert_eq!(daily[89 - 40]["earnings"], json!({"USD": 1000}));
+    let today = app.config.program_clock.now().date_naive();
+    assert_eq!(daily[89]["day"], today.to_string());
+    assert_eq!(daily[89 - 31]["conversions"], 2);
+    assert_eq!(daily[89 - 31]["earnings"], json!({"USD": 1200}));
     let referrals = body(
         app.get_with_token("/api/v1/influencer/me/referrals", &ada.access_token)
             .await,
@@ -171,7 +202,7 @@ async fn conversions_accrue_once_refunds_reverse_and_payouts_stop_at_the_availab
         .as_str()
         .unwrap()
         .contains("***@example.com"));
-    assert_eq!(referred["verified"], false);
+    assert_eq!(referred["verified"], true);
     assert_eq!(referred["converted"], true);
     // Rebuilt from zero, the same figures.
     identity::cli::rebuild(app.pool.clone(), "influencer_dashboard")

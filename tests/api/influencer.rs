@@ -178,7 +178,7 @@ async fn apply_is_refused_without_a_token_or_with_incomplete_input() {
 }
 
 #[tokio::test]
-async fn rejected_applicants_see_the_reason_and_may_not_reapply_within_30_days() {
+async fn rejected_applicants_see_the_reason_and_may_reapply_only_after_30_days() {
     let app = spawn_app().await;
     let admin = app.create_account_with_role("admin").await;
     let user = app.create_account().await;
@@ -226,6 +226,14 @@ async fn rejected_applicants_see_the_reason_and_may_not_reapply_within_30_days()
     )
     .await;
     assert_eq!(queue["total"], 0);
+
+    // Thirty days on, the door opens again.
+    app.config
+        .program_clock
+        .advance(chrono::Duration::days(30) + chrono::Duration::minutes(1));
+    let again = app.apply(&user.access_token).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(body(again).await["status"], "pending");
 }
 
 #[tokio::test]
