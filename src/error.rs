@@ -110,6 +110,11 @@ where
             CommandError::Claimed(ClaimKind::ConversionAccrual | ClaimKind::ConversionReversal) => {
                 Self::Contention
             }
+            // A reference the ledger no longer remembers, or another's.
+            CommandError::Claimed(ClaimKind::PayoutReference) => Self::Conflict {
+                code: "payout_reference_reused",
+                detail: "this payout reference was already used for another payout".to_owned(),
+            },
             CommandError::Contention => Self::Contention,
             CommandError::Store(e) => Self::internal(e),
             CommandError::Domain(e) => Self::internal(e),

@@ -29,6 +29,13 @@
 //! has already accrued (or reversed) a given `external_id`. That is the
 //! store's job: a claim on `(influencer, external_id, kind)` is written in
 //! the same transaction before the command, so a repeat never reaches it.
+//!
+//! Payouts are few (one a month, say), so the ledger does remember the last
+//! [`RECENT_PAYOUTS`] of them: a payout repeated with the same `reference`,
+//! amount and currency (an admin tool retrying after a lost answer) records
+//! nothing, and the same reference with another amount or currency is
+//! refused. The store also claims every reference, so one older than that
+//! window, or another ledger's, can never be paid out again.
 
 mod account;
 mod aggregate;
@@ -38,7 +45,7 @@ mod events;
 mod tests;
 
 pub use account::{release_day, Account, Balance};
-pub use aggregate::Ledger;
+pub use aggregate::{Ledger, RecentPayout, RECENT_PAYOUTS};
 pub use commands::LedgerCommand;
 pub use events::LedgerEvent;
 
@@ -49,4 +56,6 @@ pub enum LedgerError {
     NonPositiveAmount,
     #[error("the payout exceeds the available balance of {available}")]
     PayoutExceedsAvailable { available: i64 },
+    #[error("this payout reference was already used for another payout")]
+    PayoutReferenceReused,
 }

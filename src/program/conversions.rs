@@ -94,6 +94,10 @@ fn ledger_error(error: LedgerError) -> AppError {
             code: "payout_exceeds_available",
             detail: error.to_string(),
         },
+        LedgerError::PayoutReferenceReused => AppError::Conflict {
+            code: "payout_reference_reused",
+            detail: error.to_string(),
+        },
         LedgerError::NonPositiveAmount => AppError::Validation(vec![FieldError::new(
             "amount_minor",
             "out_of_range",
@@ -277,8 +281,9 @@ pub struct Balances {
 /// Records a payout of `amount_minor` to influencer `id`, never above the
 /// available balance (409 `payout_exceeds_available`).
 ///
-/// Not idempotent: the same `reference` twice records two payouts. The
-/// admin tool must not retry blindly.
+/// Idempotent on `reference`: a repeat with the same amount and currency
+/// (among the ledger's latest payouts) records nothing and answers the
+/// balances; any other use of a reference is 409 `payout_reference_reused`.
 pub async fn payout(
     state: &AppState,
     id: Uuid,

@@ -33,6 +33,9 @@ pub enum ClaimKind {
     /// refund reverses at most once, so a retried refund can finish a
     /// reversal a crash interrupted without ever reversing twice.
     ConversionReversal,
+    /// A payout's `reference` (the payment provider's id for the transfer),
+    /// as given: one transfer is recorded as one payout, on one ledger.
+    PayoutReference,
 }
 
 impl ClaimKind {
@@ -43,15 +46,20 @@ impl ClaimKind {
             Self::ReferralCode => "referral_code",
             Self::ConversionAccrual => "conversion_accrual",
             Self::ConversionReversal => "conversion_reversal",
+            Self::PayoutReference => "payout_reference",
         }
     }
 
     /// Whether the claim may be taken only once even by its owner. Emails
     /// and codes may be claimed again by the aggregate holding them (a
     /// retried command); a conversion's accrual or reversal must happen
-    /// once on its ledger, so a second claim by the same ledger is refused.
+    /// once on its ledger, and a payout reference is paid once, so a second
+    /// claim by the same ledger is refused.
     pub fn once_per_owner(self) -> bool {
-        matches!(self, Self::ConversionAccrual | Self::ConversionReversal)
+        matches!(
+            self,
+            Self::ConversionAccrual | Self::ConversionReversal | Self::PayoutReference
+        )
     }
 }
 
@@ -119,10 +127,12 @@ impl StoredAggregate for Conversion {
 }
 
 impl StoredAggregate for Ledger {
-    const SCHEMA_VERSION: i32 = 1;
+    /// 2: the ledger remembers its recent payouts.
+    const SCHEMA_VERSION: i32 = 2;
 
     /// Accruals and reversals claim the conversion's `external_id`, so
-    /// each happens at most once whatever the retries.
+    /// each happens at most once whatever the retries; payouts claim
+    /// their reference.
     fn claims(event: &LedgerEvent) -> Vec<Claim> {
         match event {
             LedgerEvent::EarningsAccrued { external_id, .. } => vec![Claim {
@@ -132,6 +142,10 @@ impl StoredAggregate for Ledger {
             LedgerEvent::EarningsReversed { external_id, .. } => vec![Claim {
                 kind: ClaimKind::ConversionReversal,
                 value: external_id.clone(),
+            }],
+            LedgerEvent::PayoutRecorded { reference, .. } => vec![Claim {
+                kind: ClaimKind::PayoutReference,
+                value: reference.clone(),
             }],
             _ => vec![],
         }

@@ -235,6 +235,64 @@ async fn the_whole_story_from_application_to_payout_adds_up_on_the_dashboard() {
 }
 
 #[tokio::test]
+async fn a_repeated_payout_is_recorded_once_and_a_reused_reference_is_refused() {
+    let app = spawn_app().await;
+    let admin = app.create_account_with_role("admin").await;
+    let service = app.create_account_with_role("service").await;
+    let (ada, buyer) = app.influencer_with_referred_user(&admin.access_token).await;
+    let (bob, bob_buyer) = app.influencer_with_referred_user(&admin.access_token).await;
+    // 40 days ago: past their hold, available at once.
+    for (external_id, buyer) in [("ord-p", &buyer), ("ord-q", &bob_buyer)] {
+        let recorded = app
+            .admin_post(
+                "/api/v1/referrals/conversions",
+                &service.access_token,
+                Some(sale(external_id, buyer, 10_000, 40)),
+            )
+            .await;
+        assert_eq!(recorded.status(), StatusCode::CREATED);
+    }
+    let payout = |influencer: &str, amount_minor: i64, reference: &str| {
+        let path = format!("/api/v1/admin/influencers/{influencer}/payouts");
+        let body = json!({"amount_minor": amount_minor, "currency": "USD", "reference": reference});
+        let token = admin.access_token.clone();
+        let app = &app;
+        async move { app.admin_post(&path, &token, Some(body)).await }
+    };
+
+    // The admin tool retries after a lost answer, twice at once.
+    let (first, again) = tokio::join!(payout(&ada.id, 300, "tr-1"), payout(&ada.id, 300, "tr-1"));
+    let expected = json!({"pending": 0, "available": 700, "paid": 300});
+    for answer in [first, again] {
+        assert_eq!(answer.status(), StatusCode::CREATED);
+        assert_eq!(body(answer).await["balances"]["USD"], expected);
+    }
+    assert_eq!(
+        app.count_events("identity.ledger.PayoutRecorded", &ada.id)
+            .await,
+        1
+    );
+    // The same reference for another amount, or on another ledger: refused.
+    assert_problem(
+        payout(&ada.id, 200, "tr-1").await,
+        StatusCode::CONFLICT,
+        "payout_reference_reused",
+    )
+    .await;
+    assert_problem(
+        payout(&bob.id, 300, "tr-1").await,
+        StatusCode::CONFLICT,
+        "payout_reference_reused",
+    )
+    .await;
+    let next = payout(&ada.id, 200, "tr-2").await;
+    assert_eq!(
+        body(next).await["balances"]["USD"],
+        json!({"pending": 0, "available": 500, "paid": 500})
+    );
+}
+
+#[tokio::test]
 async fn suspended_influencers_earn_nothing_on_new_conversions() {
     let app = spawn_app().await;
     let admin = app.create_account_with_role("admin").await;

@@ -1,6 +1,6 @@
 //! State and rules of one influencer's ledger.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
@@ -11,10 +11,26 @@ use super::account::matured;
 use super::{release_day, Account, Balance, LedgerCommand, LedgerError, LedgerEvent};
 use crate::values::Currency;
 
+/// How many of the latest payouts a ledger remembers, to answer a
+/// repeated one without paying twice.
+pub const RECENT_PAYOUTS: usize = 100;
+
 /// Balances per currency; see the module docs for why this stays small.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ledger {
     pub accounts: BTreeMap<Currency, Account>,
+    /// The latest payouts, oldest first, at most [`RECENT_PAYOUTS`].
+    #[serde(default)]
+    pub recent_payouts: VecDeque<RecentPayout>,
+}
+
+/// What identifies a payout for a repeat: its reference, amount and
+/// currency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentPayout {
+    pub reference: String,
+    pub amount_minor: i64,
+    pub currency: Currency,
 }
 
 impl Ledger {
@@ -118,18 +134,29 @@ impl Ledger {
         reference: String,
         by: String,
         at: DateTime<Utc>,
-    ) -> Result<LedgerEvent, LedgerError> {
+    ) -> Result<Option<LedgerEvent>, LedgerError> {
+        if let Some(earlier) = self
+            .recent_payouts
+            .iter()
+            .find(|p| p.reference == reference)
+        {
+            return if earlier.amount_minor == amount_minor && earlier.currency == currency {
+                Ok(None)
+            } else {
+                Err(LedgerError::PayoutReferenceReused)
+            };
+        }
         let available = self.balance(currency, at).available;
         if amount_minor > available {
             return Err(LedgerError::PayoutExceedsAvailable { available });
         }
-        Ok(LedgerEvent::PayoutRecorded {
+        Ok(Some(LedgerEvent::PayoutRecorded {
             amount_minor,
             currency,
             reference,
             by,
             at,
-        })
+        }))
     }
 
     fn command_events(&self, command: LedgerCommand) -> Result<Vec<LedgerEvent>, LedgerError> {
@@ -167,7 +194,10 @@ impl Ledger {
                 reference,
                 by,
                 at,
-            } => vec![self.payout(amount_minor, currency, reference, by, at)?],
+            } => self
+                .payout(amount_minor, currency, reference, by, at)?
+                .into_iter()
+                .collect(),
             LedgerCommand::ReleaseMatured { .. } => vec![],
         })
     }
@@ -237,8 +267,19 @@ impl Aggregate for Ledger {
             LedgerEvent::PayoutRecorded {
                 amount_minor,
                 currency,
+                reference,
                 ..
-            } => self.accounts.entry(currency).or_default().pay(amount_minor),
+            } => {
+                self.accounts.entry(currency).or_default().pay(amount_minor);
+                self.recent_payouts.push_back(RecentPayout {
+                    reference,
+                    amount_minor,
+                    currency,
+                });
+                if self.recent_payouts.len() > RECENT_PAYOUTS {
+                    self.recent_payouts.pop_front();
+                }
+            }
         }
     }
 }

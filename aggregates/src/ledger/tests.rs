@@ -290,6 +290,47 @@ fn record_payout_fails_when_amount_is_not_positive() {
 }
 
 #[test]
+fn record_payout_records_nothing_when_repeated_with_the_same_reference_and_amount() {
+    LedgerTest::with(())
+        .given(vec![
+            accrued("pi_1", 1_000),
+            released(1_000, 31),
+            paid(600, 32),
+        ])
+        .when(payout(600, eur(), 33))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn record_payout_fails_when_its_reference_was_used_for_another_amount() {
+    LedgerTest::with(())
+        .given(vec![
+            accrued("pi_1", 1_000),
+            released(1_000, 31),
+            paid(600, 32),
+        ])
+        .when(payout(400, eur(), 33))
+        .then_expect_error(LedgerError::PayoutReferenceReused);
+}
+
+#[test]
+fn the_ledger_remembers_only_its_latest_payouts() {
+    let mut ledger = state(vec![accrued("pi_1", 1_000), released(1_000, 31)]);
+    for i in 0..RECENT_PAYOUTS + 5 {
+        ledger.apply(LedgerEvent::PayoutRecorded {
+            amount_minor: 1,
+            currency: eur(),
+            reference: format!("po_{i}"),
+            by: "admin".into(),
+            at: noon(32),
+        });
+    }
+    assert_eq!(ledger.recent_payouts.len(), RECENT_PAYOUTS);
+    assert_eq!(ledger.recent_payouts[0].reference, "po_5");
+    assert_eq!(ledger.balances(noon(32))[&eur()].paid, 105);
+}
+
+#[test]
 fn ledger_state_stays_bounded_after_100_000_accruals() {
     // A year of conversions, one every five minutes, each held 30 days,
     // driven through the same decide-then-apply path as `handle`.
