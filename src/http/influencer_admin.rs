@@ -70,7 +70,7 @@ pub async fn list_applications(
 }
 
 /// Approve: issues a referral code and grants role `influencer`.
-#[utoipa::path(post, path = "/api/v1/admin/influencer-applications/{id}/approve", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`.", responses((status = 200, description = "`{influencer_id, referral_code}`"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "already_decided")))]
+#[utoipa::path(post, path = "/api/v1/admin/influencer-applications/{id}/approve", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`. Retrying an approval that stopped before the `influencer` role was granted grants it and answers 200 again.", responses((status = 200, description = "`{influencer_id, referral_code}`"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "already_decided")))]
 pub async fn approve(
     State(state): State<AppState>,
     admin: RequireRole<Admin>,

@@ -151,23 +151,32 @@ pub async fn list(
     })
 }
 
+/// An application's applicant, status and code, from the read model.
+async fn decision(state: &AppState, id: Uuid) -> Result<(Uuid, String, Option<String>), AppError> {
+    let row: Option<(Uuid, String, Option<String>)> = sqlx::query_as(
+        "SELECT user_id, status, referral_code FROM influencer_applications WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&state.pool)
+    .await?;
+    row.ok_or(AppError::NotFound)
+}
+
+fn already_decided() -> AppError {
+    AppError::Conflict {
+        code: "already_decided",
+        detail: "the application has already been decided".to_owned(),
+    }
+}
+
 /// The applicant of a pending application. An application the read model
 /// already shows decided is 409 at once; otherwise the aggregate decides
 /// (it allows one pending application per user, so the pending application
 /// of this user is this one).
 async fn pending_applicant(state: &AppState, id: Uuid) -> Result<Uuid, AppError> {
-    let row: Option<(Uuid, String)> =
-        sqlx::query_as("SELECT user_id, status FROM influencer_applications WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&state.pool)
-            .await?;
-    match row {
-        None => Err(AppError::NotFound),
-        Some((user_id, status)) if status == "pending" => Ok(user_id),
-        Some(_) => Err(AppError::Conflict {
-            code: "already_decided",
-            detail: "the application has already been decided".to_owned(),
-        }),
+    match decision(state, id).await? {
+        (user_id, status, _) if status == "pending" => Ok(user_id),
+        _ => Err(already_decided()),
     }
 }
 
@@ -190,11 +199,19 @@ fn generate_code() -> String {
 /// Approves application `id`: issues a generated code (a new one whenever
 /// the last was taken) and grants the `influencer` role.
 ///
-/// The role is granted in a second command on the `User` stream. Should
-/// that fail, the influencer exists without the role; granting it by hand
-/// (`PUT /admin/users/{id}/roles`) repairs it.
+/// The role is granted in a second command on the `User` stream, after the
+/// approval committed. Should the service stop between the two, the admin's
+/// retry finishes the job: approving an approved application whose
+/// applicant lacks the role grants it and answers like the first approval.
+/// Once the role is there, a repeat is 409 `already_decided`.
 pub async fn approve(state: &AppState, id: Uuid, metadata: Metadata) -> Result<Approved, AppError> {
-    let user_id = pending_applicant(state, id).await?;
+    let user_id = match decision(state, id).await? {
+        (user_id, status, _) if status == "pending" => user_id,
+        (user_id, status, Some(code)) if status == "approved" => {
+            return finish_approval(state, user_id, code, &metadata).await;
+        }
+        _ => return Err(already_decided()),
+    };
     let mut approved = None;
     for _ in 0..CODE_ATTEMPTS {
         let command = InfluencerCommand::ApproveApplication {
@@ -228,6 +245,24 @@ pub async fn approve(state: &AppState, id: Uuid, metadata: Metadata) -> Result<A
     })
 }
 
+/// The second half of an approval that stopped after the first.
+async fn finish_approval(
+    state: &AppState,
+    user_id: Uuid,
+    referral_code: String,
+    metadata: &Metadata,
+) -> Result<Approved, AppError> {
+    let Some(cursor) = grant_influencer_role(state, user_id, metadata).await? else {
+        return Err(already_decided());
+    };
+    state.projections.wait_for(Some(cursor)).await;
+    Ok(Approved {
+        influencer_id: user_id,
+        referral_code,
+    })
+}
+
+/// Grants the role unless the user has it; the cursor of the grant, if any.
 async fn grant_influencer_role(
     state: &AppState,
     user_id: Uuid,

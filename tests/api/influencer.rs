@@ -178,6 +178,64 @@ async fn apply_is_refused_without_a_token_or_with_incomplete_input() {
 }
 
 #[tokio::test]
+async fn an_approval_interrupted_before_the_role_grant_is_finished_by_the_admins_retry() {
+    let app = spawn_app().await;
+    let admin = app.create_account_with_role("admin").await;
+    let user = app.create_account().await;
+    let id = body(app.apply(&user.access_token).await).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // What a crash between the two commands of an approval leaves behind:
+    // the approval committed on the influencer's stream, no role granted.
+    let influencers: identity::store::Repository<aggregates::Influencer> =
+        identity::store::Repository::new(app.pool.clone(), Default::default());
+    influencers
+        .execute(
+            &user.id,
+            aggregates::InfluencerCommand::ApproveApplication {
+                code: "CRASHED2".to_owned(),
+                commission_rate: Default::default(),
+                by: admin.id.clone(),
+                at: chrono::Utc::now(),
+            },
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    eventually(std::time::Duration::from_secs(10), || async {
+        let mine = body(
+            app.get_with_token("/api/v1/influencer/applications/mine", &user.access_token)
+                .await,
+        )
+        .await;
+        (mine[0]["status"] == "approved").then_some(())
+    })
+    .await;
+    let roles_of = || async {
+        sqlx::query_scalar::<_, Vec<String>>(
+            "SELECT roles FROM login_lookup WHERE user_id = $1::uuid",
+        )
+        .bind(&user.id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+    };
+    assert!(!roles_of().await.contains(&"influencer".to_owned()));
+
+    let path = format!("/api/v1/admin/influencer-applications/{id}/approve");
+    let retried = app.admin_post(&path, &admin.access_token, None).await;
+    assert_eq!(retried.status(), StatusCode::OK);
+    let retried = body(retried).await;
+    assert_eq!(retried["influencer_id"], user.id.as_str());
+    assert_eq!(retried["referral_code"], "CRASHED2");
+    assert!(roles_of().await.contains(&"influencer".to_owned()));
+    // Finished: from now on a repeat is a conflict again.
+    let twice = app.admin_post(&path, &admin.access_token, None).await;
+    assert_problem(twice, StatusCode::CONFLICT, "already_decided").await;
+}
+
+#[tokio::test]
 async fn rejected_applicants_see_the_reason_and_may_reapply_only_after_30_days() {
     let app = spawn_app().await;
     let admin = app.create_account_with_role("admin").await;
