@@ -293,6 +293,55 @@ async fn a_repeated_payout_is_recorded_once_and_a_reused_reference_is_refused() 
 }
 
 #[tokio::test]
+async fn a_conversion_recorded_before_a_crash_is_accrued_when_the_sale_is_reported_again() {
+    let app = spawn_app().await;
+    let admin = app.create_account_with_role("admin").await;
+    let service = app.create_account_with_role("service").await;
+    let (ada, buyer) = app.influencer_with_referred_user(&admin.access_token).await;
+    let report = sale("ord-c", &buyer, 10_000, 0);
+    // What a crash between recording and accruing leaves behind: the
+    // conversion's stream written, the ledger untouched.
+    let referrals: identity::store::Repository<aggregates::Referral> =
+        identity::store::Repository::new(app.pool.clone(), Default::default());
+    let conversions: identity::store::Repository<aggregates::Conversion> =
+        identity::store::Repository::new(app.pool.clone(), Default::default());
+    let (referral, _) = referrals.load(&buyer).await.unwrap();
+    let external_id = report["external_id"].as_str().unwrap().to_owned();
+    conversions
+        .execute(
+            &external_id,
+            aggregates::ConversionCommand::RecordConversion {
+                external_id: external_id.clone(),
+                user_id: buyer.parse().unwrap(),
+                amount_minor: 10_000,
+                currency: aggregates::values::Currency::parse("USD").unwrap(),
+                occurred_at: report["occurred_at"].as_str().unwrap().parse().unwrap(),
+                attribution: referral.attribution,
+                influencer_active: true,
+                rate_bps: Default::default(),
+                window: chrono::Duration::days(365),
+                hold: chrono::Duration::days(30),
+            },
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(app.accrued_total(&ada.id).await, (0, 0));
+
+    // The reporting service retries, as it must without an answer.
+    let retried = app
+        .admin_post(
+            "/api/v1/referrals/conversions",
+            &service.access_token,
+            Some(report),
+        )
+        .await;
+    assert_eq!(retried.status(), StatusCode::CREATED);
+    assert_eq!(body(retried).await["commission_minor"], 1000);
+    assert_eq!(app.accrued_total(&ada.id).await, (1, 1000));
+}
+
+#[tokio::test]
 async fn suspended_influencers_earn_nothing_on_new_conversions() {
     let app = spawn_app().await;
     let admin = app.create_account_with_role("admin").await;
