@@ -24,6 +24,30 @@ fn sale(external_id: &str, user_id: &str, amount_minor: i64, days_ago: i64) -> V
     })
 }
 
+/// An app with an admin, a `service` account, and influencer Ada with one
+/// buyer who signed up through her code.
+struct Program {
+    app: TestApp,
+    admin: Account,
+    service: Account,
+    ada: Account,
+    buyer: String,
+}
+
+async fn program() -> Program {
+    let app = spawn_app().await;
+    let admin = app.create_account_with_role("admin").await;
+    let service = app.create_account_with_role("service").await;
+    let (ada, buyer) = app.influencer_with_referred_user(&admin.access_token).await;
+    Program {
+        app,
+        admin,
+        service,
+        ada,
+        buyer,
+    }
+}
+
 impl TestApp {
     /// An influencer and a user who signed up through their code.
     async fn influencer_with_referred_user(&self, admin: &str) -> (Account, String) {
@@ -32,6 +56,18 @@ impl TestApp {
         assert_eq!(response.status(), StatusCode::CREATED);
         let buyer = body(response).await["id"].as_str().unwrap().to_owned();
         (influencer, buyer)
+    }
+
+    /// Reports every sale at once; the answers' statuses in order.
+    async fn record_at_once(&self, service: &str, sales: Vec<Value>) -> Vec<StatusCode> {
+        let requests = sales
+            .into_iter()
+            .map(|sale| self.admin_post("/api/v1/referrals/conversions", service, Some(sale)));
+        futures_util::future::join_all(requests)
+            .await
+            .iter()
+            .map(|r| r.status())
+            .collect()
     }
 
     async fn accrued_total(&self, influencer_id: &str) -> (i64, i64) {
@@ -236,10 +272,13 @@ async fn the_whole_story_from_application_to_payout_adds_up_on_the_dashboard() {
 
 #[tokio::test]
 async fn a_repeated_payout_is_recorded_once_and_a_reused_reference_is_refused() {
-    let app = spawn_app().await;
-    let admin = app.create_account_with_role("admin").await;
-    let service = app.create_account_with_role("service").await;
-    let (ada, buyer) = app.influencer_with_referred_user(&admin.access_token).await;
+    let Program {
+        app,
+        admin,
+        service,
+        ada,
+        buyer,
+    } = program().await;
     let (bob, bob_buyer) = app.influencer_with_referred_user(&admin.access_token).await;
     // 40 days ago: past their hold, available at once.
     for (external_id, buyer) in [("ord-p", &buyer), ("ord-q", &bob_buyer)] {
@@ -294,10 +333,13 @@ async fn a_repeated_payout_is_recorded_once_and_a_reused_reference_is_refused() 
 
 #[tokio::test]
 async fn a_conversion_recorded_before_a_crash_is_accrued_when_the_sale_is_reported_again() {
-    let app = spawn_app().await;
-    let admin = app.create_account_with_role("admin").await;
-    let service = app.create_account_with_role("service").await;
-    let (ada, buyer) = app.influencer_with_referred_user(&admin.access_token).await;
+    let Program {
+        app,
+        admin: _,
+        service,
+        ada,
+        buyer,
+    } = program().await;
     let report = sale("ord-c", &buyer, 10_000, 0);
     // What a crash between recording and accruing leaves behind: the
     // conversion's stream written, the ledger untouched.
@@ -343,10 +385,13 @@ async fn a_conversion_recorded_before_a_crash_is_accrued_when_the_sale_is_report
 
 #[tokio::test]
 async fn suspended_influencers_earn_nothing_on_new_conversions() {
-    let app = spawn_app().await;
-    let admin = app.create_account_with_role("admin").await;
-    let service = app.create_account_with_role("service").await;
-    let (ada, buyer) = app.influencer_with_referred_user(&admin.access_token).await;
+    let Program {
+        app,
+        admin,
+        service,
+        ada,
+        buyer,
+    } = program().await;
     let suspend = app
         .admin_post(
             &format!("/api/v1/admin/influencers/{}/suspend", ada.id),
@@ -371,60 +416,53 @@ async fn suspended_influencers_earn_nothing_on_new_conversions() {
 
 #[tokio::test]
 async fn concurrent_conversions_all_accrue_and_concurrent_repeats_accrue_once() {
-    let app = spawn_app().await;
-    let admin = app.create_account_with_role("admin").await;
-    let service = app.create_account_with_role("service").await;
-    let (ada, buyer) = app.influencer_with_referred_user(&admin.access_token).await;
-    let distinct = (0..20).map(|i| {
-        app.admin_post(
-            "/api/v1/referrals/conversions",
-            &service.access_token,
-            Some(sale(&format!("c-{i}"), &buyer, 1_000 + i, 0)),
-        )
-    });
-    for response in futures_util::future::join_all(distinct).await {
-        assert_eq!(response.status(), StatusCode::CREATED);
-    }
+    let Program {
+        app,
+        admin: _,
+        service,
+        ada,
+        buyer,
+    } = program().await;
+    let distinct = (0..20)
+        .map(|i| sale(&format!("c-{i}"), &buyer, 1_000 + i, 0))
+        .collect();
+    let statuses = app.record_at_once(&service.access_token, distinct).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::CREATED),
+        "{statuses:?}"
+    );
     // 10% of 1000..=1019, rounded down: 100 each, plus 1 for 1010..=1019.
     assert_eq!(app.accrued_total(&ada.id).await, (20, 20 * 100 + 10));
 
-    let repeats = (0..20).map(|_| {
-        app.admin_post(
-            "/api/v1/referrals/conversions",
-            &service.access_token,
-            Some(json!({
-                "external_id": "same",
-                "user_id": buyer,
-                "amount_minor": 5_000,
-                "currency": "USD",
-                "occurred_at": "2026-01-01T00:00:00Z",
-            })),
-        )
+    let repeat = json!({
+        "external_id": "same",
+        "user_id": buyer,
+        "amount_minor": 5_000,
+        "currency": "USD",
+        "occurred_at": "2026-01-01T00:00:00Z",
     });
-    for response in futures_util::future::join_all(repeats).await {
-        assert_eq!(response.status(), StatusCode::CREATED);
-    }
+    let repeats = vec![repeat; 20];
+    let statuses = app.record_at_once(&service.access_token, repeats).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::CREATED),
+        "{statuses:?}"
+    );
     assert_eq!(app.accrued_total(&ada.id).await, (21, 20 * 100 + 10 + 500));
 }
 
 #[tokio::test]
 async fn a_burst_of_sixty_four_conversions_for_one_influencer_is_answered_without_retries() {
-    let app = spawn_app().await;
-    let admin = app.create_account_with_role("admin").await;
-    let service = app.create_account_with_role("service").await;
-    let (ada, buyer) = app.influencer_with_referred_user(&admin.access_token).await;
-    let burst = (0..64).map(|i| {
-        app.admin_post(
-            "/api/v1/referrals/conversions",
-            &service.access_token,
-            Some(sale(&format!("burst-{i}"), &buyer, 2_000, 0)),
-        )
-    });
-    let statuses: Vec<StatusCode> = futures_util::future::join_all(burst)
-        .await
-        .iter()
-        .map(|r| r.status())
+    let Program {
+        app,
+        admin: _,
+        service,
+        ada,
+        buyer,
+    } = program().await;
+    let burst = (0..64)
+        .map(|i| sale(&format!("burst-{i}"), &buyer, 2_000, 0))
         .collect();
+    let statuses = app.record_at_once(&service.access_token, burst).await;
     // Not one `503 retry`: the writers of the influencer's ledger take
     // turns instead of racing each other into the retry limit.
     assert!(
@@ -436,10 +474,13 @@ async fn a_burst_of_sixty_four_conversions_for_one_influencer_is_answered_withou
 
 #[tokio::test]
 async fn admins_list_influencers_with_their_figures_sorted_and_filtered() {
-    let app = spawn_app().await;
-    let admin = app.create_account_with_role("admin").await;
-    let service = app.create_account_with_role("service").await;
-    let (ada, buyer) = app.influencer_with_referred_user(&admin.access_token).await;
+    let Program {
+        app,
+        admin,
+        service,
+        ada,
+        buyer,
+    } = program().await;
     let (bob, bob_code) = app.create_influencer(&admin.access_token).await;
     for _ in 0..2 {
         let (response, _) = app.register_with_code(&bob_code).await;

@@ -63,10 +63,16 @@ impl TestApp {
 
     /// An approved influencer, logged in again so the token carries the
     /// role; returns the account and its generated code.
-    pub(crate) async fn create_influencer(&self, admin: &str) -> (Account, String) {
-        let mut account = self.create_account().await;
+    /// A verified user with a pending application, and its id.
+    pub(crate) async fn applicant(&self) -> (Account, String) {
+        let account = self.create_account().await;
         let submitted = body(self.apply(&account.access_token).await).await;
-        let id = submitted["id"].as_str().expect("id");
+        let id = submitted["id"].as_str().expect("id").to_owned();
+        (account, id)
+    }
+
+    pub(crate) async fn create_influencer(&self, admin: &str) -> (Account, String) {
+        let (mut account, id) = self.applicant().await;
         let approved = self
             .admin_post(
                 &format!("/api/v1/admin/influencer-applications/{id}/approve"),
@@ -181,11 +187,7 @@ async fn apply_is_refused_without_a_token_or_with_incomplete_input() {
 async fn an_approval_interrupted_before_the_role_grant_is_finished_by_the_admins_retry() {
     let app = spawn_app().await;
     let admin = app.create_account_with_role("admin").await;
-    let user = app.create_account().await;
-    let id = body(app.apply(&user.access_token).await).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (user, id) = app.applicant().await;
     // What a crash between the two commands of an approval leaves behind:
     // the approval committed on the influencer's stream, no role granted.
     let influencers: identity::store::Repository<aggregates::Influencer> =
@@ -239,11 +241,7 @@ async fn an_approval_interrupted_before_the_role_grant_is_finished_by_the_admins
 async fn rejected_applicants_see_the_reason_and_may_reapply_only_after_30_days() {
     let app = spawn_app().await;
     let admin = app.create_account_with_role("admin").await;
-    let user = app.create_account().await;
-    let id = body(app.apply(&user.access_token).await).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (user, id) = app.applicant().await;
     let path = format!("/api/v1/admin/influencer-applications/{id}/reject");
 
     let no_reason = app
