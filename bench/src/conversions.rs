@@ -51,8 +51,22 @@ pub struct ConversionsReport {
     /// seeding rate, `seed.errors` the failed attempts (each retried).
     pub seed_concurrency: usize,
     pub seed: Summary,
-    /// Sequential recordings timed per influencer.
+    /// Sequential recordings timed per influencer, in each round.
     pub samples: usize,
+    /// Timed right after the seeding burst, with its dead row versions
+    /// (100,000 updates of B's ledger snapshot and dashboard rows) not yet
+    /// vacuumed.
+    pub after_seed: Timed,
+    /// How long `VACUUM (ANALYZE)` of the database took after the first round.
+    pub vacuum_s: f64,
+    /// Timed again after the vacuum: the state months of history would
+    /// leave, where autovacuum keeps up.
+    pub after_vacuum: Timed,
+}
+
+/// One round of alternating recordings for A and B.
+#[derive(Debug, Clone, Serialize)]
+pub struct Timed {
     /// Recording for the influencer with `small_prior` conversions.
     pub small: Summary,
     /// Recording for the influencer with `large_prior` conversions.
@@ -144,42 +158,81 @@ pub async fn measure(
         );
     }
 
+    let round = Round {
+        api: &api,
+        token: &service_token,
+        run: &run,
+        buyers: [&buyer_a, &buyer_b],
+        samples,
+    };
     crate::progress(format!(
         "conversions: {samples} sequential recordings each for A ({SMALL_PRIOR} prior) and B ({seed_ok} prior), alternating"
     ));
-    let (mut small, mut large) = (Recorder::default(), Recorder::default());
-    let (mut small_elapsed, mut large_elapsed) = (Duration::ZERO, Duration::ZERO);
-    for i in 0..samples {
-        for (who, buyer, recorder, elapsed) in [
-            ("a", &buyer_a, &mut small, &mut small_elapsed),
-            ("b", &buyer_b, &mut large, &mut large_elapsed),
-        ] {
-            let body = conversion(&format!("{run}-{who}-timed-{i}"), buyer);
-            let started = Instant::now();
-            let result = api
-                .post_authorized("/api/v1/referrals/conversions", &service_token, Some(&body))
-                .await;
-            let took = started.elapsed();
-            *elapsed += took;
-            match result {
-                Ok(_) => recorder.success(took),
-                Err(failure) => recorder.failure(failure),
-            }
-        }
-    }
-    let small = small.summarize(small_elapsed, None);
-    let large = large.summarize(large_elapsed, None);
+    let after_seed = round.time("after-seed").await;
+    crate::progress("conversions: VACUUM (ANALYZE), then the same again");
+    let vacuum_started = Instant::now();
+    let mut db = PgConnection::connect(setup.database_url)
+        .await
+        .context("cannot connect to the service's database")?;
+    sqlx::query("VACUUM (ANALYZE)").execute(&mut db).await?;
+    let vacuum_s = vacuum_started.elapsed().as_secs_f64();
+    let after_vacuum = round.time("after-vacuum").await;
     Ok(ConversionsReport {
         small_prior: SMALL_PRIOR,
         large_prior: seed_ok,
         seed_concurrency: SEED_CONCURRENCY,
         seed,
         samples,
-        p50_ratio: ratio(large.p50_ms, small.p50_ms),
-        p99_ratio: ratio(large.p99_ms, small.p99_ms),
-        small,
-        large,
+        after_seed,
+        vacuum_s,
+        after_vacuum,
     })
+}
+
+/// What a timed round needs.
+struct Round<'a> {
+    api: &'a Api,
+    token: &'a str,
+    run: &'a str,
+    /// The buyers of A and of B.
+    buyers: [&'a str; 2],
+    samples: usize,
+}
+
+impl Round<'_> {
+    /// `samples` sequential recordings each for A and B, alternating, so
+    /// both see the same machine at the same moment.
+    async fn time(&self, label: &str) -> Timed {
+        let (mut small, mut large) = (Recorder::default(), Recorder::default());
+        let (mut small_elapsed, mut large_elapsed) = (Duration::ZERO, Duration::ZERO);
+        for i in 0..self.samples {
+            for (who, buyer, recorder, elapsed) in [
+                ("a", self.buyers[0], &mut small, &mut small_elapsed),
+                ("b", self.buyers[1], &mut large, &mut large_elapsed),
+            ] {
+                let body = conversion(&format!("{}-{who}-{label}-{i}", self.run), buyer);
+                let started = Instant::now();
+                let result = self
+                    .api
+                    .post_authorized("/api/v1/referrals/conversions", self.token, Some(&body))
+                    .await;
+                let took = started.elapsed();
+                *elapsed += took;
+                match result {
+                    Ok(_) => recorder.success(took),
+                    Err(failure) => recorder.failure(failure),
+                }
+            }
+        }
+        let small = small.summarize(small_elapsed, None);
+        let large = large.summarize(large_elapsed, None);
+        Timed {
+            p50_ratio: ratio(large.p50_ms, small.p50_ms),
+            p99_ratio: ratio(large.p99_ms, small.p99_ms),
+            small,
+            large,
+        }
+    }
 }
 
 fn ratio(numerator: f64, denominator: f64) -> f64 {

@@ -151,13 +151,19 @@ impl Report {
         )?;
         if let Some(c) = &self.conversions {
             line(out, &format!("conv seed x{}", c.seed_concurrency), &c.seed)?;
-            line(out, &format!("conv A ({})", c.small_prior), &c.small)?;
-            line(out, &format!("conv B ({})", c.large_prior), &c.large)?;
-            writeln!(
-                out,
-                "    {} sequential recordings each, A and B alternating: B/A p50 ratio {:.2}, p99 ratio {:.2} (expect ~1.0)",
-                c.samples, c.p50_ratio, c.p99_ratio
-            )?;
+            for (name, t) in [
+                ("after seeding", &c.after_seed),
+                ("after vacuum", &c.after_vacuum),
+            ] {
+                line(out, &format!("conv A ({})", c.small_prior), &t.small)?;
+                line(out, &format!("conv B ({})", c.large_prior), &t.large)?;
+                writeln!(
+                    out,
+                    "    {name}: {} sequential recordings each, A and B alternating: B/A p50 ratio {:.2}, p99 ratio {:.2} (expect ~1.0)",
+                    c.samples, t.p50_ratio, t.p99_ratio
+                )?;
+            }
+            writeln!(out, "    VACUUM (ANALYZE) between the rounds took {:.1} s", c.vacuum_s)?;
         }
         self.render_relay(out)?;
         let s = &self.service_log;
