@@ -33,15 +33,12 @@ pub async fn grant_role(pool: PgPool, email: &str, role: &str) -> anyhow::Result
             .await?
             .ok_or_else(|| anyhow!("no account with email {email}"))?;
     let users: Repository<User> = Repository::new(pool, Arc::new(watch::channel(0).0));
-    let (user, _) = users.load(&user_id.to_string()).await?;
-    let mut roles = user.roles.clone();
-    roles.insert(role);
     let metadata = Metadata {
         actor: Some("cli".to_owned()),
         ..Metadata::default()
     };
-    let command = UserCommand::SetRoles {
-        roles,
+    let command = UserCommand::GrantRole {
+        role,
         by: "cli".to_owned(),
         at: Utc::now(),
     };

@@ -163,7 +163,11 @@ impl Report {
                     c.samples, t.p50_ratio, t.p99_ratio
                 )?;
             }
-            writeln!(out, "    VACUUM (ANALYZE) between the rounds took {:.1} s", c.vacuum_s)?;
+            writeln!(
+                out,
+                "    VACUUM (ANALYZE) between the rounds took {:.1} s",
+                c.vacuum_s
+            )?;
         }
         self.render_relay(out)?;
         let s = &self.service_log;

@@ -1,7 +1,5 @@
 //! Applying to the program, and the admins' review of applications.
 
-use std::collections::BTreeSet;
-
 use aggregates::influencer::Channel;
 use aggregates::user::Role;
 use aggregates::values::{GENERATED_ALPHABET, GENERATED_LEN};
@@ -151,14 +149,13 @@ pub async fn list(
     })
 }
 
-/// An application's applicant, status and code, from the read model.
-async fn decision(state: &AppState, id: Uuid) -> Result<(Uuid, String, Option<String>), AppError> {
-    let row: Option<(Uuid, String, Option<String>)> = sqlx::query_as(
-        "SELECT user_id, status, referral_code FROM influencer_applications WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&state.pool)
-    .await?;
+/// An application's applicant and status, from the read model.
+async fn decision(state: &AppState, id: Uuid) -> Result<(Uuid, String), AppError> {
+    let row: Option<(Uuid, String)> =
+        sqlx::query_as("SELECT user_id, status FROM influencer_applications WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&state.pool)
+            .await?;
     row.ok_or(AppError::NotFound)
 }
 
@@ -175,7 +172,7 @@ fn already_decided() -> AppError {
 /// of this user is this one).
 async fn pending_applicant(state: &AppState, id: Uuid) -> Result<Uuid, AppError> {
     match decision(state, id).await? {
-        (user_id, status, _) if status == "pending" => Ok(user_id),
+        (user_id, status) if status == "pending" => Ok(user_id),
         _ => Err(already_decided()),
     }
 }
@@ -202,85 +199,123 @@ fn generate_code() -> String {
 /// The role is granted in a second command on the `User` stream, after the
 /// approval committed. Should the service stop between the two, the admin's
 /// retry finishes the job: approving an approved application whose
-/// applicant lacks the role grants it and answers like the first approval.
-/// Once the role is there, a repeat is 409 `already_decided`.
+/// applicant was never granted the role grants it and answers like the
+/// first approval. Otherwise a repeat is 409 `already_decided`; in
+/// particular a role an admin revoked on purpose is not granted again.
 pub async fn approve(state: &AppState, id: Uuid, metadata: Metadata) -> Result<Approved, AppError> {
-    let user_id = match decision(state, id).await? {
-        (user_id, status, _) if status == "pending" => user_id,
-        (user_id, status, Some(code)) if status == "approved" => {
-            return finish_approval(state, user_id, code, &metadata).await;
+    let (user_id, status) = decision(state, id).await?;
+    if status == "rejected" {
+        return Err(already_decided());
+    }
+    if status == "pending" {
+        match issue_code(state, user_id, &metadata).await {
+            Ok((code, cursor)) => {
+                let cursor = grant_influencer_role(state, user_id, &metadata)
+                    .await?
+                    .or(cursor);
+                state.projections.wait_for(cursor).await;
+                return Ok(Approved {
+                    influencer_id: user_id,
+                    referral_code: code,
+                });
+            }
+            // Decided after the read model was read, possibly by an
+            // earlier try of this very approval: see below.
+            Err(AppError::Conflict {
+                code: "already_decided",
+                ..
+            }) => {}
+            Err(other) => return Err(other),
         }
-        _ => return Err(already_decided()),
-    };
-    let mut approved = None;
+    }
+    finish_approval(state, user_id, &metadata).await
+}
+
+/// Commits the approval with a fresh generated code; the code and where
+/// the approval landed in the log.
+async fn issue_code(
+    state: &AppState,
+    user_id: Uuid,
+    metadata: &Metadata,
+) -> Result<(String, Option<projections::Cursor>), AppError> {
     for _ in 0..CODE_ATTEMPTS {
         let command = InfluencerCommand::ApproveApplication {
             code: generate_code(),
             commission_rate: state.config.program.default_commission_rate,
-            by: actor(&metadata),
+            by: actor(metadata),
             at: state.config.program_clock.now(),
         };
-        match execute(state, user_id, command, &metadata).await {
+        match execute(state, user_id, command, metadata).await {
             Err(AppError::CodeTaken) => continue,
-            other => {
-                approved = Some(other?);
-                break;
+            Err(other) => return Err(other),
+            Ok(committed) => {
+                let code = committed
+                    .state
+                    .generated_code
+                    .as_ref()
+                    .map(|c| c.as_str().to_owned())
+                    .ok_or_else(|| {
+                        AppError::internal(anyhow::anyhow!("approved without a code"))
+                    })?;
+                return Ok((code, committed.cursor));
             }
         }
     }
-    let committed = approved.ok_or(AppError::Contention)?;
-    let code = committed
-        .state
-        .generated_code
-        .as_ref()
-        .map(|c| c.as_str().to_owned())
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("approved without a code")))?;
-    let cursor = grant_influencer_role(state, user_id, &metadata)
-        .await?
-        .or(committed.cursor);
-    state.projections.wait_for(cursor).await;
-    Ok(Approved {
-        influencer_id: user_id,
-        referral_code: code,
-    })
+    Err(AppError::Contention)
 }
 
-/// The second half of an approval that stopped after the first.
+/// The second half of an approval that stopped after the first: grants the
+/// role if the applicant is an approved influencer who never had it.
 async fn finish_approval(
     state: &AppState,
     user_id: Uuid,
-    referral_code: String,
     metadata: &Metadata,
 ) -> Result<Approved, AppError> {
-    let Some(cursor) = grant_influencer_role(state, user_id, metadata).await? else {
+    let (influencer, _) = state
+        .influencers
+        .load(&user_id.to_string())
+        .await
+        .map_err(AppError::internal)?;
+    let Some(code) = influencer.generated_code else {
         return Err(already_decided());
     };
-    state.projections.wait_for(Some(cursor)).await;
+    if ever_granted_influencer_role(state, user_id).await? {
+        return Err(already_decided());
+    }
+    let cursor = grant_influencer_role(state, user_id, metadata).await?;
+    state.projections.wait_for(cursor).await;
     Ok(Approved {
         influencer_id: user_id,
-        referral_code,
+        referral_code: code.as_str().to_owned(),
     })
 }
 
-/// Grants the role unless the user has it; the cursor of the grant, if any.
+/// Whether the user's stream has ever granted the `influencer` role (and
+/// so the approval's second half once ran). Read only on a retry.
+async fn ever_granted_influencer_role(state: &AppState, user_id: Uuid) -> Result<bool, AppError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM events
+                 WHERE aggregate_type = 'user' AND aggregate_id = $1
+                   AND event_type = 'identity.user.RoleGranted'
+                   AND payload->'RoleGranted'->>'role' = $2)",
+    )
+    .bind(user_id.to_string())
+    .bind(Role::Influencer.as_str())
+    .fetch_one(&state.pool)
+    .await?)
+}
+
+/// Grants the role (a no-op when it is held); the cursor of the grant, if
+/// anything was written. Account events keep the system clock.
 async fn grant_influencer_role(
     state: &AppState,
     user_id: Uuid,
     metadata: &Metadata,
 ) -> Result<Option<projections::Cursor>, AppError> {
-    let (user, _) = state
-        .users
-        .load(&user_id.to_string())
-        .await
-        .map_err(AppError::internal)?;
-    let mut roles: BTreeSet<Role> = user.roles.clone();
-    if !roles.insert(Role::Influencer) {
-        return Ok(None);
-    }
-    let command = UserCommand::SetRoles {
-        roles,
+    let command = UserCommand::GrantRole {
+        role: Role::Influencer,
         by: actor(metadata),
-        at: state.config.program_clock.now(),
+        at: Utc::now(),
     };
     match state
         .users

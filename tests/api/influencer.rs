@@ -61,8 +61,6 @@ impl TestApp {
             .expect("application in the queue")
     }
 
-    /// An approved influencer, logged in again so the token carries the
-    /// role; returns the account and its generated code.
     /// A verified user with a pending application, and its id.
     pub(crate) async fn applicant(&self) -> (Account, String) {
         let account = self.create_account().await;
@@ -71,6 +69,8 @@ impl TestApp {
         (account, id)
     }
 
+    /// An approved influencer, logged in again so the token carries the
+    /// role; returns the account and its generated code.
     pub(crate) async fn create_influencer(&self, admin: &str) -> (Account, String) {
         let (mut account, id) = self.applicant().await;
         let approved = self
@@ -235,6 +235,20 @@ async fn an_approval_interrupted_before_the_role_grant_is_finished_by_the_admins
     // Finished: from now on a repeat is a conflict again.
     let twice = app.admin_post(&path, &admin.access_token, None).await;
     assert_problem(twice, StatusCode::CONFLICT, "already_decided").await;
+
+    // A role an admin takes away on purpose is not handed back by a retry.
+    let revoked = app
+        .client
+        .put(app.url(&format!("/api/v1/admin/users/{}/roles", user.id)))
+        .bearer_auth(&admin.access_token)
+        .json(&json!({"roles": ["user"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let again = app.admin_post(&path, &admin.access_token, None).await;
+    assert_problem(again, StatusCode::CONFLICT, "already_decided").await;
+    assert!(!roles_of().await.contains(&"influencer".to_owned()));
 }
 
 #[tokio::test]

@@ -232,6 +232,14 @@ impl User {
                     vec![]
                 })
             }
+            UserCommand::GrantRole { role, by, at } => {
+                self.ensure_registered()?;
+                Ok(if self.roles.contains(&role) {
+                    vec![]
+                } else {
+                    vec![UserEvent::RoleGranted { role, by, at }]
+                })
+            }
             UserCommand::SetRoles { roles, by, at } => self.set_roles(roles, by, at),
             UserCommand::DeactivateUser { by, at } => self.set_status(false, by, at),
             UserCommand::ReactivateUser { by, at } => self.set_status(true, by, at),

@@ -57,6 +57,14 @@ pub enum UserCommand {
         by: String,
         at: DateTime<Utc>,
     },
+    /// Add one role, keeping the others; nothing happens if it is held.
+    /// Decided against the current roles, so a concurrent change of other
+    /// roles is never undone (unlike a `SetRoles` built from a stale read).
+    GrantRole {
+        role: Role,
+        by: String,
+        at: DateTime<Utc>,
+    },
     /// Replace the roles; `user` is always kept.
     SetRoles {
         roles: BTreeSet<Role>,

@@ -349,6 +349,46 @@ fn set_roles_grants_and_revokes_the_difference() {
 }
 
 #[test]
+fn grant_role_records_role_granted_and_keeps_the_other_roles() {
+    let mut events = history_with_failures(0);
+    events.push(UserEvent::RoleGranted {
+        role: Role::Auditor,
+        by: "a".into(),
+        at: at(1),
+    });
+    UserTest::with(())
+        .given(events)
+        .when(UserCommand::GrantRole {
+            role: Role::Influencer,
+            by: "a".into(),
+            at: at(2),
+        })
+        .then_expect_events(vec![UserEvent::RoleGranted {
+            role: Role::Influencer,
+            by: "a".into(),
+            at: at(2),
+        }]);
+}
+
+#[test]
+fn grant_role_changes_nothing_when_the_role_is_held() {
+    let mut events = history_with_failures(0);
+    events.push(UserEvent::RoleGranted {
+        role: Role::Influencer,
+        by: "a".into(),
+        at: at(1),
+    });
+    UserTest::with(())
+        .given(events)
+        .when(UserCommand::GrantRole {
+            role: Role::Influencer,
+            by: "b".into(),
+            at: at(2),
+        })
+        .then_expect_events(vec![]);
+}
+
+#[test]
 fn set_roles_fails_when_the_user_role_is_dropped() {
     UserTest::with(())
         .given(history_with_failures(0))
