@@ -113,7 +113,7 @@ where
             // A reference the ledger no longer remembers, or another's.
             CommandError::Claimed(ClaimKind::PayoutReference) => Self::Conflict {
                 code: "payout_reference_reused",
-                detail: "this payout reference was already used for another payout".to_owned(),
+                detail: "this payout reference was already used".to_owned(),
             },
             CommandError::Contention => Self::Contention,
             CommandError::Store(e) => Self::internal(e),

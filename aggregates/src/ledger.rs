@@ -33,9 +33,10 @@
 //! Payouts are few (one a month, say), so the ledger does remember the last
 //! [`RECENT_PAYOUTS`] of them: a payout repeated with the same `reference`,
 //! amount and currency (an admin tool retrying after a lost answer) records
-//! nothing, and the same reference with another amount or currency is
-//! refused. The store also claims every reference, so one older than that
-//! window, or another ledger's, can never be paid out again.
+//! no second payout, and the same reference with another amount or currency
+//! is refused. The store also claims every reference (a migration claimed
+//! those paid before the rule), so one older than that window, or another
+//! ledger's, is refused too: 409, not a second payment.
 
 mod account;
 mod aggregate;
@@ -45,7 +46,7 @@ mod events;
 mod tests;
 
 pub use account::{release_day, Account, Balance};
-pub use aggregate::{Ledger, RecentPayout, RECENT_PAYOUTS};
+pub use aggregate::{Ledger, RecentPayout, MAX_REFERENCE, RECENT_PAYOUTS};
 pub use commands::LedgerCommand;
 pub use events::LedgerEvent;
 
@@ -56,6 +57,8 @@ pub enum LedgerError {
     NonPositiveAmount,
     #[error("the payout exceeds the available balance of {available}")]
     PayoutExceedsAvailable { available: i64 },
-    #[error("this payout reference was already used for another payout")]
+    #[error("this payout reference was already used")]
     PayoutReferenceReused,
+    #[error("a payout reference is 1 to {MAX_REFERENCE} characters")]
+    InvalidReference,
 }

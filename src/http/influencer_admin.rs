@@ -175,10 +175,10 @@ pub struct PayoutRequest {
 
 /// Record money paid out to the influencer: 201 with the balances after
 /// it; 409 `payout_exceeds_available` above the available balance. A
-/// repeat with the same `reference`, amount and currency records nothing
-/// and answers 201 alike; another use of a reference is 409
-/// `payout_reference_reused`.
-#[utoipa::path(post, path = "/api/v1/admin/influencers/{id}/payouts", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`. Body `{amount_minor, currency, reference}`. Idempotent on `reference`: a repeat with the same amount and currency records nothing.", responses((status = 201, description = "balances per currency after the payout"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem, description = "payout_exceeds_available, payout_reference_reused"), (status = 422, body = Problem)))]
+/// repeat with the same `reference`, amount and currency (one of the last
+/// 100 payouts) records no second payout and answers 201 alike; any other
+/// use of a reference is 409 `payout_reference_reused`.
+#[utoipa::path(post, path = "/api/v1/admin/influencers/{id}/payouts", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`. Body `{amount_minor, currency, reference}`. Idempotent on `reference` (1 to 255 characters): a repeat with the same amount and currency records no second payout.", responses((status = 201, description = "balances per currency after the payout"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem, description = "payout_exceeds_available, payout_reference_reused"), (status = 422, body = Problem)))]
 pub async fn payout(
     State(state): State<AppState>,
     admin: RequireRole<Admin>,

@@ -98,6 +98,11 @@ fn ledger_error(error: LedgerError) -> AppError {
             code: "payout_reference_reused",
             detail: error.to_string(),
         },
+        LedgerError::InvalidReference => AppError::Validation(vec![FieldError::new(
+            "reference",
+            "invalid",
+            error.to_string(),
+        )]),
         LedgerError::NonPositiveAmount => AppError::Validation(vec![FieldError::new(
             "amount_minor",
             "out_of_range",
@@ -282,8 +287,9 @@ pub struct Balances {
 /// available balance (409 `payout_exceeds_available`).
 ///
 /// Idempotent on `reference`: a repeat with the same amount and currency
-/// (among the ledger's latest payouts) records nothing and answers the
-/// balances; any other use of a reference is 409 `payout_reference_reused`.
+/// (among the ledger's latest payouts) records no second payout and answers
+/// the balances; any other use of a reference is 409
+/// `payout_reference_reused`.
 pub async fn payout(
     state: &AppState,
     id: Uuid,

@@ -324,6 +324,14 @@ async fn a_repeated_payout_is_recorded_once_and_a_reused_reference_is_refused() 
         "payout_reference_reused",
     )
     .await;
+    let long = "r".repeat(256);
+    let problem = assert_problem(
+        payout(&ada.id, 1, &long).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "reference", "{problem}");
     let next = payout(&ada.id, 200, "tr-2").await;
     assert_eq!(
         body(next).await["balances"]["USD"],

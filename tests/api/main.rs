@@ -17,6 +17,7 @@ mod influencer;
 mod lifecycle;
 mod lockout;
 mod log_order;
+mod migrations;
 mod multi_instance;
 mod nats;
 mod projections;

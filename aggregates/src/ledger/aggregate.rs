@@ -15,6 +15,10 @@ use crate::values::Currency;
 /// repeated one without paying twice.
 pub const RECENT_PAYOUTS: usize = 100;
 
+/// The longest payout reference, in characters: references are claimed
+/// (an index key) and kept in the snapshot, so they must stay short.
+pub const MAX_REFERENCE: usize = 255;
+
 /// Balances per currency; see the module docs for why this stays small.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ledger {
@@ -135,6 +139,9 @@ impl Ledger {
         by: String,
         at: DateTime<Utc>,
     ) -> Result<Option<LedgerEvent>, LedgerError> {
+        if reference.is_empty() || reference.chars().count() > MAX_REFERENCE {
+            return Err(LedgerError::InvalidReference);
+        }
         if let Some(earlier) = self
             .recent_payouts
             .iter()

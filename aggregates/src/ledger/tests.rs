@@ -314,6 +314,22 @@ fn record_payout_fails_when_its_reference_was_used_for_another_amount() {
 }
 
 #[test]
+fn record_payout_fails_when_the_reference_is_empty_or_too_long() {
+    for reference in [String::new(), "r".repeat(MAX_REFERENCE + 1)] {
+        LedgerTest::with(())
+            .given(vec![accrued("pi_1", 1_000), released(1_000, 31)])
+            .when(LedgerCommand::RecordPayout {
+                amount_minor: 1,
+                currency: eur(),
+                reference,
+                by: "admin".into(),
+                at: noon(32),
+            })
+            .then_expect_error(LedgerError::InvalidReference);
+    }
+}
+
+#[test]
 fn the_ledger_remembers_only_its_latest_payouts() {
     let mut ledger = state(vec![accrued("pi_1", 1_000), released(1_000, 31)]);
     for i in 0..RECENT_PAYOUTS + 5 {
