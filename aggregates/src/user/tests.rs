@@ -319,27 +319,32 @@ fn lock_account_records_the_admin_lock() {
         }]);
 }
 
+fn granted(role: Role, minute: u32) -> UserEvent {
+    UserEvent::RoleGranted {
+        role,
+        by: "a".into(),
+        at: at(minute),
+    }
+}
+
+/// A registered user who was granted `role` at minute 1.
+fn history_with_role(role: Role) -> Vec<UserEvent> {
+    let mut events = history_with_failures(0);
+    events.push(granted(role, 1));
+    events
+}
+
 #[test]
 fn set_roles_grants_and_revokes_the_difference() {
-    let mut events = history_with_failures(0);
-    events.push(UserEvent::RoleGranted {
-        role: Role::Auditor,
-        by: "a".into(),
-        at: at(1),
-    });
     UserTest::with(())
-        .given(events)
+        .given(history_with_role(Role::Auditor))
         .when(UserCommand::SetRoles {
             roles: [Role::User, Role::Admin].into(),
             by: "a".into(),
             at: at(2),
         })
         .then_expect_events(vec![
-            UserEvent::RoleGranted {
-                role: Role::Admin,
-                by: "a".into(),
-                at: at(2),
-            },
+            granted(Role::Admin, 2),
             UserEvent::RoleRevoked {
                 role: Role::Auditor,
                 by: "a".into(),
@@ -350,36 +355,20 @@ fn set_roles_grants_and_revokes_the_difference() {
 
 #[test]
 fn grant_role_records_role_granted_and_keeps_the_other_roles() {
-    let mut events = history_with_failures(0);
-    events.push(UserEvent::RoleGranted {
-        role: Role::Auditor,
-        by: "a".into(),
-        at: at(1),
-    });
     UserTest::with(())
-        .given(events)
+        .given(history_with_role(Role::Auditor))
         .when(UserCommand::GrantRole {
             role: Role::Influencer,
             by: "a".into(),
             at: at(2),
         })
-        .then_expect_events(vec![UserEvent::RoleGranted {
-            role: Role::Influencer,
-            by: "a".into(),
-            at: at(2),
-        }]);
+        .then_expect_events(vec![granted(Role::Influencer, 2)]);
 }
 
 #[test]
 fn grant_role_changes_nothing_when_the_role_is_held() {
-    let mut events = history_with_failures(0);
-    events.push(UserEvent::RoleGranted {
-        role: Role::Influencer,
-        by: "a".into(),
-        at: at(1),
-    });
     UserTest::with(())
-        .given(events)
+        .given(history_with_role(Role::Influencer))
         .when(UserCommand::GrantRole {
             role: Role::Influencer,
             by: "b".into(),
