@@ -28,6 +28,13 @@ impl CodePurpose {
     }
 }
 
+/// A code's row as it was when taken, to put it back.
+struct TakenCode {
+    code_mac: Vec<u8>,
+    expires_at: chrono::DateTime<chrono::Utc>,
+    failed_attempts: i32,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CodeError<E> {
     /// Wrong, expired, already used or replaced.
@@ -37,7 +44,7 @@ pub enum CodeError<E> {
     TooManyAttempts,
     #[error("database error")]
     Database(#[from] sqlx::Error),
-    /// The follow-up action failed; the code was kept.
+    /// The follow-up action failed; the code was put back.
     #[error(transparent)]
     Then(E),
 }
@@ -106,10 +113,18 @@ impl OneTimeCodes {
         Ok(IssuedCode(code))
     }
 
-    /// Checks `code`; if it is right, runs `then` while holding the code, and
-    /// consumes the code only if `then` succeeds. A wrong code counts against
-    /// the attempt limit; once the limit is reached even the right code is
-    /// refused.
+    /// Checks `code`; if it is right, takes it and runs `then`, and puts it
+    /// back if `then` fails (unless a newer code replaced it meanwhile). A
+    /// wrong code counts against the attempt limit; once the limit is
+    /// reached even the right code is refused.
+    ///
+    /// The code's row is locked only while it is checked and taken, not
+    /// while `then` runs: `then` needs a connection of its own, and holding
+    /// one per verification while waiting for a second would stall every
+    /// verification once the pool is exhausted. Two concurrent tries of the
+    /// right code still succeed once: the second finds it taken. A crash
+    /// between taking the code and putting it back loses it; the user asks
+    /// for a new one.
     pub async fn redeem<T, E, F, Fut>(
         &self,
         purpose: CodePurpose,
@@ -121,44 +136,91 @@ impl OneTimeCodes {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
+        let taken = self.take(purpose, subject, code).await?;
+        match then().await {
+            Ok(value) => Ok(value),
+            Err(error) => {
+                if let Err(db) = self.put_back(purpose, subject, &taken).await {
+                    tracing::warn!(error = %db, "could not put back a one-time code");
+                }
+                Err(CodeError::Then(error))
+            }
+        }
+    }
+
+    /// Checks `code` under the row's lock and deletes it if it is right.
+    async fn take<E>(
+        &self,
+        purpose: CodePurpose,
+        subject: &str,
+        code: &str,
+    ) -> Result<TakenCode, CodeError<E>> {
         let mut tx = self.pool.begin().await?;
-        let row: Option<(Vec<u8>, bool, i32)> = sqlx::query_as(
-            "SELECT code_mac, expires_at <= now(), failed_attempts FROM one_time_codes
+        let row: Option<(TakenCode, bool)> = sqlx::query_as(
+            "SELECT code_mac, expires_at, failed_attempts, expires_at <= now() FROM one_time_codes
               WHERE purpose = $1 AND subject = $2 FOR UPDATE",
         )
         .bind(purpose.as_str())
         .bind(subject)
         .fetch_optional(&mut *tx)
-        .await?;
-        let Some((stored, expired, failed_attempts)) = row else {
+        .await?
+        .map(|(code_mac, expires_at, failed_attempts, expired)| {
+            let taken = TakenCode {
+                code_mac,
+                expires_at,
+                failed_attempts,
+            };
+            (taken, expired)
+        });
+        let Some((taken, expired)) = row else {
             return Err(CodeError::Invalid);
         };
-        if failed_attempts >= self.max_attempts {
+        if taken.failed_attempts >= self.max_attempts {
             return Err(CodeError::TooManyAttempts);
         }
         if expired {
             return Err(CodeError::Invalid);
         }
-        if !self.matches(purpose, subject, code, &stored) {
-            sqlx::query(
-                "UPDATE one_time_codes SET failed_attempts = failed_attempts + 1
-                  WHERE purpose = $1 AND subject = $2",
-            )
-            .bind(purpose.as_str())
-            .bind(subject)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            return Err(CodeError::Invalid);
-        }
-        let value = then().await.map_err(CodeError::Then)?;
-        sqlx::query("DELETE FROM one_time_codes WHERE purpose = $1 AND subject = $2")
+        let right = self.matches(purpose, subject, code, &taken.code_mac);
+        let statement = if right {
+            "DELETE FROM one_time_codes WHERE purpose = $1 AND subject = $2"
+        } else {
+            "UPDATE one_time_codes SET failed_attempts = failed_attempts + 1
+              WHERE purpose = $1 AND subject = $2"
+        };
+        sqlx::query(statement)
             .bind(purpose.as_str())
             .bind(subject)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(value)
+        if right {
+            Ok(taken)
+        } else {
+            Err(CodeError::Invalid)
+        }
+    }
+
+    /// Restores a taken code, unless a new one was issued since.
+    async fn put_back(
+        &self,
+        purpose: CodePurpose,
+        subject: &str,
+        taken: &TakenCode,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO one_time_codes (purpose, subject, code_mac, expires_at, failed_attempts)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (purpose, subject) DO NOTHING",
+        )
+        .bind(purpose.as_str())
+        .bind(subject)
+        .bind(&taken.code_mac)
+        .bind(taken.expires_at)
+        .bind(taken.failed_attempts)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     fn hmac(&self, purpose: CodePurpose, subject: &str, code: &str) -> Hmac<Sha256> {

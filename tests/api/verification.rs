@@ -159,3 +159,56 @@ async fn resend_sends_a_new_code_that_verifies() {
     // Verified accounts get no more codes, and the answer stays the same.
     assert_eq!(app.resend(&email).await.status(), StatusCode::ACCEPTED);
 }
+
+#[tokio::test]
+async fn more_simultaneous_verifications_than_database_connections_all_succeed() {
+    let app = spawn_app_with(|config| config.db_max_connections = 4).await;
+    let mut pending = Vec::new();
+    for _ in 0..16 {
+        let email = registered(&app).await;
+        let code = app.code_for(&email).await;
+        pending.push((email, code));
+    }
+    let verifications = pending
+        .iter()
+        .map(|(email, code)| app.verify_email(email, code));
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(verifications)
+        .await
+        .iter()
+        .map(|r| r.status())
+        .collect();
+    // Redeeming a code must not hold one connection while the account's
+    // command waits for another: with the pool exhausted that would stall
+    // every verification until the pool's acquire timeout.
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_code_whose_follow_up_failed_is_put_back_and_works_once_more() {
+    use identity::auth::codes::CodePurpose::EmailVerification;
+    use identity::auth::{CodeError, OneTimeCodes};
+
+    let app = spawn_app().await;
+    let codes = OneTimeCodes::new(
+        app.pool.clone(),
+        zeroize::Zeroizing::new([7; 32]),
+        Duration::from_secs(60),
+        5,
+    );
+    let issued = codes.issue(EmailVerification, "subject-1").await.unwrap();
+    let code = issued.expose();
+    let down = || async { Err::<u8, _>(std::io::Error::other("store down")) };
+    let up = || async { Ok::<u8, std::io::Error>(42) };
+
+    let failed = codes
+        .redeem(EmailVerification, "subject-1", code, down)
+        .await;
+    assert!(matches!(failed, Err(CodeError::Then(_))), "{failed:?}");
+    let redeemed = codes.redeem(EmailVerification, "subject-1", code, up).await;
+    assert_eq!(redeemed.unwrap(), 42);
+    let used = codes.redeem(EmailVerification, "subject-1", code, up).await;
+    assert!(matches!(used, Err(CodeError::Invalid)), "{used:?}");
+}
