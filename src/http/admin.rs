@@ -64,10 +64,7 @@ pub async fn list_users(
     });
     let (page, per_page) = fields.page(search.page, search.per_page);
     fields.finish()?;
-    let prefix = search
-        .query
-        .map(|q| q.trim().to_owned())
-        .filter(|q| !q.is_empty());
+    let prefix = Fields::search_prefix(search.query);
     Ok(Json(
         admin::search_users(
             &state,

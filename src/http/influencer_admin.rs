@@ -259,10 +259,7 @@ pub async fn list_influencers(
     };
     let (page, per_page) = fields.page(search.page, search.per_page);
     fields.finish()?;
-    let prefix = search
-        .query
-        .map(|q| q.trim().to_owned())
-        .filter(|q| !q.is_empty());
+    let prefix = Fields::search_prefix(search.query);
     Ok(Json(
         directory::search(
             &state,

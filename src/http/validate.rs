@@ -76,6 +76,11 @@ impl Fields {
         (page, per_page)
     }
 
+    /// A search prefix: trimmed, and no filter at all when blank.
+    pub fn search_prefix(raw: Option<String>) -> Option<String> {
+        raw.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty())
+    }
+
     /// A one-time code: exactly six digits.
     pub fn code(&mut self, field: &str, raw: Option<&str>) -> Option<String> {
         let raw = self.required(field, raw)?;

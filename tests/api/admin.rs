@@ -110,12 +110,7 @@ async fn admins_search_users_by_prefix_and_status_with_pagination() {
             &admin.access_token,
         )
         .await;
-    let problem = assert_problem(
-        response,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    )
-    .await;
+    let problem = assert_invalid(response).await;
     assert_eq!(problem["errors"].as_array().unwrap().len(), 2);
 
     let one: Value = body(
@@ -255,7 +250,7 @@ async fn roles_set_by_an_admin_appear_in_the_next_access_token_and_me() {
         .send()
         .await
         .unwrap();
-    assert_problem(bad, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_invalid(bad).await;
     let no_user = app
         .client
         .put(app.url(&path))
@@ -264,12 +259,7 @@ async fn roles_set_by_an_admin_appear_in_the_next_access_token_and_me() {
         .send()
         .await
         .unwrap();
-    assert_problem(
-        no_user,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    )
-    .await;
+    assert_invalid(no_user).await;
 }
 
 #[tokio::test]

@@ -325,12 +325,7 @@ async fn a_repeated_payout_is_recorded_once_and_a_reused_reference_is_refused() 
     )
     .await;
     let long = "r".repeat(256);
-    let problem = assert_problem(
-        payout(&ada.id, 1, &long).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    )
-    .await;
+    let problem = assert_invalid(payout(&ada.id, 1, &long).await).await;
     assert_eq!(problem["errors"][0]["field"], "reference", "{problem}");
     let next = payout(&ada.id, 200, "tr-2").await;
     assert_eq!(

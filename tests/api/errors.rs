@@ -10,12 +10,7 @@ use crate::helpers::*;
 async fn register_lists_every_invalid_field() {
     let app = spawn_app().await;
     let response = app.register("a!", "not-an-email", "short").await;
-    let problem = assert_problem(
-        response,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    )
-    .await;
+    let problem = assert_invalid(response).await;
     let fields: Vec<&str> = problem["errors"]
         .as_array()
         .unwrap()
@@ -32,12 +27,7 @@ async fn register_lists_every_invalid_field() {
 async fn register_reports_missing_fields_as_required() {
     let app = spawn_app().await;
     let response = app.post("/api/v1/auth/register", json!({})).await;
-    let problem = assert_problem(
-        response,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    )
-    .await;
+    let problem = assert_invalid(response).await;
     assert!(problem["errors"]
         .as_array()
         .unwrap()
@@ -57,12 +47,7 @@ async fn register_refuses_weak_passwords_with_the_missing_class() {
         let response = app
             .register(&unique_name(), "weak@example.com", password)
             .await;
-        let problem = assert_problem(
-            response,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-        )
-        .await;
+        let problem = assert_invalid(response).await;
         assert_eq!(problem["errors"][0]["code"], code);
     }
 }
@@ -124,12 +109,7 @@ async fn login_requires_identifier_and_password() {
     let response = app
         .post("/api/v1/auth/login", json!({"identifier": ""}))
         .await;
-    let problem = assert_problem(
-        response,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    )
-    .await;
+    let problem = assert_invalid(response).await;
     assert_eq!(problem["errors"].as_array().unwrap().len(), 2);
 }
 
@@ -154,12 +134,7 @@ async fn malformed_bodies_get_4xx_problems_never_500() {
     )
     .await
     .unwrap();
-    assert_problem(
-        response,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    )
-    .await;
+    assert_invalid(response).await;
 
     let response = send("{}".into(), "text/plain").await.unwrap();
     assert_problem(
@@ -222,12 +197,7 @@ async fn logout_is_idempotent_and_refuses_malformed_tokens() {
             StatusCode::NO_CONTENT
         );
     }
-    assert_problem(
-        app.logout("not-a-token").await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    )
-    .await;
+    assert_invalid(app.logout("not-a-token").await).await;
 }
 
 #[tokio::test]

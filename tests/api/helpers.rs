@@ -344,6 +344,16 @@ pub async fn body(response: Response) -> Value {
 }
 
 /// Asserts `response` is a problem with `status` and `code`; returns it.
+/// Asserts a 422 `validation_failed` answer and returns its body.
+pub async fn assert_invalid(response: Response) -> Value {
+    assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await
+}
+
 pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(response.status(), status, "unexpected status");
     assert_eq!(

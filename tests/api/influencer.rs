@@ -164,12 +164,7 @@ async fn apply_is_refused_without_a_token_or_with_incomplete_input() {
             Some(json!({"display_name": "Ada"})),
         )
         .await;
-    assert_problem(
-        missing,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    )
-    .await;
+    assert_invalid(missing).await;
     let mut bad_url = application();
     bad_url["channels"][0]["url"] = json!("ftp://example.com");
     let bad = app
@@ -179,7 +174,7 @@ async fn apply_is_refused_without_a_token_or_with_incomplete_input() {
             Some(bad_url),
         )
         .await;
-    let problem = assert_problem(bad, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let problem = assert_invalid(bad).await;
     assert_eq!(problem["errors"][0]["field"], "channels");
 }
 
@@ -261,12 +256,7 @@ async fn rejected_applicants_see_the_reason_and_may_reapply_only_after_30_days()
     let no_reason = app
         .admin_post(&path, &admin.access_token, Some(json!({})))
         .await;
-    assert_problem(
-        no_reason,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    )
-    .await;
+    assert_invalid(no_reason).await;
     let rejected = app
         .admin_post(
             &path,
@@ -346,7 +336,7 @@ async fn admin_queue_lists_pending_applications_oldest_first_with_pagination() {
             &admin.access_token,
         )
         .await;
-    assert_problem(bad, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_invalid(bad).await;
 }
 
 #[tokio::test]
@@ -384,12 +374,7 @@ async fn influencers_claim_vanity_codes_unique_ignoring_case_and_deactivate_them
             Some(json!({"code": "admin"})),
         )
         .await;
-    assert_problem(
-        reserved,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    )
-    .await;
+    assert_invalid(reserved).await;
 
     let deleted = app
         .send(
@@ -479,12 +464,7 @@ async fn admins_suspend_reinstate_and_set_the_commission_rate() {
             Some(json!({"rate_bps": 20000})),
         )
         .await;
-    assert_problem(
-        too_high,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-    )
-    .await;
+    assert_invalid(too_high).await;
 
     let stranger = uuid::Uuid::new_v4();
     let unknown = app
