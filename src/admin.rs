@@ -129,6 +129,17 @@ pub enum AdminAction {
     SetRoles(BTreeSet<Role>),
 }
 
+/// Whether `action`, taken by an admin on their own account, would shut
+/// them out of the admin API. Refused, so that a slip (or a stolen session
+/// clicking around) cannot remove the last admin; another admin can.
+fn locks_out(action: &AdminAction) -> bool {
+    match action {
+        AdminAction::Lock { .. } | AdminAction::Deactivate => true,
+        AdminAction::SetRoles(roles) => !roles.contains(&Role::Admin),
+        AdminAction::Unlock | AdminAction::Reactivate => false,
+    }
+}
+
 /// Applies `action` to account `id` and returns the account afterwards.
 pub async fn act(
     state: &AppState,
@@ -140,6 +151,14 @@ pub async fn act(
         .actor
         .clone()
         .unwrap_or_else(|| "unknown".to_owned());
+    if by == id.to_string() && locks_out(&action) {
+        return Err(AppError::Conflict {
+            code: "cannot_lock_out_self",
+            detail: "admins cannot deactivate, lock or take the admin role from their own \
+                     account; another admin (or `identity admin grant-role`) can"
+                .to_owned(),
+        });
+    }
     let at = Utc::now();
     let command = match action.clone() {
         AdminAction::Lock { until } => UserCommand::LockAccount { until, by, at },

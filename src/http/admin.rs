@@ -112,7 +112,7 @@ pub struct LockRequest {
 /// Lock an account (role `admin`); the body is optional.
 #[utoipa::path(post, path = "/api/v1/admin/users/{id}/lock", tag = "admin", params(("id" = Uuid, Path)), request_body(content = LockRequest, description = "optional"),
     security(("bearer" = ["admin"])), description = "Requires role `admin`.",
-    responses((status = 200, body = UserSummary), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = UserSummary), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "cannot_lock_out_self: not on your own account")))]
 pub async fn lock(
     State(state): State<AppState>,
     admin: RequireRole<Admin>,
@@ -162,7 +162,7 @@ pub async fn unlock(
 /// Deactivate: revokes every session, blocks login and refresh (role `admin`).
 #[utoipa::path(post, path = "/api/v1/admin/users/{id}/deactivate", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])),
     description = "Requires role `admin`. Access tokens already issued stay valid until they expire.",
-    responses((status = 200, body = UserSummary), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = UserSummary), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "cannot_lock_out_self: not on your own account")))]
 pub async fn deactivate(
     State(state): State<AppState>,
     admin: RequireRole<Admin>,
@@ -195,7 +195,7 @@ pub struct RolesRequest {
 /// Replace an account's roles (role `admin`).
 #[utoipa::path(put, path = "/api/v1/admin/users/{id}/roles", tag = "admin", params(("id" = Uuid, Path)), request_body = RolesRequest,
     security(("bearer" = ["admin"])), description = "Requires role `admin`. Roles: user, admin, auditor, influencer, service.",
-    responses((status = 200, body = UserSummary), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = UserSummary), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "cannot_lock_out_self: not on your own account"), (status = 422, body = Problem)))]
 pub async fn set_roles(
     State(state): State<AppState>,
     admin: RequireRole<Admin>,

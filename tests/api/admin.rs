@@ -217,6 +217,52 @@ async fn an_admin_lock_blocks_login_and_records_the_admin_as_actor() {
 }
 
 #[tokio::test]
+async fn admins_cannot_lock_themselves_out_but_another_admin_can() {
+    let app = spawn_app().await;
+    let admin = app.create_account_with_role("admin").await;
+    let own = |action: &str| format!("/api/v1/admin/users/{}/{action}", admin.id);
+    let set_own_roles = |roles: Value| {
+        app.client
+            .put(app.url(&own("roles")))
+            .bearer_auth(&admin.access_token)
+            .json(&json!({ "roles": roles }))
+            .send()
+    };
+    let deactivate = app
+        .admin_post(&own("deactivate"), &admin.access_token, None)
+        .await;
+    assert_problem(deactivate, StatusCode::CONFLICT, "cannot_lock_out_self").await;
+    let lock = app
+        .admin_post(
+            &own("lock"),
+            &admin.access_token,
+            Some(json!({"duration_secs": 600})),
+        )
+        .await;
+    assert_problem(lock, StatusCode::CONFLICT, "cannot_lock_out_self").await;
+    let demote = set_own_roles(json!(["user"])).await.unwrap();
+    assert_problem(demote, StatusCode::CONFLICT, "cannot_lock_out_self").await;
+    // Nothing happened; roles that keep `admin` are fine.
+    let more = set_own_roles(json!(["user", "admin", "auditor"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        body(more).await["roles"],
+        json!(["admin", "auditor", "user"])
+    );
+    assert_eq!(
+        app.login(&admin.username, PASSWORD).await.status(),
+        StatusCode::OK
+    );
+
+    let other = app.create_account_with_role("admin").await;
+    let deactivated = app
+        .admin_post(&own("deactivate"), &other.access_token, None)
+        .await;
+    assert_eq!(deactivated.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn roles_set_by_an_admin_appear_in_the_next_access_token_and_me() {
     let app = spawn_app().await;
     let admin = app.create_account_with_role("admin").await;
