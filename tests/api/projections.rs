@@ -12,8 +12,25 @@ pub const READ_MODELS: [(&str, &str, &str); 3] = [
     ("user_sessions", "user_sessions", "session_id"),
 ];
 
-/// Rebuilds every projection and asserts each equals what it was.
+/// Rebuilds every projection and asserts each equals what it was, once
+/// the live projections have applied every committed event (some commands,
+/// like recording a login's success, answer without waiting for them).
 pub async fn assert_rebuilds_equal_live(pool: &PgPool) {
+    for (projection, _, _) in READ_MODELS {
+        eventually(std::time::Duration::from_secs(10), || async {
+            let caught_up: bool = sqlx::query_scalar(
+                "SELECT NOT EXISTS (
+                    SELECT 1 FROM events e, projection_checkpoints c
+                     WHERE c.name = $1 AND (e.tx_id, e.position) > (c.tx_id, c.position))",
+            )
+            .bind(projection)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+            caught_up.then_some(())
+        })
+        .await;
+    }
     for (projection, table, order) in READ_MODELS {
         let live = table_rows(pool, table, order).await;
         assert!(!live.is_null(), "{table} is empty: nothing was tested");
