@@ -129,6 +129,7 @@ pub async fn spawn_app() -> TestApp {
 /// Starts a server whose configuration `tweak` may adjust first.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     log_buffer();
+    crate::nats::delete_stale_test_streams().await;
     let (_, url) = create_database().await;
     let smtp = SmtpSink::start().await;
     let data_dir = tempfile::tempdir().expect("temp dir");

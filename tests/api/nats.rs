@@ -134,3 +134,36 @@ pub async fn consume(url: &str, stream: &str, durable: &str, expected: usize) ->
     }
     received
 }
+
+/// At most this many stale streams are deleted per test process, so the
+/// first run after a long time does not stall every test behind it; later
+/// runs delete the rest.
+const STALE_STREAMS_PER_RUN: usize = 300;
+
+/// Deletes, once per test process, streams that earlier test runs left on
+/// the shared server: each test's app creates a stream `TEST_<uuid>` and
+/// no test can run async code when it ends to delete it. A stream created
+/// more than an hour ago belongs to a run that is over. Best effort: a
+/// server that does not answer is the relay tests' business, not this.
+pub async fn delete_stale_test_streams() {
+    static ONCE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    ONCE.get_or_init(|| async {
+        let Ok(client) = async_nats::connect(SHARED_NATS).await else {
+            return;
+        };
+        let context = jetstream::new(client);
+        let cutoff = chrono::Utc::now().timestamp() - 3600;
+        let mut stale = Vec::new();
+        let mut streams = context.streams();
+        while let Some(Ok(info)) = streams.next().await {
+            if info.config.name.starts_with("TEST_") && info.created.unix_timestamp() < cutoff {
+                stale.push(info.config.name.clone());
+            }
+        }
+        for name in stale.into_iter().take(STALE_STREAMS_PER_RUN) {
+            // Another process may have deleted it first: fine.
+            let _ = context.delete_stream(&name).await;
+        }
+    })
+    .await;
+}
