@@ -166,7 +166,7 @@ pub async fn record(
     };
     let committed = execute_conversion(state, &sale.external_id, command, &metadata).await?;
     let created = !committed.events.is_empty();
-    let accrued = accrue(state, &committed.state, &metadata).await?;
+    let accrued = accrue(state, &committed.state, created, &metadata).await?;
     state
         .projections
         .wait_for(accrued.or(committed.cursor))
@@ -188,9 +188,15 @@ async fn claimed(state: &AppState, kind: ClaimKind, external_id: &str) -> Result
 /// Accrues a recorded conversion's commission once. Zero commissions
 /// (not referred, outside the window, suspended, rounded down to 0) are
 /// not accrued: the ledger refuses non-positive amounts anyway.
+///
+/// A conversion this call just `created` cannot have been accrued yet, so
+/// only a repeat asks whether the accrual claim is taken (sparing the
+/// ledger a load and a rolled-back commit); a concurrent repeat that gets
+/// there first still loses nothing but the claim race, which is success.
 async fn accrue(
     state: &AppState,
     conversion: &Conversion,
+    created: bool,
     metadata: &Metadata,
 ) -> Result<Option<Cursor>, AppError> {
     let (Some(influencer_id), Some(sale), Some(release_at)) = (
@@ -202,7 +208,7 @@ async fn accrue(
     };
     if conversion.status != ConversionStatus::Recorded
         || conversion.commission_minor <= 0
-        || claimed(state, ClaimKind::ConversionAccrual, &sale.external_id).await?
+        || (!created && claimed(state, ClaimKind::ConversionAccrual, &sale.external_id).await?)
     {
         return Ok(None);
     }

@@ -345,6 +345,26 @@ pub async fn body(response: Response) -> Value {
 }
 
 /// Asserts `response` is a problem with `status` and `code`; returns it.
+impl TestApp {
+    /// The service's OpenAPI document.
+    pub async fn openapi(&self) -> Value {
+        let response = self.client.get(self.url("/openapi.json")).send().await;
+        body(response.expect("openapi.json")).await
+    }
+
+    /// Asserts that the OpenAPI document has every `(path, method)`.
+    pub async fn assert_documented(&self, operations: &[(&str, &str)]) {
+        let doc = self.openapi().await;
+        let paths = doc["paths"].as_object().expect("paths");
+        for (path, method) in operations {
+            assert!(
+                paths.get(*path).and_then(|p| p.get(*method)).is_some(),
+                "{method} {path} undocumented"
+            );
+        }
+    }
+}
+
 /// Asserts a 422 `validation_failed` answer and returns its body.
 pub async fn assert_invalid(response: Response) -> Value {
     assert_problem(

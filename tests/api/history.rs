@@ -299,14 +299,7 @@ async fn history_is_for_auditors_and_admins_only() {
         assert_eq!(problem["errors"][0]["field"], field, "{query}: {problem}");
     }
 
-    let doc = body(
-        app.client
-            .get(app.url("/openapi.json"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let doc = app.openapi().await;
     let documented = &doc["paths"]["/api/v1/admin/users/{id}/history"]["get"];
     let description = documented["description"].as_str().unwrap();
     assert!(description.contains("`auditor`") && description.contains("`admin`"));

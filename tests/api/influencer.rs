@@ -33,6 +33,19 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
+    /// The influencer with `token` claims vanity `code`.
+    pub(crate) async fn claim_code(&self, token: &str, code: &str) -> Response {
+        let body = json!({ "code": code });
+        self.admin_post("/api/v1/influencer/codes", token, Some(body))
+            .await
+    }
+
+    /// The influencer with `token` deactivates `code`.
+    pub(crate) async fn deactivate_code(&self, token: &str, code: &str) -> Response {
+        let path = format!("/api/v1/influencer/codes/{code}");
+        self.send(Method::DELETE, &path, token, None).await
+    }
+
     pub(crate) async fn apply(&self, token: &str) -> Response {
         self.admin_post(
             "/api/v1/influencer/applications",
@@ -346,72 +359,28 @@ async fn influencers_claim_vanity_codes_unique_ignoring_case_and_deactivate_them
     let (ada, generated) = app.create_influencer(&admin.access_token).await;
     let (bob, _) = app.create_influencer(&admin.access_token).await;
 
-    let claimed = app
-        .admin_post(
-            "/api/v1/influencer/codes",
-            &ada.access_token,
-            Some(json!({"code": "Ada_Codes"})),
-        )
-        .await;
+    let claimed = app.claim_code(&ada.access_token, "Ada_Codes").await;
     assert_eq!(claimed.status(), StatusCode::CREATED);
     let codes = body(claimed).await["codes"].clone();
     assert_eq!(codes, json!([generated, "Ada_Codes"]));
 
     for taken in ["ADA_CODES", generated.to_lowercase().as_str()] {
-        let response = app
-            .admin_post(
-                "/api/v1/influencer/codes",
-                &bob.access_token,
-                Some(json!({"code": taken})),
-            )
-            .await;
+        let response = app.claim_code(&bob.access_token, taken).await;
         assert_problem(response, StatusCode::CONFLICT, "code_taken").await;
     }
-    let reserved = app
-        .admin_post(
-            "/api/v1/influencer/codes",
-            &bob.access_token,
-            Some(json!({"code": "admin"})),
-        )
-        .await;
+    let reserved = app.claim_code(&bob.access_token, "admin").await;
     assert_invalid(reserved).await;
 
-    let deleted = app
-        .send(
-            Method::DELETE,
-            "/api/v1/influencer/codes/ada_codes",
-            &ada.access_token,
-            None,
-        )
-        .await;
+    let deleted = app.deactivate_code(&ada.access_token, "ada_codes").await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    let again = app
-        .send(
-            Method::DELETE,
-            "/api/v1/influencer/codes/ada_codes",
-            &ada.access_token,
-            None,
-        )
-        .await;
+    let again = app.deactivate_code(&ada.access_token, "ada_codes").await;
     assert_problem(again, StatusCode::NOT_FOUND, "not_found").await;
     // Deactivated codes stay claimed: nobody else can pick them up.
-    let reuse = app
-        .admin_post(
-            "/api/v1/influencer/codes",
-            &bob.access_token,
-            Some(json!({"code": "Ada_Codes"})),
-        )
-        .await;
+    let reuse = app.claim_code(&bob.access_token, "Ada_Codes").await;
     assert_problem(reuse, StatusCode::CONFLICT, "code_taken").await;
 
     let plain = app.create_account().await;
-    let forbidden = app
-        .admin_post(
-            "/api/v1/influencer/codes",
-            &plain.access_token,
-            Some(json!({"code": "plain_code"})),
-        )
-        .await;
+    let forbidden = app.claim_code(&plain.access_token, "plain_code").await;
     assert_problem(forbidden, StatusCode::FORBIDDEN, "forbidden").await;
 }
 
@@ -431,13 +400,7 @@ async fn admins_suspend_reinstate_and_set_the_commission_rate() {
         .await;
     assert_eq!(suspended.status(), StatusCode::OK);
     assert_eq!(body(suspended).await["status"], "suspended");
-    let claim = app
-        .admin_post(
-            "/api/v1/influencer/codes",
-            &ada.access_token,
-            Some(json!({"code": "while_suspended"})),
-        )
-        .await;
+    let claim = app.claim_code(&ada.access_token, "while_suspended").await;
     assert_problem(claim, StatusCode::CONFLICT, "influencer_suspended").await;
 
     let reinstated = app
@@ -551,22 +514,9 @@ async fn signups_with_unknown_deactivated_or_suspended_codes_are_refused_and_cre
     let app = spawn_app().await;
     let admin = app.create_account_with_role("admin").await;
     let (ada, code) = app.create_influencer(&admin.access_token).await;
-    let claimed = app
-        .admin_post(
-            "/api/v1/influencer/codes",
-            &ada.access_token,
-            Some(json!({"code": "ada-retired"})),
-        )
-        .await;
+    let claimed = app.claim_code(&ada.access_token, "ada-retired").await;
     assert_eq!(claimed.status(), StatusCode::CREATED);
-    let deleted = app
-        .send(
-            Method::DELETE,
-            "/api/v1/influencer/codes/ada-retired",
-            &ada.access_token,
-            None,
-        )
-        .await;
+    let deleted = app.deactivate_code(&ada.access_token, "ada-retired").await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
 
     for bad in ["NOSUCHCD", "ada-retired", "x!"] {
