@@ -312,7 +312,10 @@ async fn roles_set_by_an_admin_appear_in_the_next_access_token_and_me() {
 async fn the_admin_command_bootstraps_the_first_admin() {
     let app = spawn_app().await;
     let user = app.create_account().await;
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_identity"))
+    // Awaited, not blocking: the command catches up a projection under the
+    // projector's advisory lock, which this test's own server (on the same
+    // runtime) may hold mid-batch; blocking the runtime would deadlock.
+    let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_identity"))
         .args([
             "admin",
             "grant-role",
@@ -324,6 +327,7 @@ async fn the_admin_command_bootstraps_the_first_admin() {
         .env("IDENTITY_DATABASE_URL", &app.config.database_url)
         .env("IDENTITY_LOG", "warn")
         .status()
+        .await
         .unwrap();
     assert!(status.success());
     let pair = body(app.login(&user.username, PASSWORD).await).await;
