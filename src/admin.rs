@@ -147,10 +147,7 @@ pub async fn act(
     action: AdminAction,
     metadata: Metadata,
 ) -> Result<UserSummary, AppError> {
-    let by = metadata
-        .actor
-        .clone()
-        .unwrap_or_else(|| "unknown".to_owned());
+    let by = metadata.by();
     if by == id.to_string() && locks_out(&action) {
         return Err(AppError::Conflict {
             code: "cannot_lock_out_self",

@@ -16,7 +16,7 @@ use aggregates::{Influencer, InfluencerCommand, InfluencerError};
 
 use crate::error::{AppError, FieldError};
 use crate::state::AppState;
-use crate::store::{CommandError, Committed, Metadata};
+use crate::store::{CommandError, Committed, Metadata, Repository, StoredAggregate};
 
 /// The problem an `Influencer` refusal is answered with.
 ///
@@ -66,6 +66,29 @@ pub fn influencer_error(error: InfluencerError) -> AppError {
     }
 }
 
+/// Runs `command` on aggregate `id`, answering the aggregate's refusals
+/// with `refusal` and everything else (contention, store) as usual.
+async fn run<A>(
+    repository: &Repository<A>,
+    id: &str,
+    command: A::Command,
+    metadata: &Metadata,
+    refusal: impl FnOnce(A::Error) -> AppError,
+) -> Result<Committed<A>, AppError>
+where
+    A: StoredAggregate<Services = ()>,
+    A::Command: Clone,
+    A::Error: Send + Sync + 'static,
+{
+    repository
+        .execute(id, command, metadata)
+        .await
+        .map_err(|error| match error {
+            CommandError::Domain(error) => refusal(error),
+            other => other.into(),
+        })
+}
+
 /// Runs one command on influencer `id`, mapping refusals to problems.
 pub async fn execute(
     state: &AppState,
@@ -73,21 +96,12 @@ pub async fn execute(
     command: InfluencerCommand,
     metadata: &Metadata,
 ) -> Result<Committed<Influencer>, AppError> {
-    match state
-        .influencers
-        .execute(&id.to_string(), command, metadata)
-        .await
-    {
-        Ok(committed) => Ok(committed),
-        Err(CommandError::Domain(error)) => Err(influencer_error(error)),
-        Err(other) => Err(other.into()),
-    }
-}
-
-/// Who issued a command, as recorded in events (`by`).
-fn actor(metadata: &Metadata) -> String {
-    metadata
-        .actor
-        .clone()
-        .unwrap_or_else(|| "unknown".to_owned())
+    run(
+        &state.influencers,
+        &id.to_string(),
+        command,
+        metadata,
+        influencer_error,
+    )
+    .await
 }

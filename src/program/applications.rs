@@ -9,10 +9,10 @@ use rand::Rng;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{actor, execute};
+use super::{execute, run};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::{CommandError, Metadata};
+use crate::store::Metadata;
 
 /// How many generated codes approval tries before giving up. With 32^8
 /// possible codes a single collision is already unlikely; several in a row
@@ -242,7 +242,7 @@ async fn issue_code(
         let command = InfluencerCommand::ApproveApplication {
             code: generate_code(),
             commission_rate: state.config.program.default_commission_rate,
-            by: actor(metadata),
+            by: metadata.by(),
             at: state.config.program_clock.now(),
         };
         match execute(state, user_id, command, metadata).await {
@@ -314,18 +314,13 @@ async fn grant_influencer_role(
 ) -> Result<Option<projections::Cursor>, AppError> {
     let command = UserCommand::GrantRole {
         role: Role::Influencer,
-        by: actor(metadata),
+        by: metadata.by(),
         at: Utc::now(),
     };
-    match state
-        .users
-        .execute(&user_id.to_string(), command, metadata)
-        .await
-    {
-        Ok(committed) => Ok(committed.cursor),
-        Err(CommandError::Domain(error)) => Err(AppError::internal(error)),
-        Err(other) => Err(other.into()),
-    }
+    // Granting a role to an existing account is never refused.
+    let id = user_id.to_string();
+    let committed = run(&state.users, &id, command, metadata, AppError::internal).await?;
+    Ok(committed.cursor)
 }
 
 /// Rejects application `id` with `reason` (shown to the applicant).
@@ -338,7 +333,7 @@ pub async fn reject(
     let user_id = pending_applicant(state, id).await?;
     let command = InfluencerCommand::RejectApplication {
         reason,
-        by: actor(&metadata),
+        by: metadata.by(),
         at: state.config.program_clock.now(),
     };
     let committed = execute(state, user_id, command, &metadata).await?;

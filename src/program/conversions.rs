@@ -21,6 +21,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::referrals::attribution_of;
+use super::run;
 use crate::error::{AppError, FieldError};
 use crate::state::AppState;
 use crate::store::{ClaimKind, CommandError, Metadata};
@@ -117,15 +118,14 @@ async fn execute_conversion(
     command: ConversionCommand,
     metadata: &Metadata,
 ) -> Result<crate::store::Committed<Conversion>, AppError> {
-    match state
-        .conversions
-        .execute(external_id, command, metadata)
-        .await
-    {
-        Ok(committed) => Ok(committed),
-        Err(CommandError::Domain(error)) => Err(conversion_error(error)),
-        Err(other) => Err(other.into()),
-    }
+    run(
+        &state.conversions,
+        external_id,
+        command,
+        metadata,
+        conversion_error,
+    )
+    .await
 }
 
 /// Records a reported sale (or answers a repeat with the original result)
@@ -304,27 +304,22 @@ pub async fn payout(
     reference: String,
     metadata: Metadata,
 ) -> Result<Balances, AppError> {
-    let by = metadata
-        .actor
-        .clone()
-        .unwrap_or_else(|| "unknown".to_owned());
     let at = state.config.program_clock.now();
     let command = LedgerCommand::RecordPayout {
         amount_minor,
         currency,
         reference,
-        by,
+        by: metadata.by(),
         at,
     };
-    let committed = match state
-        .ledgers
-        .execute(&id.to_string(), command, &metadata)
-        .await
-    {
-        Ok(committed) => committed,
-        Err(CommandError::Domain(error)) => return Err(ledger_error(error)),
-        Err(other) => return Err(other.into()),
-    };
+    let committed = run(
+        &state.ledgers,
+        &id.to_string(),
+        command,
+        &metadata,
+        ledger_error,
+    )
+    .await?;
     state.projections.wait_for(committed.cursor).await;
     Ok(Balances {
         influencer_id: id,

@@ -7,7 +7,7 @@ use aggregates::{Influencer, InfluencerCommand};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{actor, execute};
+use super::execute;
 use crate::error::{AppError, FieldError};
 use crate::state::AppState;
 use crate::store::Metadata;
@@ -55,7 +55,7 @@ pub async fn claim_code(
 ) -> Result<InfluencerView, AppError> {
     let command = InfluencerCommand::ClaimVanityCode {
         code,
-        by: actor(&metadata),
+        by: metadata.by(),
         at: state.config.program_clock.now(),
         policy: state.config.program.clone(),
     };
@@ -76,7 +76,7 @@ pub async fn deactivate_code(
     let code = ReferralCode::parse(raw).map_err(|_| AppError::NotFound)?;
     let command = InfluencerCommand::DeactivateCode {
         code,
-        by: actor(&metadata),
+        by: metadata.by(),
         at: state.config.program_clock.now(),
     };
     let committed = execute(state, id, command, &metadata).await?;
@@ -93,7 +93,7 @@ pub async fn act(
     action: InfluencerAction,
     metadata: Metadata,
 ) -> Result<InfluencerView, AppError> {
-    let by = actor(&metadata);
+    let by = metadata.by();
     let at = state.config.program_clock.now();
     let command = match action {
         InfluencerAction::Suspend { reason } => {

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use projections::Cursor;
 use uuid::Uuid;
 
+use super::run;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::{ClaimKind, CommandError, Metadata};
@@ -80,17 +81,11 @@ pub async fn attribute_signup(
         code_attributes: true,
         signed_up_at,
     };
-    match state
-        .referrals
-        .execute(&user_id.to_string(), command, metadata)
-        .await
-    {
-        Ok(committed) => Ok(committed.cursor),
-        // Influencers registering a second account through their own code
-        // cannot happen (the account is new), so every refusal is a bug.
-        Err(CommandError::Domain(error)) => Err(AppError::internal(error)),
-        Err(other) => Err(other.into()),
-    }
+    // Influencers registering a second account through their own code
+    // cannot happen (the account is new), so every refusal is a bug.
+    let id = user_id.to_string();
+    let committed = run(&state.referrals, &id, command, metadata, AppError::internal).await?;
+    Ok(committed.cursor)
 }
 
 /// Counts `user_id`'s verification as a verified signup, if they were

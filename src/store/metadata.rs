@@ -15,6 +15,11 @@ pub struct Metadata {
 }
 
 impl Metadata {
+    /// Who issued the command, as events record it (`by`).
+    pub fn by(&self) -> String {
+        self.actor.clone().unwrap_or_else(|| "unknown".to_owned())
+    }
+
     pub fn system() -> Self {
         Self {
             actor: Some("system".to_owned()),
