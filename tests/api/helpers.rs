@@ -25,6 +25,30 @@ pub fn captured_logs() -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
+/// Whether `secret` appears in the captured logs. Every test of the binary
+/// logs into one buffer, so a short numeric secret (a six-digit code) could
+/// turn up by chance inside a longer number or a line's own timestamp;
+/// those are not leaks. A digit-only secret therefore counts only as a
+/// whole run of digits, and each line's `timestamp` is left out.
+pub fn logs_contain(secret: &str) -> bool {
+    let numeric = secret.bytes().all(|b| b.is_ascii_digit());
+    captured_logs().lines().any(|line| {
+        let line = match serde_json::from_str::<Value>(line) {
+            Ok(Value::Object(mut fields)) => {
+                fields.remove("timestamp");
+                Value::Object(fields).to_string()
+            }
+            _ => line.to_owned(),
+        };
+        line.match_indices(secret).any(|(at, _)| {
+            let bytes = line.as_bytes();
+            let digit =
+                |i: Option<usize>| i.and_then(|i| bytes.get(i)).is_some_and(u8::is_ascii_digit);
+            !numeric || !(digit(at.checked_sub(1)) || digit(Some(at + secret.len())))
+        })
+    })
+}
+
 fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
     static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     LOGS.get_or_init(|| {
