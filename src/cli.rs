@@ -59,7 +59,8 @@ pub enum AdminCommand {
 pub enum ProjectionsCommand {
     /// Empty one projection's read model and rebuild it from position zero.
     Rebuild { name: String },
-    /// Show each projection's checkpoint.
+    /// Show each projection's checkpoint, and for a stalled one the event
+    /// it could not apply and the error.
     Status,
 }
 
@@ -119,17 +120,35 @@ pub async fn rebuild(pool: sqlx::PgPool, name: &str) -> anyhow::Result<()> {
 }
 
 async fn status(pool: sqlx::PgPool) -> anyhow::Result<()> {
-    let rows: Vec<(String, i64, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-        "SELECT name, position, updated_at FROM projection_checkpoints ORDER BY name",
-    )
-    .fetch_all(&pool)
-    .await?;
-    let report: Vec<_> = rows
-        .into_iter()
-        .map(|(name, position, updated_at)| serde_json::json!({"name": name, "position": position, "updated_at": updated_at}))
-        .collect();
+    let report = projection_status(&pool).await?;
     // The report is the command's output, not a log line.
     let stdout = serde_json::to_string_pretty(&report)?;
     std::io::Write::write_all(&mut std::io::stdout(), format!("{stdout}\n").as_bytes())?;
     Ok(())
+}
+
+/// What `identity projections status` prints: each projection's
+/// checkpoint, and for a stalled one (`"state": "stalled"`) the event it
+/// could not apply and the error.
+pub async fn projection_status(pool: &sqlx::PgPool) -> anyhow::Result<Vec<serde_json::Value>> {
+    let rows: Vec<(String, i64, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "SELECT name, position, updated_at FROM projection_checkpoints ORDER BY name",
+    )
+    .fetch_all(pool)
+    .await?;
+    let stalled = projections::stalled(pool).await?;
+    let report: Vec<_> = rows
+        .into_iter()
+        .map(|(name, position, updated_at)| {
+            let failure = stalled.iter().find(|f| f.name == name);
+            serde_json::json!({
+                "name": name,
+                "position": position,
+                "updated_at": updated_at,
+                "state": if failure.is_some() { "stalled" } else { "running" },
+                "failure": failure,
+            })
+        })
+        .collect();
+    Ok(report)
 }

@@ -54,7 +54,7 @@ impl Application {
         let (shutdown, _) = watch::channel(false);
         let projector = Projector::new(pool.clone(), projections::all()).await?;
         projector.catch_up().await?;
-        let progress = vec![projector.progress()];
+        let progress = projector.progress();
         let mut tasks = vec![tokio::spawn(projector.run(
             appended.subscribe(),
             config.projection_poll,

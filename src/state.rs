@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aggregates::{Audit, Conversion, Influencer, Ledger, Referral, Session, User};
-use projections::Cursor;
+use projections::{Cursor, Progress};
 use sqlx::PgPool;
 use tokio::sync::watch;
 use zeroize::Zeroizing;
@@ -80,15 +80,16 @@ impl std::ops::Deref for AppState {
 
 /// Lets a request wait until every projection has applied a given event:
 /// the read-your-writes guarantee behind register-then-login and
-/// login-then-`/me`.
+/// login-then-`/me`. A stalled projection is not waited for: it will not
+/// move until it is repaired, and the commands must go on meanwhile.
 #[derive(Clone)]
 pub struct ProjectionWaiter {
-    progress: Vec<watch::Receiver<Cursor>>,
+    progress: Vec<watch::Receiver<Progress>>,
     timeout: Duration,
 }
 
 impl ProjectionWaiter {
-    pub fn new(progress: Vec<watch::Receiver<Cursor>>, timeout: Duration) -> Self {
+    pub fn new(progress: Vec<watch::Receiver<Progress>>, timeout: Duration) -> Self {
         Self { progress, timeout }
     }
 
@@ -96,10 +97,13 @@ impl ProjectionWaiter {
     /// (logged: the command itself is committed either way).
     pub async fn wait_for(&self, cursor: Option<Cursor>) {
         let Some(target) = cursor else { return };
-        let all =
-            futures_util::future::join_all(self.progress.iter().cloned().map(
-                |mut rx| async move { rx.wait_for(|seen| *seen >= target).await.map(|_| ()) },
-            ));
+        let all = futures_util::future::join_all(self.progress.iter().cloned().map(
+            |mut rx| async move {
+                rx.wait_for(|seen| seen.stalled || seen.cursor >= target)
+                    .await
+                    .map(|_| ())
+            },
+        ));
         if tokio::time::timeout(self.timeout, all).await.is_err() {
             tracing::warn!(
                 position = target.position,

@@ -17,15 +17,21 @@ mod events;
 #[cfg(test)]
 mod tests;
 
-pub use aggregate::{Conversion, ConversionStatus, Sale};
+pub use aggregate::{Conversion, ConversionStatus, Sale, MAX_CLOCK_SKEW, MAX_SALE_AGE};
 pub use commands::ConversionCommand;
 pub use events::{ConversionEvent, NoCommissionReason};
 
 /// Why the `Conversion` aggregate refused a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConversionError {
-    #[error("the amount must be positive")]
-    NonPositiveAmount,
+    #[error("the amount must be between 1 and 1000000000000 minor units")]
+    AmountOutOfRange,
+    #[error(
+        "the sale must have occurred at most 30 days before it is reported, and not in the future"
+    )]
+    OccurredAtOutOfRange,
+    #[error("the sale cannot have occurred before the buyer signed up")]
+    OccurredBeforeSignup,
     #[error("the external id must have 1 to 255 characters")]
     InvalidExternalId,
     #[error("the external id was already used for another conversion")]

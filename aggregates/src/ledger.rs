@@ -53,8 +53,10 @@ pub use events::LedgerEvent;
 /// Why the `Ledger` aggregate refused a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LedgerError {
-    #[error("the amount must be positive")]
-    NonPositiveAmount,
+    #[error("the amount must be between 1 and 1000000000000 minor units")]
+    AmountOutOfRange,
+    #[error("the ledger's totals would exceed what it can hold")]
+    TotalOverflow,
     #[error("the payout exceeds the available balance of {available}")]
     PayoutExceedsAvailable { available: i64 },
     #[error("this payout reference was already used")]

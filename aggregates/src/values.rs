@@ -19,4 +19,10 @@ pub use referral_code::{
     ReferralCode, ReferralCodeError, VanityCodePolicy, GENERATED_ALPHABET, GENERATED_LEN,
 };
 pub use token_hash::TokenHash;
+
+/// The largest amount of money, in minor units, that one sale or payout may
+/// carry: 10^12 (ten billion in a two-decimal currency). Far above any real
+/// sale, and small enough that ten million of them still fit a signed 64-bit
+/// total, so sums in the ledger and the read models cannot overflow.
+pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000;
 pub use username::{Username, UsernameError, UsernamePolicy};

@@ -5,6 +5,7 @@
 //! written in the same transaction as its rows; the remaining modules are the
 //! read models themselves.
 
+mod failures;
 pub mod influencer_applications;
 pub mod influencer_dashboard;
 pub mod log;
@@ -13,8 +14,9 @@ pub mod projector;
 pub mod user_directory;
 pub mod user_sessions;
 
+pub use failures::Failure;
 pub use log::{Cursor, StoredEvent};
-pub use projector::{Projection, ProjectionError, Projector};
+pub use projector::{stalled, Progress, Projection, ProjectionError, Projector};
 
 use std::sync::Arc;
 

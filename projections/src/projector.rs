@@ -1,29 +1,39 @@
-//! Runs projections: reads the log after their checkpoints, applies a batch
-//! and moves each projection's checkpoint, all in one transaction.
+//! Runs projections: each one reads the log after its own checkpoint,
+//! applies a batch and moves that checkpoint, in one transaction of its own.
 //!
-//! One runner serves every projection, so a batch of events is read once and
-//! costs one transaction however many read models it feeds; each projection
-//! still keeps its own checkpoint, so one can be rebuilt from zero while the
-//! others stay where they are.
+//! Each projection is independent of the others. Its checkpoint moves only
+//! forward and only past events it applied: a rebuild of one (even from
+//! another process, beside a running server) never moves another's, and a
+//! projection that cannot apply an event (a read-model constraint, a value
+//! out of range, a payload it cannot decode) stops *alone*, just before that
+//! event: the event and its error are recorded in `projection_failures`,
+//! the projection is reported as stalled, and it retries with a growing
+//! pause. The other projections, the write path and start-up go on.
 //!
-//! Several service instances run projections at once; a transaction-level
-//! advisory lock makes them take turns, and each turn starts from the
-//! checkpoints the previous turn committed, so nothing is applied twice or
-//! skipped. The lock is taken before the log is read and the transaction
-//! writes nothing before that read, so it holds no transaction id while
-//! reading and does not hold back its own horizon.
+//! Batches are read once per distinct checkpoint (normally all projections
+//! share one) outside any transaction, so a reader never holds back the
+//! log's horizon. Applying takes the projection's checkpoint row `FOR
+//! UPDATE` and checks it did not move since the read: several instances (or
+//! a CLI rebuild) take turns per projection, and nothing is applied twice.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::watch;
+use tokio::time::Instant;
 
+use crate::failures::{self, Failure};
 use crate::log::{self, Cursor, StoredEvent};
 
 /// Events applied per transaction.
 const BATCH: i64 = 500;
+/// First pause before a stalled projection tries its event again; doubled
+/// on every further failure, up to [`MAX_RETRY`].
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+const MAX_RETRY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -39,6 +49,40 @@ pub enum ProjectionError {
     BadAggregateId { position: i64 },
     #[error("unknown projection {0}")]
     Unknown(String),
+    #[error("projection {name} stalled at event {position}: {error}")]
+    Stalled {
+        name: &'static str,
+        position: i64,
+        error: String,
+    },
+}
+
+impl ProjectionError {
+    /// Whether trying the same event again later may succeed without any
+    /// change to the code or the data: the database was unreachable or the
+    /// transaction lost a race. Anything else is this event's fault and
+    /// stalls the projection.
+    fn is_transient(&self) -> bool {
+        let Self::Database(error) = self else {
+            return false;
+        };
+        match error {
+            sqlx::Error::Database(db) => {
+                // serialization_failure, deadlock_detected, and the classes
+                // 08 (connection), 53 (resources), 57 (operator intervention).
+                let code = db.code().unwrap_or_default();
+                matches!(code.as_ref(), "40001" | "40P01")
+                    || ["08", "53", "57"].iter().any(|c| code.starts_with(c))
+            }
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            _ => false,
+        }
+    }
 }
 
 /// A read model built from the log.
@@ -57,11 +101,77 @@ pub trait Projection: Send + Sync {
     ) -> Result<(), ProjectionError>;
 }
 
-/// Runs a set of projections and publishes how far all of them got.
+/// How far one projection got, as published to waiting requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// The last event applied.
+    pub cursor: Cursor,
+    /// Stopped on an event it cannot apply: waiting for it is pointless.
+    pub stalled: bool,
+}
+
+/// One projection with its progress and its retry state.
+struct Runner {
+    projection: Arc<dyn Projection>,
+    progress: watch::Sender<Progress>,
+    /// When a stalled projection tries again, and the pause after that.
+    retry: Mutex<Option<(Instant, Duration)>>,
+}
+
+impl Runner {
+    fn name(&self) -> &'static str {
+        self.projection.name()
+    }
+
+    fn due(&self) -> bool {
+        self.lock_retry().is_none_or(|(at, _)| Instant::now() >= at)
+    }
+
+    fn lock_retry(&self) -> std::sync::MutexGuard<'_, Option<(Instant, Duration)>> {
+        // A poisoned lock only means a panic elsewhere; the value is a plain
+        // pair and still meaningful.
+        self.retry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn publish(&self, cursor: Cursor, stalled: bool) {
+        let next = Progress { cursor, stalled };
+        self.progress.send_if_modified(|seen| {
+            let changed = *seen != next;
+            *seen = next;
+            changed
+        });
+    }
+
+    fn healthy(&self, cursor: Cursor) {
+        *self.lock_retry() = None;
+        self.publish(cursor, false);
+    }
+
+    fn stalled(&self, cursor: Cursor) {
+        let mut retry = self.lock_retry();
+        let pause = retry.map_or(FIRST_RETRY, |(_, pause)| (pause * 2).min(MAX_RETRY));
+        *retry = Some((Instant::now() + pause, pause));
+        drop(retry);
+        self.publish(cursor, true);
+    }
+
+    fn is_stalled(&self) -> bool {
+        self.progress.borrow().stalled
+    }
+}
+
+/// What one attempt at a batch did.
+enum Outcome {
+    Applied(usize),
+    /// Another runner moved the checkpoint first; read again.
+    Moved,
+    Stalled,
+}
+
+/// Runs a set of projections and publishes how far each one got.
 pub struct Projector {
     pool: PgPool,
-    projections: Vec<Arc<dyn Projection>>,
-    progress: watch::Sender<Cursor>,
+    runners: Vec<Runner>,
 }
 
 impl Projector {
@@ -69,63 +179,124 @@ impl Projector {
         pool: PgPool,
         projections: Vec<Arc<dyn Projection>>,
     ) -> Result<Self, ProjectionError> {
-        for projection in &projections {
+        let mut runners = Vec::with_capacity(projections.len());
+        for projection in projections {
             sqlx::query(
                 "INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT DO NOTHING",
             )
             .bind(projection.name())
             .execute(&pool)
             .await?;
+            runners.push(Runner {
+                projection,
+                progress: watch::channel(Progress::default()).0,
+                retry: Mutex::new(None),
+            });
         }
-        let (progress, _) = watch::channel(Cursor::default());
-        Ok(Self {
-            pool,
-            projections,
-            progress,
-        })
+        Ok(Self { pool, runners })
     }
 
-    fn names(&self) -> Vec<&'static str> {
-        self.projections.iter().map(|p| p.name()).collect()
+    /// Follows each projection's progress as it moves.
+    pub fn progress(&self) -> Vec<watch::Receiver<Progress>> {
+        self.runners
+            .iter()
+            .map(|r| r.progress.subscribe())
+            .collect()
     }
 
-    /// Follows the checkpoint of the slowest projection as it moves.
-    pub fn progress(&self) -> watch::Receiver<Cursor> {
-        self.progress.subscribe()
-    }
-
-    /// Applies one batch; returns how many events it read.
+    /// Gives every projection that is due one batch; returns how many
+    /// events were applied in all.
     pub async fn step(&self) -> Result<usize, ProjectionError> {
-        let mut tx = self.pool.begin().await?;
-        lock(&mut tx).await?;
-        let checkpoints = checkpoints(&mut tx, &self.names()).await?;
-        let from = checkpoints.iter().copied().min().unwrap_or_default();
-        let events = log::read_after(&mut tx, from, BATCH).await?;
-        let Some(last) = events.last().map(StoredEvent::cursor) else {
-            tx.rollback().await?;
-            self.progress.send_if_modified(|seen| advance(seen, from));
-            return Ok(0);
-        };
-        for (projection, checkpoint) in self.projections.iter().zip(&checkpoints) {
-            for event in events.iter().filter(|e| e.cursor() > *checkpoint) {
-                projection.apply(&mut tx, event).await?;
+        let mut batches: HashMap<Cursor, Arc<Vec<StoredEvent>>> = HashMap::new();
+        let mut applied = 0;
+        for runner in self.runners.iter().filter(|r| r.due()) {
+            let from = checkpoint(&self.pool, runner.name()).await?;
+            let events = match batches.get(&from) {
+                Some(events) => events.clone(),
+                None => {
+                    let mut conn = self.pool.acquire().await?;
+                    let events = Arc::new(log::read_after(&mut conn, from, BATCH).await?);
+                    batches.insert(from, events.clone());
+                    events
+                }
+            };
+            if events.is_empty() {
+                if !runner.is_stalled() {
+                    runner.healthy(from);
+                }
+                continue;
+            }
+            match self.apply(runner, from, &events).await? {
+                Outcome::Applied(n) => applied += n,
+                Outcome::Moved | Outcome::Stalled => {}
             }
         }
-        sqlx::query(
-            "UPDATE projection_checkpoints SET tx_id = $2::text::xid8, position = $3, updated_at = now()
-              WHERE name = ANY($1)",
-        )
-        .bind(self.names())
-        .bind(last.tx_id.to_string())
-        .bind(last.position)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        self.progress.send_if_modified(|seen| advance(seen, last));
-        Ok(events.len())
+        Ok(applied)
     }
 
-    /// Applies batches until every projection reaches the head of the log.
+    /// Applies `events` (read after `from`) to one projection. On an event
+    /// it cannot apply, the events before it are applied, the checkpoint
+    /// stops just before it and the failure is recorded, all in one
+    /// transaction.
+    async fn apply(
+        &self,
+        runner: &Runner,
+        from: Cursor,
+        events: &[StoredEvent],
+    ) -> Result<Outcome, ProjectionError> {
+        let name = runner.name();
+        let mut tx = self.pool.begin().await?;
+        if lock_checkpoint(&mut tx, name).await? != from {
+            return Ok(Outcome::Moved);
+        }
+        let mut failed = None;
+        for (index, event) in events.iter().enumerate() {
+            if let Err(error) = runner.projection.apply(&mut tx, event).await {
+                failed = Some((index, error));
+                break;
+            }
+        }
+        let Some((index, error)) = failed else {
+            let last = events.last().map(StoredEvent::cursor).unwrap_or(from);
+            set_checkpoint(&mut tx, name, last).await?;
+            failures::clear(&mut *tx, name).await?;
+            tx.commit().await?;
+            runner.healthy(last);
+            return Ok(Outcome::Applied(events.len()));
+        };
+        // The failed statement aborted the transaction: start again, apply
+        // what came before the bad event and record it.
+        tx.rollback().await?;
+        if error.is_transient() {
+            return Err(error);
+        }
+        let mut tx = self.pool.begin().await?;
+        if lock_checkpoint(&mut tx, name).await? != from {
+            return Ok(Outcome::Moved);
+        }
+        let before = &events[..index];
+        for event in before {
+            runner.projection.apply(&mut tx, event).await?;
+        }
+        let reached = before.last().map(StoredEvent::cursor).unwrap_or(from);
+        set_checkpoint(&mut tx, name, reached).await?;
+        let bad = &events[index];
+        let message = format!("{:#}", anyhow_chain(&error));
+        failures::record(&mut *tx, name, bad, &message).await?;
+        tx.commit().await?;
+        tracing::error!(
+            projection = name,
+            position = bad.position,
+            event_type = %bad.event_type,
+            error = %message,
+            "projection stalled on an event it cannot apply; the others go on"
+        );
+        runner.stalled(reached);
+        Ok(Outcome::Stalled)
+    }
+
+    /// Applies batches until every projection that is not stalled reaches
+    /// the head of the log.
     pub async fn catch_up(&self) -> Result<usize, ProjectionError> {
         let mut total = 0;
         loop {
@@ -138,29 +309,41 @@ impl Projector {
     }
 
     /// Empties these projections' read models and applies the whole log
-    /// again from position zero.
+    /// again from position zero. Fails if one of them stalls on the way.
     pub async fn rebuild(&self) -> Result<usize, ProjectionError> {
         let mut tx = self.pool.begin().await?;
-        lock(&mut tx).await?;
-        for table in self.projections.iter().flat_map(|p| p.tables()) {
-            sqlx::query(&format!("TRUNCATE {table}"))
-                .execute(&mut *tx)
-                .await?;
+        for runner in &self.runners {
+            lock_checkpoint(&mut tx, runner.name()).await?;
+            for table in runner.projection.tables() {
+                sqlx::query(&format!("TRUNCATE {table}"))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            set_checkpoint(&mut tx, runner.name(), Cursor::default()).await?;
+            failures::clear(&mut *tx, runner.name()).await?;
         }
-        sqlx::query(
-            "UPDATE projection_checkpoints SET tx_id = '0', position = 0, updated_at = now() WHERE name = ANY($1)",
-        )
-        .bind(self.names())
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
-        self.progress.send_replace(Cursor::default());
-        self.catch_up().await
+        for runner in &self.runners {
+            runner.healthy(Cursor::default());
+        }
+        let applied = self.catch_up().await?;
+        for runner in self.runners.iter().filter(|r| r.is_stalled()) {
+            if let Some(failure) = failures::of(&self.pool, runner.name()).await? {
+                return Err(ProjectionError::Stalled {
+                    name: runner.name(),
+                    position: failure.position,
+                    error: failure.error,
+                });
+            }
+        }
+        Ok(applied)
     }
 
     /// Follows the log until `shutdown` changes: catches up whenever `wake`
-    /// changes (a local append) or `poll` passes (appends by other instances).
-    /// Errors are logged and retried: skipping an event is never an option.
+    /// changes (a local append) or `poll` passes (appends by other instances,
+    /// retries of stalled projections). Errors are logged and retried:
+    /// skipping an event is never an option. Shutdown is watched at every
+    /// wait, also while the database is unreachable.
     pub async fn run(
         self,
         mut wake: watch::Receiver<u64>,
@@ -168,59 +351,84 @@ impl Projector {
         mut shutdown: watch::Receiver<bool>,
     ) {
         loop {
-            if let Err(error) = self.catch_up().await {
-                tracing::error!(error = %error, cause = ?std::error::Error::source(&error), "projection failed; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
+            let pause = tokio::select! {
+                result = self.catch_up() => match result {
+                    Ok(_) => poll,
+                    Err(error) => {
+                        tracing::error!(error = %anyhow_chain(&error), "projections failed; retrying");
+                        Duration::from_secs(1)
+                    }
+                },
+                _ = shutdown.changed() => return,
+            };
             tokio::select! {
                 _ = wake.changed() => {}
-                _ = tokio::time::sleep(poll) => {}
+                _ = tokio::time::sleep(pause) => {}
                 _ = shutdown.changed() => return,
             }
         }
     }
 }
 
-fn advance(seen: &mut Cursor, to: Cursor) -> bool {
-    if to > *seen {
-        *seen = to;
-        true
-    } else {
-        false
+/// The error with its causes, for logs and the failure record.
+fn anyhow_chain(error: &ProjectionError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
     }
+    text
 }
 
-async fn lock(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('identity:projections'))")
-        .execute(conn)
-        .await
-        .map(|_| ())
+/// Stalled projections, for readiness and the CLI status.
+pub async fn stalled(pool: &PgPool) -> Result<Vec<Failure>, sqlx::Error> {
+    failures::all(pool).await
 }
 
-/// The checkpoints of `names`, in that order.
-async fn checkpoints(
-    conn: &mut PgConnection,
-    names: &[&'static str],
-) -> Result<Vec<Cursor>, sqlx::Error> {
-    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT name, tx_id::text::bigint, position FROM projection_checkpoints WHERE name = ANY($1)",
+async fn checkpoint(pool: &PgPool, name: &str) -> Result<Cursor, sqlx::Error> {
+    let row: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT tx_id::text::bigint, position FROM projection_checkpoints WHERE name = $1",
     )
-    .bind(names)
-    .fetch_all(conn)
+    .bind(name)
+    .fetch_optional(pool)
     .await?;
-    Ok(names
-        .iter()
-        .map(|name| {
-            rows.iter()
-                .find(|(n, _, _)| n == name)
-                .map(|(_, tx_id, position)| Cursor {
-                    tx_id: *tx_id,
-                    position: *position,
-                })
-                .unwrap_or_default()
-        })
-        .collect())
+    Ok(
+        row.map_or_else(Cursor::default, |(tx_id, position)| Cursor {
+            tx_id,
+            position,
+        }),
+    )
+}
+
+/// Locks one projection's checkpoint row for this transaction and reads it.
+async fn lock_checkpoint(conn: &mut PgConnection, name: &str) -> Result<Cursor, sqlx::Error> {
+    let (tx_id, position): (i64, i64) = sqlx::query_as(
+        "SELECT tx_id::text::bigint, position FROM projection_checkpoints
+          WHERE name = $1 FOR UPDATE",
+    )
+    .bind(name)
+    .fetch_one(conn)
+    .await?;
+    Ok(Cursor { tx_id, position })
+}
+
+async fn set_checkpoint(
+    conn: &mut PgConnection,
+    name: &str,
+    to: Cursor,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE projection_checkpoints SET tx_id = $2::text::xid8, position = $3, updated_at = now()
+          WHERE name = $1",
+    )
+    .bind(name)
+    .bind(to.tx_id.to_string())
+    .bind(to.position)
+    .execute(conn)
+    .await
+    .map(|_| ())
 }
 
 /// Parses the aggregate id of an event about a user or session (a UUID).

@@ -26,16 +26,33 @@ pub async fn live() -> Json<Value> {
 }
 
 /// Ready to serve: Postgres answers. Also reports how far the NATS relay
-/// lags behind the log; a lagging relay (NATS down) does not make the
-/// service unready, since commands keep succeeding meanwhile.
+/// lags behind the log, and names every stalled projection (one that cannot
+/// apply an event) with the event and its error. Neither makes the service
+/// unready: commands keep succeeding meanwhile, and taking every instance
+/// out of rotation for one read model would turn a partial outage into a
+/// full one. A stalled projection sets `status` to `degraded` instead.
 #[utoipa::path(get, path = "/health/ready", tag = "health",
     responses((status = 200, description = "ready"), (status = 503, body = super::problem::Problem)))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
-    let lag = crate::relay::lag(&state.pool);
-    match tokio::time::timeout(Duration::from_secs(2), lag).await {
-        Ok(Ok(lag)) => Ok(Json(
-            json!({"status": "ready", "postgres": "ok", "relay_lag": lag}),
-        )),
+    let checks = async {
+        let lag = crate::relay::lag(&state.pool).await?;
+        let stalled = projections::stalled(&state.pool).await?;
+        Ok::<_, sqlx::Error>((lag, stalled))
+    };
+    match tokio::time::timeout(Duration::from_secs(2), checks).await {
+        Ok(Ok((lag, stalled))) => {
+            let status = if stalled.is_empty() {
+                "ready"
+            } else {
+                "degraded"
+            };
+            Ok(Json(json!({
+                "status": status,
+                "postgres": "ok",
+                "relay_lag": lag,
+                "projections": {"stalled": stalled},
+            })))
+        }
         _ => Err(AppError::Unavailable),
     }
 }

@@ -79,7 +79,9 @@ fn conversion_error(error: ConversionError) -> AppError {
         AppError::Validation(vec![FieldError::new(name, code, error.to_string())])
     };
     match error {
-        ConversionError::NonPositiveAmount => field("amount_minor", "out_of_range"),
+        ConversionError::AmountOutOfRange => field("amount_minor", "out_of_range"),
+        ConversionError::OccurredAtOutOfRange => field("occurred_at", "out_of_range"),
+        ConversionError::OccurredBeforeSignup => field("occurred_at", "before_signup"),
         ConversionError::InvalidExternalId => field("external_id", "invalid"),
         ConversionError::ExternalIdReused => AppError::Conflict {
             code: "external_id_reused",
@@ -104,7 +106,11 @@ fn ledger_error(error: LedgerError) -> AppError {
             "invalid",
             error.to_string(),
         )]),
-        LedgerError::NonPositiveAmount => AppError::Validation(vec![FieldError::new(
+        LedgerError::TotalOverflow => AppError::Unprocessable {
+            code: "ledger_total_overflow",
+            detail: error.to_string(),
+        },
+        LedgerError::AmountOutOfRange => AppError::Validation(vec![FieldError::new(
             "amount_minor",
             "out_of_range",
             error.to_string(),
@@ -163,6 +169,7 @@ pub async fn record(
         rate_bps: rate,
         window: policy.attribution_window,
         hold: policy.hold,
+        at: state.config.program_clock.now(),
     };
     let committed = execute_conversion(state, &sale.external_id, command, &metadata).await?;
     let created = !committed.events.is_empty();

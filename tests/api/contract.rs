@@ -292,7 +292,7 @@ async fn program_events_are_published_with_the_documented_envelope() {
     );
     // The provider reports a sale of that user, then its refund.
     let external_id = format!("ord-{}", uuid::Uuid::new_v4());
-    let occurred_at = chrono::Utc::now() - chrono::Duration::days(1);
+    let occurred_at = chrono::Utc::now();
     let recorded = app
         .admin_post(
             "/api/v1/referrals/conversions",

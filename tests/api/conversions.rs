@@ -6,15 +6,10 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-/// A sale `days_ago` days before today's midnight (UTC), so that two calls
-/// describe the very same sale.
+/// A sale `days_ago` days before now. A repeat of a sale must reuse the
+/// value (the next call names a later instant).
 fn sale(external_id: &str, user_id: &str, amount_minor: i64, days_ago: i64) -> Value {
-    let midnight = chrono::Utc::now()
-        .date_naive()
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_utc();
-    let occurred_at = midnight - chrono::Duration::days(days_ago);
+    let occurred_at = chrono::Utc::now() - chrono::Duration::days(days_ago);
     json!({
         "external_id": external_id,
         "user_id": user_id,
@@ -123,16 +118,19 @@ async fn the_whole_story_from_application_to_payout_adds_up_on_the_dashboard() {
     };
 
     // Three conversions today; the first reported twice.
-    let first = record(sale("ord-1", &buyer, 10_000, 0)).await;
+    let ord_1 = sale("ord-1", &buyer, 10_000, 0);
+    let first = record(ord_1.clone()).await;
     assert_eq!(first.status(), StatusCode::CREATED);
     let first = body(first).await;
     assert_eq!(first["commission_minor"], 1000);
     assert_eq!(first["influencer_id"], ada.id.as_str());
     assert_eq!(first["status"], "recorded");
-    let repeat = record(sale("ord-1", &buyer, 10_000, 0)).await;
+    let repeat = record(ord_1.clone()).await;
     assert_eq!(repeat.status(), StatusCode::CREATED);
     assert_eq!(body(repeat).await, first);
-    let reused = record(sale("ord-1", &buyer, 999, 0)).await;
+    let mut other_sale = ord_1;
+    other_sale["amount_minor"] = json!(999);
+    let reused = record(other_sale).await;
     assert_problem(reused, StatusCode::CONFLICT, "external_id_reused").await;
     assert_eq!(
         body(record(sale("ord-2", &buyer, 5_001, 0)).await).await["commission_minor"],
@@ -273,13 +271,14 @@ async fn a_repeated_payout_is_recorded_once_and_a_reused_reference_is_refused() 
         buyer,
     } = program().await;
     let (bob, bob_buyer) = app.influencer_with_referred_user(&admin.access_token).await;
-    // 40 days ago: past their hold, available at once.
+    // Recorded, then past their hold: available.
     for (external_id, buyer) in [("ord-p", &buyer), ("ord-q", &bob_buyer)] {
         let recorded = app
-            .record(&service.access_token, sale(external_id, buyer, 10_000, 40))
+            .record(&service.access_token, sale(external_id, buyer, 10_000, 0))
             .await;
         assert_eq!(recorded.status(), StatusCode::CREATED);
     }
+    app.config.program_clock.advance(chrono::Duration::days(31));
     let payout = |influencer: &str, amount_minor: i64, reference: &str| {
         let path = format!("/api/v1/admin/influencers/{influencer}/payouts");
         let body = json!({"amount_minor": amount_minor, "currency": "USD", "reference": reference});
@@ -355,6 +354,7 @@ async fn a_conversion_recorded_before_a_crash_is_accrued_when_the_sale_is_report
                 rate_bps: Default::default(),
                 window: chrono::Duration::days(365),
                 hold: chrono::Duration::days(30),
+                at: app.config.program_clock.now(),
             },
             &Default::default(),
         )
@@ -421,7 +421,7 @@ async fn concurrent_conversions_all_accrue_and_concurrent_repeats_accrue_once() 
         "user_id": buyer,
         "amount_minor": 5_000,
         "currency": "USD",
-        "occurred_at": "2026-01-01T00:00:00Z",
+        "occurred_at": sale("same", &buyer, 1, 0)["occurred_at"],
     });
     let repeats = vec![repeat; 20];
     let statuses = app.record_at_once(&service.access_token, repeats).await;
@@ -567,4 +567,102 @@ async fn openapi_documents_the_program_endpoints() {
         ("/api/v1/referrals/conversions/{external_id}/refund", "post"),
     ])
     .await;
+}
+
+/// Defect 1 of the hardening report: two sales of `i64::MAX` at a 100%
+/// rate were accepted and then overflowed the dashboard's sums, stopping
+/// every read model. Amounts are now bounded at the edge.
+#[tokio::test]
+async fn a_sale_above_what_money_can_be_is_refused_and_every_read_model_goes_on() {
+    let Program {
+        app,
+        admin,
+        service,
+        ada,
+        buyer,
+    } = program().await;
+    let rate = app
+        .client
+        .put(app.url(&format!("/api/v1/admin/influencers/{}/commission", ada.id)))
+        .bearer_auth(&admin.access_token)
+        .json(&json!({"rate_bps": 10_000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rate.status(), StatusCode::OK);
+    for (i, amount_minor) in [i64::MAX, i64::MAX, 1_000_000_000_001]
+        .into_iter()
+        .enumerate()
+    {
+        let huge = sale(&format!("huge-{i}"), &buyer, amount_minor, 0);
+        let problem = assert_invalid(app.record(&service.access_token, huge).await).await;
+        assert_eq!(problem["errors"][0]["field"], "amount_minor", "{problem}");
+    }
+    let largest = sale("largest", &buyer, 1_000_000_000_000, 0);
+    let recorded = app.record(&service.access_token, largest).await;
+    assert_eq!(recorded.status(), StatusCode::CREATED);
+    let dashboard = app
+        .get_with_token("/api/v1/influencer/me", &ada.access_token)
+        .await;
+    assert_eq!(dashboard.status(), StatusCode::OK);
+    assert_eq!(
+        body(dashboard).await["balances"]["USD"]["pending"],
+        1_000_000_000_000i64
+    );
+    let stalled: i64 = sqlx::query_scalar("SELECT count(*) FROM projection_failures")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stalled, 0);
+}
+
+/// Defect 4: a far-future date panicked the handler (500), and a sale
+/// backdated before the buyer's signup earned at once, skipping the hold.
+#[tokio::test]
+async fn sales_dated_out_of_range_are_refused_and_no_date_shortens_the_hold() {
+    let Program {
+        app,
+        service,
+        ada,
+        buyer,
+        ..
+    } = program().await;
+    let dated = |external_id: &str, occurred_at: &str| {
+        let mut sale = sale(external_id, &buyer, 10_000, 0);
+        sale["occurred_at"] = json!(occurred_at);
+        sale
+    };
+    let far_future = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    for (i, occurred_at) in [
+        "+262142-12-31T23:59:59Z",
+        "-262143-01-01T00:00:00Z",
+        "2000-01-01T00:00:00Z",
+        far_future.as_str(),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let answer = app
+            .record(&service.access_token, dated(&format!("d-{i}"), occurred_at))
+            .await;
+        assert_ne!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let problem = assert_invalid(answer).await;
+        assert_eq!(problem["errors"][0]["field"], "occurred_at", "{problem}");
+    }
+    // A sale dated just before the report: pending for the whole hold,
+    // counted from when it was reported.
+    let recorded = body(
+        app.record(&service.access_token, sale("recent", &buyer, 10_000, 0))
+            .await,
+    )
+    .await;
+    let release_at: chrono::DateTime<chrono::Utc> =
+        recorded["release_at"].as_str().unwrap().parse().unwrap();
+    assert!(release_at > chrono::Utc::now() + chrono::Duration::days(29));
+    let dashboard = body(
+        app.get_with_token("/api/v1/influencer/me", &ada.access_token)
+            .await,
+    )
+    .await;
+    assert_eq!(dashboard["balances"]["USD"]["available"], 0);
 }

@@ -20,6 +20,7 @@ mod log_order;
 mod migrations;
 mod multi_instance;
 mod nats;
+mod projection_failures;
 mod projections;
 mod rate_limits;
 mod refresh;

@@ -8,9 +8,15 @@ use uuid::Uuid;
 
 use super::{ConversionCommand, ConversionError, ConversionEvent, NoCommissionReason};
 use crate::referral::Attribution;
-use crate::values::{CommissionRate, Currency};
+use crate::values::{CommissionRate, Currency, MAX_AMOUNT_MINOR};
 
 const MAX_EXTERNAL_ID: usize = 255;
+/// Oldest sale that may still be reported: payment providers retry their
+/// notifications for days, not months, and an older date could only be
+/// used to squeeze a late sale into an attribution window.
+pub const MAX_SALE_AGE: Duration = Duration::days(30);
+/// How far a reporting service's clock may run ahead of ours.
+pub const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -72,7 +78,9 @@ fn earning(
     };
     // The window includes its last instant: a sale exactly at
     // `signed_up_at + window` still earns.
-    if occurred_at > attribution.signed_up_at + window {
+    // A window too long to add stays open (no overflow, no panic).
+    let closes = attribution.signed_up_at.checked_add_signed(window);
+    if closes.is_some_and(|closes| occurred_at > closes) {
         return Earning::nothing(NoCommissionReason::OutsideAttributionWindow);
     }
     if !influencer_active {
@@ -85,16 +93,26 @@ fn earning(
     }
 }
 
+/// What a new sale is recorded under, besides the sale itself.
+struct Terms {
+    attribution: Option<Attribution>,
+    influencer_active: bool,
+    rate: CommissionRate,
+    window: Duration,
+    hold: Duration,
+    at: DateTime<Utc>,
+}
+
 impl Conversion {
-    fn record(
-        &self,
-        sale: Sale,
-        attribution: Option<Attribution>,
-        influencer_active: bool,
-        rate: CommissionRate,
-        window: Duration,
-        hold: Duration,
-    ) -> Result<Vec<ConversionEvent>, ConversionError> {
+    fn record(&self, sale: Sale, terms: Terms) -> Result<Vec<ConversionEvent>, ConversionError> {
+        let Terms {
+            attribution,
+            influencer_active,
+            rate,
+            window,
+            hold,
+            at,
+        } = terms;
         if let Some(recorded) = &self.sale {
             // Idempotency: the same sale again is answered by what is
             // already recorded; another sale under this id is a mistake.
@@ -107,8 +125,19 @@ impl Conversion {
         if sale.external_id.is_empty() || sale.external_id.chars().count() > MAX_EXTERNAL_ID {
             return Err(ConversionError::InvalidExternalId);
         }
-        if sale.amount_minor <= 0 {
-            return Err(ConversionError::NonPositiveAmount);
+        if !(1..=MAX_AMOUNT_MINOR).contains(&sale.amount_minor) {
+            return Err(ConversionError::AmountOutOfRange);
+        }
+        // `at` is the service's clock, so these subtractions stay in range;
+        // comparing (not adding to) the reported date cannot overflow.
+        if sale.occurred_at < at - MAX_SALE_AGE || sale.occurred_at > at + MAX_CLOCK_SKEW {
+            return Err(ConversionError::OccurredAtOutOfRange);
+        }
+        if attribution
+            .as_ref()
+            .is_some_and(|a| sale.occurred_at < a.signed_up_at)
+        {
+            return Err(ConversionError::OccurredBeforeSignup);
         }
         let earned = earning(
             sale.amount_minor,
@@ -119,7 +148,9 @@ impl Conversion {
             window,
         );
         Ok(vec![ConversionEvent::ConversionRecorded {
-            release_at: sale.occurred_at + hold,
+            release_at: at
+                .checked_add_signed(hold)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
             external_id: sale.external_id,
             user_id: sale.user_id,
             amount_minor: sale.amount_minor,
@@ -165,6 +196,7 @@ impl Conversion {
                 rate_bps,
                 window,
                 hold,
+                at,
             } => {
                 let sale = Sale {
                     external_id,
@@ -173,7 +205,15 @@ impl Conversion {
                     currency,
                     occurred_at,
                 };
-                self.record(sale, attribution, influencer_active, rate_bps, window, hold)
+                let terms = Terms {
+                    attribution,
+                    influencer_active,
+                    rate: rate_bps,
+                    window,
+                    hold,
+                    at,
+                };
+                self.record(sale, terms)
             }
             ConversionCommand::RefundConversion { at } => self.refund(at),
         }

@@ -27,8 +27,11 @@ pub enum ConversionCommand {
         rate_bps: CommissionRate,
         /// Conversions later than `signed_up_at + window` earn nothing.
         window: Duration,
-        /// Earnings stay pending until `occurred_at + hold`.
+        /// Earnings stay pending until `at + hold`: the hold runs from
+        /// when the sale was reported, so no `occurred_at` shortens it.
         hold: Duration,
+        /// When the sale is recorded (the service's clock).
+        at: DateTime<Utc>,
     },
     /// The sale was refunded in full; its commission is taken back.
     RefundConversion { at: DateTime<Utc> },

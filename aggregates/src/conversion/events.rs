@@ -36,7 +36,7 @@ pub enum ConversionEvent {
         commission_rate: Option<CommissionRate>,
         commission_minor: i64,
         no_commission_reason: Option<NoCommissionReason>,
-        /// When the commission stops being pending: `occurred_at + hold`.
+        /// When the commission stops being pending: when the sale was reported plus the hold.
         release_at: DateTime<Utc>,
     },
     /// Carries what the ledger needs to take the commission back.

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::referral::Attribution;
-use crate::values::{CommissionRate, Currency, ReferralCode};
+use crate::values::{CommissionRate, Currency, ReferralCode, MAX_AMOUNT_MINOR};
 
 type ConversionTest = TestFramework<Conversion>;
 
@@ -45,6 +45,8 @@ struct Sale {
     attribution: Option<Attribution>,
     influencer_active: bool,
     rate_bps: u32,
+    /// When the service records it; the sale's own date unless set.
+    recorded_at: Option<DateTime<Utc>>,
 }
 
 impl Default for Sale {
@@ -56,6 +58,7 @@ impl Default for Sale {
             attribution: attribution(),
             influencer_active: true,
             rate_bps: 1_000,
+            recorded_at: None,
         }
     }
 }
@@ -72,6 +75,7 @@ fn record(sale: Sale) -> ConversionCommand {
         rate_bps: CommissionRate::from_bps(sale.rate_bps).unwrap(),
         window: Duration::days(365),
         hold: Duration::days(30),
+        at: sale.recorded_at.unwrap_or(sale.occurred_at),
     }
 }
 
@@ -215,16 +219,91 @@ fn record_conversion_fails_when_external_id_reused_with_other_data() {
 }
 
 #[test]
-fn record_conversion_fails_when_amount_is_not_positive() {
-    for amount_minor in [0, -500] {
+fn record_conversion_fails_when_amount_is_not_positive_or_above_what_money_can_be() {
+    for amount_minor in [0, -500, i64::MIN, MAX_AMOUNT_MINOR + 1, i64::MAX] {
         ConversionTest::with(())
             .given_no_previous_events()
             .when(record(Sale {
                 amount_minor,
                 ..Sale::default()
             }))
-            .then_expect_error(ConversionError::NonPositiveAmount);
+            .then_expect_error(ConversionError::AmountOutOfRange);
     }
+}
+
+#[test]
+fn record_conversion_earns_commission_when_the_amount_is_the_maximum_at_full_rate() {
+    let result = ConversionTest::with(())
+        .given_no_previous_events()
+        .when(record(Sale {
+            amount_minor: MAX_AMOUNT_MINOR,
+            rate_bps: 10_000,
+            ..Sale::default()
+        }));
+    let events = result.inspect_result().unwrap();
+    assert!(matches!(
+        events.as_slice(),
+        [ConversionEvent::ConversionRecorded { commission_minor, .. }] if *commission_minor == MAX_AMOUNT_MINOR
+    ));
+}
+
+#[test]
+fn record_conversion_fails_when_dated_before_the_referred_signup() {
+    // The backdated sale of the hardening report: dated 2000-01-01.
+    let long_ago = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap();
+    for occurred_at in [signed_up_at() - Duration::seconds(1), long_ago] {
+        ConversionTest::with(())
+            .given_no_previous_events()
+            .when(record(Sale {
+                occurred_at,
+                recorded_at: Some(signed_up_at() + Duration::hours(1)),
+                ..Sale::default()
+            }))
+            .then_expect_error(if occurred_at == long_ago {
+                ConversionError::OccurredAtOutOfRange
+            } else {
+                ConversionError::OccurredBeforeSignup
+            });
+    }
+}
+
+#[test]
+fn record_conversion_fails_when_dated_too_far_in_the_past_or_the_future() {
+    let now = day(100);
+    let extremes = [
+        now - MAX_SALE_AGE - Duration::seconds(1),
+        now + MAX_CLOCK_SKEW + Duration::seconds(1),
+        DateTime::<Utc>::MIN_UTC,
+        DateTime::<Utc>::MAX_UTC,
+    ];
+    for occurred_at in extremes {
+        ConversionTest::with(())
+            .given_no_previous_events()
+            .when(record(Sale {
+                occurred_at,
+                recorded_at: Some(now),
+                attribution: None,
+                ..Sale::default()
+            }))
+            .then_expect_error(ConversionError::OccurredAtOutOfRange);
+    }
+}
+
+#[test]
+fn record_conversion_holds_earnings_from_the_recording_when_the_sale_is_backdated() {
+    let now = day(100);
+    let result = ConversionTest::with(())
+        .given_no_previous_events()
+        .when(record(Sale {
+            occurred_at: now - MAX_SALE_AGE,
+            recorded_at: Some(now),
+            ..Sale::default()
+        }));
+    let events = result.inspect_result().unwrap();
+    assert!(matches!(
+        events.as_slice(),
+        [ConversionEvent::ConversionRecorded { release_at, .. }] if *release_at == now + Duration::days(30)
+    ));
 }
 
 #[test]

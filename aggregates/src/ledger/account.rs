@@ -50,6 +50,17 @@ impl Account {
             .fold(0, |sum, (_, amount)| sum.saturating_add(*amount))
     }
 
+    /// Everything this account ever earned plus `more`, or `None` if that
+    /// does not fit an `i64`: the bound under which no total, here or in a
+    /// read model, can overflow.
+    pub fn total_with(&self, more: i64) -> Option<i64> {
+        self.pending
+            .values()
+            .try_fold(more, |sum, amount| sum.checked_add(*amount))?
+            .checked_add(self.available.max(0))?
+            .checked_add(self.paid)
+    }
+
     /// The balances as they stand at `at`, matured buckets counted as
     /// available (whether or not a command has released them yet).
     pub fn balance(&self, at: DateTime<Utc>) -> Balance {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::account::matured;
 use super::{release_day, Account, Balance, LedgerCommand, LedgerError, LedgerEvent};
-use crate::values::Currency;
+use crate::values::{Currency, MAX_AMOUNT_MINOR};
 
 /// How many of the latest payouts a ledger remembers, to answer a
 /// repeated one without paying twice.
@@ -177,8 +177,19 @@ impl Ledger {
             LedgerCommand::RecordPayout { amount_minor, .. } => Some(*amount_minor),
             LedgerCommand::ReleaseMatured { .. } => None,
         };
-        if amount.is_some_and(|amount| amount <= 0) {
-            return Err(LedgerError::NonPositiveAmount);
+        if amount.is_some_and(|amount| !(1..=MAX_AMOUNT_MINOR).contains(&amount)) {
+            return Err(LedgerError::AmountOutOfRange);
+        }
+        if let LedgerCommand::Accrue {
+            currency,
+            commission_minor,
+            ..
+        } = &command
+        {
+            let account = self.accounts.get(currency);
+            if account.is_some_and(|a| a.total_with(*commission_minor).is_none()) {
+                return Err(LedgerError::TotalOverflow);
+            }
         }
         Ok(match command {
             LedgerCommand::Accrue {

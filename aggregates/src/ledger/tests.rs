@@ -136,7 +136,7 @@ fn accrue_fails_when_commission_is_not_positive() {
         LedgerTest::with(())
             .given_no_previous_events()
             .when(accrue(commission))
-            .then_expect_error(LedgerError::NonPositiveAmount);
+            .then_expect_error(LedgerError::AmountOutOfRange);
     }
 }
 
@@ -286,7 +286,7 @@ fn record_payout_fails_when_amount_is_not_positive() {
     LedgerTest::with(())
         .given(vec![accrued("pi_1", 1_000), released(1_000, 31)])
         .when(payout(0, eur(), 32))
-        .then_expect_error(LedgerError::NonPositiveAmount);
+        .then_expect_error(LedgerError::AmountOutOfRange);
 }
 
 #[test]
