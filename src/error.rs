@@ -37,6 +37,8 @@ pub enum AppError {
     Unprocessable { code: &'static str, detail: String },
     #[error("the request body is too large")]
     PayloadTooLarge,
+    #[error("the request headers are too large (32 KiB at most)")]
+    HeadersTooLarge,
     #[error("the request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
     #[error("an account with this email already exists")]

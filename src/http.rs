@@ -5,6 +5,7 @@ mod accounts;
 mod admin;
 mod docs;
 mod extract;
+mod header_limit;
 mod health;
 mod history;
 mod influencer;
@@ -15,6 +16,7 @@ mod rate_limit;
 mod referrals;
 mod request_context;
 mod security_headers;
+mod text;
 mod validate;
 
 use axum::extract::DefaultBodyLimit;
@@ -48,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(problem::panic_response))
+        .layer(axum::middleware::from_fn(header_limit::header_limit))
         .layer(axum::middleware::from_fn(request_context::request_context))
         // Outermost, so panics, fallbacks and rejections get the headers too.
         .layer(axum::middleware::from_fn_with_state(

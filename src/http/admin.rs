@@ -3,14 +3,14 @@
 use std::collections::BTreeSet;
 
 use aggregates::user::Role;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::Utc;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::extract::{Admin, ApiJson, RequireRole};
+use super::extract::{Admin, ApiJson, ApiPath, ApiQuery, RequireRole};
 use super::problem::Problem;
 use super::validate::Fields;
 use crate::admin::{self, AdminAction, StatusFilter, UserPage, UserQuery, UserSummary};
@@ -48,7 +48,7 @@ pub struct UserSearch {
 pub async fn list_users(
     State(state): State<AppState>,
     _admin: RequireRole<Admin>,
-    Query(search): Query<UserSearch>,
+    ApiQuery(search): ApiQuery<UserSearch>,
 ) -> Result<Json<UserPage>, AppError> {
     let mut fields = Fields::default();
     let status = search.status.as_deref().and_then(|raw| {
@@ -86,7 +86,7 @@ pub async fn list_users(
 pub async fn get_user(
     State(state): State<AppState>,
     _admin: RequireRole<Admin>,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<UserSummary>, AppError> {
     Ok(Json(admin::get_user(&state, id).await?))
 }
@@ -117,7 +117,7 @@ pub async fn lock(
     State(state): State<AppState>,
     admin: RequireRole<Admin>,
     metadata: Metadata,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     body: axum::body::Bytes,
 ) -> Result<Json<UserSummary>, AppError> {
     let request: LockRequest = if body.is_empty() {
@@ -154,7 +154,7 @@ pub async fn unlock(
     State(state): State<AppState>,
     admin: RequireRole<Admin>,
     metadata: Metadata,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<UserSummary>, AppError> {
     act(&state, &admin, id, AdminAction::Unlock, metadata).await
 }
@@ -167,7 +167,7 @@ pub async fn deactivate(
     State(state): State<AppState>,
     admin: RequireRole<Admin>,
     metadata: Metadata,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<UserSummary>, AppError> {
     act(&state, &admin, id, AdminAction::Deactivate, metadata).await
 }
@@ -180,7 +180,7 @@ pub async fn reactivate(
     State(state): State<AppState>,
     admin: RequireRole<Admin>,
     metadata: Metadata,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<UserSummary>, AppError> {
     act(&state, &admin, id, AdminAction::Reactivate, metadata).await
 }
@@ -200,7 +200,7 @@ pub async fn set_roles(
     State(state): State<AppState>,
     admin: RequireRole<Admin>,
     metadata: Metadata,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<RolesRequest>,
 ) -> Result<Json<UserSummary>, AppError> {
     let mut fields = Fields::default();

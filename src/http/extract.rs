@@ -6,6 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::request_context::current_request_id;
 use crate::accounts::ClientInfo;
@@ -14,18 +15,84 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::Metadata;
 
-/// A JSON body; malformed JSON, wrong types, a missing content type or an
-/// oversized body become 4xx problems.
+/// A JSON body; malformed JSON, wrong types, a missing content type, an
+/// oversized body or a NUL character in any string become 4xx problems.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_problem(rejection)),
+        let value = match axum::Json::<Value>::from_request(req, state).await {
+            Ok(axum::Json(value)) => value,
+            Err(rejection) => return Err(json_problem(rejection)),
+        };
+        if let Some(field) = super::text::nul_in_json(&value) {
+            return Err(super::text::nul_problem(&field));
         }
+        serde_json::from_value(value).map(Self).map_err(|e| {
+            AppError::Validation(vec![crate::error::FieldError::new(
+                "body",
+                "invalid_type",
+                e.to_string(),
+            )])
+        })
+    }
+}
+
+/// Path parameters; a value that does not parse (a malformed id) or holds a
+/// NUL character is 400 `invalid_path`, as a problem document.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        if parts.uri.path().contains("%00") {
+            return Err(AppError::BadRequest {
+                code: "invalid_path",
+                detail: "the path contains a NUL character".to_owned(),
+            });
+        }
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(AppError::BadRequest {
+                code: "invalid_path",
+                detail: rejection.body_text(),
+            }),
+        }
+    }
+}
+
+/// Query parameters; a value of the wrong type or with a NUL character is a
+/// 422 naming the parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, AppError> {
+        let raw = parts.uri.query().unwrap_or_default();
+        if let Some(field) = super::text::nul_in_query(raw) {
+            return Err(super::text::nul_problem(&field));
+        }
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(raw.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(Self)
+            .map_err(|error| {
+                let field = error.path().to_string();
+                let field = if field == "." {
+                    "query".to_owned()
+                } else {
+                    field
+                };
+                AppError::Validation(vec![crate::error::FieldError::new(
+                    &field,
+                    "invalid",
+                    error.into_inner().to_string(),
+                )])
+            })
     }
 }
 

@@ -2,13 +2,13 @@
 //! roles `auditor` and `admin` (use case in `crate::history`).
 
 use aggregates::audit::Via;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::extract::{AuditorOrAdmin, RequireRole};
+use super::extract::{ApiPath, ApiQuery, AuditorOrAdmin, RequireRole};
 use super::problem::Problem;
 use super::validate::Fields;
 use crate::error::AppError;
@@ -86,8 +86,8 @@ pub async fn history(
     State(state): State<AppState>,
     caller: RequireRole<AuditorOrAdmin>,
     metadata: Metadata,
-    Path(id): Path<Uuid>,
-    Query(params): Query<HistoryParams>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(params): ApiQuery<HistoryParams>,
 ) -> Result<Json<History>, AppError> {
     let request = params.validate(id)?;
     let viewer = Viewer {

@@ -2,13 +2,13 @@
 //! one's referral codes.
 
 use aggregates::influencer::Channel;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::extract::{ApiJson, AuthUser, InfluencerRole, RequireRole};
+use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, InfluencerRole, RequireRole};
 use super::problem::Problem;
 use super::validate::Fields;
 use crate::error::AppError;
@@ -132,7 +132,7 @@ pub async fn deactivate_code(
     State(state): State<AppState>,
     influencer: RequireRole<InfluencerRole>,
     metadata: Metadata,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
 ) -> Result<StatusCode, AppError> {
     let id = influencer.0.sub;
     influencers::deactivate_code(&state, id, &code, influencer.actor_metadata(metadata)).await?;
@@ -163,7 +163,7 @@ pub struct PageQuery {
 pub async fn my_referrals(
     State(state): State<AppState>,
     influencer: RequireRole<InfluencerRole>,
-    Query(query): Query<PageQuery>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<ReferralPage>, AppError> {
     let mut fields = Fields::default();
     let (page, per_page) = fields.page(query.page, query.per_page);

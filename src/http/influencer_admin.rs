@@ -2,14 +2,14 @@
 //! review queue and the controls on influencers, for role `admin`.
 
 use aggregates::values::Currency;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::extract::{Admin, ApiJson, RequireRole};
+use super::extract::{Admin, ApiJson, ApiPath, ApiQuery, RequireRole};
 use super::problem::Problem;
 use super::validate::Fields;
 use crate::error::AppError;
@@ -51,7 +51,7 @@ pub struct ApplicationSearch {
 pub async fn list_applications(
     State(state): State<AppState>,
     _admin: RequireRole<Admin>,
-    Query(search): Query<ApplicationSearch>,
+    ApiQuery(search): ApiQuery<ApplicationSearch>,
 ) -> Result<Json<ApplicationPage>, AppError> {
     let mut fields = Fields::default();
     let status = search.status.unwrap_or_else(|| "pending".to_owned());
@@ -75,7 +75,7 @@ pub async fn approve(
     State(state): State<AppState>,
     admin: RequireRole<Admin>,
     metadata: Metadata,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Approved>, AppError> {
     Ok(Json(
         applications::approve(&state, id, admin.actor_metadata(metadata)).await?,
@@ -93,7 +93,7 @@ pub async fn reject(
     State(state): State<AppState>,
     admin: RequireRole<Admin>,
     metadata: Metadata,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<ReasonRequest>,
 ) -> Result<Json<Application>, AppError> {
     let mut fields = Fields::default();
@@ -117,7 +117,7 @@ pub async fn suspend(
     State(state): State<AppState>,
     admin: RequireRole<Admin>,
     metadata: Metadata,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<ReasonRequest>,
 ) -> Result<Json<InfluencerView>, AppError> {
     let mut fields = Fields::default();
@@ -137,7 +137,7 @@ pub async fn reinstate(
     State(state): State<AppState>,
     admin: RequireRole<Admin>,
     metadata: Metadata,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<InfluencerView>, AppError> {
     let action = InfluencerAction::Reinstate;
     Ok(Json(
@@ -157,7 +157,7 @@ pub async fn set_commission(
     State(state): State<AppState>,
     admin: RequireRole<Admin>,
     metadata: Metadata,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<CommissionRequest>,
 ) -> Result<Json<InfluencerView>, AppError> {
     let action = InfluencerAction::SetCommission(influencers::parse_rate(body.rate_bps)?);
@@ -183,7 +183,7 @@ pub async fn payout(
     State(state): State<AppState>,
     admin: RequireRole<Admin>,
     metadata: Metadata,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<PayoutRequest>,
 ) -> Result<(StatusCode, Json<Balances>), AppError> {
     let mut fields = Fields::default();
@@ -238,7 +238,7 @@ pub struct InfluencerSearch {
 pub async fn list_influencers(
     State(state): State<AppState>,
     _admin: RequireRole<Admin>,
-    Query(search): Query<InfluencerSearch>,
+    ApiQuery(search): ApiQuery<InfluencerSearch>,
 ) -> Result<Json<InfluencerPage>, AppError> {
     let mut fields = Fields::default();
     let status = match search.status.as_deref() {
@@ -280,7 +280,7 @@ pub async fn list_influencers(
 pub async fn get_influencer(
     State(state): State<AppState>,
     _admin: RequireRole<Admin>,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<InfluencerSummary>, AppError> {
     Ok(Json(directory::get(&state, id).await?))
 }

@@ -36,6 +36,7 @@ impl AppError {
             Self::Conflict { code, .. } => (S::CONFLICT, code),
             Self::Unprocessable { code, .. } => (S::UNPROCESSABLE_ENTITY, code),
             Self::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::HeadersTooLarge => (S::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large"),
             Self::UnsupportedMediaType => (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             Self::EmailTaken => (S::CONFLICT, "email_taken"),
             Self::UsernameTaken => (S::CONFLICT, "username_taken"),

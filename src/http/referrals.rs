@@ -1,7 +1,7 @@
 //! `/referrals/*`: conversions reported by other services (role `service`).
 
 use aggregates::values::Currency;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::extract::{ApiJson, RequireRole, Service};
+use super::extract::{ApiJson, ApiPath, RequireRole, Service};
 use super::problem::Problem;
 use super::validate::Fields;
 use crate::error::AppError;
@@ -96,7 +96,7 @@ pub async fn refund(
     State(state): State<AppState>,
     service: RequireRole<Service>,
     metadata: Metadata,
-    Path(external_id): Path<String>,
+    ApiPath(external_id): ApiPath<String>,
 ) -> Result<Json<ConversionView>, AppError> {
     Ok(Json(
         conversions::refund(&state, &external_id, service.actor_metadata(metadata)).await?,

@@ -21,13 +21,17 @@
 //!   pin browsers to an HTTPS endpoint that does not exist.
 //! - No `Server` header: the software we run is nobody's business.
 //!
-//! `Cache-Control` is left to handlers: token responses set `no-store`
-//! themselves (see `accounts`). A header a handler set deliberately is never
-//! replaced: missing ones are added and `Server` is dropped, nothing else.
+//! - `Cache-Control: no-store` unless the handler chose otherwise (the JWKS
+//!   and the docs are public and cacheable): tokens, profiles, sessions and
+//!   the admin and influencer reads are personal, and neither a browser nor
+//!   a proxy may keep a copy.
+//!
+//! A header a handler set deliberately is never replaced: missing ones are
+//! added and `Server` is dropped, nothing else.
 
 use axum::extract::{Request, State};
 use axum::http::header::{
-    CONTENT_SECURITY_POLICY, REFERRER_POLICY, SERVER, STRICT_TRANSPORT_SECURITY,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, SERVER, STRICT_TRANSPORT_SECURITY,
     X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderName, HeaderValue};
@@ -65,6 +69,7 @@ pub async fn security_headers(State(hsts): State<bool>, request: Request, next: 
     add(X_FRAME_OPTIONS, "DENY");
     add(REFERRER_POLICY, "no-referrer");
     add(CONTENT_SECURITY_POLICY, csp);
+    add(CACHE_CONTROL, "no-store");
     if hsts {
         add(STRICT_TRANSPORT_SECURITY, HSTS);
     }

@@ -12,6 +12,7 @@ mod enumeration;
 mod errors;
 mod helpers;
 mod history;
+mod hostile_input;
 mod http_contract;
 mod influencer;
 mod lifecycle;

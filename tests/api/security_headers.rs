@@ -216,3 +216,30 @@ async fn token_responses_are_not_cacheable() {
     assert_eq!(refresh.status(), StatusCode::OK);
     assert_eq!(header(&refresh, "cache-control"), Some("no-store"));
 }
+
+/// Defect 11: personal data went out without `Cache-Control: no-store`.
+#[tokio::test]
+async fn personal_data_is_never_cacheable() {
+    let app = spawn_app().await;
+    let admin = app.create_account_with_role("admin").await;
+    let influencer = app.create_account().await;
+    for (path, token) in [
+        ("/api/v1/me", &admin.access_token),
+        ("/api/v1/auth/sessions", &admin.access_token),
+        ("/api/v1/admin/users", &admin.access_token),
+        ("/api/v1/admin/influencers", &admin.access_token),
+        ("/api/v1/admin/influencer-applications", &admin.access_token),
+        (
+            "/api/v1/influencer/applications/me",
+            &influencer.access_token,
+        ),
+    ] {
+        let response = app.get_with_token(path, token).await;
+        assert_eq!(
+            header(&response, "cache-control"),
+            Some("no-store"),
+            "{path} answered {}",
+            response.status()
+        );
+    }
+}
