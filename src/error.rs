@@ -58,6 +58,10 @@ pub enum AppError {
     },
     #[error("the account is locked; retry later")]
     AccountLocked { retry_after: Duration },
+    /// As many password checks of the account as the lockout allows are
+    /// running; nothing is locked.
+    #[error("other logins of this account are being checked; retry in a moment")]
+    LoginInProgress { retry_after: Duration },
     #[error("the account is deactivated")]
     AccountDeactivated,
     #[error("this needs a role the caller does not have")]

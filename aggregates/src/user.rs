@@ -13,7 +13,7 @@ mod tests;
 
 pub use aggregate::{Role, User, UserStatus};
 pub use commands::UserCommand;
-pub use events::UserEvent;
+pub use events::{LoginRefusal, UserEvent};
 pub use lockout::LockoutPolicy;
 
 use chrono::{DateTime, Utc};
@@ -29,6 +29,10 @@ pub enum UserError {
     EmailAlreadyVerified,
     #[error("the account is locked until {until}")]
     AccountLocked { until: DateTime<Utc> },
+    /// Not locked, but as many checks as the lockout allows are in flight:
+    /// one of them ends (or locks the account) before `until`.
+    #[error("other password checks of this account are in flight until {until}")]
+    ChecksInFlight { until: DateTime<Utc> },
     #[error("the account is deactivated")]
     Deactivated,
     #[error("every account keeps the user role")]

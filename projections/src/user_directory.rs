@@ -62,7 +62,8 @@ impl Projection for UserDirectory {
             UserEvent::AccountUnlocked { at, .. } => {
                 update(conn, user_id, "locked_until = NULL", at, at).await?;
             }
-            UserEvent::LoginSucceeded { at, .. } => {
+            // A right password ends any lock count, refused or not.
+            UserEvent::LoginSucceeded { at, .. } | UserEvent::LoginRefused { at, .. } => {
                 update(conn, user_id, "locked_until = NULL", at, at).await?;
             }
             UserEvent::RoleGranted { role, at, .. } => {

@@ -1,8 +1,8 @@
 //! Password login by username or email, with per-account lockout.
 
-use aggregates::user::UserStatus;
+use aggregates::user::LoginRefusal;
 use aggregates::values::Email;
-use aggregates::{UserCommand, UserError};
+use aggregates::{UserCommand, UserError, UserEvent};
 use std::time::Instant;
 
 use chrono::Utc;
@@ -87,6 +87,10 @@ pub async fn login(
             let retry_after = (until - Utc::now()).to_std().unwrap_or_default();
             return Err(AppError::AccountLocked { retry_after });
         }
+        Err(CommandError::Domain(UserError::ChecksInFlight { until })) => {
+            let retry_after = (until - Utc::now()).to_std().unwrap_or_default();
+            return Err(AppError::LoginInProgress { retry_after });
+        }
         Err(other) => return Err(other.into()),
     };
     let mut bookkeeping = bookkeeping_started.elapsed();
@@ -107,39 +111,30 @@ pub async fn login(
         state.login_bookkeeping.record(bookkeeping);
         return Err(AppError::InvalidCredentials);
     }
-    if !user.email_verified {
-        return Err(AppError::EmailNotVerified);
-    }
-    if user.status == UserStatus::Deactivated {
-        return Err(AppError::AccountDeactivated);
-    }
-    let pair = start_session(
-        state,
-        account.user_id,
-        super::refresh::roles(&user),
-        client,
-        metadata.clone(),
-    )
-    .await?;
-    record_success(state, account.user_id, pair.session_id, &metadata).await?;
-    Ok(pair)
-}
-
-async fn record_success(
-    state: &AppState,
-    user_id: Uuid,
-    session_id: Uuid,
-    metadata: &Metadata,
-) -> Result<(), AppError> {
-    let command = UserCommand::RecordLoginSuccess {
+    // The aggregate decides what a right password means for this account.
+    let session_id = Uuid::now_v7();
+    let complete = UserCommand::CompletePasswordCheck {
         at: Utc::now(),
         session_id,
     };
-    // Nothing a client reads next depends on this event: no waiting for
-    // the projections.
-    state
-        .users
-        .execute(&user_id.to_string(), command, metadata)
-        .await?;
-    Ok(())
+    let completed = state.users.execute(&id, complete, &metadata).await?;
+    for event in &completed.events {
+        if let UserEvent::LoginRefused { reason, .. } = event {
+            return Err(match reason {
+                LoginRefusal::EmailNotVerified => AppError::EmailNotVerified,
+                LoginRefusal::AccountDeactivated => AppError::AccountDeactivated,
+            });
+        }
+    }
+    // Nothing a client reads next depends on the user event; the session's
+    // start is awaited by `start_session`.
+    start_session(
+        state,
+        account.user_id,
+        session_id,
+        super::refresh::roles(&completed.state),
+        client,
+        metadata,
+    )
+    .await
 }

@@ -64,11 +64,11 @@ pub(crate) fn span(duration: std::time::Duration) -> chrono::Duration {
 pub async fn start_session(
     state: &AppState,
     user_id: Uuid,
+    session_id: Uuid,
     roles: Vec<String>,
     client: ClientInfo,
     metadata: Metadata,
 ) -> Result<TokenPair, AppError> {
-    let session_id = Uuid::now_v7();
     let refresh = RefreshToken::generate(session_id);
     let now = Utc::now();
     let command = SessionCommand::StartSession {

@@ -78,7 +78,15 @@ pub async fn verify_email(
         crate::program::referrals::record_verified_signup(state, account.user_id, &metadata)
             .await?;
     super::settle(state, referral.or(committed.cursor)).await;
-    start_session(state, account.user_id, account.roles, client, metadata).await
+    start_session(
+        state,
+        account.user_id,
+        uuid::Uuid::now_v7(),
+        account.roles,
+        client,
+        metadata,
+    )
+    .await
 }
 
 /// Sends a new code if the address belongs to an unverified account. The

@@ -46,6 +46,7 @@ impl AppError {
             Self::RateLimited { .. } => (S::TOO_MANY_REQUESTS, "rate_limited"),
             Self::InvalidCredentials => (S::UNAUTHORIZED, "invalid_credentials"),
             Self::AccountLocked { .. } => (S::TOO_MANY_REQUESTS, "account_locked"),
+            Self::LoginInProgress { .. } => (S::TOO_MANY_REQUESTS, "login_in_progress"),
             Self::AccountDeactivated => (S::FORBIDDEN, "account_deactivated"),
             Self::Forbidden => (S::FORBIDDEN, "forbidden"),
             Self::EmailNotVerified => (S::FORBIDDEN, "email_not_verified"),
@@ -98,7 +99,7 @@ impl IntoResponse for AppError {
                 );
                 super::rate_limit::insert_headers(headers, policy);
             }
-            Self::AccountLocked { retry_after } => {
+            Self::AccountLocked { retry_after } | Self::LoginInProgress { retry_after } => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from(retry_after.as_secs().max(1)),

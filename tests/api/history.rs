@@ -22,8 +22,9 @@ const LIFE: [&str; 15] = [
     "identity.user.AccountUnlocked",
     "identity.user.RoleGranted",
     "identity.user.PasswordCheckStarted",
-    "identity.session.SessionStarted",
+    // The account decides the login first, then the session opens.
     "identity.user.LoginSucceeded",
+    "identity.session.SessionStarted",
     "identity.session.SessionRevoked",
 ];
 

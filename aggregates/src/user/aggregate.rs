@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::lockout::Lockout;
-use super::{LockoutPolicy, UserCommand, UserError, UserEvent};
+use super::{LockoutPolicy, LoginRefusal, UserCommand, UserError, UserEvent};
 
 /// Roles known to the service. `User` is implicit for every account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -108,8 +108,11 @@ impl User {
         policy: &LockoutPolicy,
     ) -> Result<Vec<UserEvent>, UserError> {
         self.ensure_registered()?;
-        if let Some(until) = self.lockout.blocked_until(at, policy) {
+        if let Some(until) = self.lockout.locked_at(at) {
             return Err(UserError::AccountLocked { until });
+        }
+        if let Some(until) = self.lockout.blocked_until(at, policy) {
+            return Err(UserError::ChecksInFlight { until });
         }
         Ok(vec![UserEvent::PasswordCheckStarted { at }])
     }
@@ -210,9 +213,19 @@ impl User {
             UserCommand::VerifyEmail { at } => self.verification(at, None),
             UserCommand::StartPasswordCheck { at, policy } => self.start_check(at, &policy),
             UserCommand::RecordLoginFailure { at, policy } => self.failure(at, &policy),
-            UserCommand::RecordLoginSuccess { at, session_id } => {
+            UserCommand::CompletePasswordCheck { at, session_id } => {
                 self.ensure_registered()?;
-                Ok(vec![UserEvent::LoginSucceeded { at, session_id }])
+                let refusal = if !self.email_verified {
+                    Some(LoginRefusal::EmailNotVerified)
+                } else if self.status == UserStatus::Deactivated {
+                    Some(LoginRefusal::AccountDeactivated)
+                } else {
+                    None
+                };
+                Ok(vec![match refusal {
+                    Some(reason) => UserEvent::LoginRefused { at, reason },
+                    None => UserEvent::LoginSucceeded { at, session_id },
+                }])
             }
             UserCommand::LockAccount { until, by, at } => {
                 self.ensure_registered()?;
@@ -294,6 +307,7 @@ impl Aggregate for User {
                 self.lockout.consecutive_failures = consecutive_failures;
             }
             UserEvent::LoginSucceeded { .. } => self.lockout.reset(),
+            UserEvent::LoginRefused { .. } => self.lockout.reset(),
             UserEvent::AccountLocked { until, .. } => self.lockout.locked_until = Some(until),
             UserEvent::AccountUnlocked { .. } => self.lockout.reset(),
             UserEvent::RoleGranted { role, .. } => {

@@ -41,8 +41,11 @@ pub enum UserCommand {
         at: DateTime<Utc>,
         policy: LockoutPolicy,
     },
-    /// The reserved check succeeded and `session_id` was opened.
-    RecordLoginSuccess {
+    /// The reserved check found the right password. The account decides
+    /// what that means: `LoginSucceeded` (open `session_id` next) when it
+    /// may sign in, `LoginRefused` when its email is unverified or it is
+    /// deactivated. Either ends the reservation; neither counts a failure.
+    CompletePasswordCheck {
         at: DateTime<Utc>,
         session_id: Uuid,
     },

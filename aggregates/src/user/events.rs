@@ -8,6 +8,14 @@ use uuid::Uuid;
 
 use super::Role;
 
+/// Why a login with the right password opened no session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginRefusal {
+    EmailNotVerified,
+    AccountDeactivated,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum UserEvent {
     /// The account exists. Carries the personal data (email, username) that
@@ -37,6 +45,13 @@ pub enum UserEvent {
     LoginSucceeded {
         at: DateTime<Utc>,
         session_id: Uuid,
+    },
+    /// The password was right but the account may not sign in (yet). Ends
+    /// the reserved check without counting a failure: a correct password
+    /// never locks an account.
+    LoginRefused {
+        at: DateTime<Utc>,
+        reason: LoginRefusal,
     },
     /// `by` is `None` when the failure limit locked the account.
     AccountLocked {
@@ -79,6 +94,7 @@ impl UserEvent {
         "PasswordCheckStarted",
         "LoginFailed",
         "LoginSucceeded",
+        "LoginRefused",
         "AccountLocked",
         "AccountUnlocked",
         "RoleGranted",
@@ -96,6 +112,7 @@ impl UserEvent {
             Self::PasswordCheckStarted { .. } => "PasswordCheckStarted",
             Self::LoginFailed { .. } => "LoginFailed",
             Self::LoginSucceeded { .. } => "LoginSucceeded",
+            Self::LoginRefused { .. } => "LoginRefused",
             Self::AccountLocked { .. } => "AccountLocked",
             Self::AccountUnlocked { .. } => "AccountUnlocked",
             Self::RoleGranted { .. } => "RoleGranted",
@@ -152,6 +169,10 @@ mod tests {
                 at,
                 session_id: Uuid::from_u128(2),
             },
+            UserEvent::LoginRefused {
+                at,
+                reason: super::LoginRefusal::EmailNotVerified,
+            },
             UserEvent::AccountLocked {
                 until: at,
                 by: None,
@@ -182,6 +203,7 @@ mod tests {
             | UserEvent::PasswordCheckStarted { .. }
             | UserEvent::LoginFailed { .. }
             | UserEvent::LoginSucceeded { .. }
+            | UserEvent::LoginRefused { .. }
             | UserEvent::AccountLocked { .. }
             | UserEvent::AccountUnlocked { .. }
             | UserEvent::RoleGranted { .. }

@@ -180,7 +180,7 @@ fn start_password_check_fails_when_failed_and_pending_checks_reach_the_limit() {
         });
     assert!(matches!(
         blocked.inspect_result(),
-        Err(UserError::AccountLocked { .. })
+        Err(UserError::ChecksInFlight { .. })
     ));
 }
 
@@ -254,6 +254,63 @@ fn start_password_check_succeeds_when_the_lock_ran_out() {
             policy: policy(),
         })
         .then_expect_events(vec![UserEvent::PasswordCheckStarted { at: at(31) }]);
+}
+
+#[test]
+fn complete_password_check_refuses_without_a_failure_when_the_email_is_unverified() {
+    let mut events = history_with_failures(4);
+    events.retain(|e| !matches!(e, UserEvent::EmailVerified { .. }));
+    events.push(UserEvent::PasswordCheckStarted { at: at(2) });
+    UserTest::with(())
+        .given(events)
+        .when(UserCommand::CompletePasswordCheck {
+            at: at(2),
+            session_id: Uuid::from_u128(9),
+        })
+        .then_expect_events(vec![UserEvent::LoginRefused {
+            at: at(2),
+            reason: LoginRefusal::EmailNotVerified,
+        }]);
+}
+
+#[test]
+fn complete_password_check_refuses_when_the_account_is_deactivated() {
+    let mut events = history_with_failures(0);
+    events.push(UserEvent::UserDeactivated {
+        by: "admin".into(),
+        at: at(1),
+    });
+    UserTest::with(())
+        .given(events)
+        .when(UserCommand::CompletePasswordCheck {
+            at: at(2),
+            session_id: Uuid::from_u128(9),
+        })
+        .then_expect_events(vec![UserEvent::LoginRefused {
+            at: at(2),
+            reason: LoginRefusal::AccountDeactivated,
+        }]);
+}
+
+#[test]
+fn ten_refused_logins_with_the_right_password_never_lock_the_account() {
+    let mut user = User::default();
+    let mut events = history_with_failures(0);
+    events.retain(|e| !matches!(e, UserEvent::EmailVerified { .. }));
+    for event in events {
+        cqrs_es::Aggregate::apply(&mut user, event);
+    }
+    for _ in 0..10 {
+        cqrs_es::Aggregate::apply(&mut user, UserEvent::PasswordCheckStarted { at: at(2) });
+        cqrs_es::Aggregate::apply(
+            &mut user,
+            UserEvent::LoginRefused {
+                at: at(2),
+                reason: LoginRefusal::EmailNotVerified,
+            },
+        );
+    }
+    assert_eq!(user.lockout.blocked_until(at(2), &policy()), None);
 }
 
 #[test]
