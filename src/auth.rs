@@ -7,10 +7,12 @@ pub mod jwt;
 mod keys;
 pub mod passwords;
 pub mod refresh_tokens;
+pub mod revocations;
 pub mod secret;
 
 pub use codes::{CodeError, OneTimeCodes};
 pub use jwt::{AccessClaims, TokenIssuer};
 pub use passwords::PasswordHasher;
 pub use refresh_tokens::RefreshToken;
+pub use revocations::Revocations;
 pub use secret::ServerSecret;

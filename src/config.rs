@@ -44,6 +44,9 @@ pub struct Config {
     /// `X-Forwarded-For`; 0 means the socket's peer is the client.
     pub trusted_proxy_hops: usize,
     pub projection_poll: Duration,
+    /// How long a stopping instance waits for in-flight requests and its
+    /// background loops after SIGTERM before it exits anyway.
+    pub shutdown_grace: Duration,
     pub log_filter: String,
     /// Publish committed events to NATS JetStream.
     pub relay_enabled: bool,
@@ -135,6 +138,7 @@ impl Default for Config {
             rate_limits: RateLimits::default(),
             trusted_proxy_hops: 0,
             projection_poll: Duration::from_millis(250),
+            shutdown_grace: Duration::from_secs(10),
             log_filter: "info".to_owned(),
             relay_enabled: true,
             relay: RelayConfig {
@@ -230,6 +234,7 @@ impl Config {
                 value: bps.to_string(),
             })?;
         millis(&mut c.projection_poll, "IDENTITY_PROJECTION_POLL_MS")?;
+        secs(&mut c.shutdown_grace, "IDENTITY_SHUTDOWN_GRACE_SECS")?;
         set(&mut c.log_filter, "IDENTITY_LOG")?;
         set(&mut c.relay_enabled, "IDENTITY_RELAY_ENABLED")?;
         set(&mut c.relay.url, "IDENTITY_NATS_URL")?;

@@ -74,6 +74,8 @@ pub enum AppError {
     InvalidRefreshToken,
     #[error("a valid bearer token is required")]
     Unauthorized,
+    #[error("the session of this token has ended, or the account is locked or deactivated")]
+    TokenRevoked,
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -82,6 +84,8 @@ pub enum AppError {
     Contention,
     #[error("the service is not ready")]
     Unavailable,
+    #[error("the database is unreachable; retry shortly")]
+    DatabaseUnavailable,
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -97,6 +101,28 @@ impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
         Self::internal(error)
     }
+}
+
+/// Whether `error` says the database could not be reached (rather than
+/// that a statement failed): answered 503 with `Retry-After`, since the
+/// same request will succeed once it is back.
+pub fn is_database_unreachable(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(sqlx) = error.downcast_ref::<sqlx::Error>() {
+            return matches!(
+                sqlx,
+                sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::WorkerCrashed
+            ) || matches!(sqlx, sqlx::Error::Database(db)
+                    if db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")));
+        }
+        current = error.source();
+    }
+    false
 }
 
 impl<E> From<crate::store::CommandError<E>> for AppError

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::auth::secret::KeyPurpose;
-use crate::auth::{OneTimeCodes, PasswordHasher, ServerSecret, TokenIssuer};
+use crate::auth::{OneTimeCodes, PasswordHasher, Revocations, ServerSecret, TokenIssuer};
 use crate::config::Config;
 use crate::cooldown::Cooldowns;
 use crate::email::Mailer;
@@ -23,6 +23,10 @@ use crate::ratelimit::RateLimiter;
 use crate::relay::Relay;
 use crate::state::{AppState, Inner, ProjectionWaiter};
 use crate::store::Repository;
+
+/// How long a request waits for a database connection before it answers
+/// 503 `unavailable`.
+pub const DB_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How long a request waits for projections before answering anyway.
 const READ_YOUR_WRITES_TIMEOUT: Duration = Duration::from_secs(5);
@@ -32,6 +36,7 @@ pub struct Application {
     router: axum::Router,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    grace: Duration,
 }
 
 impl Application {
@@ -60,6 +65,19 @@ impl Application {
             config.projection_poll,
             shutdown.subscribe(),
         ))];
+        // Access-token lifetime, the verifier's 30 s leeway, and a margin for
+        // clocks that disagree between instances.
+        let revocations = Arc::new(Revocations::new(
+            config.tokens.access_ttl + Duration::from_secs(30 + 60),
+        ));
+        let revocations_from = revocations.load(&pool).await?;
+        tasks.push(tokio::spawn(revocations.clone().follow(
+            pool.clone(),
+            revocations_from,
+            appended.subscribe(),
+            config.projection_poll,
+            shutdown.subscribe(),
+        )));
         if config.relay_enabled {
             let relay = Relay::new(pool.clone(), config.relay.clone());
             tasks.push(tokio::spawn(
@@ -76,6 +94,7 @@ impl Application {
             ledgers: Repository::new(pool.clone(), appended.clone()),
             hasher: PasswordHasher::new(&config.argon2)?,
             tokens,
+            revocations,
             codes: OneTimeCodes::new(
                 pool.clone(),
                 secret.derive(KeyPurpose::OneTimeCodes),
@@ -99,6 +118,7 @@ impl Application {
             router: crate::http::router(state),
             shutdown,
             tasks,
+            grace: config.shutdown_grace,
         })
     }
 
@@ -107,18 +127,35 @@ impl Application {
     }
 
     /// Serves until SIGINT/SIGTERM, then stops accepting, finishes in-flight
-    /// requests and stops the projectors.
+    /// requests and stops the background loops, all within the shutdown
+    /// grace: whatever still runs then (a request waiting for an
+    /// unreachable database, say) is abandoned and the process exits. Every
+    /// acknowledged command is committed already, so nothing is lost.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         tracing::info!(port = self.port(), "listening");
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
-        self.shutdown.send_replace(true);
-        for task in self.tasks {
-            let _ = task.await;
+        let (stopping, mut stopped) = watch::channel(false);
+        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            stopping.send_replace(true);
+        });
+        let grace = self.grace;
+        let deadline = async {
+            let _ = stopped.wait_for(|s| *s).await;
+            self.shutdown.send_replace(true);
+            tokio::time::sleep(grace).await;
+        };
+        let finish = async {
+            server.await?;
+            self.shutdown.send_replace(true);
+            futures_util::future::join_all(self.tasks).await;
+            Ok::<_, std::io::Error>(())
+        };
+        tokio::select! {
+            result = finish => result?,
+            () = deadline => tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace over; exiting with work unfinished"),
         }
         Ok(())
     }
@@ -160,7 +197,9 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
     }
     PgPoolOptions::new()
         .max_connections(config.db_max_connections)
-        .acquire_timeout(Duration::from_secs(5))
+        // Short, so that requests answer 503 promptly while the database is
+        // unreachable (`AppError::from(sqlx::Error)`).
+        .acquire_timeout(DB_ACQUIRE_TIMEOUT)
         .connect(url)
         .await
         .context("cannot connect to PostgreSQL")

@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use zeroize::Zeroizing;
 
-use crate::auth::{OneTimeCodes, PasswordHasher, TokenIssuer};
+use crate::auth::{OneTimeCodes, PasswordHasher, Revocations, TokenIssuer};
 use crate::config::Config;
 use crate::cooldown::Cooldowns;
 use crate::email::Mailer;
@@ -34,6 +34,8 @@ pub struct Inner {
     pub ledgers: Repository<Ledger>,
     pub hasher: PasswordHasher,
     pub tokens: TokenIssuer,
+    /// Sessions and accounts whose access tokens stop before they expire.
+    pub revocations: Arc<Revocations>,
     pub codes: OneTimeCodes,
     pub cooldowns: Cooldowns,
     pub mailer: Mailer,

@@ -68,6 +68,23 @@ impl Projection for LoginLookup {
             UserEvent::UserReactivated { .. } => {
                 set_column(conn, user_id, "status = $2", "active").await?;
             }
+            // Only an admin's lock stops refreshes; the failure limit's
+            // stops new password logins alone (see `auth::revocations`).
+            UserEvent::AccountLocked {
+                until, by: Some(_), ..
+            } => {
+                sqlx::query("UPDATE login_lookup SET admin_locked_until = $2 WHERE user_id = $1")
+                    .bind(user_id)
+                    .bind(until)
+                    .execute(conn)
+                    .await?;
+            }
+            UserEvent::AccountUnlocked { .. } => {
+                sqlx::query("UPDATE login_lookup SET admin_locked_until = NULL WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(conn)
+                    .await?;
+            }
             _ => {}
         }
         Ok(())

@@ -56,11 +56,18 @@ pub async fn refresh(
         .state
         .user_id
         .ok_or(AppError::InvalidRefreshToken)?;
-    // Status and roles from the login read model: one indexed row. Admin
-    // actions wait for the projections before answering, so a deactivation
-    // or a role change is visible here as soon as the admin hears of it.
+    // An admin's lock or a deactivation that this instance already heard
+    // of, possibly before the read model below.
+    if state.revocations.check_ids(user_id, session_id).is_err() {
+        return Err(AppError::InvalidRefreshToken);
+    }
+    // Status, admin lock and roles from the login read model: one indexed
+    // row. Admin actions wait for the projections before answering, so a
+    // deactivation, a lock or a role change is visible here as soon as the
+    // admin hears of it; the new token carries the roles of now.
     let roles: Vec<String> = sqlx::query_scalar(
-        "SELECT roles FROM login_lookup WHERE user_id = $1 AND status = 'active'",
+        "SELECT roles FROM login_lookup WHERE user_id = $1 AND status = 'active'
+            AND (admin_locked_until IS NULL OR admin_locked_until <= now())",
     )
     .bind(user_id)
     .fetch_optional(&state.pool)

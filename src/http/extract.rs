@@ -138,6 +138,12 @@ impl FromRequestParts<AppState> for AuthUser {
             .tokens
             .verify(token.trim())
             .map_err(|_| AppError::Unauthorized)?;
+        // A valid signature is not enough: the session may have ended or
+        // the account been blocked since (an in-memory lookup, no query).
+        state
+            .revocations
+            .check(&claims)
+            .map_err(|_| AppError::TokenRevoked)?;
         Ok(Self(claims))
     }
 }
@@ -206,9 +212,9 @@ impl RoleSet for AuditorOrAdmin {
     const ROLES: &'static [&'static str] = &["auditor", "admin"];
 }
 
-/// Guards a route: no or bad token is 401, a token without one of `R`'s
-/// roles is 403. Roles come from the access token, so a revoked role lasts
-/// until the token expires (15 minutes by default).
+/// Guards a route: no, bad or revoked token is 401, a token without one of
+/// `R`'s roles is 403. Roles come from the access token, so a role change
+/// takes effect at the next refresh.
 pub struct RequireRole<R: RoleSet>(pub AccessClaims, std::marker::PhantomData<R>);
 
 impl<R: RoleSet> FromRequestParts<AppState> for RequireRole<R> {

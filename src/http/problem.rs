@@ -52,10 +52,12 @@ impl AppError {
             Self::EmailNotVerified => (S::FORBIDDEN, "email_not_verified"),
             Self::InvalidRefreshToken => (S::UNAUTHORIZED, "invalid_refresh_token"),
             Self::Unauthorized => (S::UNAUTHORIZED, "unauthorized"),
+            Self::TokenRevoked => (S::UNAUTHORIZED, "token_revoked"),
             Self::NotFound => (S::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Contention => (S::SERVICE_UNAVAILABLE, "retry"),
             Self::Unavailable => (S::SERVICE_UNAVAILABLE, "not_ready"),
+            Self::DatabaseUnavailable => (S::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
@@ -63,18 +65,25 @@ impl AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        if let Self::Internal(error) = &self {
+        let this = match self {
+            Self::Internal(error) if crate::error::is_database_unreachable(error.as_ref()) => {
+                tracing::warn!(error = format!("{error:#}"), "database unreachable");
+                Self::DatabaseUnavailable
+            }
+            other => other,
+        };
+        let (status, code) = this.status_and_code();
+        if let Self::Internal(error) = &this {
             tracing::error!(error = format!("{error:#}"), "request failed");
         }
         let problem = Problem {
             type_uri: format!("urn:identity:problem:{code}"),
             title: status.canonical_reason().unwrap_or("Error"),
             status: status.as_u16(),
-            detail: self.to_string(),
+            detail: this.to_string(),
             code,
             request_id: current_request_id(),
-            errors: match &self {
+            errors: match &this {
                 Self::Validation(errors) => Some(errors.clone()),
                 _ => None,
             },
@@ -85,9 +94,15 @@ impl IntoResponse for AppError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        match &self {
+        match &this {
             Self::Unauthorized | Self::InvalidRefreshToken | Self::InvalidCredentials => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::TokenRevoked => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
             }
             Self::RateLimited {
                 retry_after,
@@ -105,7 +120,7 @@ impl IntoResponse for AppError {
                     HeaderValue::from(retry_after.as_secs().max(1)),
                 );
             }
-            Self::Contention | Self::Unavailable => {
+            Self::Contention | Self::Unavailable | Self::DatabaseUnavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}

@@ -82,8 +82,17 @@ async fn account_lifecycle_register_verify_login_refresh_logout() {
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     let response = app.refresh(pair["refresh_token"].as_str().unwrap()).await;
     assert_problem(response, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
-    let listed = body(app.sessions(login["access_token"].as_str().unwrap()).await).await;
-    assert_eq!(listed, serde_json::json!([]));
+    // Their access tokens stop too (they used to work until they expired).
+    let listed = app.sessions(login["access_token"].as_str().unwrap()).await;
+    assert_problem(listed, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    let open: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM user_sessions WHERE user_id = $1::uuid AND revoked_at IS NULL",
+    )
+    .bind(profile["id"].as_str().unwrap())
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(open, 0);
 
     // Secrets at rest: no table and no log line holds a password, code or
     // refresh token in the clear.

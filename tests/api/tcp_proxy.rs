@@ -1,5 +1,5 @@
-//! A TCP forwarder to Postgres that a test can cut, to make the database
-//! unreachable for one server without touching the shared Postgres.
+//! A TCP forwarder to Postgres that a test can cut and restore, to make the
+//! database unreachable for one server without touching the shared Postgres.
 
 use std::sync::{Arc, Mutex};
 
@@ -8,6 +8,7 @@ use tokio::task::JoinHandle;
 
 pub struct TcpProxy {
     port: u16,
+    upstream: &'static str,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
@@ -15,8 +16,18 @@ impl TcpProxy {
     pub async fn start(upstream: &'static str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
-        let registry = tasks.clone();
+        let proxy = Self {
+            port,
+            upstream,
+            tasks: Arc::default(),
+        };
+        proxy.serve(listener);
+        proxy
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        let upstream = self.upstream;
+        let registry = self.tasks.clone();
         let acceptor = tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
                 let pipe = tokio::spawn(async move {
@@ -27,18 +38,24 @@ impl TcpProxy {
                 registry.lock().unwrap().push(pipe);
             }
         });
-        tasks.lock().unwrap().push(acceptor);
-        Self { port, tasks }
+        self.tasks.lock().unwrap().push(acceptor);
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Closes the listener and every forwarded connection.
+    /// Closes the listener and every forwarded connection: connecting is
+    /// refused, as with a stopped server.
     pub fn cut(&self) {
         for task in self.tasks.lock().unwrap().drain(..) {
             task.abort();
         }
+    }
+
+    /// Listens on the same port again, as a restarted server would.
+    pub async fn restore(&self) {
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
+        self.serve(listener);
     }
 }
