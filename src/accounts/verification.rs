@@ -97,19 +97,22 @@ pub async fn resend_verification(
     email: Email,
     metadata: Metadata,
 ) -> Result<(), AppError> {
+    // The hourly limit counts every address, known or not, so its 429 tells
+    // nothing. The resend cooldown is started by registration too, so a
+    // 429 from it would tell a just-registered address from an unknown one:
+    // within the cooldown the answer is the same 202, and nothing is sent.
+    let limit = state.config.rate_limits.email_codes_per_address;
+    state.limit("email-codes", email.as_str(), limit).await?;
     let cooldown = state.config.codes.resend_cooldown;
-    if let Some(retry_after) = state
+    if state
         .cooldowns
         .try_start("verification-email", email.as_str(), cooldown)
         .await?
+        .is_some()
     {
-        return Err(AppError::RateLimited {
-            retry_after,
-            policy: cooldown_verdict(cooldown, retry_after),
-        });
+        tracing::info!("resend within the cooldown: nothing sent");
+        return Ok(());
     }
-    let limit = state.config.rate_limits.email_codes_per_address;
-    state.limit("email-codes", email.as_str(), limit).await?;
     let state = state.clone();
     // Done after answering, so timing does not tell known from unknown.
     tokio::spawn(
@@ -150,22 +153,5 @@ async fn resend_if_unverified(
         Ok(_) => send_code(state, account.user_id, &account.email).await,
         Err(CommandError::Domain(UserError::EmailAlreadyVerified)) => Ok(()),
         Err(other) => Err(other.into()),
-    }
-}
-
-/// The resend cooldown, described like any other limit: one code per period.
-fn cooldown_verdict(
-    period: std::time::Duration,
-    retry_after: std::time::Duration,
-) -> crate::ratelimit::Verdict {
-    crate::ratelimit::Verdict {
-        policy: "email-cooldown",
-        limit: crate::ratelimit::Limit {
-            quota: 1,
-            window: period,
-        },
-        remaining: 0,
-        reset: retry_after.as_secs().max(1),
-        allowed: false,
     }
 }
