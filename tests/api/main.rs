@@ -11,6 +11,7 @@ mod durability;
 mod enumeration;
 mod errors;
 mod faults;
+mod fuzz;
 mod helpers;
 mod history;
 mod hostile_input;

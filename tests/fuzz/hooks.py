@@ -1,0 +1,34 @@
+"""Schemathesis hooks for the identity service's fuzzing step.
+
+Adds the check `problem_documents`: every error answer (4xx or 5xx) must be
+an RFC 9457 problem document (`application/problem+json`) with a stable
+`code` and the security headers. Loaded through SCHEMATHESIS_HOOKS by the
+fuzz test (tests/api/fuzz.rs).
+"""
+
+import json
+
+import schemathesis
+
+
+def _header(response, name):
+    value = response.headers.get(name) or response.headers.get(name.lower())
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else None
+    return value
+
+
+@schemathesis.check
+def problem_documents(ctx, response, case):
+    if response.status_code < 400:
+        return None
+    content_type = _header(response, "Content-Type") or ""
+    assert content_type.startswith("application/problem+json"), (
+        f"{response.status_code} answered with Content-Type {content_type!r}, "
+        "not application/problem+json"
+    )
+    problem = json.loads(response.content)
+    assert isinstance(problem.get("code"), str) and problem["code"], f"no code in {problem}"
+    assert problem.get("status") == response.status_code, f"status differs in {problem}"
+    assert _header(response, "X-Content-Type-Options") == "nosniff", "no security headers"
+    return None
