@@ -53,6 +53,10 @@ pub struct Config {
     pub relay: RelayConfig,
     /// Send `Strict-Transport-Security`: only when clients reach us over TLS.
     pub hsts: bool,
+    /// Benchmarks only (`IDENTITY_BENCH_SKIP_REVOCATION_CHECK`): access
+    /// tokens are not checked against the revocation set, so the bench can
+    /// measure what that check costs. Never set it anywhere else.
+    pub bench_skip_revocation_check: bool,
     /// Rules of the influencer program (defaults: 30-day reapply wait and
     /// hold, 10%, 365-day attribution window, 5 vanity codes).
     pub program: ProgramPolicy,
@@ -151,6 +155,7 @@ impl Default for Config {
                 crash_after_publish: false,
             },
             hsts: false,
+            bench_skip_revocation_check: false,
             program: ProgramPolicy::default(),
             program_clock: Clock::default(),
         }
@@ -250,6 +255,10 @@ impl Config {
             "IDENTITY_RELAY_CRASH_AFTER_PUBLISH",
         )?;
         set(&mut c.hsts, "IDENTITY_HSTS")?;
+        set(
+            &mut c.bench_skip_revocation_check,
+            "IDENTITY_BENCH_SKIP_REVOCATION_CHECK",
+        )?;
         Ok(c)
     }
 }

@@ -121,6 +121,7 @@ async fn main() -> anyhow::Result<()> {
         db_max_connections: DB_MAX_CONNECTIONS,
         secret_hex: service::random_secret_hex(),
         relay: None,
+        skip_revocation_check: false,
     };
     // Cancelling drops the running service, which kills it.
     let outcome = tokio::select! {
@@ -222,6 +223,20 @@ async fn measure(
         access.len()
     ));
     let (me, live) = scenarios::me_and_live(base, &access, duration).await?;
+    // The same /me on a second instance (same database, same tokens) that
+    // skips the revocation lookup, while the first one idles: what the
+    // lookup costs, in this run.
+    progress(format!(
+        "/me without the revocation check: a second instance, {secs} s"
+    ));
+    let unchecked_config = ServiceConfig {
+        skip_revocation_check: true,
+        ..config.clone()
+    };
+    let unchecked = Service::start(&unchecked_config, READY_TIMEOUT).await?;
+    let measured = scenarios::me_and_live(unchecked.base_url(), &access, duration).await;
+    unchecked.stop().await;
+    let (me_unchecked, _) = measured?;
 
     let count = if args.quick { 1_000 } else { 5_000 };
     progress(format!(
@@ -280,8 +295,15 @@ async fn measure(
             } else {
                 0.0
             },
+            me_without_check_rps: me_unchecked.per_s,
+            check_ratio: if me_unchecked.per_s > 0.0 {
+                me.per_s / me_unchecked.per_s
+            } else {
+                0.0
+            },
             me,
             live,
+            me_without_check: me_unchecked,
         },
         argon2,
         history,

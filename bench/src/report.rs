@@ -72,8 +72,13 @@ pub struct MeReport {
     pub live_rps: f64,
     /// `me_rps / live_rps`.
     pub ratio: f64,
+    /// `/me` on an instance that skips the revocation lookup.
+    pub me_without_check_rps: f64,
+    /// `me_rps / me_without_check_rps`: what the lookup costs (1.0 = nothing).
+    pub check_ratio: f64,
     pub me: Summary,
     pub live: Summary,
+    pub me_without_check: Summary,
 }
 
 impl Report {
@@ -143,6 +148,16 @@ impl Report {
         line(out, &format!("/health/live x{}", m.concurrency), &m.live)?;
         line(out, &format!("/me x{}", m.concurrency), &m.me)?;
         writeln!(out, "    me/live ratio {:.2}", m.ratio)?;
+        line(
+            out,
+            &format!("/me unchecked x{}", m.concurrency),
+            &m.me_without_check,
+        )?;
+        writeln!(
+            out,
+            "    /me with / without the revocation check {:.2} (expect ~1.0; me/live target >= 0.13)",
+            m.check_ratio
+        )?;
         let h = &self.history;
         writeln!(
             out,

@@ -87,6 +87,9 @@ pub struct ServiceConfig<'a> {
     pub secret_hex: String,
     /// Where the relay publishes; `None` starts the service with it off.
     pub relay: Option<RelayTarget>,
+    /// Start it with `IDENTITY_BENCH_SKIP_REVOCATION_CHECK=true`: the `/me`
+    /// baseline without the revocation lookup.
+    pub skip_revocation_check: bool,
 }
 
 /// The run's own stream and subject prefix on the NATS server at `url`.
@@ -166,7 +169,11 @@ impl Service {
             .env("IDENTITY_RATE_LIMIT_EMAIL_CODES", "0/60")
             // Seeding 100,000 conversions can outlast the default 15-minute
             // access token of the `service` account.
-            .env("IDENTITY_ACCESS_TOKEN_TTL_SECS", "7200");
+            .env("IDENTITY_ACCESS_TOKEN_TTL_SECS", "7200")
+            .env(
+                "IDENTITY_BENCH_SKIP_REVOCATION_CHECK",
+                config.skip_revocation_check.to_string(),
+            );
         match &config.relay {
             None => command.env("IDENTITY_RELAY_ENABLED", "false"),
             Some(relay) => command
