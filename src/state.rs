@@ -41,7 +41,7 @@ pub struct Inner {
     pub mailer: Mailer,
     pub limiter: RateLimiter,
     /// What recording a login check costs (see `accounts::timing`).
-    pub login_bookkeeping: crate::accounts::timing::RecentMedian,
+    pub login_bookkeeping: crate::accounts::timing::RecentSamples,
     pub projections: ProjectionWaiter,
     /// Key deriving each refresh token's successor (see `auth::refresh_tokens`).
     pub successor_key: Zeroizing<[u8; 32]>,

@@ -12,6 +12,7 @@ mod scenarios;
 mod service;
 mod smtp;
 mod stats;
+mod timing;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,9 @@ use scenarios::{Argon2Baseline, User};
 use service::{Database, LogSummary, Service, ServiceConfig};
 use smtp::SmtpSink;
 
+/// Rounds and logins per kind of the timing scenario.
+const TIMING_ROUNDS: usize = 3;
+const TIMING_PER_KIND: usize = 200;
 /// Single-thread argon2 verifications whose median is the baseline.
 const ARGON2_SAMPLES: usize = 30;
 /// Time allowed for the service to create its database, migrate and listen.
@@ -245,6 +249,11 @@ async fn measure(
     let user = users.first().ok_or_else(|| anyhow!("no users"))?;
     let history = scenarios::history(base, user, count).await?;
 
+    progress(format!(
+        "timing: {TIMING_ROUNDS} rounds of {TIMING_PER_KIND} wrong-password and {TIMING_PER_KIND} unknown-identifier logins"
+    ));
+    let timing = timing::measure(base, &user.username, TIMING_ROUNDS, TIMING_PER_KIND).await?;
+
     let conversions = if args.skip_conversions {
         None
     } else {
@@ -307,6 +316,7 @@ async fn measure(
         },
         argon2,
         history,
+        timing,
         conversions,
         relay_during_scenarios: false,
         relay: None,

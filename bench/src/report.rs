@@ -34,6 +34,9 @@ pub struct Report {
     pub refresh: RefreshReport,
     pub me_vs_live: MeReport,
     pub history: History,
+    /// Unknown identifier vs wrong password, per round (target AUC
+    /// 0.45-0.55).
+    pub timing: Vec<crate::timing::TimingRound>,
     /// Conversion recording at 10 vs many prior conversions; `None` with
     /// `--skip-conversions`.
     pub conversions: Option<ConversionsReport>,
@@ -164,6 +167,19 @@ impl Report {
             "{:<18} {} sequential refreshes of one session in {:.1} s, errors {}: first-100 p50 {:.2} ms, last-100 p50 {:.2} ms, ratio {:.2} (expect ~1.0)",
             "history", h.refreshes, h.total_s, h.errors, h.first_p50_ms, h.last_p50_ms, h.ratio
         )?;
+        for (i, t) in self.timing.iter().enumerate() {
+            writeln!(
+                out,
+                "{:<18} round {}: {} logins each, wrong password p50 {:.2} ms, unknown identifier p50 {:.2} ms, AUC {:.3} {}",
+                "timing",
+                i + 1,
+                t.per_kind,
+                t.wrong_median_ms,
+                t.unknown_median_ms,
+                t.auc,
+                verdict((0.45..=0.55).contains(&t.auc))
+            )?;
+        }
         if let Some(c) = &self.conversions {
             line(out, &format!("conv seed x{}", c.seed_concurrency), &c.seed)?;
             for (name, t) in [

@@ -62,13 +62,19 @@ pub async fn login(
     state
         .limit("login", &identifier.normalized(), limit)
         .await?;
+    // From here to the answer, a wrong password and an unknown identifier
+    // must take the same time (`timing`).
+    let check_started = Instant::now();
     let Some(account) = super::find_login(state, &identifier).await? else {
         state
             .hasher
             .verify_dummy(password)
             .await
             .map_err(AppError::internal)?;
-        tokio::time::sleep(state.login_bookkeeping.get()).await;
+        state
+            .login_bookkeeping
+            .wait_like_a_known_account(check_started)
+            .await;
         return Err(AppError::InvalidCredentials);
     };
     metadata
@@ -76,7 +82,6 @@ pub async fn login(
         .get_or_insert_with(|| account.user_id.to_string());
     let id = account.user_id.to_string();
     let policy = state.config.lockout;
-    let bookkeeping_started = Instant::now();
     let start = UserCommand::StartPasswordCheck {
         at: Utc::now(),
         policy,
@@ -93,7 +98,6 @@ pub async fn login(
         }
         Err(other) => return Err(other.into()),
     };
-    let mut bookkeeping = bookkeeping_started.elapsed();
     let matches = state
         .hasher
         .verify(password, &user.password_hash)
@@ -105,10 +109,8 @@ pub async fn login(
             at: Utc::now(),
             policy,
         };
-        let failure_started = Instant::now();
         state.users.execute(&id, failure, &metadata).await?;
-        bookkeeping += failure_started.elapsed();
-        state.login_bookkeeping.record(bookkeeping);
+        state.login_bookkeeping.record(check_started.elapsed());
         return Err(AppError::InvalidCredentials);
     }
     // The aggregate decides what a right password means for this account.
