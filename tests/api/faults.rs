@@ -72,24 +72,34 @@ async fn exits_within(
     }
 }
 
+/// The service binary on a fresh database reached through `proxy`, with a
+/// 3 s shutdown grace; returns the process, its URL, the database URL and
+/// the data directory (kept alive by the caller).
+async fn binary_through(
+    proxy: &TcpProxy,
+) -> (std::process::Child, String, String, tempfile::TempDir) {
+    let (_, url) = create_database().await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("IDENTITY_DATABASE_URL", through(proxy, &url)),
+        ("IDENTITY_SECRET", "ab".repeat(32)),
+        ("IDENTITY_RELAY_ENABLED", "false".to_owned()),
+        ("IDENTITY_SHUTDOWN_GRACE_SECS", GRACE_SECS.to_string()),
+        ("IDENTITY_DATA_DIR", data_dir.path().display().to_string()),
+    ];
+    let (child, address) = spawn_binary(&env);
+    wait_ready(&address).await;
+    (child, address, url, data_dir)
+}
+
+const GRACE_SECS: u64 = 3;
+
 /// Defect 10: SIGTERM was ignored while projections failed (30 s with
 /// PostgreSQL down, forever with a stalled projection).
 #[tokio::test]
 async fn sigterm_exits_within_the_grace_with_postgres_unreachable_and_a_projection_stalled() {
     let proxy = TcpProxy::start("127.0.0.1:5432").await;
-    let (_, url) = create_database().await;
-    let env = [
-        ("IDENTITY_DATABASE_URL", through(&proxy, &url)),
-        ("IDENTITY_SECRET", "ab".repeat(32)),
-        ("IDENTITY_RELAY_ENABLED", "false".to_owned()),
-        ("IDENTITY_SHUTDOWN_GRACE_SECS", "3".to_owned()),
-        (
-            "IDENTITY_DATA_DIR",
-            tempfile::tempdir().unwrap().path().display().to_string(),
-        ),
-    ];
-    let (mut child, address) = spawn_binary(&env);
-    wait_ready(&address).await;
+    let (mut child, address, url, _data_dir) = binary_through(&proxy).await;
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
     sqlx::query(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload)
@@ -118,31 +128,19 @@ async fn sigterm_exits_within_the_grace_with_postgres_unreachable_and_a_projecti
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     sigterm(&child);
-    let status = exits_within(&mut child, Duration::from_secs(3 + 5)).await;
+    let status = exits_within(&mut child, Duration::from_secs(GRACE_SECS + 5)).await;
     assert!(status.success(), "{status}");
 }
 
 #[tokio::test]
 async fn sigterm_exits_cleanly_once_postgres_is_back() {
     let proxy = TcpProxy::start("127.0.0.1:5432").await;
-    let (_, url) = create_database().await;
-    let env = [
-        ("IDENTITY_DATABASE_URL", through(&proxy, &url)),
-        ("IDENTITY_SECRET", "cd".repeat(32)),
-        ("IDENTITY_RELAY_ENABLED", "false".to_owned()),
-        ("IDENTITY_SHUTDOWN_GRACE_SECS", "3".to_owned()),
-        (
-            "IDENTITY_DATA_DIR",
-            tempfile::tempdir().unwrap().path().display().to_string(),
-        ),
-    ];
-    let (mut child, address) = spawn_binary(&env);
-    wait_ready(&address).await;
+    let (mut child, address, _url, _data_dir) = binary_through(&proxy).await;
     proxy.cut();
     tokio::time::sleep(Duration::from_millis(500)).await;
     proxy.restore().await;
     wait_ready(&address).await;
     sigterm(&child);
-    let status = exits_within(&mut child, Duration::from_secs(3 + 5)).await;
+    let status = exits_within(&mut child, Duration::from_secs(GRACE_SECS + 5)).await;
     assert!(status.success(), "{status}");
 }

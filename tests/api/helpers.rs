@@ -262,6 +262,29 @@ impl TestApp {
         .await
     }
 
+    /// Registers an account and leaves its email unverified; its email.
+    pub async fn register_unverified(&self) -> String {
+        let name = unique_name();
+        let email = format!("{name}@example.com");
+        assert_eq!(
+            self.register(&name, &email, PASSWORD).await.status(),
+            StatusCode::CREATED
+        );
+        email
+    }
+
+    /// `/health/ready`, which must answer 200; its body.
+    pub async fn ready(&self) -> Value {
+        let ready = self
+            .client
+            .get(self.url("/health/ready"))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(ready.status(), StatusCode::OK);
+        body(ready).await
+    }
+
     pub async fn logout_all(&self, access_token: &str) -> Response {
         self.client
             .post(self.url("/api/v1/auth/logout-all"))

@@ -150,15 +150,10 @@ async fn an_admin_can_unlock_a_locked_account_early() {
 #[tokio::test]
 async fn ten_correct_logins_of_an_unverified_account_all_answer_email_not_verified() {
     let app = spawn_app().await;
-    let name = unique_name();
-    let email = format!("{name}@example.com");
-    assert_eq!(
-        app.register(&name, &email, PASSWORD).await.status(),
-        StatusCode::CREATED
-    );
+    let email = app.register_unverified().await;
     for _ in 0..10 {
         assert_problem(
-            app.login(&name, PASSWORD).await,
+            app.login(&email, PASSWORD).await,
             StatusCode::FORBIDDEN,
             "email_not_verified",
         )

@@ -73,14 +73,7 @@ async fn a_projection_failing_on_an_event_stalls_alone_and_the_service_goes_on()
     }
 
     // Readiness and the CLI name it, with the event and the error.
-    let ready = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status(), StatusCode::OK);
-    let ready = body(ready).await;
+    let ready = app.ready().await;
     assert_eq!(ready["status"], "degraded");
     let stalled = &ready["projections"]["stalled"][0];
     assert_eq!(stalled["name"], "influencer_dashboard");
@@ -192,14 +185,7 @@ async fn rebuilding_projections_one_after_another_while_writers_commit_changes_n
     assert!(written > 0, "the writers committed during the rebuilds");
     assert_eq!(stalled_names(&app).await, Vec::<String>::new());
     assert_rebuilds_equal_live(&app.pool).await;
-    let ready = body(
-        app.client
-            .get(app.url("/health/ready"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let ready = app.ready().await;
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["projections"]["stalled"], Value::Array(vec![]));
 }

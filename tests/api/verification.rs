@@ -8,13 +8,7 @@ use reqwest::StatusCode;
 use crate::helpers::*;
 
 async fn registered(app: &TestApp) -> String {
-    let name = unique_name();
-    let email = format!("{name}@example.com");
-    assert_eq!(
-        app.register(&name, &email, PASSWORD).await.status(),
-        StatusCode::CREATED
-    );
-    email
+    app.register_unverified().await
 }
 
 fn wrong(code: &str) -> String {
