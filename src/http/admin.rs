@@ -111,7 +111,7 @@ pub struct LockRequest {
 
 /// Lock an account (role `admin`); the body is optional.
 #[utoipa::path(post, path = "/api/v1/admin/users/{id}/lock", tag = "admin", params(("id" = Uuid, Path)), request_body(content = LockRequest, description = "optional"),
-    security(("bearer" = ["admin"])), description = "Requires role `admin`.",
+    security(("bearer" = ["admin"])), description = "Requires role `admin`. The account's access tokens and refresh tokens are refused while it is locked.",
     responses((status = 200, body = UserSummary), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "cannot_lock_out_self: not on your own account")))]
 pub async fn lock(
     State(state): State<AppState>,
@@ -161,7 +161,7 @@ pub async fn unlock(
 
 /// Deactivate: revokes every session, blocks login and refresh (role `admin`).
 #[utoipa::path(post, path = "/api/v1/admin/users/{id}/deactivate", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])),
-    description = "Requires role `admin`. Access tokens already issued stay valid until they expire.",
+    description = "Requires role `admin`. Access tokens already issued are refused from then on (401 `token_revoked`).",
     responses((status = 200, body = UserSummary), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "cannot_lock_out_self: not on your own account")))]
 pub async fn deactivate(
     State(state): State<AppState>,

@@ -150,6 +150,21 @@ async fn rebuilding_projections_one_after_another_while_writers_commit_changes_n
     for _ in 0..3 {
         app.create_account().await;
     }
+    // More than one batch (500) of events, so that a rebuild's first batch
+    // ends far behind the others' checkpoints: the defect moved them back
+    // there, and the server then applied those events a second time.
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload)
+         SELECT 'user', gen_random_uuid()::text, 1, 'identity.user.PasswordCheckStarted', '1',
+                jsonb_build_object('PasswordCheckStarted', jsonb_build_object('at', now()))
+           FROM generate_series(1, 1200)",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    for _ in 0..3 {
+        app.create_account().await;
+    }
     let stop = std::sync::atomic::AtomicBool::new(false);
     let writer = async {
         let mut written = 0;
