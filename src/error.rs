@@ -103,22 +103,14 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
-/// Whether `error` says the database could not be reached (rather than
-/// that a statement failed): answered 503 with `Retry-After`, since the
-/// same request will succeed once it is back.
+/// Whether `error` says the database could not be reached or lost a race
+/// (rather than that a statement failed): answered 503 with `Retry-After`,
+/// since the same request will succeed once it is back.
 pub fn is_database_unreachable(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut current = Some(error);
     while let Some(error) = current {
         if let Some(sqlx) = error.downcast_ref::<sqlx::Error>() {
-            return matches!(
-                sqlx,
-                sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::Io(_)
-                    | sqlx::Error::Tls(_)
-                    | sqlx::Error::WorkerCrashed
-            ) || matches!(sqlx, sqlx::Error::Database(db)
-                    if db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")));
+            return projections::db_errors::is_transient(sqlx);
         }
         current = error.source();
     }

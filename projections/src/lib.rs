@@ -5,6 +5,7 @@
 //! written in the same transaction as its rows; the remaining modules are the
 //! read models themselves.
 
+pub mod db_errors;
 mod failures;
 pub mod influencer_applications;
 pub mod influencer_dashboard;

@@ -63,25 +63,7 @@ impl ProjectionError {
     /// transaction lost a race. Anything else is this event's fault and
     /// stalls the projection.
     fn is_transient(&self) -> bool {
-        let Self::Database(error) = self else {
-            return false;
-        };
-        match error {
-            sqlx::Error::Database(db) => {
-                // serialization_failure, deadlock_detected, and the classes
-                // 08 (connection), 53 (resources), 57 (operator intervention).
-                let code = db.code().unwrap_or_default();
-                matches!(code.as_ref(), "40001" | "40P01")
-                    || ["08", "53", "57"].iter().any(|c| code.starts_with(c))
-            }
-            sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::Protocol(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed => true,
-            _ => false,
-        }
+        matches!(self, Self::Database(error) if crate::db_errors::is_transient(error))
     }
 }
 
@@ -207,10 +189,16 @@ impl Projector {
     /// Gives every projection that is due one batch; returns how many
     /// events were applied in all.
     pub async fn step(&self) -> Result<usize, ProjectionError> {
+        let due: Vec<&Runner> = self.runners.iter().filter(|r| r.due()).collect();
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let names: Vec<&str> = due.iter().map(|r| r.name()).collect();
+        let checkpoints = checkpoints(&self.pool, &names).await?;
         let mut batches: HashMap<Cursor, Arc<Vec<StoredEvent>>> = HashMap::new();
         let mut applied = 0;
-        for runner in self.runners.iter().filter(|r| r.due()) {
-            let from = checkpoint(&self.pool, runner.name()).await?;
+        for runner in due {
+            let from = checkpoints.get(runner.name()).copied().unwrap_or_default();
             let events = match batches.get(&from) {
                 Some(events) => events.clone(),
                 None => {
@@ -259,6 +247,9 @@ impl Projector {
         let Some((index, error)) = failed else {
             let last = events.last().map(StoredEvent::cursor).unwrap_or(from);
             set_checkpoint(&mut tx, name, last).await?;
+            // Another instance may have recorded a failure of this
+            // projection: applying past it ends the stall (a cheap delete
+            // on a table of at most one row per projection).
             failures::clear(&mut *tx, name).await?;
             tx.commit().await?;
             runner.healthy(last);
@@ -387,19 +378,22 @@ pub async fn stalled(pool: &PgPool) -> Result<Vec<Failure>, sqlx::Error> {
     failures::all(pool).await
 }
 
-async fn checkpoint(pool: &PgPool, name: &str) -> Result<Cursor, sqlx::Error> {
-    let row: Option<(i64, i64)> = sqlx::query_as(
-        "SELECT tx_id::text::bigint, position FROM projection_checkpoints WHERE name = $1",
+/// The checkpoints of `names`, in one query.
+async fn checkpoints(
+    pool: &PgPool,
+    names: &[&str],
+) -> Result<HashMap<String, Cursor>, sqlx::Error> {
+    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT name, tx_id::text::bigint, position FROM projection_checkpoints
+          WHERE name = ANY($1)",
     )
-    .bind(name)
-    .fetch_optional(pool)
+    .bind(names)
+    .fetch_all(pool)
     .await?;
-    Ok(
-        row.map_or_else(Cursor::default, |(tx_id, position)| Cursor {
-            tx_id,
-            position,
-        }),
-    )
+    Ok(rows
+        .into_iter()
+        .map(|(name, tx_id, position)| (name, Cursor { tx_id, position }))
+        .collect())
 }
 
 /// Locks one projection's checkpoint row for this transaction and reads it.

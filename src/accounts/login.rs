@@ -89,12 +89,14 @@ pub async fn login(
     let user = match state.users.execute(&id, start, &metadata).await {
         Ok(committed) => committed.state,
         Err(CommandError::Domain(UserError::AccountLocked { until })) => {
-            let retry_after = (until - Utc::now()).to_std().unwrap_or_default();
-            return Err(AppError::AccountLocked { retry_after });
+            return Err(AppError::AccountLocked {
+                retry_after: until_now(until),
+            });
         }
         Err(CommandError::Domain(UserError::ChecksInFlight { until })) => {
-            let retry_after = (until - Utc::now()).to_std().unwrap_or_default();
-            return Err(AppError::LoginInProgress { retry_after });
+            return Err(AppError::LoginInProgress {
+                retry_after: until_now(until),
+            });
         }
         Err(other) => return Err(other.into()),
     };
@@ -139,4 +141,9 @@ pub async fn login(
         metadata,
     )
     .await
+}
+
+/// How long until `until`, zero if it passed.
+fn until_now(until: chrono::DateTime<Utc>) -> std::time::Duration {
+    (until - Utc::now()).to_std().unwrap_or_default()
 }

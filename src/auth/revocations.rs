@@ -38,6 +38,16 @@ use super::AccessClaims;
 /// Events read per round when following the log.
 const BATCH: i64 = 1000;
 
+/// The only events that change the set; every other event is skipped
+/// without decoding its payload.
+const RELEVANT: [&str; 5] = [
+    "identity.session.SessionRevoked",
+    "identity.user.AccountLocked",
+    "identity.user.AccountUnlocked",
+    "identity.user.UserDeactivated",
+    "identity.user.UserReactivated",
+];
+
 /// Why a verified access token is refused anyway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
@@ -98,6 +108,9 @@ impl Revocations {
 
     /// Takes one event into account; events of no interest are ignored.
     pub fn apply(&self, event: &StoredEvent) {
+        if !RELEVANT.contains(&event.event_type.as_str()) {
+            return;
+        }
         let Ok(id) = Uuid::parse_str(&event.aggregate_id) else {
             return;
         };
@@ -147,9 +160,7 @@ impl Revocations {
         let sql = format!(
             "SELECT {} FROM events
               WHERE recorded_at >= now() - make_interval(secs => $1)
-                AND event_type IN ('identity.session.SessionRevoked',
-                                   'identity.user.AccountLocked', 'identity.user.AccountUnlocked',
-                                   'identity.user.UserDeactivated', 'identity.user.UserReactivated')
+                AND event_type = ANY($4)
                 AND (tx_id, position) <= ($2::text::xid8, $3)
               ORDER BY tx_id, position",
             projections::log::EVENT_COLUMNS
@@ -158,6 +169,7 @@ impl Revocations {
             .bind(self.window.num_seconds() as f64)
             .bind(head.tx_id.to_string())
             .bind(head.position)
+            .bind(&RELEVANT[..])
             .fetch_all(&mut *conn)
             .await?;
         for event in &events {

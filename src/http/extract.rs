@@ -48,7 +48,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
-        if parts.uri.path().contains("%00") {
+        if super::text::nul_in_path(parts.uri.path()) {
             return Err(AppError::BadRequest {
                 code: "invalid_path",
                 detail: "the path contains a NUL character".to_owned(),

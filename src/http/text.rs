@@ -40,6 +40,11 @@ pub fn nul_in_query(raw: &str) -> Option<String> {
         .map(|(key, _)| key.replace('\0', "\\u0000"))
 }
 
+/// Whether a request path holds a percent-encoded NUL.
+pub fn nul_in_path(path: &str) -> bool {
+    path.contains("%00")
+}
+
 pub fn nul_problem(field: &str) -> AppError {
     let field = if field.is_empty() { "body" } else { field };
     AppError::Validation(vec![FieldError::new(
