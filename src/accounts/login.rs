@@ -66,14 +66,16 @@ pub async fn login(
     // must take the same time (`timing`).
     let check_started = Instant::now();
     let Some(account) = super::find_login(state, &identifier).await? else {
+        let hashing_started = Instant::now();
         state
             .hasher
             .verify_dummy(password)
             .await
             .map_err(AppError::internal)?;
+        let hashing = hashing_started.elapsed();
         state
             .login_bookkeeping
-            .wait_like_a_known_account(check_started)
+            .wait_like_a_known_account(check_started, hashing)
             .await;
         return Err(AppError::InvalidCredentials);
     };
@@ -100,11 +102,13 @@ pub async fn login(
         }
         Err(other) => return Err(other.into()),
     };
+    let hashing_started = Instant::now();
     let matches = state
         .hasher
         .verify(password, &user.password_hash)
         .await
         .map_err(AppError::internal)?;
+    let hashing = hashing_started.elapsed();
     if !matches {
         tracing::info!(user_id = %account.user_id, "login failed: wrong password");
         let failure = UserCommand::RecordLoginFailure {
@@ -112,7 +116,8 @@ pub async fn login(
             policy,
         };
         state.users.execute(&id, failure, &metadata).await?;
-        state.login_bookkeeping.record(check_started.elapsed());
+        let bookkeeping = check_started.elapsed().saturating_sub(hashing);
+        state.login_bookkeeping.record(bookkeeping);
         return Err(AppError::InvalidCredentials);
     }
     // The aggregate decides what a right password means for this account.

@@ -3,14 +3,20 @@
 //! Both paths verify an argon2 hash; a known account also records the check
 //! in its aggregate (two commits), which an unknown identifier cannot do.
 //! Left alone, that difference would tell an attacker which identifiers
-//! exist. We keep how long recent wrong-password logins took, from the
-//! identifier lookup to the answer, and make each unknown identifier finish
-//! when one of those samples, drawn at random, has passed since its own
-//! lookup began. The two paths then take the same time *in distribution*,
-//! not only in the middle (waiting the median bookkeeping made the unknown
-//! path narrower and 0.5 ms slower than the real one, which a classifier
-//! told apart with an AUC of 0.73), and whatever the unknown path did
-//! itself (its lookup, the dummy verification) is counted in.
+//! exist. We keep how long the bookkeeping of recent wrong-password logins
+//! took (lookup to answer, less the hash verification), and make each
+//! unknown identifier, after its own dummy verification, wait until one of
+//! those samples, drawn at random, has passed in its own non-hashing time.
+//! The two paths then take the same time *in distribution*, not only in the
+//! middle (waiting the median bookkeeping made the unknown path narrower
+//! and 0.5 ms slower than the real one, which a classifier told apart with
+//! an AUC of 0.73), and the unknown path's own lookup is counted in.
+//!
+//! The hash is left out of the samples on purpose. Waiting for a sampled
+//! *total* makes the unknown path last the longer of two draws (its own
+//! hash time, someone else's total), which is longer on average, and the
+//! more so the more hash times vary: on a loaded 2-core CI runner unknown
+//! identifiers came out 10-24% slower than wrong passwords.
 //!
 //! The wait is a thread sleep on the blocking pool, not a tokio timer: the
 //! timer rounds every sleep up to its next millisecond tick, which alone
@@ -58,14 +64,13 @@ impl RecentSamples {
         samples.get(index).copied().unwrap_or_default()
     }
 
-    /// Waits until one sample has passed since `started`, less the
+    /// Waits until one sample has passed since `started`, not counting the
+    /// `hashing` the caller did (which a known account does too), less the
     /// overshoot that waiting itself adds.
-    pub async fn wait_like_a_known_account(&self, started: std::time::Instant) {
+    pub async fn wait_like_a_known_account(&self, started: std::time::Instant, hashing: Duration) {
         let overshoot = Duration::from_nanos(self.overshoot_ns.load(Ordering::Relaxed));
-        let wait = self
-            .sample()
-            .saturating_sub(started.elapsed())
-            .saturating_sub(overshoot);
+        let own = started.elapsed().saturating_sub(hashing);
+        let wait = self.sample().saturating_sub(own).saturating_sub(overshoot);
         if wait.is_zero() {
             return;
         }

@@ -7,9 +7,21 @@ use reqwest::StatusCode;
 
 use crate::helpers::*;
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
+/// The chance that a random unknown-identifier login took longer than a
+/// random wrong-password login (ties count half): 0.5 when an observer
+/// cannot tell them apart by time, 0 or 1 when the split is clean.
+fn auc(unknown: &[Duration], wrong: &[Duration]) -> f64 {
+    let mut wins = 0.0;
+    for u in unknown {
+        for w in wrong {
+            wins += match u.cmp(w) {
+                std::cmp::Ordering::Greater => 1.0,
+                std::cmp::Ordering::Equal => 0.5,
+                std::cmp::Ordering::Less => 0.0,
+            };
+        }
+    }
+    wins / (unknown.len() * wrong.len()) as f64
 }
 
 #[tokio::test]
@@ -23,21 +35,24 @@ async fn unknown_identifiers_take_as_long_as_wrong_passwords() {
         app.login(&account.username, "Wrong-Password-1!").await;
         app.login("no_such_user", "Wrong-Password-1!").await;
     }
-    // A systematic difference shows in every round; a burst of load from
-    // the tests running beside this one shows in one. So: up to three
-    // rounds of 30 tries each, and one round within 10% passes.
+    // Judged by rank (AUC), not by a ratio of medians, so that a burst of
+    // load from the tests running beside this one moves a few samples and
+    // not the verdict. A systematic difference (no wait at all gives about
+    // 0.0) shows in every round; 30 tries of each kind give a standard error of
+    // about 0.075 around 0.5. So: up to three rounds, one within 0.3..=0.7
+    // passes. The benchmark measures it finely over 1,000 logins.
     let mut rounds = Vec::new();
     for _ in 0..3 {
-        let ratio = round(&app, &account.username).await;
-        rounds.push(ratio);
-        if (0.9..=1.1).contains(&ratio) {
+        let auc = round(&app, &account.username).await;
+        rounds.push(auc);
+        if (0.3..=0.7).contains(&auc) {
             return;
         }
     }
-    panic!("unknown/wrong median ratios {rounds:?}: outside 0.9..=1.1 in every round");
+    panic!("unknown-vs-wrong AUCs {rounds:?}: outside 0.3..=0.7 in every round");
 }
 
-/// 30 interleaved tries of each kind; the ratio of their medians.
+/// 30 interleaved tries of each kind; their AUC.
 async fn round(app: &TestApp, username: &str) -> f64 {
     let (mut wrong, mut unknown) = (Vec::new(), Vec::new());
     for i in 0..30 {
@@ -48,10 +63,9 @@ async fn round(app: &TestApp, username: &str) -> f64 {
             assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         }
     }
-    let (wrong, unknown) = (median(wrong), median(unknown));
-    let ratio = unknown.as_secs_f64() / wrong.as_secs_f64();
-    println!("median wrong password {wrong:?}, unknown identifier {unknown:?}, ratio {ratio:.3}");
-    ratio
+    let auc = auc(&unknown, &wrong);
+    println!("unknown identifier vs wrong password: AUC {auc:.3}");
+    auc
 }
 
 #[tokio::test]
