@@ -14,11 +14,25 @@ use crate::clock::Clock;
 use crate::ratelimit::RateLimits;
 use crate::relay::RelayConfig;
 
+/// A setting the service cannot start with, named, in one line.
 #[derive(Debug, thiserror::Error)]
-#[error("{name}: cannot parse {value:?}")]
+#[error("{name}: {problem}")]
 pub struct ConfigError {
     name: &'static str,
-    value: String,
+    problem: String,
+}
+
+impl ConfigError {
+    pub fn new(name: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            name,
+            problem: problem.into(),
+        }
+    }
+
+    fn unparsable(name: &'static str, value: &str) -> Self {
+        Self::new(name, format!("cannot parse {value:?}"))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -32,6 +46,10 @@ pub struct Config {
     /// Hex; when `None` a random secret is kept in `data_dir/secret.key`.
     pub secret_hex: Option<String>,
     pub data_dir: PathBuf,
+    /// Send mail through `smtp`: on when `IDENTITY_SMTP_HOST` is set.
+    /// Otherwise messages are written as `.eml` files under
+    /// `<data_dir>/mail/` (see `email::Mailer`).
+    pub smtp_enabled: bool,
     pub smtp: SmtpConfig,
     pub tokens: TokenConfig,
     pub codes: CodeConfig,
@@ -48,7 +66,8 @@ pub struct Config {
     /// background loops after SIGTERM before it exits anyway.
     pub shutdown_grace: Duration,
     pub log_filter: String,
-    /// Publish committed events to NATS JetStream.
+    /// Publish committed events to NATS JetStream: on when
+    /// `IDENTITY_NATS_URL` is set, unless `IDENTITY_RELAY_ENABLED=false`.
     pub relay_enabled: bool,
     pub relay: RelayConfig,
     /// Send `Strict-Transport-Security`: only when clients reach us over TLS.
@@ -111,6 +130,7 @@ impl Default for Config {
             audience: "identity-clients".to_owned(),
             secret_hex: None,
             data_dir: PathBuf::from("./data"),
+            smtp_enabled: false,
             smtp: SmtpConfig {
                 host: "127.0.0.1".to_owned(),
                 port: 1025,
@@ -144,7 +164,7 @@ impl Default for Config {
             projection_poll: Duration::from_millis(250),
             shutdown_grace: Duration::from_secs(10),
             log_filter: "info".to_owned(),
-            relay_enabled: true,
+            relay_enabled: false,
             relay: RelayConfig {
                 url: "nats://127.0.0.1:4222".to_owned(),
                 stream: "IDENTITY_EVENTS".to_owned(),
@@ -173,6 +193,7 @@ impl Config {
         set(&mut c.audience, "IDENTITY_AUDIENCE")?;
         c.secret_hex = var("IDENTITY_SECRET");
         set(&mut c.data_dir, "IDENTITY_DATA_DIR")?;
+        c.smtp_enabled = var("IDENTITY_SMTP_HOST").is_some();
         set(&mut c.smtp.host, "IDENTITY_SMTP_HOST")?;
         set(&mut c.smtp.port, "IDENTITY_SMTP_PORT")?;
         set(&mut c.smtp.from, "IDENTITY_SMTP_FROM")?;
@@ -234,14 +255,21 @@ impl Config {
         let mut bps = c.program.default_commission_rate.bps();
         set(&mut bps, "IDENTITY_PROGRAM_COMMISSION_BPS")?;
         c.program.default_commission_rate = aggregates::values::CommissionRate::from_bps(bps)
-            .map_err(|_| ConfigError {
-                name: "IDENTITY_PROGRAM_COMMISSION_BPS",
-                value: bps.to_string(),
+            .map_err(|_| {
+                ConfigError::unparsable("IDENTITY_PROGRAM_COMMISSION_BPS", &bps.to_string())
             })?;
         millis(&mut c.projection_poll, "IDENTITY_PROJECTION_POLL_MS")?;
         secs(&mut c.shutdown_grace, "IDENTITY_SHUTDOWN_GRACE_SECS")?;
         set(&mut c.log_filter, "IDENTITY_LOG")?;
+        // NATS is optional: without a URL the feed over HTTP is the way out.
+        c.relay_enabled = var("IDENTITY_NATS_URL").is_some();
         set(&mut c.relay_enabled, "IDENTITY_RELAY_ENABLED")?;
+        if c.relay_enabled && var("IDENTITY_NATS_URL").is_none() {
+            return Err(ConfigError::new(
+                "IDENTITY_RELAY_ENABLED",
+                "true needs IDENTITY_NATS_URL",
+            ));
+        }
         set(&mut c.relay.url, "IDENTITY_NATS_URL")?;
         set(&mut c.relay.stream, "IDENTITY_NATS_STREAM")?;
         set(&mut c.relay.subject_prefix, "IDENTITY_NATS_SUBJECT_PREFIX")?;
@@ -269,7 +297,9 @@ fn var(name: &str) -> Option<String> {
 
 fn set<T: FromStr>(slot: &mut T, name: &'static str) -> Result<(), ConfigError> {
     if let Some(value) = var(name) {
-        *slot = value.parse().map_err(|_| ConfigError { name, value })?;
+        *slot = value
+            .parse()
+            .map_err(|_| ConfigError::unparsable(name, &value))?;
     }
     Ok(())
 }

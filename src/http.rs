@@ -4,6 +4,7 @@
 mod accounts;
 mod admin;
 mod docs;
+mod events;
 mod extract;
 mod header_limit;
 mod health;
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(influencer_admin::router())
         .merge(referrals::router())
         .merge(me::router())
+        .merge(events::router())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             rate_limit::per_ip,

@@ -11,6 +11,7 @@ pub mod config;
 pub mod cooldown;
 pub mod email;
 pub mod error;
+pub mod feed;
 pub mod history;
 pub mod http;
 pub mod program;

@@ -45,6 +45,10 @@ pub struct Inner {
     pub projections: ProjectionWaiter,
     /// Key deriving each refresh token's successor (see `auth::refresh_tokens`).
     pub successor_key: Zeroizing<[u8; 32]>,
+    /// Bumped by every commit of this instance: wakes log readers.
+    pub appended: Arc<watch::Sender<u64>>,
+    /// Turns true when the service is stopping: ends open event streams.
+    pub shutdown: watch::Receiver<bool>,
 }
 
 impl AppState {

@@ -66,10 +66,22 @@ pub async fn read_after(
     after: Cursor,
     limit: i64,
 ) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    read_matching(conn, after, limit, None).await
+}
+
+/// [`read_after`], keeping only events whose type starts with
+/// `type_prefix` (all of them when `None`).
+pub async fn read_matching(
+    conn: &mut PgConnection,
+    after: Cursor,
+    limit: i64,
+    type_prefix: Option<&str>,
+) -> Result<Vec<StoredEvent>, sqlx::Error> {
     let sql = format!(
         "SELECT {EVENT_COLUMNS} FROM events
           WHERE (tx_id, position) > ($1::text::xid8, $2)
             AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+            AND ($4::text IS NULL OR starts_with(event_type, $4))
           ORDER BY tx_id, position
           LIMIT $3"
     );
@@ -77,8 +89,27 @@ pub async fn read_after(
         .bind(after.tx_id.to_string())
         .bind(after.position)
         .bind(limit)
+        .bind(type_prefix)
         .fetch_all(conn)
         .await
+}
+
+/// The cursor of the event at `position`, so that a reader who names only
+/// the last position it saw resumes exactly after it; `None` when no event
+/// has that position. Position 0 is the start of the log.
+pub async fn cursor_at(
+    conn: &mut PgConnection,
+    position: i64,
+) -> Result<Option<Cursor>, sqlx::Error> {
+    if position == 0 {
+        return Ok(Some(Cursor::default()));
+    }
+    let tx_id: Option<i64> =
+        sqlx::query_scalar("SELECT tx_id::text::bigint FROM events WHERE position = $1")
+            .bind(position)
+            .fetch_optional(conn)
+            .await?;
+    Ok(tx_id.map(|tx_id| Cursor { tx_id, position }))
 }
 
 /// The cursor of the newest event that is safe to read now (the head a

@@ -117,7 +117,7 @@ pub async fn login(
         };
         state.users.execute(&id, failure, &metadata).await?;
         let bookkeeping = check_started.elapsed().saturating_sub(hashing);
-        state.login_bookkeeping.record(bookkeeping);
+        state.login_bookkeeping.record(bookkeeping, hashing);
         return Err(AppError::InvalidCredentials);
     }
     // The aggregate decides what a right password means for this account.

@@ -1,15 +1,19 @@
-//! Sends the service's emails through an SMTP relay.
+//! Sends the service's emails through an SMTP relay, or, when no relay is
+//! configured (a first run on a laptop), writes each one as an `.eml` file
+//! under `<IDENTITY_DATA_DIR>/mail/` so that a newcomer can read a
+//! verification code with `cat`. The log names the file, never the code.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::breaker::{BreakerError, CircuitBreaker};
-use crate::config::SmtpConfig;
+use crate::config::{Config, SmtpConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -21,17 +25,47 @@ pub enum MailError {
     Transport(#[from] lettre::transport::smtp::Error),
     #[error("sending failed")]
     Send(#[from] BreakerError<lettre::transport::smtp::Error>),
+    #[error("writing the mail file failed")]
+    File(#[from] lettre::transport::file::Error),
+    #[error("IDENTITY_DATA_DIR: cannot create {0}: {1}")]
+    MailDir(String, std::io::Error),
 }
 
 #[derive(Clone)]
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    transport: Transport,
     from: Mailbox,
     breaker: Arc<CircuitBreaker>,
 }
 
+#[derive(Clone)]
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Files {
+        transport: AsyncFileTransport<Tokio1Executor>,
+        dir: PathBuf,
+    },
+}
+
 impl Mailer {
-    pub fn new(config: &SmtpConfig) -> Result<Self, MailError> {
+    /// SMTP when configured, otherwise files under `<data_dir>/mail/`
+    /// (created here, so an unwritable data directory stops start-up).
+    pub fn new(config: &Config) -> Result<Self, MailError> {
+        let mut mailer = Self::smtp(&config.smtp)?;
+        if !config.smtp_enabled {
+            let dir = config.data_dir.join("mail");
+            std::fs::create_dir_all(&dir)
+                .map_err(|error| MailError::MailDir(dir.display().to_string(), error))?;
+            tracing::info!(dir = %dir.display(), "no SMTP relay configured (IDENTITY_SMTP_HOST): mail is written to files");
+            mailer.transport = Transport::Files {
+                transport: AsyncFileTransport::new(&dir),
+                dir,
+            };
+        }
+        Ok(mailer)
+    }
+
+    fn smtp(config: &SmtpConfig) -> Result<Self, MailError> {
         let mut builder = if config.starttls {
             AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)?
         } else {
@@ -43,7 +77,7 @@ impl Mailer {
             builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
         }
         Ok(Self {
-            transport: builder.build(),
+            transport: Transport::Smtp(builder.build()),
             from: config.from.parse()?,
             breaker: Arc::new(CircuitBreaker::new(
                 "smtp",
@@ -75,7 +109,16 @@ impl Mailer {
             .subject(subject)
             .header(ContentType::TEXT_PLAIN)
             .body(body)?;
-        self.breaker.call(self.transport.send(message)).await?;
+        match &self.transport {
+            Transport::Smtp(smtp) => {
+                self.breaker.call(smtp.send(message)).await?;
+            }
+            Transport::Files { transport, dir } => {
+                let id = transport.send(message).await?;
+                let file = dir.join(format!("{id}.eml"));
+                tracing::info!(file = %file.display(), "mail written");
+            }
+        }
         Ok(())
     }
 }

@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    accounts, admin, health, history, influencer, influencer_admin, me, problem, referrals,
+    accounts, admin, events, health, history, influencer, influencer_admin, me, problem, referrals,
 };
 use crate::state::AppState;
 
@@ -25,7 +25,8 @@ use crate::state::AppState;
         influencer_admin::list_applications, influencer_admin::approve, influencer_admin::reject,
         influencer_admin::suspend, influencer_admin::reinstate, influencer_admin::set_commission,
         influencer_admin::payout, influencer_admin::list_influencers,
-        influencer_admin::get_influencer, influencer_admin::overview, referrals::record, referrals::refund
+        influencer_admin::get_influencer, influencer_admin::overview, referrals::record, referrals::refund,
+        events::events, events::stream
     ),
     components(schemas(problem::Problem, crate::error::FieldError)),
     modifiers(&BearerAuth)

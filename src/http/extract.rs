@@ -214,6 +214,12 @@ impl RoleSet for AuditorOrAdmin {
     const ROLES: &'static [&'static str] = &["auditor", "admin"];
 }
 
+/// Role `service` or `auditor`: reading the event feed.
+pub struct ServiceOrAuditor;
+impl RoleSet for ServiceOrAuditor {
+    const ROLES: &'static [&'static str] = &["service", "auditor"];
+}
+
 /// Guards a route: no, bad or revoked token is 401, a token without one of
 /// `R`'s roles is 403. Roles come from the access token, so a role change
 /// takes effect at the next refresh.

@@ -26,7 +26,8 @@ pub async fn live() -> Json<Value> {
 }
 
 /// Ready to serve: Postgres answers. Also reports how far the NATS relay
-/// lags behind the log, and names every stalled projection (one that cannot
+/// lags behind the log (`relay: "off"` without NATS, which the service does
+/// not need), and names every stalled projection (one that cannot
 /// apply an event) with the event and its error. Neither makes the service
 /// unready: commands keep succeeding meanwhile, and taking every instance
 /// out of rotation for one read model would turn a partial outage into a
@@ -35,7 +36,10 @@ pub async fn live() -> Json<Value> {
     responses((status = 200, description = "ready"), (status = 503, body = super::problem::Problem)))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
     let checks = async {
-        let lag = crate::relay::lag(&state.pool).await?;
+        let lag = match state.config.relay_enabled {
+            true => Some(crate::relay::lag(&state.pool).await?),
+            false => None,
+        };
         let stalled = projections::stalled(&state.pool).await?;
         Ok::<_, sqlx::Error>((lag, stalled))
     };
@@ -49,6 +53,7 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Value>, AppErro
             Ok(Json(json!({
                 "status": status,
                 "postgres": "ok",
+                "relay": if lag.is_some() { "on" } else { "off" },
                 "relay_lag": lag,
                 "projections": {"stalled": stalled},
             })))

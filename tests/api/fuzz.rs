@@ -96,6 +96,12 @@ async fn fuzzing_every_operation_as_each_role_finds_no_5xx_and_only_problem_docu
                 .args(["--header", &format!("Authorization: Bearer {token}")])
                 .args(["--exclude-path", "/api/v1/auth/logout-all"]);
         }
+        if role == "service" || role == "auditor" {
+            // Their event stream answers by streaming forever; its 401, 403
+            // and 422 answers are fuzzed as the other roles and by hand
+            // (`events_feed`).
+            command.args(["--exclude-path", "/api/v1/events/stream"]);
+        }
         let output = command.output().await.expect("run schemathesis");
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);

@@ -123,9 +123,11 @@ pub fn test_config(database_url: &str, smtp_port: u16, data_dir: &std::path::Pat
         },
         ..Config::default()
     };
+    config.smtp_enabled = true;
     config.smtp.port = smtp_port;
     config.smtp.timeout = Duration::from_secs(2);
     // Each test publishes to a stream and subjects of its own.
+    config.relay_enabled = true;
     let tag = Uuid::new_v4().simple().to_string();
     config.relay.stream = format!("TEST_{tag}");
     config.relay.subject_prefix = format!("t{tag}");
@@ -511,6 +513,8 @@ pub fn spawn_binary(env: &[(&str, String)]) -> (std::process::Child, String) {
         .arg("serve")
         .env("IDENTITY_LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .env("IDENTITY_LOG", "error")
+        // Every caller runs an SMTP sink on loopback (and names its port).
+        .env("IDENTITY_SMTP_HOST", "127.0.0.1")
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

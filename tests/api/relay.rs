@@ -165,6 +165,7 @@ async fn a_relay_killed_between_publish_and_checkpoint_loses_nothing_and_duplica
             ("IDENTITY_DATABASE_URL", url.clone()),
             ("IDENTITY_SMTP_PORT", smtp.port().to_string()),
             ("IDENTITY_DATA_DIR", data.path().display().to_string()),
+            ("IDENTITY_NATS_URL", "nats://127.0.0.1:4222".to_owned()),
             ("IDENTITY_NATS_STREAM", stream.clone()),
             ("IDENTITY_NATS_SUBJECT_PREFIX", prefix.clone()),
             ("IDENTITY_NATS_MAX_AGE_SECS", "600".to_owned()),
