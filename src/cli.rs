@@ -10,8 +10,9 @@ use crate::startup::{connect, migrate, Application};
 #[derive(Debug, Parser)]
 #[command(name = "identity", version, about = "Event-sourced identity service")]
 pub struct Cli {
+    /// What to do; `serve` when none is given (so `cargo run` serves).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,7 +66,7 @@ pub enum ProjectionsCommand {
 }
 
 pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
-    match cli.command {
+    match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => Application::build(config).await?.run_until_stopped().await,
         Command::Migrate => {
             let pool = connect(&config).await?;

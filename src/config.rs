@@ -10,6 +10,10 @@ use aggregates::influencer::ProgramPolicy;
 use aggregates::user::LockoutPolicy;
 use aggregates::values::{PasswordPolicy, UsernamePolicy};
 
+mod database_url;
+
+pub use database_url::DatabaseUrl;
+
 use crate::clock::Clock;
 use crate::ratelimit::RateLimits;
 use crate::relay::RelayConfig;
@@ -187,6 +191,8 @@ impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         let mut c = Self::default();
         set(&mut c.database_url, "IDENTITY_DATABASE_URL")?;
+        DatabaseUrl::parse(&c.database_url)
+            .map_err(|problem| ConfigError::new("IDENTITY_DATABASE_URL", problem))?;
         set(&mut c.db_max_connections, "IDENTITY_DB_MAX_CONNECTIONS")?;
         set(&mut c.listen_addr, "IDENTITY_LISTEN_ADDR")?;
         set(&mut c.public_url, "IDENTITY_PUBLIC_URL")?;

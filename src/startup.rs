@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::auth::secret::KeyPurpose;
 use crate::auth::{OneTimeCodes, PasswordHasher, Revocations, ServerSecret, TokenIssuer};
-use crate::config::Config;
+use crate::config::{Config, DatabaseUrl};
 use crate::cooldown::Cooldowns;
 use crate::email::Mailer;
 use crate::ratelimit::RateLimiter;
@@ -188,7 +188,14 @@ async fn shutdown_signal() {
 /// Connects to the configured database, creating it first if it does not
 /// exist (convenient locally; harmless where it already does).
 pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
-    let url = &config.database_url;
+    let url = match DatabaseUrl::parse(&config.database_url) {
+        Ok(DatabaseUrl::Postgres(url)) => url,
+        Ok(DatabaseUrl::Sqlite(_)) => anyhow::bail!(
+            "IDENTITY_DATABASE_URL: the SQLite backend is not in this build yet; use postgres://..."
+        ),
+        Err(problem) => anyhow::bail!("IDENTITY_DATABASE_URL: {problem}"),
+    };
+    let url = &url;
     if !Postgres::database_exists(url).await.unwrap_or(true) {
         if let Err(error) = Postgres::create_database(url).await {
             // Another instance may have created it meanwhile.
@@ -207,10 +214,10 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
         .context("cannot connect to PostgreSQL")
 }
 
-/// Applies the SQL files of `migrations/` (embedded at build time). The
+/// Applies the SQL files of `migrations/postgres/` (embedded at build time). The
 /// migrator holds an advisory lock, so instances starting together are safe.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    sqlx::migrate!("./migrations")
+    sqlx::migrate!("./migrations/postgres")
         .run(pool)
         .await
         .context("migrations failed")

@@ -256,7 +256,7 @@ fn conversion(external_id: &str, user_id: &str) -> Value {
 
 /// Grants `role` with the service binary's admin command, waits until the
 /// login projection carries it, and logs in again for a token with it.
-async fn with_role(
+pub async fn with_role(
     setup: &Setup<'_>,
     api: &Api,
     user: &User,

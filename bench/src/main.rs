@@ -5,6 +5,7 @@
 
 mod api;
 mod conversions;
+mod feed;
 mod nats;
 mod relay;
 mod report;
@@ -90,6 +91,12 @@ struct Args {
     /// scenario (default 100,000; 10,000 with `--quick`).
     #[arg(long)]
     conversions_prior: Option<usize>,
+    /// Skip the event feed scenario (a backlog streamed over SSE).
+    #[arg(long)]
+    skip_feed: bool,
+    /// Events in the feed scenario's backlog.
+    #[arg(long, default_value_t = 100_000)]
+    feed_backlog: usize,
     /// Where the JSON report is written.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results/latest.json"))]
     out: PathBuf,
@@ -258,6 +265,28 @@ async fn measure(
     ));
     let timing = timing::measure(base, &user.username, TIMING_ROUNDS, args.timing_logins).await?;
 
+    let feed = if args.skip_feed {
+        None
+    } else {
+        progress(format!(
+            "feed: {} events seeded, then streamed over SSE to one consumer",
+            args.feed_backlog
+        ));
+        let inbox = sink.inbox();
+        let extra = scenarios::create_users(base, &inbox, 1).await?;
+        let setup = conversions::Setup {
+            base_url: base,
+            bin: config.bin,
+            database_url: &config.database_url,
+            inbox: &inbox,
+            users: &extra,
+        };
+        let service_user = extra.first().ok_or_else(|| anyhow!("no feed user"))?;
+        let api = api::Api::new(base)?;
+        let token = conversions::with_role(&setup, &api, service_user, "service").await?;
+        Some(feed::measure(base, &config.database_url, &token, args.feed_backlog).await?)
+    };
+
     let conversions = if args.skip_conversions {
         None
     } else {
@@ -322,6 +351,7 @@ async fn measure(
         history,
         timing,
         conversions,
+        feed,
         relay_during_scenarios: false,
         relay: None,
         relay_error: None,

@@ -40,6 +40,8 @@ pub struct Report {
     /// Conversion recording at 10 vs many prior conversions; `None` with
     /// `--skip-conversions`.
     pub conversions: Option<ConversionsReport>,
+    /// A backlog streamed over SSE; `None` with `--skip-feed`.
+    pub feed: Option<crate::feed::FeedReport>,
     /// Whether the relay published while login, refresh, /me and history
     /// ran (it does not: their figures exclude its cost).
     pub relay_during_scenarios: bool,
@@ -178,6 +180,19 @@ impl Report {
                 t.unknown_median_ms,
                 t.auc,
                 verdict((0.45..=0.55).contains(&t.auc))
+            )?;
+        }
+        if let Some(f) = &self.feed {
+            writeln!(
+                out,
+                "{:<18} {} events seeded in {:.1} s, streamed over SSE to one consumer in {:.2} s: {:.0} events/s (target >= {:.0}) {}",
+                "feed",
+                f.backlog,
+                f.seed_secs,
+                f.stream_secs,
+                f.events_per_s,
+                f.target_per_s,
+                verdict(f.events_per_s >= f.target_per_s)
             )?;
         }
         if let Some(c) = &self.conversions {

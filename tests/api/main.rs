@@ -32,6 +32,7 @@ mod refresh;
 mod relay;
 mod security_headers;
 mod session_revocation;
+mod settings;
 mod smtp;
 mod tcp_proxy;
 mod verification;

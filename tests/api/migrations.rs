@@ -13,7 +13,7 @@ use crate::helpers::*;
 async fn payouts_recorded_before_references_were_claimed_get_their_claims() {
     let (_, url) = create_database().await;
     let pool = PgPool::connect(&url).await.unwrap();
-    let mut before = sqlx::migrate!("./migrations");
+    let mut before = sqlx::migrate!("./migrations/postgres");
     let index = before
         .migrations
         .iter()
