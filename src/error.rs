@@ -117,6 +117,12 @@ pub fn is_database_unreachable(error: &(dyn std::error::Error + 'static)) -> boo
     false
 }
 
+impl From<crate::store::StoreError> for AppError {
+    fn from(error: crate::store::StoreError) -> Self {
+        Self::internal(error)
+    }
+}
+
 impl<E> From<crate::store::CommandError<E>> for AppError
 where
     E: std::error::Error + Send + Sync + 'static,

@@ -22,7 +22,7 @@ use crate::email::Mailer;
 use crate::ratelimit::RateLimiter;
 use crate::relay::Relay;
 use crate::state::{AppState, Inner, ProjectionWaiter};
-use crate::store::Repository;
+use crate::store::{Database, Repository};
 
 /// How long a request waits for a database connection before it answers
 /// 503 `unavailable`.
@@ -84,14 +84,15 @@ impl Application {
                 relay.run(appended.subscribe(), shutdown.subscribe()),
             ));
         }
+        let db = Database::from(pool.clone());
         let state = AppState::new(Inner {
-            users: Repository::new(pool.clone(), appended.clone()),
-            sessions: Repository::new(pool.clone(), appended.clone()),
-            audits: Repository::new(pool.clone(), appended.clone()),
-            influencers: Repository::new(pool.clone(), appended.clone()),
-            referrals: Repository::new(pool.clone(), appended.clone()),
-            conversions: Repository::new(pool.clone(), appended.clone()),
-            ledgers: Repository::new(pool.clone(), appended.clone()),
+            users: Repository::new(db.clone(), appended.clone()),
+            sessions: Repository::new(db.clone(), appended.clone()),
+            audits: Repository::new(db.clone(), appended.clone()),
+            influencers: Repository::new(db.clone(), appended.clone()),
+            referrals: Repository::new(db.clone(), appended.clone()),
+            conversions: Repository::new(db.clone(), appended.clone()),
+            ledgers: Repository::new(db.clone(), appended.clone()),
             hasher: PasswordHasher::new(&config.argon2)?,
             tokens,
             revocations,
@@ -109,6 +110,7 @@ impl Application {
             successor_key: secret.derive(KeyPurpose::RefreshSuccessors),
             appended,
             shutdown: shutdown.subscribe(),
+            db,
             pool,
             config: config.clone(),
         });
@@ -214,11 +216,9 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
         .context("cannot connect to PostgreSQL")
 }
 
-/// Applies the SQL files of `migrations/postgres/` (embedded at build time). The
-/// migrator holds an advisory lock, so instances starting together are safe.
+/// Applies the SQL files of `migrations/postgres/` (embedded at build
+/// time). The migrator holds an advisory lock, so instances starting
+/// together are safe.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    sqlx::migrate!("./migrations/postgres")
-        .run(pool)
-        .await
-        .context("migrations failed")
+    Database::from(pool.clone()).migrate().await
 }

@@ -22,6 +22,9 @@ pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub config: Config,
+    /// Everything the service keeps, on either backend (see `store`).
+    pub db: crate::store::Database,
+    /// The PostgreSQL pool of the parts not yet behind the seam.
     pub pool: PgPool,
     pub users: Repository<User>,
     pub sessions: Repository<Session>,

@@ -1,5 +1,6 @@
 //! The event store: loading aggregates, appending their events, and the
-//! per-event metadata.
+//! per-event metadata, on either backend behind one seam (`database`, with
+//! each backend's SQL in `postgres/` and `sqlite/`).
 //!
 //! We keep postgres-es's table layout but write through our own repository
 //! (see `repository`), because we need three things postgres-es 0.5 does not
@@ -7,12 +8,16 @@
 //! same transaction as the events, and the log position of what was
 //! committed (for read-your-writes).
 
+mod append;
 pub mod claims;
+mod database;
 mod metadata;
+mod postgres;
 mod repository;
-mod sql;
+mod sqlite;
 mod writers;
 
 pub use claims::{Claim, ClaimKind};
+pub use database::Database;
 pub use metadata::Metadata;
 pub use repository::{CommandError, Committed, Repository, StoreError, StoredAggregate};

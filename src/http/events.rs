@@ -3,12 +3,13 @@
 
 use std::convert::Infallible;
 
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::extract::{ApiQuery, RequireRole, ServiceOrAuditor};
@@ -99,7 +100,7 @@ pub async fn events(
     ApiQuery(params): ApiQuery<FeedParams>,
 ) -> Result<Json<Page>, AppError> {
     let request = params.validate(None)?;
-    Ok(Json(feed::page(&state.pool, &request).await?))
+    Ok(Json(feed::page(&state.db, &request).await?))
 }
 
 /// Every event after a position, then each new one as it commits, as
@@ -116,7 +117,7 @@ pub async fn stream(
     _caller: RequireRole<ServiceOrAuditor>,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<FeedParams>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
+) -> Result<Response, AppError> {
     let last_event_id = match headers.get("last-event-id") {
         None => None,
         Some(value) => Some(value.to_str().map_err(|_| {
@@ -128,24 +129,42 @@ pub async fn stream(
         })?),
     };
     let request = params.validate(last_event_id)?;
-    let mut conn = state.pool.acquire().await?;
-    let cursor = feed::resolve(&mut conn, request.after).await?;
-    drop(conn);
-    let events = feed::stream(
-        state.pool.clone(),
+    let cursor = feed::resolve(&state.db, request.after).await?;
+    let batches = feed::stream(
+        state.db.clone(),
         cursor,
         request.type_prefix,
         state.appended.subscribe(),
         state.config.projection_poll,
         state.shutdown.clone(),
     )
-    .map(|envelope| {
-        let event = Event::default().id(envelope.position.to_string());
-        // An envelope is plain data; serializing it cannot fail, and if it
-        // ever did the message would still carry its id.
-        Ok(event
-            .json_data(&envelope)
-            .unwrap_or_else(|_| Event::default().id(envelope.position.to_string())))
-    });
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+    .map(|batch| Ok::<_, Infallible>(sse_messages(&batch)));
+    let mut response = Body::from_stream(batches).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    // Proxies that buffer (nginx) would hold the events back.
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+/// One SSE message per envelope (`id:` its position, `data:` its JSON on
+/// one line), or a comment when the batch is empty (keep-alive).
+fn sse_messages(batch: &[crate::relay::Envelope]) -> Bytes {
+    if batch.is_empty() {
+        return Bytes::from_static(b":\n\n");
+    }
+    let mut out = Vec::with_capacity(batch.len() * 512);
+    for envelope in batch {
+        out.extend_from_slice(format!("id: {}\ndata: ", envelope.position).as_bytes());
+        // An envelope is plain data: serializing it cannot fail, and
+        // serde_json writes no newline that would end the message early.
+        if serde_json::to_writer(&mut out, envelope).is_err() {
+            out.extend_from_slice(b"null");
+        }
+        out.extend_from_slice(b"\n\n");
+    }
+    Bytes::from(out)
 }

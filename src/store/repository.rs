@@ -15,11 +15,11 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use projections::Cursor;
 use rand::Rng;
-use sqlx::PgPool;
 use tokio::sync::watch;
 
-use super::sql::{self, CommitError};
+use super::append::{Append, CommitError};
 use super::writers::Writers;
+use super::Database;
 use super::{Claim, ClaimKind, Metadata};
 
 /// How often a command is retried after losing an optimistic-concurrency
@@ -77,7 +77,7 @@ pub struct Committed<A: Aggregate> {
 }
 
 pub struct Repository<A> {
-    pool: PgPool,
+    db: Database,
     /// Bumped after each commit so local projectors wake at once.
     appended: Arc<watch::Sender<u64>>,
     /// This instance's writers take turns per aggregate (see `writers`).
@@ -88,7 +88,7 @@ pub struct Repository<A> {
 impl<A> Clone for Repository<A> {
     fn clone(&self) -> Self {
         Self {
-            pool: self.pool.clone(),
+            db: self.db.clone(),
             appended: self.appended.clone(),
             writers: self.writers.clone(),
             _aggregate: PhantomData,
@@ -106,9 +106,9 @@ where
     A: StoredAggregate<Services = ()>,
     A::Command: Clone,
 {
-    pub fn new(pool: PgPool, appended: Arc<watch::Sender<u64>>) -> Self {
+    pub fn new(db: impl Into<Database>, appended: Arc<watch::Sender<u64>>) -> Self {
         Self {
-            pool,
+            db: db.into(),
             appended,
             writers: Arc::default(),
             _aggregate: PhantomData,
@@ -118,7 +118,7 @@ where
     /// The current state of one aggregate and its last sequence number
     /// (0 when the stream is empty).
     pub async fn load(&self, id: &str) -> Result<(A, i64), StoreError> {
-        sql::load(&self.pool, id).await
+        self.db.load(id).await
     }
 
     /// Handles `command` against the current state and commits its events,
@@ -168,14 +168,14 @@ where
                 cursor: None,
             }));
         }
-        let append = sql::Append {
+        let append = Append {
             id,
             last_sequence,
             events: &events,
             state: &state,
             metadata,
         };
-        let cursor = match sql::commit(&self.pool, append).await {
+        let cursor = match self.db.commit(append).await {
             Ok(cursor) => cursor,
             Err(CommitError::Conflict) => return Ok(Attempt::Conflict),
             Err(CommitError::Claimed(kind)) => return Err(CommandError::Claimed(kind)),

@@ -34,5 +34,6 @@ mod security_headers;
 mod session_revocation;
 mod settings;
 mod smtp;
+mod store_conformance;
 mod tcp_proxy;
 mod verification;

@@ -1,12 +1,14 @@
-//! The statements behind the repository. Loading is one round trip
-//! (snapshot plus newer events); committing is one statement when the events
-//! claim nothing unique, and a short transaction when they do.
+//! The event store on PostgreSQL. Loading is one round trip (snapshot plus
+//! newer events); committing is one statement when the events claim
+//! nothing unique, and a short transaction when they do. Readers tail the
+//! log with `projections::log` (by transaction and position, see there).
 
 use cqrs_es::DomainEvent;
 use projections::Cursor;
 use sqlx::{PgConnection, PgPool};
 
-use super::{Claim, ClaimKind, Metadata, StoreError, StoredAggregate};
+use crate::store::append::{Append, CommitError};
+use crate::store::{Claim, StoreError, StoredAggregate};
 
 /// The current state of one aggregate and its last sequence number.
 pub async fn load<A: StoredAggregate>(pool: &PgPool, id: &str) -> Result<(A, i64), StoreError> {
@@ -62,37 +64,13 @@ async fn replay<A: StoredAggregate>(pool: &PgPool, id: &str) -> Result<(A, i64),
     Ok((state, sequence))
 }
 
-/// What a commit writes.
-pub struct Append<'a, A: StoredAggregate> {
-    pub id: &'a str,
-    pub last_sequence: i64,
-    pub events: &'a [A::Event],
-    /// The aggregate after the events (the snapshot to store).
-    pub state: &'a A,
-    pub metadata: &'a Metadata,
-}
-
-#[derive(Debug)]
-pub enum CommitError {
-    /// Another writer appended to the stream first.
-    Conflict,
-    Claimed(ClaimKind),
-    Store(StoreError),
-}
-
-impl From<sqlx::Error> for CommitError {
-    fn from(error: sqlx::Error) -> Self {
-        if is_unique_violation(&error, "events_pkey") {
-            Self::Conflict
-        } else {
-            Self::Store(error.into())
-        }
-    }
-}
-
-impl From<serde_json::Error> for CommitError {
-    fn from(error: serde_json::Error) -> Self {
-        Self::Store(error.into())
+/// A duplicate `(aggregate, sequence)` is a lost race; the rest is the
+/// store's.
+fn commit_error(error: sqlx::Error) -> CommitError {
+    if is_unique_violation(&error, "events_pkey") {
+        CommitError::Conflict
+    } else {
+        CommitError::Store(error.into())
     }
 }
 
@@ -110,7 +88,7 @@ pub async fn commit<A: StoredAggregate>(
             .map_err(CommitError::Store)?;
         return write(&mut conn, &append).await;
     }
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin().await.map_err(commit_error)?;
     let cursor = write(&mut tx, &append).await?;
     // A fixed order keeps two writers from waiting on each other's claims.
     claims.sort();
@@ -126,13 +104,14 @@ pub async fn commit<A: StoredAggregate>(
         .bind(&claim.value)
         .bind(append.id)
         .fetch_one(&mut *tx)
-        .await?;
+        .await
+        .map_err(commit_error)?;
         if owner != append.id || (claim.kind.once_per_owner() && !inserted) {
-            tx.rollback().await?;
+            tx.rollback().await.map_err(commit_error)?;
             return Err(CommitError::Claimed(claim.kind));
         }
     }
-    tx.commit().await?;
+    tx.commit().await.map_err(commit_error)?;
     Ok(cursor)
 }
 
@@ -183,7 +162,7 @@ async fn write<A: StoredAggregate>(
     .bind(A::SCHEMA_VERSION)
     .bind(serde_json::to_string(append.state)?)
     .fetch_all(&mut *conn)
-    .await?;
+    .await.map_err(commit_error)?;
     let (tx_id, position) = rows.into_iter().max_by_key(|(_, p)| *p).unwrap_or_default();
     Ok(Cursor { tx_id, position })
 }

@@ -1,0 +1,146 @@
+//! The storage seam: one [`Database`] for everything the service keeps,
+//! over either backend.
+//!
+//! It is an enum over the two pools rather than a trait object, for three
+//! reasons. The event store's operations are generic over the aggregate
+//! (`load::<User>`), which a `dyn` trait cannot carry. Every operation is
+//! one `match` with an arm per backend, so a backend that lacks an
+//! operation does not compile, and the reader sees in one place that there
+//! are exactly two. And the backends' SQL stays in their own modules
+//! (`postgres/`, `sqlite/`), where each can use its dialect fully: the
+//! PostgreSQL log tail reads by transaction id under the snapshot horizon;
+//! SQLite has one writer, so its position is the commit order.
+//!
+//! Use cases, handlers and projections take a `Database` (or a
+//! `Repository` built on one) and never look inside it.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use projections::{Cursor, StoredEvent};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+use super::append::{Append, CommitError};
+use super::{postgres, sqlite, StoreError, StoredAggregate};
+
+/// How long a SQLite writer waits for another connection's write lock
+/// (an operator command beside the server) before it gives up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// Many instances on one database.
+    Postgres(PgPool),
+    /// One instance on one file.
+    Sqlite(SqlitePool),
+}
+
+impl From<PgPool> for Database {
+    fn from(pool: PgPool) -> Self {
+        Self::Postgres(pool)
+    }
+}
+
+impl Database {
+    /// Opens (creating if missing) the SQLite file at `path`: WAL, so
+    /// readers never wait for the writer; `synchronous = FULL`, so a
+    /// committed command survives a power cut, not only a crash.
+    pub async fn open_sqlite(
+        path: &std::path::Path,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!("IDENTITY_DATABASE_URL: cannot create {}", dir.display())
+            })?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(acquire_timeout)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("IDENTITY_DATABASE_URL: cannot open {}", path.display()))?;
+        Ok(Self::Sqlite(pool))
+    }
+
+    /// Applies the backend's migrations (`migrations/postgres/` or
+    /// `migrations/sqlite/`, embedded at build time). On PostgreSQL the
+    /// migrator holds an advisory lock, so instances starting together are
+    /// safe; a SQLite file has one server.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Self::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
+            Self::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await,
+        }
+        .context("migrations failed")
+    }
+
+    /// The PostgreSQL pool, for the parts of the service not yet behind
+    /// this seam (they run on PostgreSQL only, see `startup`).
+    pub fn postgres(&self) -> Option<&PgPool> {
+        match self {
+            Self::Postgres(pool) => Some(pool),
+            Self::Sqlite(_) => None,
+        }
+    }
+
+    /// The current state of one aggregate and its last sequence number.
+    pub(super) async fn load<A: StoredAggregate>(&self, id: &str) -> Result<(A, i64), StoreError> {
+        match self {
+            Self::Postgres(pool) => postgres::events::load(pool, id).await,
+            Self::Sqlite(pool) => sqlite::events::load(pool, id).await,
+        }
+    }
+
+    /// Appends events, snapshot and claims atomically.
+    pub(super) async fn commit<A: StoredAggregate>(
+        &self,
+        append: Append<'_, A>,
+    ) -> Result<Cursor, CommitError> {
+        match self {
+            Self::Postgres(pool) => postgres::events::commit(pool, append).await,
+            Self::Sqlite(pool) => sqlite::events::commit(pool, append).await,
+        }
+    }
+
+    /// Up to `limit` events after `after` in log order, never skipping one
+    /// that commits later; only types starting with `type_prefix` if given.
+    pub async fn read_after(
+        &self,
+        after: Cursor,
+        limit: i64,
+        type_prefix: Option<&str>,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        match self {
+            Self::Postgres(pool) => {
+                let mut conn = pool.acquire().await?;
+                Ok(projections::log::read_matching(&mut conn, after, limit, type_prefix).await?)
+            }
+            Self::Sqlite(pool) => {
+                sqlite::events::read_matching(pool, after, limit, type_prefix).await
+            }
+        }
+    }
+
+    /// The cursor of the event at `position` (0: the start of the log);
+    /// `None` when no event has that position.
+    pub async fn cursor_at(&self, position: i64) -> Result<Option<Cursor>, StoreError> {
+        match self {
+            Self::Postgres(pool) => {
+                let mut conn = pool.acquire().await?;
+                Ok(projections::log::cursor_at(&mut conn, position).await?)
+            }
+            Self::Sqlite(pool) => sqlite::events::cursor_at(pool, position).await,
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! The PostgreSQL backend: many instances on one database.
+
+pub mod events;

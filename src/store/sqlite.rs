@@ -1,0 +1,3 @@
+//! The SQLite backend: one instance on one file.
+
+pub mod events;

@@ -1,0 +1,214 @@
+//! The store conformance suite: what every storage backend must guarantee,
+//! run on each (a PostgreSQL database and a SQLite file of its own per
+//! test). A failure names the backend.
+
+use std::sync::Arc;
+
+use aggregates::audit::{AuditCommand, Via};
+use aggregates::values::{Email, Username, UsernamePolicy};
+use aggregates::{Audit, User, UserCommand};
+use chrono::Utc;
+use identity::store::{CommandError, Database, Metadata, Repository};
+use projections::Cursor;
+use uuid::Uuid;
+
+use crate::helpers::*;
+
+/// One empty, migrated database per backend; the directory holding the
+/// SQLite file lives as long as the list.
+async fn backends() -> (Vec<(&'static str, Database)>, tempfile::TempDir) {
+    let (_, url) = create_database().await;
+    let postgres = Database::from(sqlx::PgPool::connect(&url).await.unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Database::open_sqlite(
+        &dir.path().join("identity.db"),
+        8,
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    for db in [&postgres, &sqlite] {
+        db.migrate().await.unwrap();
+    }
+    (vec![("postgres", postgres), ("sqlite", sqlite)], dir)
+}
+
+/// A read of `subject`'s history: one event on the audit stream named
+/// after the subject.
+fn view(subject: Uuid) -> AuditCommand {
+    AuditCommand::RecordHistoryView {
+        viewer: "cli".to_owned(),
+        subject,
+        as_of: None,
+        via: Via::Cli,
+        at: Utc::now(),
+    }
+}
+
+/// Every event's position, in the order a reader must see them.
+async fn whole_log(db: &Database) -> Vec<i64> {
+    let (mut cursor, mut seen) = (Cursor::default(), Vec::new());
+    loop {
+        let batch = db.read_after(cursor, 1_000, None).await.unwrap();
+        let Some(last) = batch.last() else {
+            return seen;
+        };
+        cursor = last.cursor();
+        seen.extend(batch.iter().map(|e| e.position));
+    }
+}
+
+#[tokio::test]
+async fn writers_racing_on_one_stream_all_commit_and_leave_no_hole() {
+    let (backends, _dir) = backends().await;
+    let subject = Uuid::new_v4();
+    let stream = subject.to_string();
+    for (backend, db) in backends {
+        // A repository of its own per writer: no turn-taking within the
+        // instance, so they really race and the losers retry.
+        let writers = (0..20).map(|_| {
+            let repository: Repository<Audit> = Repository::new(db.clone(), Arc::default());
+            let stream = stream.clone();
+            async move {
+                repository
+                    .execute(&stream, view(subject), &Metadata::system())
+                    .await
+                    .map(|_| ())
+            }
+        });
+        let outcomes = futures_util::future::join_all(writers).await;
+        assert!(
+            outcomes.iter().all(Result::is_ok),
+            "{backend}: {outcomes:?}"
+        );
+        let repository: Repository<Audit> = Repository::new(db.clone(), Arc::default());
+        let (_, sequence) = repository.load(&stream).await.unwrap();
+        assert_eq!(sequence, 20, "{backend}");
+        assert_eq!(whole_log(&db).await.len(), 20, "{backend}");
+    }
+}
+
+#[tokio::test]
+async fn twenty_concurrent_claims_of_one_email_let_exactly_one_win() {
+    let (backends, _dir) = backends().await;
+    let email = Email::parse(&format!("{}@example.com", unique_name())).unwrap();
+    for (backend, db) in backends {
+        let writers = (0..20).map(|_| {
+            let repository: Repository<User> = Repository::new(db.clone(), Arc::default());
+            let user_id = Uuid::new_v4();
+            let command = UserCommand::RegisterUser {
+                user_id,
+                username: Username::parse(&unique_name(), &UsernamePolicy::default()).unwrap(),
+                email: email.clone(),
+                password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g".to_owned(),
+                at: Utc::now(),
+                code_expires_at: Utc::now(),
+            };
+            async move {
+                repository
+                    .execute(&user_id.to_string(), command, &Metadata::system())
+                    .await
+                    .map(|_| ())
+            }
+        });
+        let outcomes = futures_util::future::join_all(writers).await;
+        let won = outcomes.iter().filter(|o| o.is_ok()).count();
+        let claimed = outcomes
+            .iter()
+            .filter(|o| matches!(o, Err(CommandError::Claimed(_))))
+            .count();
+        assert_eq!((won, claimed), (1, 19), "{backend}: {outcomes:?}");
+        // The losers wrote nothing: one registration's events, no more.
+        let types: Vec<String> = db
+            .read_after(Cursor::default(), 1_000, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event_type)
+            .collect();
+        assert_eq!(
+            types
+                .iter()
+                .filter(|t| t.ends_with("UserRegistered"))
+                .count(),
+            1,
+            "{backend}: {types:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_tailer_never_skips_or_repeats_an_event_while_writers_commit() {
+    let (backends, _dir) = backends().await;
+    for (backend, db) in backends {
+        let writers = futures_util::future::join_all((0..8).map(|_| {
+            let repository: Repository<Audit> = Repository::new(db.clone(), Arc::default());
+            async move {
+                let subject = Uuid::new_v4();
+                for _ in 0..10 {
+                    repository
+                        .execute(&subject.to_string(), view(subject), &Metadata::system())
+                        .await
+                        .unwrap();
+                }
+            }
+        }));
+        let tailer = async {
+            let (mut cursor, mut seen) = (Cursor::default(), Vec::new());
+            while seen.len() < 80 {
+                let batch = db.read_after(cursor, 7, None).await.unwrap();
+                if let Some(last) = batch.last() {
+                    cursor = last.cursor();
+                }
+                seen.extend(batch.iter().map(|e| e.position));
+                if batch.is_empty() {
+                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                }
+            }
+            seen
+        };
+        let (_, seen) = tokio::join!(writers, tailer);
+        assert_eq!(seen, whole_log(&db).await, "{backend}");
+        let mut unique = seen.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), 80, "{backend}: an event was read twice");
+    }
+}
+
+#[tokio::test]
+async fn a_reader_resumes_after_the_position_it_names() {
+    let (backends, _dir) = backends().await;
+    for (backend, db) in backends {
+        let repository: Repository<Audit> = Repository::new(db.clone(), Arc::default());
+        let subject = Uuid::new_v4();
+        for _ in 0..5 {
+            repository
+                .execute(&subject.to_string(), view(subject), &Metadata::system())
+                .await
+                .unwrap();
+        }
+        let log = whole_log(&db).await;
+        let cursor = db.cursor_at(log[1]).await.unwrap().unwrap();
+        let rest: Vec<i64> = db
+            .read_after(cursor, 100, None)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.position)
+            .collect();
+        assert_eq!(rest, log[2..], "{backend}");
+        assert_eq!(db.cursor_at(0).await.unwrap(), Some(Cursor::default()));
+        assert_eq!(db.cursor_at(999_999).await.unwrap(), None, "{backend}");
+        let audits = db
+            .read_after(Cursor::default(), 100, Some("identity.audit."))
+            .await
+            .unwrap();
+        assert_eq!(audits.len(), 5, "{backend}");
+        let none = db
+            .read_after(Cursor::default(), 100, Some("identity.user."))
+            .await
+            .unwrap();
+        assert!(none.is_empty(), "{backend}");
+    }
+}
