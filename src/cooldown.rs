@@ -1,4 +1,5 @@
-//! "Not again within N seconds", shared by every instance through Postgres.
+//! "Not again within N seconds", shared by every instance through the
+//! database.
 //!
 //! Keys are HMACs of what they guard (an email address, say), so the table
 //! holds no personal data in the clear.
@@ -7,18 +8,19 @@ use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use sqlx::PgPool;
 use zeroize::Zeroizing;
+
+use crate::store::{Database, StoreError};
 
 #[derive(Clone)]
 pub struct Cooldowns {
-    pool: PgPool,
+    db: Database,
     key: Zeroizing<[u8; 32]>,
 }
 
 impl Cooldowns {
-    pub fn new(pool: PgPool, key: Zeroizing<[u8; 32]>) -> Self {
-        Self { pool, key }
+    pub fn new(db: impl Into<Database>, key: Zeroizing<[u8; 32]>) -> Self {
+        Self { db: db.into(), key }
     }
 
     /// Starts a cooldown of `period` on `subject` unless one is running;
@@ -28,29 +30,9 @@ impl Cooldowns {
         scope: &str,
         subject: &str,
         period: Duration,
-    ) -> Result<Option<Duration>, sqlx::Error> {
+    ) -> Result<Option<Duration>, StoreError> {
         let key = self.key(scope, subject);
-        let started: Option<bool> = sqlx::query_scalar(
-            "INSERT INTO cooldowns (key, until) VALUES ($1, now() + make_interval(secs => $2))
-             ON CONFLICT (key) DO UPDATE SET until = EXCLUDED.until WHERE cooldowns.until <= now()
-             RETURNING true",
-        )
-        .bind(&key)
-        .bind(period.as_secs_f64())
-        .fetch_optional(&self.pool)
-        .await?;
-        if started.is_some() {
-            return Ok(None);
-        }
-        let left: Option<f64> = sqlx::query_scalar(
-            "SELECT GREATEST(EXTRACT(EPOCH FROM until - now()), 0)::float8 FROM cooldowns WHERE key = $1",
-        )
-        .bind(&key)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(Some(Duration::from_secs_f64(
-            left.unwrap_or(0.0).ceil().max(1.0),
-        )))
+        self.db.start_cooldown(&key, period).await
     }
 
     fn key(&self, scope: &str, subject: &str) -> String {

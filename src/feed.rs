@@ -90,21 +90,27 @@ struct Tail {
     shutdown: watch::Receiver<bool>,
 }
 
+/// Batches read ahead of the client.
+const READ_AHEAD: usize = 2;
+
 /// Every event after `cursor`, then each new one as it commits, until the
-/// service shuts down, in batches of up to 1,000 (one write to the client
-/// each: sending them one by one capped the stream near 9,000 events/s).
-/// An empty batch means nothing happened for a while. A database error ends
-/// the stream (the reader reconnects with `Last-Event-ID` and loses
-/// nothing).
-pub fn stream(
+/// service shuts down, in batches of up to 1,000, each passed through
+/// `encode` (one write to the client per batch: sending events one by one
+/// capped the stream near 9,000 events/s). An empty batch means nothing
+/// happened for a while. A task of its own reads and encodes the next
+/// batches while the current one is sent; it ends when the client goes.
+/// A database error ends the stream (the reader reconnects with
+/// `Last-Event-ID` and loses nothing).
+pub fn stream<T: Send + 'static>(
     db: Database,
     cursor: Cursor,
     type_prefix: Option<String>,
     wake: watch::Receiver<u64>,
     poll: Duration,
     shutdown: watch::Receiver<bool>,
-) -> impl Stream<Item = Vec<Envelope>> {
-    let tail = Tail {
+    encode: impl Fn(&[Envelope]) -> T + Send + 'static,
+) -> impl Stream<Item = T> {
+    let mut tail = Tail {
         db,
         cursor,
         type_prefix,
@@ -112,9 +118,17 @@ pub fn stream(
         poll,
         shutdown,
     };
-    futures_util::stream::unfold(tail, |mut tail| async move {
-        let next = tail.next().await?;
-        Some((next, tail))
+    let (sender, receiver) = tokio::sync::mpsc::channel(READ_AHEAD);
+    tokio::spawn(async move {
+        while let Some(batch) = tail.next().await {
+            if sender.send(encode(&batch)).await.is_err() {
+                return;
+            }
+        }
+    });
+    futures_util::stream::unfold(receiver, |mut receiver| async move {
+        let next = receiver.recv().await?;
+        Some((next, receiver))
     })
 }
 

@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use sqlx::PgPool;
 use zeroize::Zeroizing;
+
+use crate::store::{Database, StoreError};
 
 /// `quota` hits per `window`; a quota of 0 turns the limit off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,13 +117,13 @@ impl fmt::Display for Verdict {
 
 #[derive(Clone)]
 pub struct RateLimiter {
-    pool: PgPool,
+    db: Database,
     key: Zeroizing<[u8; 32]>,
 }
 
 impl RateLimiter {
-    pub fn new(pool: PgPool, key: Zeroizing<[u8; 32]>) -> Self {
-        Self { pool, key }
+    pub fn new(db: impl Into<Database>, key: Zeroizing<[u8; 32]>) -> Self {
+        Self { db: db.into(), key }
     }
 
     /// Counts one hit of `subject` against `limit`; `None` when the limit is
@@ -132,24 +133,14 @@ impl RateLimiter {
         policy: &'static str,
         subject: &str,
         limit: Limit,
-    ) -> Result<Option<Verdict>, sqlx::Error> {
+    ) -> Result<Option<Verdict>, StoreError> {
         if limit.quota == 0 {
             return Ok(None);
         }
-        let window = limit.window.as_secs() as f64;
-        let (hits, reset): (i32, f64) = sqlx::query_as(
-            "WITH w AS (SELECT to_timestamp(floor(extract(epoch FROM now()) / $2) * $2) AS start)
-             INSERT INTO rate_limit_counters AS c (key, window_start, hits)
-             SELECT $1, w.start, 1 FROM w
-             ON CONFLICT (key) DO UPDATE
-                SET hits = CASE WHEN c.window_start = EXCLUDED.window_start THEN c.hits + 1 ELSE 1 END,
-                    window_start = EXCLUDED.window_start
-             RETURNING hits, extract(epoch FROM window_start + make_interval(secs => $2) - now())::float8",
-        )
-        .bind(self.key(policy, subject))
-        .bind(window)
-        .fetch_one(&self.pool)
-        .await?;
+        let (hits, reset) = self
+            .db
+            .count_hit(&self.key(policy, subject), limit.window)
+            .await?;
         let hits = u32::try_from(hits).unwrap_or(u32::MAX);
         Ok(Some(Verdict {
             policy,
@@ -161,11 +152,8 @@ impl RateLimiter {
     }
 
     /// Drops counters of windows long past.
-    pub async fn purge(&self) -> Result<u64, sqlx::Error> {
-        sqlx::query("DELETE FROM rate_limit_counters WHERE window_start < now() - interval '1 day'")
-            .execute(&self.pool)
-            .await
-            .map(|r| r.rows_affected())
+    pub async fn purge(&self) -> Result<u64, StoreError> {
+        self.db.prune_counters().await
     }
 
     fn key(&self, policy: &str, subject: &str) -> String {

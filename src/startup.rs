@@ -42,13 +42,14 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool = connect(&config).await?;
-        migrate(&pool).await?;
+        let db = Database::from(pool.clone());
+        db.migrate().await?;
         let secret = match &config.secret_hex {
             Some(hex) => ServerSecret::from_hex(hex)?,
             None => ServerSecret::load_or_create(&config.data_dir)?,
         };
         let tokens = TokenIssuer::load(
-            &pool,
+            &db,
             &secret.derive(KeyPurpose::SigningKeySeal),
             config.public_url.clone(),
             config.audience.clone(),
@@ -84,7 +85,6 @@ impl Application {
                 relay.run(appended.subscribe(), shutdown.subscribe()),
             ));
         }
-        let db = Database::from(pool.clone());
         let state = AppState::new(Inner {
             users: Repository::new(db.clone(), appended.clone()),
             sessions: Repository::new(db.clone(), appended.clone()),
@@ -97,15 +97,15 @@ impl Application {
             tokens,
             revocations,
             codes: OneTimeCodes::new(
-                pool.clone(),
+                db.clone(),
                 secret.derive(KeyPurpose::OneTimeCodes),
                 config.codes.ttl,
                 config.codes.max_attempts,
             ),
-            cooldowns: Cooldowns::new(pool.clone(), secret.derive(KeyPurpose::RateLimitKeys)),
+            cooldowns: Cooldowns::new(db.clone(), secret.derive(KeyPurpose::RateLimitKeys)),
             mailer: Mailer::new(&config)?,
             login_bookkeeping: Default::default(),
-            limiter: RateLimiter::new(pool.clone(), secret.derive(KeyPurpose::RateLimitKeys)),
+            limiter: RateLimiter::new(db.clone(), secret.derive(KeyPurpose::RateLimitKeys)),
             projections: ProjectionWaiter::new(progress, READ_YOUR_WRITES_TIMEOUT),
             successor_key: secret.derive(KeyPurpose::RefreshSuccessors),
             appended,

@@ -10,7 +10,10 @@
 
 mod append;
 pub mod claims;
+pub mod codes;
 mod database;
+pub mod keys;
+pub mod limits;
 mod metadata;
 mod postgres;
 mod repository;

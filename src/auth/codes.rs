@@ -12,8 +12,10 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use rand::Rng;
 use sha2::Sha256;
-use sqlx::PgPool;
 use zeroize::Zeroizing;
+
+use crate::store::codes::{StoredCode, Taken};
+use crate::store::{Database, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodePurpose {
@@ -28,13 +30,6 @@ impl CodePurpose {
     }
 }
 
-/// A code's row as it was when taken, to put it back.
-struct TakenCode {
-    code_mac: Vec<u8>,
-    expires_at: chrono::DateTime<chrono::Utc>,
-    failed_attempts: i32,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum CodeError<E> {
     /// Wrong, expired, already used or replaced.
@@ -43,7 +38,7 @@ pub enum CodeError<E> {
     #[error("too many wrong attempts for this code")]
     TooManyAttempts,
     #[error("database error")]
-    Database(#[from] sqlx::Error),
+    Database(#[from] StoreError),
     /// The follow-up action failed; the code was put back.
     #[error(transparent)]
     Then(E),
@@ -66,16 +61,21 @@ impl std::fmt::Debug for IssuedCode {
 
 #[derive(Clone)]
 pub struct OneTimeCodes {
-    pool: PgPool,
+    db: Database,
     key: Zeroizing<[u8; 32]>,
     ttl: Duration,
     max_attempts: i32,
 }
 
 impl OneTimeCodes {
-    pub fn new(pool: PgPool, key: Zeroizing<[u8; 32]>, ttl: Duration, max_attempts: i32) -> Self {
+    pub fn new(
+        db: impl Into<Database>,
+        key: Zeroizing<[u8; 32]>,
+        ttl: Duration,
+        max_attempts: i32,
+    ) -> Self {
         Self {
-            pool,
+            db: db.into(),
             key,
             ttl,
             max_attempts,
@@ -91,25 +91,15 @@ impl OneTimeCodes {
         &self,
         purpose: CodePurpose,
         subject: &str,
-    ) -> Result<IssuedCode, sqlx::Error> {
+    ) -> Result<IssuedCode, StoreError> {
         let code = Zeroizing::new(format!(
             "{:06}",
             rand::rngs::OsRng.gen_range(0..1_000_000u32)
         ));
         let mac = self.mac(purpose, subject, &code);
-        sqlx::query(
-            "INSERT INTO one_time_codes (purpose, subject, code_mac, expires_at)
-             VALUES ($1, $2, $3, now() + make_interval(secs => $4))
-             ON CONFLICT (purpose, subject) DO UPDATE
-                SET code_mac = EXCLUDED.code_mac, expires_at = EXCLUDED.expires_at,
-                    failed_attempts = 0, created_at = now()",
-        )
-        .bind(purpose.as_str())
-        .bind(subject)
-        .bind(mac)
-        .bind(self.ttl.as_secs_f64())
-        .execute(&self.pool)
-        .await?;
+        self.db
+            .put_code(purpose.as_str(), subject, &mac, self.ttl)
+            .await?;
         Ok(IssuedCode(code))
     }
 
@@ -154,50 +144,17 @@ impl OneTimeCodes {
         purpose: CodePurpose,
         subject: &str,
         code: &str,
-    ) -> Result<TakenCode, CodeError<E>> {
-        let mut tx = self.pool.begin().await?;
-        let row: Option<(TakenCode, bool)> = sqlx::query_as(
-            "SELECT code_mac, expires_at, failed_attempts, expires_at <= now() FROM one_time_codes
-              WHERE purpose = $1 AND subject = $2 FOR UPDATE",
-        )
-        .bind(purpose.as_str())
-        .bind(subject)
-        .fetch_optional(&mut *tx)
-        .await?
-        .map(|(code_mac, expires_at, failed_attempts, expired)| {
-            let taken = TakenCode {
-                code_mac,
-                expires_at,
-                failed_attempts,
-            };
-            (taken, expired)
-        });
-        let Some((taken, expired)) = row else {
-            return Err(CodeError::Invalid);
-        };
-        if taken.failed_attempts >= self.max_attempts {
-            return Err(CodeError::TooManyAttempts);
-        }
-        if expired {
-            return Err(CodeError::Invalid);
-        }
-        let right = self.matches(purpose, subject, code, &taken.code_mac);
-        let statement = if right {
-            "DELETE FROM one_time_codes WHERE purpose = $1 AND subject = $2"
-        } else {
-            "UPDATE one_time_codes SET failed_attempts = failed_attempts + 1
-              WHERE purpose = $1 AND subject = $2"
-        };
-        sqlx::query(statement)
-            .bind(purpose.as_str())
-            .bind(subject)
-            .execute(&mut *tx)
+    ) -> Result<StoredCode, CodeError<E>> {
+        let taken = self
+            .db
+            .take_code(purpose.as_str(), subject, self.max_attempts, |mac| {
+                self.matches(purpose, subject, code, mac)
+            })
             .await?;
-        tx.commit().await?;
-        if right {
-            Ok(taken)
-        } else {
-            Err(CodeError::Invalid)
+        match taken {
+            Taken::Code(code) => Ok(code),
+            Taken::Wrong | Taken::Missing => Err(CodeError::Invalid),
+            Taken::Exhausted => Err(CodeError::TooManyAttempts),
         }
     }
 
@@ -206,21 +163,9 @@ impl OneTimeCodes {
         &self,
         purpose: CodePurpose,
         subject: &str,
-        taken: &TakenCode,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO one_time_codes (purpose, subject, code_mac, expires_at, failed_attempts)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (purpose, subject) DO NOTHING",
-        )
-        .bind(purpose.as_str())
-        .bind(subject)
-        .bind(&taken.code_mac)
-        .bind(taken.expires_at)
-        .bind(taken.failed_attempts)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        taken: &StoredCode,
+    ) -> Result<(), StoreError> {
+        self.db.restore_code(purpose.as_str(), subject, taken).await
     }
 
     fn hmac(&self, purpose: CodePurpose, subject: &str, code: &str) -> Hmac<Sha256> {

@@ -44,13 +44,13 @@ pub struct TokenIssuer {
 
 impl TokenIssuer {
     pub async fn load(
-        pool: &sqlx::PgPool,
+        db: &crate::store::Database,
         seal_key: &[u8; 32],
         issuer: String,
         audience: String,
         ttl: Duration,
     ) -> Result<Self, KeyError> {
-        let keys = KeyRing::load_or_create(pool, seal_key).await?;
+        let keys = KeyRing::load_or_create(db, seal_key).await?;
         Ok(Self {
             keys: Arc::new(keys),
             issuer,

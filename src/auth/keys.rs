@@ -1,4 +1,4 @@
-//! JWT signing keys: Ed25519, created on first start, kept in Postgres with
+//! JWT signing keys: Ed25519, created on first start, kept in the database with
 //! the private half sealed (XChaCha20-Poly1305 under a key derived from the
 //! server secret), so every instance sharing the database and the secret
 //! signs with the same key and a database dump alone cannot forge tokens.
@@ -13,15 +13,17 @@ use ed25519_dalek::pkcs8::EncodePrivateKey;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use rand::RngCore;
 use serde_json::{json, Value};
-use sqlx::PgPool;
 use zeroize::Zeroizing;
+
+use crate::store::keys::StoredKey;
+use crate::store::{Database, StoreError};
 
 const NONCE_LEN: usize = 24;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("database error")]
-    Database(#[from] sqlx::Error),
+    Database(#[from] StoreError),
     #[error("a signing key could not be unsealed: wrong IDENTITY_SECRET?")]
     Unseal,
     #[error("a stored signing key is malformed")]
@@ -37,48 +39,18 @@ pub struct KeyRing {
     pub jwks: Value,
 }
 
-struct StoredKey {
-    kid: String,
-    public_key: Vec<u8>,
-    sealed: Vec<u8>,
-}
-
 impl KeyRing {
     /// Loads the active key, creating it if none exists. Creation happens
     /// under an advisory lock so instances starting together agree on one.
-    pub async fn load_or_create(pool: &PgPool, seal_key: &[u8; 32]) -> Result<Self, KeyError> {
+    pub async fn load_or_create(db: &Database, seal_key: &[u8; 32]) -> Result<Self, KeyError> {
         let cipher = XChaCha20Poly1305::new(seal_key.into());
-        let mut tx = pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('identity:signing-keys'))")
-            .execute(&mut *tx)
+        let keys = db
+            .signing_keys_or_create(|| {
+                let key = generate(&cipher)?;
+                tracing::info!(kid = %key.kid, "created a new JWT signing key");
+                Ok::<_, KeyError>(key)
+            })
             .await?;
-        let mut keys: Vec<StoredKey> = sqlx::query_as::<_, (String, Vec<u8>, Vec<u8>)>(
-            "SELECT kid, public_key, sealed_private_key FROM signing_keys
-              WHERE retired_at IS NULL ORDER BY created_at DESC",
-        )
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .map(|(kid, public_key, sealed)| StoredKey {
-            kid,
-            public_key,
-            sealed,
-        })
-        .collect();
-        if keys.is_empty() {
-            let key = generate(&cipher)?;
-            sqlx::query(
-                "INSERT INTO signing_keys (kid, algorithm, public_key, sealed_private_key) VALUES ($1, 'EdDSA', $2, $3)",
-            )
-            .bind(&key.kid)
-            .bind(&key.public_key)
-            .bind(&key.sealed)
-            .execute(&mut *tx)
-            .await?;
-            tracing::info!(kid = %key.kid, "created a new JWT signing key");
-            keys.push(key);
-        }
-        tx.commit().await?;
         Self::from_stored(&cipher, &keys)
     }
 

@@ -137,8 +137,9 @@ pub async fn stream(
         state.appended.subscribe(),
         state.config.projection_poll,
         state.shutdown.clone(),
+        sse_messages,
     )
-    .map(|batch| Ok::<_, Infallible>(sse_messages(&batch)));
+    .map(Ok::<_, Infallible>);
     let mut response = Body::from_stream(batches).into_response();
     let headers = response.headers_mut();
     headers.insert(

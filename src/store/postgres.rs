@@ -1,3 +1,6 @@
 //! The PostgreSQL backend: many instances on one database.
 
+pub mod codes;
 pub mod events;
+pub mod keys;
+pub mod limits;

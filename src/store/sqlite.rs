@@ -1,3 +1,6 @@
 //! The SQLite backend: one instance on one file.
 
+pub mod codes;
 pub mod events;
+pub mod keys;
+pub mod limits;

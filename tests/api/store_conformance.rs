@@ -212,3 +212,113 @@ async fn a_reader_resumes_after_the_position_it_names() {
         assert!(none.is_empty(), "{backend}");
     }
 }
+
+#[tokio::test]
+async fn a_code_is_taken_once_when_right_and_wrong_tries_are_counted_to_the_limit() {
+    use identity::store::codes::Taken;
+    let (backends, _dir) = backends().await;
+    let ttl = std::time::Duration::from_secs(60);
+    for (backend, db) in backends {
+        db.put_code("test", "alice", b"right", ttl).await.unwrap();
+        let wrong = db
+            .take_code("test", "alice", 2, |mac| mac == b"other")
+            .await;
+        assert!(matches!(wrong, Ok(Taken::Wrong)), "{backend}: {wrong:?}");
+        let right = db
+            .take_code("test", "alice", 2, |mac| mac == b"right")
+            .await;
+        let Ok(Taken::Code(code)) = right else {
+            panic!("{backend}: {right:?}");
+        };
+        assert_eq!(code.failed_attempts, 1, "{backend}");
+        let again = db.take_code("test", "alice", 2, |_| true).await;
+        assert!(matches!(again, Ok(Taken::Missing)), "{backend}: {again:?}");
+        // Put back, one more wrong try reaches the limit: even the right
+        // code is refused, and a new code starts afresh.
+        db.restore_code("test", "alice", &code).await.unwrap();
+        db.take_code("test", "alice", 2, |_| false).await.unwrap();
+        let exhausted = db.take_code("test", "alice", 2, |_| true).await;
+        assert!(
+            matches!(exhausted, Ok(Taken::Exhausted)),
+            "{backend}: {exhausted:?}"
+        );
+        db.put_code("test", "alice", b"new", ttl).await.unwrap();
+        let fresh = db.take_code("test", "alice", 2, |mac| mac == b"new").await;
+        assert!(matches!(fresh, Ok(Taken::Code(_))), "{backend}: {fresh:?}");
+        // An expired code is as good as none.
+        db.put_code("test", "bob", b"right", std::time::Duration::ZERO)
+            .await
+            .unwrap();
+        let expired = db.take_code("test", "bob", 2, |_| true).await;
+        assert!(
+            matches!(expired, Ok(Taken::Missing)),
+            "{backend}: {expired:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_cooldown_refuses_a_second_start_until_it_ends_and_hits_count_per_window() {
+    let (backends, _dir) = backends().await;
+    for (backend, db) in backends {
+        let minute = std::time::Duration::from_secs(60);
+        assert_eq!(
+            db.start_cooldown("k", minute).await.unwrap(),
+            None,
+            "{backend}"
+        );
+        let left = db.start_cooldown("k", minute).await.unwrap().unwrap();
+        assert!((1..=60).contains(&left.as_secs()), "{backend}: {left:?}");
+        let short = std::time::Duration::from_millis(50);
+        assert_eq!(db.start_cooldown("s", short).await.unwrap(), None);
+        tokio::time::sleep(std::time::Duration::from_millis(80)).await;
+        assert_eq!(
+            db.start_cooldown("s", short).await.unwrap(),
+            None,
+            "{backend}"
+        );
+
+        let hour = std::time::Duration::from_secs(3600);
+        let hits: Vec<i32> = futures_util::future::join_all(
+            (0..10).map(|_| async { db.count_hit("ip", hour).await.unwrap().0 }),
+        )
+        .await;
+        let mut sorted = hits.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (1..=10).collect::<Vec<_>>(), "{backend}: {hits:?}");
+        let (_, reset) = db.count_hit("ip", hour).await.unwrap();
+        assert!((0.0..=3600.0).contains(&reset), "{backend}: {reset}");
+        assert_eq!(db.count_hit("other", hour).await.unwrap().0, 1, "{backend}");
+        assert_eq!(db.prune_counters().await.unwrap(), 0, "{backend}");
+    }
+}
+
+#[tokio::test]
+async fn signing_keys_are_created_once_however_many_start_together() {
+    use identity::store::keys::StoredKey;
+    use identity::store::StoreError;
+    let (backends, _dir) = backends().await;
+    for (backend, db) in backends {
+        let starts = (0..5).map(|i| {
+            let db = db.clone();
+            async move {
+                db.signing_keys_or_create(|| {
+                    Ok::<_, StoreError>(StoredKey {
+                        kid: format!("kid-{i}"),
+                        public_key: vec![i],
+                        sealed: vec![i],
+                    })
+                })
+                .await
+                .unwrap()
+            }
+        });
+        let rings = futures_util::future::join_all(starts).await;
+        let kids: Vec<&str> = rings.iter().map(|keys| keys[0].kid.as_str()).collect();
+        assert!(
+            kids.iter().all(|kid| *kid == kids[0]),
+            "{backend}: {kids:?}"
+        );
+        assert!(rings.iter().all(|keys| keys.len() == 1), "{backend}");
+    }
+}
