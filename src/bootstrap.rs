@@ -8,30 +8,20 @@ use aggregates::user::Role;
 use aggregates::{User, UserCommand};
 use anyhow::{anyhow, Context};
 use chrono::Utc;
-use projections::Projector;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
-use crate::store::{Metadata, Repository};
+use crate::store::{Database, Metadata, Repository};
 
 pub async fn grant_role(pool: PgPool, email: &str, role: &str) -> anyhow::Result<()> {
     let role = Role::parse(role).ok_or_else(|| {
         anyhow!("unknown role {role:?}; one of user, admin, auditor, influencer, service")
     })?;
     let email = aggregates::values::Email::parse(email).map_err(|e| anyhow!("{e}"))?;
-    // The lookup must see every registration, even with no server running.
-    let lookup = Projector::new(
-        pool.clone(),
-        vec![Arc::new(projections::login_lookup::LoginLookup)],
-    )
-    .await?;
-    lookup.catch_up().await?;
-    let user_id: uuid::Uuid =
-        sqlx::query_scalar("SELECT user_id FROM login_lookup WHERE email = $1")
-            .bind(email.as_str())
-            .fetch_optional(&pool)
-            .await?
-            .ok_or_else(|| anyhow!("no account with email {email}"))?;
+    let user_id = Database::from(pool.clone())
+        .user_id_by_email(email.as_str())
+        .await?
+        .ok_or_else(|| anyhow!("no account with email {email}"))?;
     let users: Repository<User> = Repository::new(pool, Arc::new(watch::channel(0).0));
     let metadata = Metadata {
         actor: Some("cli".to_owned()),

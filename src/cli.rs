@@ -6,6 +6,7 @@ use projections::Projector;
 
 use crate::config::Config;
 use crate::startup::{connect, migrate, Application};
+use crate::store::Database;
 
 #[derive(Debug, Parser)]
 #[command(name = "identity", version, about = "Event-sourced identity service")]
@@ -112,7 +113,7 @@ pub async fn rebuild(pool: sqlx::PgPool, name: &str) -> anyhow::Result<()> {
         .into_iter()
         .find(|p| p.name() == name)
         .ok_or_else(|| projections::ProjectionError::Unknown(name.to_owned()))?;
-    let applied = Projector::new(pool, vec![projection])
+    let applied = Projector::new(Database::from(pool).projection_store(), vec![projection])
         .await?
         .rebuild()
         .await?;
@@ -137,7 +138,7 @@ pub async fn projection_status(pool: &sqlx::PgPool) -> anyhow::Result<Vec<serde_
     )
     .fetch_all(pool)
     .await?;
-    let stalled = projections::stalled(pool).await?;
+    let stalled = Database::from(pool.clone()).stalled().await?;
     let report: Vec<_> = rows
         .into_iter()
         .map(|(name, position, updated_at)| {

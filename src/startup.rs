@@ -58,7 +58,7 @@ impl Application {
         .await?;
         let appended = Arc::new(watch::channel(0u64).0);
         let (shutdown, _) = watch::channel(false);
-        let projector = Projector::new(pool.clone(), projections::all()).await?;
+        let projector = Projector::new(db.projection_store(), projections::all()).await?;
         projector.catch_up().await?;
         let progress = projector.progress();
         let mut tasks = vec![tokio::spawn(projector.run(
@@ -71,9 +71,9 @@ impl Application {
         let revocations = Arc::new(Revocations::new(
             config.tokens.access_ttl + Duration::from_secs(30 + 60),
         ));
-        let revocations_from = revocations.load(&pool).await?;
+        let revocations_from = revocations.load(&db).await?;
         tasks.push(tokio::spawn(revocations.clone().follow(
-            pool.clone(),
+            db.clone(),
             revocations_from,
             appended.subscribe(),
             config.projection_poll,

@@ -14,6 +14,7 @@ pub mod codes;
 mod database;
 pub mod keys;
 pub mod limits;
+mod lookups;
 mod metadata;
 mod postgres;
 mod repository;
@@ -22,5 +23,14 @@ mod writers;
 
 pub use claims::{Claim, ClaimKind};
 pub use database::Database;
+/// The PostgreSQL log tail on one connection, for the relay's leader
+/// (which holds an advisory lock on that connection).
+pub(crate) async fn pg_read_after(
+    conn: &mut sqlx::PgConnection,
+    after: projections::Cursor,
+    limit: i64,
+) -> Result<Vec<projections::StoredEvent>, sqlx::Error> {
+    postgres::log::read_matching(conn, after, limit, None).await
+}
 pub use metadata::Metadata;
 pub use repository::{CommandError, Committed, Repository, StoreError, StoredAggregate};

@@ -2,14 +2,36 @@
 //! the admin review queue and the applicant's own list.
 
 use aggregates::InfluencerEvent;
-use async_trait::async_trait;
-use sqlx::PgConnection;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
 use uuid::Uuid;
 
-use crate::projector::{aggregate_uuid, decode, Projection, ProjectionError};
+use crate::projector::{aggregate_uuid, decode, Change, Projection, ProjectionError};
 use crate::StoredEvent;
 
 pub struct InfluencerApplications;
+
+/// One write to `influencer_applications`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApplicationChange {
+    Submitted {
+        id: Uuid,
+        user_id: Uuid,
+        display_name: String,
+        channels: Value,
+        pitch: String,
+        at: DateTime<Utc>,
+    },
+    /// Decides the user's pending application, if any.
+    Decided {
+        user_id: Uuid,
+        status: &'static str,
+        at: DateTime<Utc>,
+        by: String,
+        referral_code: Option<String>,
+        reason: Option<String>,
+    },
+}
 
 /// Namespace of application ids (a fixed random UUID; never change it, or
 /// every application id changes on the next rebuild).
@@ -23,7 +45,6 @@ pub fn application_id(user_id: Uuid, sequence: i64) -> Uuid {
     Uuid::new_v5(&APPLICATION_NAMESPACE, &name)
 }
 
-#[async_trait]
 impl Projection for InfluencerApplications {
     fn name(&self) -> &'static str {
         "influencer_applications"
@@ -33,70 +54,51 @@ impl Projection for InfluencerApplications {
         &["influencer_applications"]
     }
 
-    async fn apply(
-        &self,
-        conn: &mut PgConnection,
-        event: &StoredEvent,
-    ) -> Result<(), ProjectionError> {
+    fn changes(&self, event: &StoredEvent) -> Result<Vec<Change>, ProjectionError> {
         if event.aggregate_type != "influencer" {
-            return Ok(());
+            return Ok(vec![]);
         }
         let user_id = aggregate_uuid(event)?;
-        match decode::<InfluencerEvent>(event)? {
+        let change = match decode::<InfluencerEvent>(event)? {
             InfluencerEvent::ApplicationSubmitted {
                 display_name,
                 channels,
                 pitch,
                 at,
                 ..
-            } => {
-                let channels =
-                    serde_json::to_value(&channels).map_err(|source| ProjectionError::Decode {
+            } => ApplicationChange::Submitted {
+                id: application_id(user_id, event.sequence),
+                user_id,
+                display_name,
+                channels: serde_json::to_value(&channels).map_err(|source| {
+                    ProjectionError::Decode {
                         position: event.position,
                         source,
-                    })?;
-                sqlx::query(
-                    "INSERT INTO influencer_applications
-                         (id, user_id, display_name, channels, pitch, status, submitted_at)
-                     VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
-                )
-                .bind(application_id(user_id, event.sequence))
-                .bind(user_id)
-                .bind(display_name)
-                .bind(channels)
-                .bind(pitch)
-                .bind(at)
-                .execute(conn)
-                .await?;
-            }
+                    }
+                })?,
+                pitch,
+                at,
+            },
             InfluencerEvent::ApplicationApproved { code, by, at, .. } => {
-                sqlx::query(
-                    "UPDATE influencer_applications
-                        SET status = 'approved', decided_at = $2, decided_by = $3, referral_code = $4
-                      WHERE user_id = $1 AND status = 'pending'",
-                )
-                .bind(user_id)
-                .bind(at)
-                .bind(by)
-                .bind(code.as_str())
-                .execute(conn)
-                .await?;
+                ApplicationChange::Decided {
+                    user_id,
+                    status: "approved",
+                    at,
+                    by,
+                    referral_code: Some(code.as_str().to_owned()),
+                    reason: None,
+                }
             }
-            InfluencerEvent::ApplicationRejected { reason, by, at } => {
-                sqlx::query(
-                    "UPDATE influencer_applications
-                        SET status = 'rejected', decided_at = $2, decided_by = $3, reason = $4
-                      WHERE user_id = $1 AND status = 'pending'",
-                )
-                .bind(user_id)
-                .bind(at)
-                .bind(by)
-                .bind(reason)
-                .execute(conn)
-                .await?;
-            }
-            _ => {}
-        }
-        Ok(())
+            InfluencerEvent::ApplicationRejected { reason, by, at } => ApplicationChange::Decided {
+                user_id,
+                status: "rejected",
+                at,
+                by,
+                referral_code: None,
+                reason: Some(reason),
+            },
+            _ => return Ok(vec![]),
+        };
+        Ok(vec![Change::Application(change)])
     }
 }

@@ -3,15 +3,95 @@
 //! why the tables hold facts and are summed when read).
 
 use aggregates::{ConversionEvent, InfluencerEvent, LedgerEvent, ReferralEvent};
-use async_trait::async_trait;
-use sqlx::PgConnection;
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
 
-use crate::projector::{aggregate_uuid, decode, Projection, ProjectionError};
+use crate::projector::{aggregate_uuid, decode, Change, Projection, ProjectionError};
 use crate::StoredEvent;
 
 pub struct InfluencerDashboard;
 
-#[async_trait]
+/// One write to the dashboard's tables.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DashboardChange {
+    /// `influencer_profiles`: a (re)submitted application, back to pending.
+    ProfileSubmitted {
+        influencer_id: Uuid,
+        display_name: String,
+    },
+    ProfileApproved {
+        influencer_id: Uuid,
+        commission_rate_bps: i64,
+        at: DateTime<Utc>,
+    },
+    CommissionRate {
+        influencer_id: Uuid,
+        commission_rate_bps: i64,
+    },
+    ProfileStatus {
+        influencer_id: Uuid,
+        status: &'static str,
+    },
+    /// `influencer_codes`.
+    CodeClaimed {
+        influencer_id: Uuid,
+        normalized: String,
+        code: String,
+        kind: &'static str,
+        at: DateTime<Utc>,
+    },
+    CodeDeactivated {
+        influencer_id: Uuid,
+        normalized: String,
+    },
+    /// `influencer_referrals`.
+    Referred {
+        user_id: Uuid,
+        influencer_id: Uuid,
+        normalized: String,
+        signed_up_at: DateTime<Utc>,
+    },
+    ReferralVerified {
+        user_id: Uuid,
+        at: DateTime<Utc>,
+    },
+    /// `influencer_conversions`.
+    Converted {
+        external_id: String,
+        influencer_id: Uuid,
+        user_id: Uuid,
+        normalized: String,
+        currency: String,
+        amount_minor: i64,
+        commission_minor: i64,
+        occurred_at: DateTime<Utc>,
+    },
+    Refunded {
+        external_id: String,
+        at: DateTime<Utc>,
+    },
+    /// `influencer_pending`: buckets up to `through` were released.
+    PendingReleased {
+        influencer_id: Uuid,
+        currency: String,
+        through: NaiveDate,
+    },
+    /// `influencer_pending`: `amount` (may be negative) added to a bucket.
+    PendingAdded {
+        influencer_id: Uuid,
+        currency: String,
+        release_on: NaiveDate,
+        amount: i64,
+    },
+    /// `influencer_balances`: changes added to the totals.
+    Balance {
+        influencer_id: Uuid,
+        currency: String,
+        available: i64,
+        paid: i64,
+    },
+}
+
 impl Projection for InfluencerDashboard {
     fn name(&self) -> &'static str {
         "influencer_dashboard"
@@ -28,139 +108,106 @@ impl Projection for InfluencerDashboard {
         ]
     }
 
-    async fn apply(
-        &self,
-        conn: &mut PgConnection,
-        event: &StoredEvent,
-    ) -> Result<(), ProjectionError> {
-        match event.aggregate_type.as_str() {
-            "influencer" => influencer(conn, event).await,
-            "referral" => referral(conn, event).await,
-            "conversion" => conversion(conn, event).await,
-            "ledger" => ledger(conn, event).await,
-            _ => Ok(()),
-        }
+    fn changes(&self, event: &StoredEvent) -> Result<Vec<Change>, ProjectionError> {
+        let changes = match event.aggregate_type.as_str() {
+            "influencer" => influencer(event)?,
+            "referral" => referral(event)?,
+            "conversion" => conversion(event)?,
+            "ledger" => ledger(event)?,
+            _ => vec![],
+        };
+        Ok(changes.into_iter().map(Change::Dashboard).collect())
     }
 }
 
-async fn influencer(conn: &mut PgConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
-    let id = aggregate_uuid(event)?;
-    let decoded = decode::<InfluencerEvent>(event)?;
-    profile(conn, id, &decoded).await?;
-    let (code, kind, at) = match decoded {
-        InfluencerEvent::ApplicationApproved { code, at, .. } => (code, "generated", at),
-        InfluencerEvent::VanityCodeClaimed { code, at, .. } => (code, "vanity", at),
-        InfluencerEvent::ReferralCodeDeactivated { code, .. } => {
-            sqlx::query(
-                "UPDATE influencer_codes SET active = false
-                  WHERE influencer_id = $1 AND normalized = $2",
-            )
-            .bind(id)
-            .bind(code.normalized())
-            .execute(conn)
-            .await?;
-            return Ok(());
+fn influencer(event: &StoredEvent) -> Result<Vec<DashboardChange>, ProjectionError> {
+    let influencer_id = aggregate_uuid(event)?;
+    let change = match decode::<InfluencerEvent>(event)? {
+        InfluencerEvent::ApplicationSubmitted { display_name, .. } => {
+            DashboardChange::ProfileSubmitted {
+                influencer_id,
+                display_name,
+            }
         }
-        _ => return Ok(()),
-    };
-    sqlx::query(
-        "INSERT INTO influencer_codes (influencer_id, normalized, code, kind, active, claimed_at)
-         VALUES ($1, $2, $3, $4, true, $5)",
-    )
-    .bind(id)
-    .bind(code.normalized())
-    .bind(code.as_str())
-    .bind(kind)
-    .bind(at)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Keeps `influencer_profiles` in step with the program status.
-async fn profile(
-    conn: &mut PgConnection,
-    id: uuid::Uuid,
-    event: &InfluencerEvent,
-) -> Result<(), ProjectionError> {
-    let query = match event {
-        InfluencerEvent::ApplicationSubmitted { display_name, .. } => sqlx::query(
-            "INSERT INTO influencer_profiles (influencer_id, display_name, status)
-             VALUES ($1, $2, 'pending')
-             ON CONFLICT (influencer_id)
-             DO UPDATE SET display_name = EXCLUDED.display_name, status = 'pending'",
-        )
-        .bind(id)
-        .bind(display_name),
         InfluencerEvent::ApplicationApproved {
+            code,
             commission_rate,
             at,
             ..
-        } => sqlx::query(
-            "UPDATE influencer_profiles
-                SET status = 'active', commission_rate_bps = $2, approved_at = $3
-              WHERE influencer_id = $1",
-        )
-        .bind(id)
-        .bind(i64::from(commission_rate.bps()))
-        .bind(at),
+        } => {
+            return Ok(vec![
+                DashboardChange::ProfileApproved {
+                    influencer_id,
+                    commission_rate_bps: i64::from(commission_rate.bps()),
+                    at,
+                },
+                code_claimed(influencer_id, &code, "generated", at),
+            ])
+        }
+        InfluencerEvent::VanityCodeClaimed { code, at, .. } => {
+            code_claimed(influencer_id, &code, "vanity", at)
+        }
+        InfluencerEvent::ReferralCodeDeactivated { code, .. } => DashboardChange::CodeDeactivated {
+            influencer_id,
+            normalized: code.normalized().to_owned(),
+        },
         InfluencerEvent::CommissionRateSet {
             commission_rate, ..
-        } => sqlx::query(
-            "UPDATE influencer_profiles SET commission_rate_bps = $2 WHERE influencer_id = $1",
-        )
-        .bind(id)
-        .bind(i64::from(commission_rate.bps())),
-        InfluencerEvent::ApplicationRejected { .. } => sqlx::query(
-            "UPDATE influencer_profiles SET status = 'rejected' WHERE influencer_id = $1",
-        )
-        .bind(id),
-        InfluencerEvent::InfluencerSuspended { .. } => sqlx::query(
-            "UPDATE influencer_profiles SET status = 'suspended' WHERE influencer_id = $1",
-        )
-        .bind(id),
-        InfluencerEvent::InfluencerReinstated { .. } => {
-            sqlx::query("UPDATE influencer_profiles SET status = 'active' WHERE influencer_id = $1")
-                .bind(id)
-        }
-        _ => return Ok(()),
+        } => DashboardChange::CommissionRate {
+            influencer_id,
+            commission_rate_bps: i64::from(commission_rate.bps()),
+        },
+        InfluencerEvent::ApplicationRejected { .. } => status(influencer_id, "rejected"),
+        InfluencerEvent::InfluencerSuspended { .. } => status(influencer_id, "suspended"),
+        InfluencerEvent::InfluencerReinstated { .. } => status(influencer_id, "active"),
     };
-    query.execute(conn).await?;
-    Ok(())
+    Ok(vec![change])
 }
 
-async fn referral(conn: &mut PgConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
-    match decode::<ReferralEvent>(event)? {
+fn code_claimed(
+    influencer_id: Uuid,
+    code: &aggregates::values::ReferralCode,
+    kind: &'static str,
+    at: DateTime<Utc>,
+) -> DashboardChange {
+    DashboardChange::CodeClaimed {
+        influencer_id,
+        normalized: code.normalized().to_owned(),
+        code: code.as_str().to_owned(),
+        kind,
+        at,
+    }
+}
+
+fn status(influencer_id: Uuid, status: &'static str) -> DashboardChange {
+    DashboardChange::ProfileStatus {
+        influencer_id,
+        status,
+    }
+}
+
+fn referral(event: &StoredEvent) -> Result<Vec<DashboardChange>, ProjectionError> {
+    let change = match decode::<ReferralEvent>(event)? {
         ReferralEvent::SignupAttributed {
             user_id,
             influencer_id,
             code,
             signed_up_at,
-        } => {
-            sqlx::query(
-                "INSERT INTO influencer_referrals (user_id, influencer_id, normalized, signed_up_at)
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(user_id)
-            .bind(influencer_id)
-            .bind(code.normalized())
-            .bind(signed_up_at)
-            .execute(conn)
-            .await?;
-        }
+        } => DashboardChange::Referred {
+            user_id,
+            influencer_id,
+            normalized: code.normalized().to_owned(),
+            signed_up_at,
+        },
         ReferralEvent::VerifiedSignupRecorded { user_id, at, .. } => {
-            sqlx::query("UPDATE influencer_referrals SET verified_at = $2 WHERE user_id = $1")
-                .bind(user_id)
-                .bind(at)
-                .execute(conn)
-                .await?;
+            DashboardChange::ReferralVerified { user_id, at }
         }
-    }
-    Ok(())
+    };
+    Ok(vec![change])
 }
 
-async fn conversion(conn: &mut PgConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
-    match decode::<ConversionEvent>(event)? {
+fn conversion(event: &StoredEvent) -> Result<Vec<DashboardChange>, ProjectionError> {
+    let change = match decode::<ConversionEvent>(event)? {
         ConversionEvent::ConversionRecorded {
             external_id,
             user_id,
@@ -171,41 +218,27 @@ async fn conversion(conn: &mut PgConnection, event: &StoredEvent) -> Result<(), 
             code: Some(code),
             commission_minor,
             ..
-        } => {
-            sqlx::query(
-                "INSERT INTO influencer_conversions (external_id, influencer_id, user_id, normalized,
-                     currency, amount_minor, commission_minor, occurred_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(external_id)
-            .bind(influencer_id)
-            .bind(user_id)
-            .bind(code.normalized())
-            .bind(currency.as_str())
-            .bind(amount_minor)
-            .bind(commission_minor)
-            .bind(occurred_at)
-            .execute(conn)
-            .await?;
-        }
+        } => DashboardChange::Converted {
+            external_id,
+            influencer_id,
+            user_id,
+            normalized: code.normalized().to_owned(),
+            currency: currency.as_str().to_owned(),
+            amount_minor,
+            commission_minor,
+            occurred_at,
+        },
         ConversionEvent::ConversionRefunded {
             external_id, at, ..
-        } => {
-            sqlx::query(
-                "UPDATE influencer_conversions SET refunded_at = $2 WHERE external_id = $1",
-            )
-            .bind(external_id)
-            .bind(at)
-            .execute(conn)
-            .await?;
-        }
-        ConversionEvent::ConversionRecorded { .. } => {}
-    }
-    Ok(())
+        } => DashboardChange::Refunded { external_id, at },
+        ConversionEvent::ConversionRecorded { .. } => return Ok(vec![]),
+    };
+    Ok(vec![change])
 }
 
-async fn ledger(conn: &mut PgConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
-    let id = aggregate_uuid(event)?;
+fn ledger(event: &StoredEvent) -> Result<Vec<DashboardChange>, ProjectionError> {
+    let influencer_id = aggregate_uuid(event)?;
+    let mut changes = Vec::with_capacity(2);
     // (currency, change of available, change of paid, bucket change)
     let (currency, available, paid, bucket) = match decode::<LedgerEvent>(event)? {
         LedgerEvent::EarningsAccrued {
@@ -220,15 +253,11 @@ async fn ledger(conn: &mut PgConnection, event: &StoredEvent) -> Result<(), Proj
             through,
             ..
         } => {
-            sqlx::query(
-                "DELETE FROM influencer_pending
-                  WHERE influencer_id = $1 AND currency = $2 AND release_on <= $3",
-            )
-            .bind(id)
-            .bind(currency.as_str())
-            .bind(through)
-            .execute(&mut *conn)
-            .await?;
+            changes.push(DashboardChange::PendingReleased {
+                influencer_id,
+                currency: currency.as_str().to_owned(),
+                through,
+            });
             (currency, amount_minor, 0, None)
         }
         LedgerEvent::EarningsReversed {
@@ -249,32 +278,20 @@ async fn ledger(conn: &mut PgConnection, event: &StoredEvent) -> Result<(), Proj
             ..
         } => (currency, -amount_minor, amount_minor, None),
     };
+    let currency = currency.as_str().to_owned();
     if let Some((release_on, amount)) = bucket {
-        sqlx::query(
-            "INSERT INTO influencer_pending (influencer_id, currency, release_on, amount)
-             VALUES ($1, $2, $3, $4)
-             ON CONFLICT (influencer_id, currency, release_on)
-             DO UPDATE SET amount = influencer_pending.amount + EXCLUDED.amount",
-        )
-        .bind(id)
-        .bind(currency.as_str())
-        .bind(release_on)
-        .bind(amount)
-        .execute(&mut *conn)
-        .await?;
+        changes.push(DashboardChange::PendingAdded {
+            influencer_id,
+            currency: currency.clone(),
+            release_on,
+            amount,
+        });
     }
-    sqlx::query(
-        "INSERT INTO influencer_balances (influencer_id, currency, available, paid)
-         VALUES ($1, $2, $3, $4)
-         ON CONFLICT (influencer_id, currency)
-         DO UPDATE SET available = influencer_balances.available + EXCLUDED.available,
-                       paid = influencer_balances.paid + EXCLUDED.paid",
-    )
-    .bind(id)
-    .bind(currency.as_str())
-    .bind(available)
-    .bind(paid)
-    .execute(conn)
-    .await?;
-    Ok(())
+    changes.push(DashboardChange::Balance {
+        influencer_id,
+        currency,
+        available,
+        paid,
+    });
+    Ok(changes)
 }

@@ -1,10 +1,12 @@
 //! Read models built from the event log.
 //!
-//! [`log`] reads the log in an order that never skips a late-committing
-//! append; [`projector`] runs each [`Projection`] with its own checkpoint,
-//! written in the same transaction as its rows; the remaining modules are the
-//! read models themselves.
+//! [`log`] names places in the log; [`projector`] runs each [`Projection`]
+//! with its own checkpoint, written in the same transaction as its rows,
+//! through the [`store`] port that each storage backend implements; the
+//! remaining modules are the read models themselves, each a pure function
+//! from an event to its [`Change`]s.
 
+mod change;
 pub mod db_errors;
 mod failures;
 pub mod influencer_applications;
@@ -12,12 +14,15 @@ pub mod influencer_dashboard;
 pub mod log;
 pub mod login_lookup;
 pub mod projector;
+pub mod store;
 pub mod user_directory;
 pub mod user_sessions;
 
-pub use failures::Failure;
+pub use change::Change;
+pub use failures::{Failure, FAILURE_COLUMNS};
 pub use log::{Cursor, StoredEvent};
-pub use projector::{stalled, Progress, Projection, ProjectionError, Projector};
+pub use projector::{Progress, Projection, ProjectionError, Projector};
+pub use store::{ProjectionStore, ProjectionTx};
 
 use std::sync::Arc;
 

@@ -1,6 +1,6 @@
-//! Reading the event log in commit-safe order.
+//! Places in the event log and the events read from it.
 //!
-//! `position` comes from an identity column, so it is handed out at insert
+//! On PostgreSQL `position` comes from an identity column, so it is handed out at insert
 //! time, not at commit: transaction A can take position 5, B position 6, and
 //! B commit first. A reader that pages by position alone would read 6, move
 //! its cursor past 5 and never see A's event.
@@ -16,7 +16,6 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::PgConnection;
 
 /// A place in the log: the last event a reader has seen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -54,75 +53,9 @@ impl StoredEvent {
     }
 }
 
-/// Columns of [`StoredEvent`], for queries that select whole events.
+/// Columns of [`StoredEvent`] on PostgreSQL, for queries that select whole
+/// events.
 pub const EVENT_COLUMNS: &str =
-    "position, tx_id::text::bigint AS tx_id, aggregate_type, aggregate_id, \
-     sequence, event_type, event_version, payload, metadata, recorded_at";
-
-/// Up to `limit` events after `after`, oldest first, never past an event
-/// whose transaction might still be in flight.
-pub async fn read_after(
-    conn: &mut PgConnection,
-    after: Cursor,
-    limit: i64,
-) -> Result<Vec<StoredEvent>, sqlx::Error> {
-    read_matching(conn, after, limit, None).await
-}
-
-/// [`read_after`], keeping only events whose type starts with
-/// `type_prefix` (all of them when `None`).
-pub async fn read_matching(
-    conn: &mut PgConnection,
-    after: Cursor,
-    limit: i64,
-    type_prefix: Option<&str>,
-) -> Result<Vec<StoredEvent>, sqlx::Error> {
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events
-          WHERE (tx_id, position) > ($1::text::xid8, $2)
-            AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-            AND ($4::text IS NULL OR starts_with(event_type, $4))
-          ORDER BY tx_id, position
-          LIMIT $3"
-    );
-    sqlx::query_as::<_, StoredEvent>(&sql)
-        .bind(after.tx_id.to_string())
-        .bind(after.position)
-        .bind(limit)
-        .bind(type_prefix)
-        .fetch_all(conn)
-        .await
-}
-
-/// The cursor of the event at `position`, so that a reader who names only
-/// the last position it saw resumes exactly after it; `None` when no event
-/// has that position. Position 0 is the start of the log.
-pub async fn cursor_at(
-    conn: &mut PgConnection,
-    position: i64,
-) -> Result<Option<Cursor>, sqlx::Error> {
-    if position == 0 {
-        return Ok(Some(Cursor::default()));
-    }
-    let tx_id: Option<i64> =
-        sqlx::query_scalar("SELECT tx_id::text::bigint FROM events WHERE position = $1")
-            .bind(position)
-            .fetch_optional(conn)
-            .await?;
-    Ok(tx_id.map(|tx_id| Cursor { tx_id, position }))
-}
-
-/// The cursor of the newest event that is safe to read now (the head a
-/// caught-up reader will reach), or the default cursor for an empty log.
-pub async fn head(conn: &mut PgConnection) -> Result<Cursor, sqlx::Error> {
-    let row: Option<(i64, i64)> = sqlx::query_as(
-        "SELECT tx_id::text::bigint, position FROM events
-          WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())
-          ORDER BY tx_id DESC, position DESC LIMIT 1",
-    )
-    .fetch_optional(conn)
-    .await?;
-    Ok(row
-        .map(|(tx_id, position)| Cursor { tx_id, position })
-        .unwrap_or_default())
-}
+    "events.position, events.tx_id::text::bigint AS tx_id, events.aggregate_type, \
+     events.aggregate_id, events.sequence, events.event_type, events.event_version, \
+     events.payload, events.metadata, events.recorded_at";

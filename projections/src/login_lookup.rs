@@ -2,15 +2,45 @@
 //! status that login needs, in one indexed row.
 
 use aggregates::UserEvent;
-use async_trait::async_trait;
-use sqlx::PgConnection;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
-use crate::projector::{aggregate_uuid, decode, Projection, ProjectionError};
+use crate::projector::{aggregate_uuid, decode, Change, Projection, ProjectionError};
 use crate::StoredEvent;
 
 pub struct LoginLookup;
 
-#[async_trait]
+/// One write to `login_lookup`, keyed by `user_id`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoginChange {
+    Registered {
+        user_id: Uuid,
+        email: String,
+        username_normalized: String,
+    },
+    EmailVerified {
+        user_id: Uuid,
+    },
+    /// Adds `role` to the set (kept sorted, without duplicates).
+    RoleAdded {
+        user_id: Uuid,
+        role: String,
+    },
+    RoleRemoved {
+        user_id: Uuid,
+        role: String,
+    },
+    Status {
+        user_id: Uuid,
+        status: &'static str,
+    },
+    /// An admin's lock until a time, or `None` when lifted.
+    AdminLock {
+        user_id: Uuid,
+        until: Option<DateTime<Utc>>,
+    },
+}
+
 impl Projection for LoginLookup {
     fn name(&self) -> &'static str {
         "login_lookup"
@@ -20,89 +50,50 @@ impl Projection for LoginLookup {
         &["login_lookup"]
     }
 
-    async fn apply(
-        &self,
-        conn: &mut PgConnection,
-        event: &StoredEvent,
-    ) -> Result<(), ProjectionError> {
+    fn changes(&self, event: &StoredEvent) -> Result<Vec<Change>, ProjectionError> {
         if event.aggregate_type != "user" {
-            return Ok(());
+            return Ok(vec![]);
         }
         let user_id = aggregate_uuid(event)?;
-        match decode::<UserEvent>(event)? {
+        let change = match decode::<UserEvent>(event)? {
             UserEvent::UserRegistered {
                 username, email, ..
-            } => {
-                sqlx::query(
-                    "INSERT INTO login_lookup (user_id, email, username_normalized, email_verified, roles, status)
-                     VALUES ($1, $2, $3, false, ARRAY['user'], 'active')",
-                )
-                .bind(user_id)
-                .bind(email)
-                .bind(username.to_ascii_lowercase())
-                .execute(conn)
-                .await?;
-            }
-            UserEvent::EmailVerified { .. } => {
-                sqlx::query("UPDATE login_lookup SET email_verified = true WHERE user_id = $1")
-                    .bind(user_id)
-                    .execute(conn)
-                    .await?;
-            }
-            UserEvent::RoleGranted { role, .. } => {
-                let set = "roles = ARRAY(SELECT DISTINCT r FROM unnest(array_append(roles, $2)) r ORDER BY r)";
-                set_column(conn, user_id, set, role.as_str()).await?;
-            }
-            UserEvent::RoleRevoked { role, .. } => {
-                set_column(
-                    conn,
-                    user_id,
-                    "roles = array_remove(roles, $2)",
-                    role.as_str(),
-                )
-                .await?;
-            }
-            UserEvent::UserDeactivated { .. } => {
-                set_column(conn, user_id, "status = $2", "deactivated").await?;
-            }
-            UserEvent::UserReactivated { .. } => {
-                set_column(conn, user_id, "status = $2", "active").await?;
-            }
+            } => LoginChange::Registered {
+                user_id,
+                email,
+                username_normalized: username.to_ascii_lowercase(),
+            },
+            UserEvent::EmailVerified { .. } => LoginChange::EmailVerified { user_id },
+            UserEvent::RoleGranted { role, .. } => LoginChange::RoleAdded {
+                user_id,
+                role: role.as_str().to_owned(),
+            },
+            UserEvent::RoleRevoked { role, .. } => LoginChange::RoleRemoved {
+                user_id,
+                role: role.as_str().to_owned(),
+            },
+            UserEvent::UserDeactivated { .. } => LoginChange::Status {
+                user_id,
+                status: "deactivated",
+            },
+            UserEvent::UserReactivated { .. } => LoginChange::Status {
+                user_id,
+                status: "active",
+            },
             // Only an admin's lock stops refreshes; the failure limit's
             // stops new password logins alone (see `auth::revocations`).
             UserEvent::AccountLocked {
                 until, by: Some(_), ..
-            } => {
-                sqlx::query("UPDATE login_lookup SET admin_locked_until = $2 WHERE user_id = $1")
-                    .bind(user_id)
-                    .bind(until)
-                    .execute(conn)
-                    .await?;
-            }
-            UserEvent::AccountUnlocked { .. } => {
-                sqlx::query("UPDATE login_lookup SET admin_locked_until = NULL WHERE user_id = $1")
-                    .bind(user_id)
-                    .execute(conn)
-                    .await?;
-            }
-            _ => {}
-        }
-        Ok(())
+            } => LoginChange::AdminLock {
+                user_id,
+                until: Some(until),
+            },
+            UserEvent::AccountUnlocked { .. } => LoginChange::AdminLock {
+                user_id,
+                until: None,
+            },
+            _ => return Ok(vec![]),
+        };
+        Ok(vec![Change::Login(change)])
     }
-}
-
-async fn set_column(
-    conn: &mut PgConnection,
-    user_id: uuid::Uuid,
-    assignment: &str,
-    value: &str,
-) -> Result<(), ProjectionError> {
-    sqlx::query(&format!(
-        "UPDATE login_lookup SET {assignment} WHERE user_id = $1"
-    ))
-    .bind(user_id)
-    .bind(value)
-    .execute(conn)
-    .await?;
-    Ok(())
 }

@@ -10,23 +10,28 @@
 //! the projection is reported as stalled, and it retries with a growing
 //! pause. The other projections, the write path and start-up go on.
 //!
+//! A projection is pure: it turns an event into [`Change`]s to its read
+//! model and knows no SQL. The storage layer ([`ProjectionStore`], one
+//! implementation per backend) reads the log, writes the changes and moves
+//! checkpoints, so the same projections run on every backend.
+//!
 //! Batches are read once per distinct checkpoint (normally all projections
 //! share one) outside any transaction, so a reader never holds back the
-//! log's horizon. Applying takes the projection's checkpoint row `FOR
-//! UPDATE` and checks it did not move since the read: several instances (or
-//! a CLI rebuild) take turns per projection, and nothing is applied twice.
+//! log's horizon. Applying locks the projection's checkpoint for the
+//! transaction and checks it did not move since the read: several instances
+//! (or a CLI rebuild) take turns per projection, and nothing is applied
+//! twice.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use sqlx::{PgConnection, PgPool};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::failures::{self, Failure};
-use crate::log::{self, Cursor, StoredEvent};
+pub use crate::change::Change;
+use crate::log::{Cursor, StoredEvent};
+use crate::store::ProjectionStore;
 
 /// Events applied per transaction.
 const BATCH: i64 = 500;
@@ -68,19 +73,15 @@ impl ProjectionError {
 }
 
 /// A read model built from the log.
-#[async_trait]
 pub trait Projection: Send + Sync {
     /// Stable name: the checkpoint key and the CLI argument.
     fn name(&self) -> &'static str;
     /// Tables this projection owns; emptied when it is rebuilt.
     fn tables(&self) -> &'static [&'static str];
-    /// Applies one event inside the batch transaction. Events of no interest
-    /// are ignored.
-    async fn apply(
-        &self,
-        conn: &mut PgConnection,
-        event: &StoredEvent,
-    ) -> Result<(), ProjectionError>;
+    /// What one event changes in the read model (nothing for events of no
+    /// interest). Pure: the store writes the changes in the batch's
+    /// transaction.
+    fn changes(&self, event: &StoredEvent) -> Result<Vec<Change>, ProjectionError>;
 }
 
 /// How far one projection got, as published to waiting requests.
@@ -152,30 +153,25 @@ enum Outcome {
 
 /// Runs a set of projections and publishes how far each one got.
 pub struct Projector {
-    pool: PgPool,
+    store: Arc<dyn ProjectionStore>,
     runners: Vec<Runner>,
 }
 
 impl Projector {
     pub async fn new(
-        pool: PgPool,
+        store: Arc<dyn ProjectionStore>,
         projections: Vec<Arc<dyn Projection>>,
     ) -> Result<Self, ProjectionError> {
         let mut runners = Vec::with_capacity(projections.len());
         for projection in projections {
-            sqlx::query(
-                "INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT DO NOTHING",
-            )
-            .bind(projection.name())
-            .execute(&pool)
-            .await?;
+            store.register(projection.name()).await?;
             runners.push(Runner {
                 projection,
                 progress: watch::channel(Progress::default()).0,
                 retry: Mutex::new(None),
             });
         }
-        Ok(Self { pool, runners })
+        Ok(Self { store, runners })
     }
 
     /// Follows each projection's progress as it moves.
@@ -194,7 +190,7 @@ impl Projector {
             return Ok(0);
         }
         let names: Vec<&str> = due.iter().map(|r| r.name()).collect();
-        let checkpoints = checkpoints(&self.pool, &names).await?;
+        let checkpoints = self.store.checkpoints(&names).await?;
         let mut batches: HashMap<Cursor, Arc<Vec<StoredEvent>>> = HashMap::new();
         let mut applied = 0;
         for runner in due {
@@ -202,8 +198,7 @@ impl Projector {
             let events = match batches.get(&from) {
                 Some(events) => events.clone(),
                 None => {
-                    let mut conn = self.pool.acquire().await?;
-                    let events = Arc::new(log::read_after(&mut conn, from, BATCH).await?);
+                    let events = Arc::new(self.store.read_after(from, BATCH).await?);
                     batches.insert(from, events.clone());
                     events
                 }
@@ -233,47 +228,47 @@ impl Projector {
         events: &[StoredEvent],
     ) -> Result<Outcome, ProjectionError> {
         let name = runner.name();
-        let mut tx = self.pool.begin().await?;
-        if lock_checkpoint(&mut tx, name).await? != from {
+        let mut tx = self.store.begin().await?;
+        if tx.lock_checkpoint(name).await? != from {
             return Ok(Outcome::Moved);
         }
         let mut failed = None;
         for (index, event) in events.iter().enumerate() {
-            if let Err(error) = runner.projection.apply(&mut tx, event).await {
+            if let Err(error) = apply(&mut *tx, runner, event).await {
                 failed = Some((index, error));
                 break;
             }
         }
         let Some((index, error)) = failed else {
             let last = events.last().map(StoredEvent::cursor).unwrap_or(from);
-            set_checkpoint(&mut tx, name, last).await?;
+            tx.set_checkpoint(name, last).await?;
             // Another instance may have recorded a failure of this
             // projection: applying past it ends the stall (a cheap delete
             // on a table of at most one row per projection).
-            failures::clear(&mut *tx, name).await?;
+            tx.clear_failure(name).await?;
             tx.commit().await?;
             runner.healthy(last);
             return Ok(Outcome::Applied(events.len()));
         };
-        // The failed statement aborted the transaction: start again, apply
-        // what came before the bad event and record it.
+        // A failed statement may have aborted the transaction: start again,
+        // apply what came before the bad event and record it.
         tx.rollback().await?;
         if error.is_transient() {
             return Err(error);
         }
-        let mut tx = self.pool.begin().await?;
-        if lock_checkpoint(&mut tx, name).await? != from {
+        let mut tx = self.store.begin().await?;
+        if tx.lock_checkpoint(name).await? != from {
             return Ok(Outcome::Moved);
         }
         let before = &events[..index];
         for event in before {
-            runner.projection.apply(&mut tx, event).await?;
+            apply(&mut *tx, runner, event).await?;
         }
         let reached = before.last().map(StoredEvent::cursor).unwrap_or(from);
-        set_checkpoint(&mut tx, name, reached).await?;
+        tx.set_checkpoint(name, reached).await?;
         let bad = &events[index];
         let message = format!("{:#}", anyhow_chain(&error));
-        failures::record(&mut *tx, name, bad, &message).await?;
+        tx.record_failure(name, bad, &message).await?;
         tx.commit().await?;
         tracing::error!(
             projection = name,
@@ -302,16 +297,14 @@ impl Projector {
     /// Empties these projections' read models and applies the whole log
     /// again from position zero. Fails if one of them stalls on the way.
     pub async fn rebuild(&self) -> Result<usize, ProjectionError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.store.begin().await?;
         for runner in &self.runners {
-            lock_checkpoint(&mut tx, runner.name()).await?;
+            tx.lock_checkpoint(runner.name()).await?;
             for table in runner.projection.tables() {
-                sqlx::query(&format!("TRUNCATE {table}"))
-                    .execute(&mut *tx)
-                    .await?;
+                tx.empty(table).await?;
             }
-            set_checkpoint(&mut tx, runner.name(), Cursor::default()).await?;
-            failures::clear(&mut *tx, runner.name()).await?;
+            tx.set_checkpoint(runner.name(), Cursor::default()).await?;
+            tx.clear_failure(runner.name()).await?;
         }
         tx.commit().await?;
         for runner in &self.runners {
@@ -319,7 +312,7 @@ impl Projector {
         }
         let applied = self.catch_up().await?;
         for runner in self.runners.iter().filter(|r| r.is_stalled()) {
-            if let Some(failure) = failures::of(&self.pool, runner.name()).await? {
+            if let Some(failure) = self.store.failure(runner.name()).await? {
                 return Err(ProjectionError::Stalled {
                     name: runner.name(),
                     position: failure.position,
@@ -373,56 +366,16 @@ fn anyhow_chain(error: &ProjectionError) -> String {
     text
 }
 
-/// Stalled projections, for readiness and the CLI status.
-pub async fn stalled(pool: &PgPool) -> Result<Vec<Failure>, sqlx::Error> {
-    failures::all(pool).await
-}
-
-/// The checkpoints of `names`, in one query.
-async fn checkpoints(
-    pool: &PgPool,
-    names: &[&str],
-) -> Result<HashMap<String, Cursor>, sqlx::Error> {
-    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT name, tx_id::text::bigint, position FROM projection_checkpoints
-          WHERE name = ANY($1)",
-    )
-    .bind(names)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(name, tx_id, position)| (name, Cursor { tx_id, position }))
-        .collect())
-}
-
-/// Locks one projection's checkpoint row for this transaction and reads it.
-async fn lock_checkpoint(conn: &mut PgConnection, name: &str) -> Result<Cursor, sqlx::Error> {
-    let (tx_id, position): (i64, i64) = sqlx::query_as(
-        "SELECT tx_id::text::bigint, position FROM projection_checkpoints
-          WHERE name = $1 FOR UPDATE",
-    )
-    .bind(name)
-    .fetch_one(conn)
-    .await?;
-    Ok(Cursor { tx_id, position })
-}
-
-async fn set_checkpoint(
-    conn: &mut PgConnection,
-    name: &str,
-    to: Cursor,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE projection_checkpoints SET tx_id = $2::text::xid8, position = $3, updated_at = now()
-          WHERE name = $1",
-    )
-    .bind(name)
-    .bind(to.tx_id.to_string())
-    .bind(to.position)
-    .execute(conn)
-    .await
-    .map(|_| ())
+/// Applies one event's changes inside the batch transaction.
+async fn apply(
+    tx: &mut dyn crate::store::ProjectionTx,
+    runner: &Runner,
+    event: &StoredEvent,
+) -> Result<(), ProjectionError> {
+    for change in runner.projection.changes(event)? {
+        tx.apply(&change).await?;
+    }
+    Ok(())
 }
 
 /// Parses the aggregate id of an event about a user or session (a UUID).

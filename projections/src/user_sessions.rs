@@ -2,15 +2,36 @@
 //! `/auth/sessions` and logout-all.
 
 use aggregates::SessionEvent;
-use async_trait::async_trait;
-use sqlx::PgConnection;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
-use crate::projector::{aggregate_uuid, decode, Projection, ProjectionError};
+use crate::projector::{aggregate_uuid, decode, Change, Projection, ProjectionError};
 use crate::StoredEvent;
 
 pub struct UserSessions;
 
-#[async_trait]
+/// One write to `user_sessions`, keyed by `session_id`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionChange {
+    Started {
+        session_id: Uuid,
+        user_id: Uuid,
+        started_at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+        user_agent: Option<String>,
+        ip: Option<String>,
+    },
+    Used {
+        session_id: Uuid,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    },
+    Revoked {
+        session_id: Uuid,
+        at: DateTime<Utc>,
+    },
+}
+
 impl Projection for UserSessions {
     fn name(&self) -> &'static str {
         "user_sessions"
@@ -20,16 +41,12 @@ impl Projection for UserSessions {
         &["user_sessions"]
     }
 
-    async fn apply(
-        &self,
-        conn: &mut PgConnection,
-        event: &StoredEvent,
-    ) -> Result<(), ProjectionError> {
+    fn changes(&self, event: &StoredEvent) -> Result<Vec<Change>, ProjectionError> {
         if event.aggregate_type != "session" {
-            return Ok(());
+            return Ok(vec![]);
         }
         let session_id = aggregate_uuid(event)?;
-        match decode::<SessionEvent>(event)? {
+        let change = match decode::<SessionEvent>(event)? {
             SessionEvent::SessionStarted {
                 user_id,
                 user_agent,
@@ -37,43 +54,29 @@ impl Projection for UserSessions {
                 started_at,
                 expires_at,
                 ..
-            } => {
-                sqlx::query(
-                    "INSERT INTO user_sessions (session_id, user_id, created_at, last_used_at, expires_at, user_agent, ip)
-                     VALUES ($1, $2, $3, $3, $4, $5, $6)",
-                )
-                .bind(session_id)
-                .bind(user_id)
-                .bind(started_at)
-                .bind(expires_at)
-                .bind(user_agent)
-                .bind(ip)
-                .execute(conn)
-                .await?;
-            }
+            } => SessionChange::Started {
+                session_id,
+                user_id,
+                started_at,
+                expires_at,
+                user_agent,
+                ip,
+            },
             SessionEvent::RefreshTokenRotated {
                 rotated_at,
                 expires_at,
                 ..
-            } => {
-                sqlx::query(
-                    "UPDATE user_sessions SET last_used_at = $2, expires_at = $3 WHERE session_id = $1",
-                )
-                .bind(session_id)
-                .bind(rotated_at)
-                .bind(expires_at)
-                .execute(conn)
-                .await?;
-            }
-            SessionEvent::SessionRevoked { revoked_at, .. } => {
-                sqlx::query("UPDATE user_sessions SET revoked_at = $2 WHERE session_id = $1")
-                    .bind(session_id)
-                    .bind(revoked_at)
-                    .execute(conn)
-                    .await?;
-            }
-            SessionEvent::RefreshTokenReuseDetected { .. } => {}
-        }
-        Ok(())
+            } => SessionChange::Used {
+                session_id,
+                at: rotated_at,
+                expires_at,
+            },
+            SessionEvent::SessionRevoked { revoked_at, .. } => SessionChange::Revoked {
+                session_id,
+                at: revoked_at,
+            },
+            SessionEvent::RefreshTokenReuseDetected { .. } => return Ok(vec![]),
+        };
+        Ok(vec![Change::Session(change)])
     }
 }

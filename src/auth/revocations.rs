@@ -29,11 +29,11 @@ use aggregates::session::SessionEvent;
 use aggregates::UserEvent;
 use chrono::{DateTime, Utc};
 use projections::{Cursor, StoredEvent};
-use sqlx::PgPool;
 use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::AccessClaims;
+use crate::store::{Database, StoreError};
 
 /// Events read per round when following the log.
 const BATCH: i64 = 1000;
@@ -154,26 +154,11 @@ impl Revocations {
     /// Loads what ended within the window and returns where to follow the
     /// log from. The head is read first, so every event up to it is
     /// committed and visible to the load that follows.
-    pub async fn load(&self, pool: &PgPool) -> Result<Cursor, sqlx::Error> {
-        let mut conn = pool.acquire().await?;
-        let head = projections::log::head(&mut conn).await?;
-        let sql = format!(
-            "SELECT {} FROM events
-              WHERE recorded_at >= now() - make_interval(secs => $1)
-                AND event_type = ANY($4)
-                AND (tx_id, position) <= ($2::text::xid8, $3)
-              ORDER BY tx_id, position",
-            projections::log::EVENT_COLUMNS
-        );
-        let events: Vec<StoredEvent> = sqlx::query_as(&sql)
-            .bind(self.window.num_seconds() as f64)
-            .bind(head.tx_id.to_string())
-            .bind(head.position)
-            .bind(&RELEVANT[..])
-            .fetch_all(&mut *conn)
-            .await?;
-        for event in &events {
-            self.apply(event);
+    pub async fn load(&self, db: &Database) -> Result<Cursor, StoreError> {
+        let head = db.head().await?;
+        let since = Utc::now() - self.window;
+        for event in db.events_of_types(&RELEVANT, since, head).await? {
+            self.apply(&event);
         }
         Ok(head)
     }
@@ -182,7 +167,7 @@ impl Revocations {
     /// a local append (`wake`), within `poll` for other instances' commits.
     pub async fn follow(
         self: std::sync::Arc<Self>,
-        pool: PgPool,
+        db: Database,
         mut cursor: Cursor,
         mut wake: watch::Receiver<u64>,
         poll: Duration,
@@ -190,15 +175,14 @@ impl Revocations {
     ) {
         loop {
             let round = async {
-                let mut conn = pool.acquire().await?;
                 loop {
-                    let events = projections::log::read_after(&mut conn, cursor, BATCH).await?;
+                    let events = db.read_after(cursor, BATCH, None).await?;
                     for event in &events {
                         self.apply(event);
                     }
                     match events.last() {
                         Some(last) => cursor = last.cursor(),
-                        None => return Ok::<_, sqlx::Error>(()),
+                        None => return Ok::<_, StoreError>(()),
                     }
                 }
             };

@@ -10,14 +10,13 @@ use aggregates::audit::Via;
 use aggregates::values::Email;
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, SecondsFormat, Utc};
-use projections::Projector;
 use sqlx::PgPool;
 use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::{AccountState, History, Viewer};
 use crate::error::AppError;
-use crate::store::{Metadata, Repository};
+use crate::store::{Database, Metadata, Repository};
 
 /// How the history is printed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -62,16 +61,8 @@ async fn resolve(pool: &PgPool, user: &str) -> anyhow::Result<Uuid> {
         return Ok(id);
     }
     let email = Email::parse(user).map_err(|e| anyhow!("neither a user id nor an email: {e}"))?;
-    // The lookup must see every registration, even with no server running.
-    let lookup = Projector::new(
-        pool.clone(),
-        vec![Arc::new(projections::login_lookup::LoginLookup)],
-    )
-    .await?;
-    lookup.catch_up().await?;
-    sqlx::query_scalar("SELECT user_id FROM login_lookup WHERE email = $1")
-        .bind(email.as_str())
-        .fetch_optional(pool)
+    Database::from(pool.clone())
+        .user_id_by_email(email.as_str())
         .await?
         .ok_or_else(|| anyhow!("no account with email {email}"))
 }

@@ -40,8 +40,8 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Value>, AppErro
             true => Some(crate::relay::lag(&state.pool).await?),
             false => None,
         };
-        let stalled = projections::stalled(&state.pool).await?;
-        Ok::<_, sqlx::Error>((lag, stalled))
+        let stalled = state.db.stalled().await?;
+        Ok::<_, crate::store::StoreError>((lag, stalled))
     };
     match tokio::time::timeout(Duration::from_secs(2), checks).await {
         Ok(Ok((lag, stalled))) => {

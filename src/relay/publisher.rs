@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use crate::store::pg_read_after as read_after;
 use async_nats::jetstream::{self, message::PublishMessage, stream};
-use projections::log::read_after;
 use projections::{Cursor, StoredEvent};
 use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres};

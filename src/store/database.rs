@@ -15,10 +15,13 @@
 //! `Repository` built on one) and never look inside it.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use projections::{Cursor, StoredEvent};
+use chrono::{DateTime, Utc};
+
+use projections::{Cursor, Failure, ProjectionStore, StoredEvent};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
@@ -123,24 +126,71 @@ impl Database {
     ) -> Result<Vec<StoredEvent>, StoreError> {
         match self {
             Self::Postgres(pool) => {
-                let mut conn = pool.acquire().await?;
-                Ok(projections::log::read_matching(&mut conn, after, limit, type_prefix).await?)
+                postgres::log::read_matching(pool, after, limit, type_prefix).await
             }
-            Self::Sqlite(pool) => {
-                sqlite::events::read_matching(pool, after, limit, type_prefix).await
-            }
+            Self::Sqlite(pool) => sqlite::log::read_matching(pool, after, limit, type_prefix).await,
         }
+        .map_err(Into::into)
     }
 
     /// The cursor of the event at `position` (0: the start of the log);
     /// `None` when no event has that position.
     pub async fn cursor_at(&self, position: i64) -> Result<Option<Cursor>, StoreError> {
         match self {
-            Self::Postgres(pool) => {
-                let mut conn = pool.acquire().await?;
-                Ok(projections::log::cursor_at(&mut conn, position).await?)
-            }
-            Self::Sqlite(pool) => sqlite::events::cursor_at(pool, position).await,
+            Self::Postgres(pool) => postgres::log::cursor_at(pool, position).await,
+            Self::Sqlite(pool) => sqlite::log::cursor_at(pool, position).await,
+        }
+        .map_err(Into::into)
+    }
+
+    /// Events of `types` recorded since `since`, up to and including
+    /// `upto`, in log order.
+    pub async fn events_of_types(
+        &self,
+        types: &[&str],
+        since: DateTime<Utc>,
+        upto: Cursor,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        match self {
+            Self::Postgres(pool) => postgres::log::events_of_types(pool, types, since, upto).await,
+            Self::Sqlite(pool) => sqlite::log::events_of_types(pool, types, since, upto).await,
+        }
+        .map_err(Into::into)
+    }
+
+    /// The newest event a reader can see now (the start of an empty log).
+    pub async fn head(&self) -> Result<Cursor, StoreError> {
+        match self {
+            Self::Postgres(pool) => postgres::log::head(pool).await,
+            Self::Sqlite(pool) => sqlite::log::head(pool).await,
+        }
+        .map_err(Into::into)
+    }
+
+    /// Checkpoints, failure records and batch transactions for a
+    /// `Projector` on this backend.
+    pub fn projection_store(&self) -> Arc<dyn ProjectionStore> {
+        match self {
+            Self::Postgres(pool) => Arc::new(postgres::projections::PgProjections(pool.clone())),
+            Self::Sqlite(pool) => Arc::new(sqlite::projections::SqliteProjections(pool.clone())),
         }
     }
+
+    /// Stalled projections, for readiness and the CLI status.
+    pub async fn stalled(&self) -> Result<Vec<Failure>, StoreError> {
+        Ok(self.projection_store().failures().await?)
+    }
 }
+
+/// Runs one sqlx expression on whichever pool `db` holds: for statements
+/// both dialects read alike (`$N` parameters, standard SQL), so they are
+/// written once. Each arm is type-checked against its own driver.
+macro_rules! on_either {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::store::Database::Postgres($pool) => $body,
+            $crate::store::Database::Sqlite($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_either;

@@ -4,3 +4,6 @@ pub mod codes;
 pub mod events;
 pub mod keys;
 pub mod limits;
+pub mod log;
+pub mod projections;
+pub mod read_models;

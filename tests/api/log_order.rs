@@ -1,7 +1,7 @@
 //! The event log can be tailed without skipping appends that commit out of
 //! position order.
 
-use projections::log::read_after;
+use identity::store::Database;
 use projections::Cursor;
 use sqlx::{Connection, PgConnection};
 
@@ -24,8 +24,9 @@ async fn stream_does_not_skip_events_when_writers_commit_out_of_order() {
     let url = &app.config.database_url;
     let mut early = PgConnection::connect(url).await.unwrap();
     let mut late = PgConnection::connect(url).await.unwrap();
-    let mut reader = PgConnection::connect(url).await.unwrap();
-    let mut cursor = read_after(&mut reader, Cursor::default(), 1000)
+    let reader = Database::from(sqlx::PgPool::connect(url).await.unwrap());
+    let mut cursor = reader
+        .read_after(Cursor::default(), 1000, None)
         .await
         .unwrap()
         .last()
@@ -41,7 +42,7 @@ async fn stream_does_not_skip_events_when_writers_commit_out_of_order() {
 
     // While `early` is in flight the tailer must not move past it.
     let mut seen: Vec<String> = Vec::new();
-    for event in read_after(&mut reader, cursor, 1000).await.unwrap() {
+    for event in reader.read_after(cursor, 1000, None).await.unwrap() {
         cursor = event.cursor();
         seen.push(event.aggregate_id);
     }
@@ -51,7 +52,7 @@ async fn stream_does_not_skip_events_when_writers_commit_out_of_order() {
     );
 
     sqlx::query("COMMIT").execute(&mut early).await.unwrap();
-    for event in read_after(&mut reader, cursor, 1000).await.unwrap() {
+    for event in reader.read_after(cursor, 1000, None).await.unwrap() {
         seen.push(event.aggregate_id);
     }
     assert!(

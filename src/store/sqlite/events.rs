@@ -8,9 +8,11 @@
 //! alone and never skips a late commit, and a cursor's `tx_id` is simply its
 //! position.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use cqrs_es::DomainEvent;
-use projections::{Cursor, StoredEvent};
+use projections::Cursor;
+
+use super::log::cursor;
 use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::store::append::{Append, CommitError};
@@ -162,89 +164,4 @@ fn commit_error(error: sqlx::Error) -> CommitError {
     } else {
         CommitError::Store(error.into())
     }
-}
-
-/// On SQLite the position is the commit order, so it is its own `tx_id`.
-fn cursor(position: i64) -> Cursor {
-    Cursor {
-        tx_id: position,
-        position,
-    }
-}
-
-/// A row of `events`, as selected by [`read_matching`].
-type EventRow = (
-    i64,
-    String,
-    String,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    DateTime<Utc>,
-);
-
-/// Up to `limit` events after `after`, in position order, keeping only
-/// those whose type starts with `type_prefix` (all when `None`).
-pub async fn read_matching(
-    pool: &SqlitePool,
-    after: Cursor,
-    limit: i64,
-    type_prefix: Option<&str>,
-) -> Result<Vec<StoredEvent>, StoreError> {
-    let rows: Vec<EventRow> = sqlx::query_as(
-        "SELECT position, aggregate_type, aggregate_id, sequence, event_type, event_version,
-                payload, metadata, recorded_at
-           FROM events
-          WHERE position > ?1 AND (?2 IS NULL OR substr(event_type, 1, length(?2)) = ?2)
-          ORDER BY position
-          LIMIT ?3",
-    )
-    .bind(after.position)
-    .bind(type_prefix)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    rows.into_iter()
-        .map(
-            |(
-                position,
-                aggregate_type,
-                aggregate_id,
-                sequence,
-                event_type,
-                event_version,
-                payload,
-                metadata,
-                recorded_at,
-            )| {
-                Ok(StoredEvent {
-                    position,
-                    tx_id: position,
-                    aggregate_type,
-                    aggregate_id,
-                    sequence,
-                    event_type,
-                    event_version,
-                    payload: serde_json::from_str(&payload)?,
-                    metadata: serde_json::from_str(&metadata)?,
-                    recorded_at,
-                })
-            },
-        )
-        .collect()
-}
-
-/// The cursor of the event at `position` (0: the start); `None` when no
-/// event has it.
-pub async fn cursor_at(pool: &SqlitePool, position: i64) -> Result<Option<Cursor>, StoreError> {
-    if position == 0 {
-        return Ok(Some(Cursor::default()));
-    }
-    let found: Option<i64> = sqlx::query_scalar("SELECT position FROM events WHERE position = ?")
-        .bind(position)
-        .fetch_optional(pool)
-        .await?;
-    Ok(found.map(cursor))
 }

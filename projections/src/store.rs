@@ -1,0 +1,52 @@
+//! The port the projector needs from storage: the log, the checkpoints, the
+//! failure records and a transaction that writes [`Change`]s. Each backend
+//! implements it in the service's storage layer, with its own SQL.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+
+use crate::{Change, Cursor, Failure, StoredEvent};
+
+/// Storage for projections, shared by every runner of one projector.
+#[async_trait]
+pub trait ProjectionStore: Send + Sync {
+    /// Creates the checkpoint of `name` at the start of the log if missing.
+    async fn register(&self, name: &str) -> Result<(), sqlx::Error>;
+    /// The checkpoints of `names`, in one query.
+    async fn checkpoints(&self, names: &[&str]) -> Result<HashMap<String, Cursor>, sqlx::Error>;
+    /// Up to `limit` events after `after`, in log order, never past one
+    /// that might still commit before them.
+    async fn read_after(&self, after: Cursor, limit: i64) -> Result<Vec<StoredEvent>, sqlx::Error>;
+    /// Starts a write transaction.
+    async fn begin(&self) -> Result<Box<dyn ProjectionTx>, sqlx::Error>;
+    /// The recorded failure of `name`, if it is stalled.
+    async fn failure(&self, name: &str) -> Result<Option<Failure>, sqlx::Error>;
+    /// Every stalled projection, by name.
+    async fn failures(&self) -> Result<Vec<Failure>, sqlx::Error>;
+}
+
+/// One write transaction: read-model rows and the checkpoint commit
+/// together or not at all.
+#[async_trait]
+pub trait ProjectionTx: Send {
+    /// Locks the checkpoint of `name` until commit and reads it.
+    async fn lock_checkpoint(&mut self, name: &str) -> Result<Cursor, sqlx::Error>;
+    async fn set_checkpoint(&mut self, name: &str, to: Cursor) -> Result<(), sqlx::Error>;
+    /// Writes one change to a read model.
+    async fn apply(&mut self, change: &Change) -> Result<(), sqlx::Error>;
+    /// Removes every row of `table` (one of a projection's own tables).
+    async fn empty(&mut self, table: &str) -> Result<(), sqlx::Error>;
+    /// Records that `name` failed on `event`; a repeat on the same event
+    /// counts another attempt.
+    async fn record_failure(
+        &mut self,
+        name: &str,
+        event: &StoredEvent,
+        error: &str,
+    ) -> Result<(), sqlx::Error>;
+    /// `name` applied past its failure (or was reset): no longer stalled.
+    async fn clear_failure(&mut self, name: &str) -> Result<(), sqlx::Error>;
+    async fn commit(self: Box<Self>) -> Result<(), sqlx::Error>;
+    async fn rollback(self: Box<Self>) -> Result<(), sqlx::Error>;
+}

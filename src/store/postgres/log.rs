@@ -1,0 +1,94 @@
+//! Reading the log on PostgreSQL in commit-safe order.
+//!
+//! `position` comes from an identity column, so it is handed out at insert
+//! time, not at commit: a reader that pages by position alone could read 6,
+//! move past 5 and never see 5 commit. We page by `(tx_id, position)` and
+//! read only rows of transactions older than the oldest one in flight
+//! (`pg_snapshot_xmin`); see `projections::log` for why nothing is skipped.
+//!
+//! The ORDER BY names `events.tx_id`, the indexed column: the select list
+//! has its own `tx_id` (the text cast), and an unqualified ORDER BY would
+//! sort by that expression, a full scan and sort of the log per batch.
+
+use chrono::{DateTime, Utc};
+use projections::log::EVENT_COLUMNS;
+use projections::{Cursor, StoredEvent};
+use sqlx::{PgExecutor, PgPool};
+
+/// Up to `limit` events after `after`, oldest first, never past an event
+/// whose transaction might still be in flight; only types starting with
+/// `type_prefix` if given.
+pub async fn read_matching(
+    pool: impl PgExecutor<'_>,
+    after: Cursor,
+    limit: i64,
+    type_prefix: Option<&str>,
+) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events
+          WHERE (events.tx_id, events.position) > ($1::text::xid8, $2)
+            AND events.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+            AND ($4::text IS NULL OR starts_with(events.event_type, $4))
+          ORDER BY events.tx_id, events.position
+          LIMIT $3"
+    );
+    sqlx::query_as::<_, StoredEvent>(&sql)
+        .bind(after.tx_id.to_string())
+        .bind(after.position)
+        .bind(limit)
+        .bind(type_prefix)
+        .fetch_all(pool)
+        .await
+}
+
+/// The cursor of the event at `position` (0: the start of the log);
+/// `None` when no event has that position.
+pub async fn cursor_at(pool: &PgPool, position: i64) -> Result<Option<Cursor>, sqlx::Error> {
+    if position == 0 {
+        return Ok(Some(Cursor::default()));
+    }
+    let tx_id: Option<i64> =
+        sqlx::query_scalar("SELECT tx_id::text::bigint FROM events WHERE position = $1")
+            .bind(position)
+            .fetch_optional(pool)
+            .await?;
+    Ok(tx_id.map(|tx_id| Cursor { tx_id, position }))
+}
+
+/// The newest event that is safe to read now (the head a caught-up reader
+/// reaches), or the start of an empty log.
+pub async fn head(pool: &PgPool) -> Result<Cursor, sqlx::Error> {
+    let row: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT tx_id::text::bigint, position FROM events
+          WHERE events.tx_id < pg_snapshot_xmin(pg_current_snapshot())
+          ORDER BY events.tx_id DESC, events.position DESC LIMIT 1",
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row
+        .map(|(tx_id, position)| Cursor { tx_id, position })
+        .unwrap_or_default())
+}
+
+/// Events of `types` recorded since `since`, up to and including `upto`,
+/// in log order.
+pub async fn events_of_types(
+    pool: &PgPool,
+    types: &[&str],
+    since: DateTime<Utc>,
+    upto: Cursor,
+) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events
+          WHERE events.recorded_at >= $1
+            AND events.event_type = ANY($4)
+            AND (events.tx_id, events.position) <= ($2::text::xid8, $3)
+          ORDER BY events.tx_id, events.position"
+    ))
+    .bind(since)
+    .bind(upto.tx_id.to_string())
+    .bind(upto.position)
+    .bind(types)
+    .fetch_all(pool)
+    .await
+}

@@ -1,0 +1,154 @@
+//! Projection checkpoints, failure records and batch transactions on
+//! PostgreSQL. Several instances share the checkpoints: a batch locks its
+//! projection's row `FOR UPDATE`, so they take turns per projection.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use projections::FAILURE_COLUMNS;
+use projections::{Change, Cursor, Failure, ProjectionStore, ProjectionTx, StoredEvent};
+use sqlx::{PgPool, Postgres, Transaction};
+
+use super::{log, read_models};
+
+pub struct PgProjections(pub PgPool);
+
+#[async_trait]
+impl ProjectionStore for PgProjections {
+    async fn register(&self, name: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT DO NOTHING")
+            .bind(name)
+            .execute(&self.0)
+            .await
+            .map(|_| ())
+    }
+
+    async fn checkpoints(&self, names: &[&str]) -> Result<HashMap<String, Cursor>, sqlx::Error> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT name, tx_id::text::bigint, position FROM projection_checkpoints
+              WHERE name = ANY($1)",
+        )
+        .bind(names)
+        .fetch_all(&self.0)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, tx_id, position)| (name, Cursor { tx_id, position }))
+            .collect())
+    }
+
+    async fn read_after(&self, after: Cursor, limit: i64) -> Result<Vec<StoredEvent>, sqlx::Error> {
+        log::read_matching(&self.0, after, limit, None).await
+    }
+
+    async fn begin(&self) -> Result<Box<dyn ProjectionTx>, sqlx::Error> {
+        Ok(Box::new(PgBatch(self.0.begin().await?)))
+    }
+
+    async fn failure(&self, name: &str) -> Result<Option<Failure>, sqlx::Error> {
+        sqlx::query_as(&format!(
+            "SELECT {FAILURE_COLUMNS} FROM projection_failures WHERE name = $1"
+        ))
+        .bind(name)
+        .fetch_optional(&self.0)
+        .await
+    }
+
+    async fn failures(&self) -> Result<Vec<Failure>, sqlx::Error> {
+        sqlx::query_as(&format!(
+            "SELECT {FAILURE_COLUMNS} FROM projection_failures ORDER BY name"
+        ))
+        .fetch_all(&self.0)
+        .await
+    }
+}
+
+struct PgBatch(Transaction<'static, Postgres>);
+
+#[async_trait]
+impl ProjectionTx for PgBatch {
+    async fn lock_checkpoint(&mut self, name: &str) -> Result<Cursor, sqlx::Error> {
+        let (tx_id, position): (i64, i64) = sqlx::query_as(
+            "SELECT tx_id::text::bigint, position FROM projection_checkpoints
+              WHERE name = $1 FOR UPDATE",
+        )
+        .bind(name)
+        .fetch_one(&mut *self.0)
+        .await?;
+        Ok(Cursor { tx_id, position })
+    }
+
+    async fn set_checkpoint(&mut self, name: &str, to: Cursor) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE projection_checkpoints
+                SET tx_id = $2::text::xid8, position = $3, updated_at = now()
+              WHERE name = $1",
+        )
+        .bind(name)
+        .bind(to.tx_id.to_string())
+        .bind(to.position)
+        .execute(&mut *self.0)
+        .await
+        .map(|_| ())
+    }
+
+    async fn apply(&mut self, change: &Change) -> Result<(), sqlx::Error> {
+        read_models::apply(&mut self.0, change).await
+    }
+
+    async fn empty(&mut self, table: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(&format!("TRUNCATE {table}"))
+            .execute(&mut *self.0)
+            .await
+            .map(|_| ())
+    }
+
+    async fn record_failure(
+        &mut self,
+        name: &str,
+        event: &StoredEvent,
+        error: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO projection_failures
+                    (name, tx_id, position, aggregate_type, aggregate_id, sequence, event_type, error)
+             VALUES ($1, $2::text::xid8, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (name) DO UPDATE SET
+                    attempts = CASE WHEN projection_failures.position = EXCLUDED.position
+                                    THEN projection_failures.attempts + 1 ELSE 1 END,
+                    first_failed_at = CASE WHEN projection_failures.position = EXCLUDED.position
+                                    THEN projection_failures.first_failed_at ELSE now() END,
+                    tx_id = EXCLUDED.tx_id, position = EXCLUDED.position,
+                    aggregate_type = EXCLUDED.aggregate_type, aggregate_id = EXCLUDED.aggregate_id,
+                    sequence = EXCLUDED.sequence, event_type = EXCLUDED.event_type,
+                    error = EXCLUDED.error, last_failed_at = now()",
+        )
+        .bind(name)
+        .bind(event.tx_id.to_string())
+        .bind(event.position)
+        .bind(&event.aggregate_type)
+        .bind(&event.aggregate_id)
+        .bind(event.sequence)
+        .bind(&event.event_type)
+        .bind(error)
+        .execute(&mut *self.0)
+        .await
+        .map(|_| ())
+    }
+
+    async fn clear_failure(&mut self, name: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM projection_failures WHERE name = $1")
+            .bind(name)
+            .execute(&mut *self.0)
+            .await
+            .map(|_| ())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), sqlx::Error> {
+        self.0.commit().await
+    }
+
+    async fn rollback(self: Box<Self>) -> Result<(), sqlx::Error> {
+        self.0.rollback().await
+    }
+}

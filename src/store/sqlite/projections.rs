@@ -1,0 +1,157 @@
+//! Projection checkpoints, failure records and batch transactions on
+//! SQLite. A batch starts with `BEGIN IMMEDIATE`, which takes the file's
+//! write lock: an operator's rebuild beside the server waits its turn, and
+//! the checkpoint read under that lock cannot move before commit.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use projections::FAILURE_COLUMNS;
+use projections::{Change, Cursor, Failure, ProjectionStore, ProjectionTx, StoredEvent};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+use super::{log, read_models};
+
+pub struct SqliteProjections(pub SqlitePool);
+
+#[async_trait]
+impl ProjectionStore for SqliteProjections {
+    async fn register(&self, name: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO projection_checkpoints (name) VALUES (?1) ON CONFLICT DO NOTHING")
+            .bind(name)
+            .execute(&self.0)
+            .await
+            .map(|_| ())
+    }
+
+    async fn checkpoints(&self, names: &[&str]) -> Result<HashMap<String, Cursor>, sqlx::Error> {
+        // One row per projection: reading them all is cheaper than
+        // building an IN list.
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT name, position FROM projection_checkpoints")
+                .fetch_all(&self.0)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|(name, _)| names.contains(&name.as_str()))
+            .map(|(name, position)| (name, log::cursor(position)))
+            .collect())
+    }
+
+    async fn read_after(&self, after: Cursor, limit: i64) -> Result<Vec<StoredEvent>, sqlx::Error> {
+        log::read_matching(&self.0, after, limit, None).await
+    }
+
+    async fn begin(&self) -> Result<Box<dyn ProjectionTx>, sqlx::Error> {
+        Ok(Box::new(SqliteBatch(
+            self.0.begin_with("BEGIN IMMEDIATE").await?,
+        )))
+    }
+
+    async fn failure(&self, name: &str) -> Result<Option<Failure>, sqlx::Error> {
+        sqlx::query_as(&format!(
+            "SELECT {FAILURE_COLUMNS} FROM projection_failures WHERE name = ?1"
+        ))
+        .bind(name)
+        .fetch_optional(&self.0)
+        .await
+    }
+
+    async fn failures(&self) -> Result<Vec<Failure>, sqlx::Error> {
+        sqlx::query_as(&format!(
+            "SELECT {FAILURE_COLUMNS} FROM projection_failures ORDER BY name"
+        ))
+        .fetch_all(&self.0)
+        .await
+    }
+}
+
+struct SqliteBatch(Transaction<'static, Sqlite>);
+
+#[async_trait]
+impl ProjectionTx for SqliteBatch {
+    async fn lock_checkpoint(&mut self, name: &str) -> Result<Cursor, sqlx::Error> {
+        let position: i64 =
+            sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE name = ?1")
+                .bind(name)
+                .fetch_one(&mut *self.0)
+                .await?;
+        Ok(log::cursor(position))
+    }
+
+    async fn set_checkpoint(&mut self, name: &str, to: Cursor) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE projection_checkpoints SET tx_id = ?2, position = ?2, updated_at = ?3
+              WHERE name = ?1",
+        )
+        .bind(name)
+        .bind(to.position)
+        .bind(Utc::now())
+        .execute(&mut *self.0)
+        .await
+        .map(|_| ())
+    }
+
+    async fn apply(&mut self, change: &Change) -> Result<(), sqlx::Error> {
+        read_models::apply(&mut self.0, change).await
+    }
+
+    async fn empty(&mut self, table: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(&format!("DELETE FROM {table}"))
+            .execute(&mut *self.0)
+            .await
+            .map(|_| ())
+    }
+
+    async fn record_failure(
+        &mut self,
+        name: &str,
+        event: &StoredEvent,
+        error: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO projection_failures
+                    (name, tx_id, position, aggregate_type, aggregate_id, sequence, event_type, error,
+                     first_failed_at, last_failed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+             ON CONFLICT (name) DO UPDATE SET
+                    attempts = CASE WHEN projection_failures.position = EXCLUDED.position
+                                    THEN projection_failures.attempts + 1 ELSE 1 END,
+                    first_failed_at = CASE WHEN projection_failures.position = EXCLUDED.position
+                                    THEN projection_failures.first_failed_at ELSE EXCLUDED.first_failed_at END,
+                    tx_id = EXCLUDED.tx_id, position = EXCLUDED.position,
+                    aggregate_type = EXCLUDED.aggregate_type, aggregate_id = EXCLUDED.aggregate_id,
+                    sequence = EXCLUDED.sequence, event_type = EXCLUDED.event_type,
+                    error = EXCLUDED.error, last_failed_at = EXCLUDED.last_failed_at",
+        )
+        .bind(name)
+        .bind(event.position)
+        .bind(event.position)
+        .bind(&event.aggregate_type)
+        .bind(&event.aggregate_id)
+        .bind(event.sequence)
+        .bind(&event.event_type)
+        .bind(error)
+        .bind(Utc::now())
+        .execute(&mut *self.0)
+        .await
+        .map(|_| ())
+    }
+
+    async fn clear_failure(&mut self, name: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM projection_failures WHERE name = ?1")
+            .bind(name)
+            .execute(&mut *self.0)
+            .await
+            .map(|_| ())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), sqlx::Error> {
+        self.0.commit().await
+    }
+
+    async fn rollback(self: Box<Self>) -> Result<(), sqlx::Error> {
+        self.0.rollback().await
+    }
+}
