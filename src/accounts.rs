@@ -35,10 +35,12 @@ pub(crate) async fn find_login(
     let sql = format!(
         "SELECT user_id, email, email_verified, roles FROM login_lookup WHERE {column} = $1"
     );
-    Ok(sqlx::query_as::<_, LoginRow>(&sql)
-        .bind(value)
-        .fetch_optional(&state.pool)
-        .await?)
+    Ok(crate::store::on_either!(&state.db, pool => {
+        sqlx::query_as::<_, LoginRow>(&sql)
+            .bind(value)
+            .fetch_optional(pool)
+            .await
+    })?)
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -46,7 +48,7 @@ pub(crate) struct LoginRow {
     pub user_id: uuid::Uuid,
     pub email: String,
     pub email_verified: bool,
-    pub roles: Vec<String>,
+    pub roles: crate::store::Roles,
 }
 
 /// Waits for the projections to show `cursor` (read-your-writes).

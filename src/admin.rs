@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::accounts::revoke_all_sessions;
 use crate::error::{AppError, FieldError};
 use crate::state::AppState;
-use crate::store::{CommandError, Metadata};
+use crate::store::{on_either, CommandError, Metadata, Roles};
 
 /// An account as admins see it.
 #[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -22,7 +22,8 @@ pub struct UserSummary {
     pub username: String,
     pub email: String,
     pub email_verified: bool,
-    pub roles: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub roles: Roles,
     /// `active`, `locked` or `deactivated`.
     pub status: String,
     pub locked_until: Option<DateTime<Utc>>,
@@ -66,35 +67,50 @@ impl StatusFilter {
     }
 }
 
-const SUMMARY: &str = "SELECT user_id AS id, username, email, email_verified, roles,
-        CASE WHEN status = 'active' AND locked_until > now() THEN 'locked' ELSE status END AS status,
-        locked_until, created_at, updated_at, count(*) OVER () AS total
-   FROM user_directory";
+/// The summary columns, with the time a lock is judged against in
+/// parameter `now` (times are bound, not `now()`, so both dialects read it).
+fn summary(now: &str) -> String {
+    format!(
+        "SELECT user_id AS id, username, email, email_verified, roles,
+                CASE WHEN status = 'active' AND locked_until > {now} THEN 'locked' ELSE status END AS status,
+                locked_until, created_at, updated_at, count(*) OVER () AS total
+           FROM user_directory"
+    )
+}
 
 pub async fn search_users(state: &AppState, query: UserQuery) -> Result<UserPage, AppError> {
     let status = match query.status {
         None => "true",
         Some(StatusFilter::Active) => {
-            "status = 'active' AND (locked_until IS NULL OR locked_until <= now())"
+            "status = 'active' AND (locked_until IS NULL OR locked_until <= $4)"
         }
-        Some(StatusFilter::Locked) => "status = 'active' AND locked_until > now()",
+        Some(StatusFilter::Locked) => "status = 'active' AND locked_until > $4",
         Some(StatusFilter::Deactivated) => "status = 'deactivated'",
     };
     let sql = format!(
-        "{SUMMARY} WHERE ($1::text IS NULL OR email LIKE $1 || '%' OR lower(username) LIKE lower($1) || '%') AND {status}
-          ORDER BY created_at, user_id LIMIT $2 OFFSET $3"
+        "{} WHERE (CAST($1 AS TEXT) IS NULL
+                OR email LIKE $1 || '%' ESCAPE '\\' OR lower(username) LIKE lower($1) || '%' ESCAPE '\\')
+            AND {status}
+          ORDER BY created_at, user_id LIMIT $2 OFFSET $3",
+        summary("$4")
     );
     let escaped = query.prefix.map(|p| {
         p.replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_")
     });
-    let rows: Vec<UserSummaryRow> = sqlx::query_as(&sql)
-        .bind(escaped.map(|p| p.to_lowercase()))
-        .bind(i64::from(query.per_page))
-        .bind(i64::from(query.page.saturating_sub(1)) * i64::from(query.per_page))
-        .fetch_all(&state.pool)
-        .await?;
+    let prefix = escaped.map(|p| p.to_lowercase());
+    let limit = i64::from(query.per_page);
+    let offset = i64::from(query.page.saturating_sub(1)) * i64::from(query.per_page);
+    let rows: Vec<UserSummaryRow> = on_either!(&state.db, pool => {
+        sqlx::query_as(&sql)
+            .bind(&prefix)
+            .bind(limit)
+            .bind(offset)
+            .bind(Utc::now())
+            .fetch_all(pool)
+            .await
+    })?;
     let total = rows.first().map_or(0, |r| r.total);
     Ok(UserPage {
         items: rows.into_iter().map(|r| r.summary).collect(),
@@ -112,10 +128,14 @@ struct UserSummaryRow {
 }
 
 pub async fn get_user(state: &AppState, id: Uuid) -> Result<UserSummary, AppError> {
-    let row: Option<UserSummaryRow> = sqlx::query_as(&format!("{SUMMARY} WHERE user_id = $1"))
-        .bind(id)
-        .fetch_optional(&state.pool)
-        .await?;
+    let sql = format!("{} WHERE user_id = $1", summary("$2"));
+    let row: Option<UserSummaryRow> = on_either!(&state.db, pool => {
+        sqlx::query_as(&sql)
+            .bind(id)
+            .bind(Utc::now())
+            .fetch_optional(pool)
+            .await
+    })?;
     row.map(|r| r.summary).ok_or(AppError::NotFound)
 }
 

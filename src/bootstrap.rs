@@ -8,21 +8,20 @@ use aggregates::user::Role;
 use aggregates::{User, UserCommand};
 use anyhow::{anyhow, Context};
 use chrono::Utc;
-use sqlx::PgPool;
 use tokio::sync::watch;
 
 use crate::store::{Database, Metadata, Repository};
 
-pub async fn grant_role(pool: PgPool, email: &str, role: &str) -> anyhow::Result<()> {
+pub async fn grant_role(db: Database, email: &str, role: &str) -> anyhow::Result<()> {
     let role = Role::parse(role).ok_or_else(|| {
         anyhow!("unknown role {role:?}; one of user, admin, auditor, influencer, service")
     })?;
     let email = aggregates::values::Email::parse(email).map_err(|e| anyhow!("{e}"))?;
-    let user_id = Database::from(pool.clone())
+    let user_id = db
         .user_id_by_email(email.as_str())
         .await?
         .ok_or_else(|| anyhow!("no account with email {email}"))?;
-    let users: Repository<User> = Repository::new(pool, Arc::new(watch::channel(0).0));
+    let users: Repository<User> = Repository::new(db, Arc::new(watch::channel(0).0));
     let metadata = Metadata {
         actor: Some("cli".to_owned()),
         ..Metadata::default()

@@ -5,8 +5,8 @@ use clap::{Parser, Subcommand};
 use projections::Projector;
 
 use crate::config::Config;
-use crate::startup::{connect, migrate, Application};
-use crate::store::Database;
+use crate::startup::{connect, Application};
+use crate::store::{on_either, Database};
 
 #[derive(Debug, Parser)]
 #[command(name = "identity", version, about = "Event-sourced identity service")]
@@ -70,17 +70,17 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => Application::build(config).await?.run_until_stopped().await,
         Command::Migrate => {
-            let pool = connect(&config).await?;
-            migrate(&pool).await?;
+            let db = connect(&config).await?;
+            db.migrate().await?;
             tracing::info!("migrations applied");
             Ok(())
         }
         Command::Projections { command } => {
-            let pool = connect(&config).await?;
-            migrate(&pool).await?;
+            let db = connect(&config).await?;
+            db.migrate().await?;
             match command {
-                ProjectionsCommand::Rebuild { name } => rebuild(pool, &name).await,
-                ProjectionsCommand::Status => status(pool).await,
+                ProjectionsCommand::Rebuild { name } => rebuild(db, &name).await,
+                ProjectionsCommand::Status => status(db).await,
             }
         }
         Command::History {
@@ -88,16 +88,16 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             as_of,
             format,
         } => {
-            let pool = connect(&config).await?;
-            migrate(&pool).await?;
-            crate::history::cli::run(pool, &user, as_of, format).await
+            let db = connect(&config).await?;
+            db.migrate().await?;
+            crate::history::cli::run(db, &user, as_of, format).await
         }
         Command::Admin {
             command: AdminCommand::GrantRole { email, role },
         } => {
-            let pool = connect(&config).await?;
-            migrate(&pool).await?;
-            crate::bootstrap::grant_role(pool, &email, &role).await
+            let db = connect(&config).await?;
+            db.migrate().await?;
+            crate::bootstrap::grant_role(db, &email, &role).await
         }
     }
 }
@@ -108,12 +108,12 @@ fn parse_as_of(raw: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 
 /// Rebuilds the named projection; safe while instances serve (they take
 /// turns on the projection's lock).
-pub async fn rebuild(pool: sqlx::PgPool, name: &str) -> anyhow::Result<()> {
+pub async fn rebuild(db: Database, name: &str) -> anyhow::Result<()> {
     let projection = projections::all()
         .into_iter()
         .find(|p| p.name() == name)
         .ok_or_else(|| projections::ProjectionError::Unknown(name.to_owned()))?;
-    let applied = Projector::new(Database::from(pool).projection_store(), vec![projection])
+    let applied = Projector::new(db.projection_store(), vec![projection])
         .await?
         .rebuild()
         .await?;
@@ -121,8 +121,8 @@ pub async fn rebuild(pool: sqlx::PgPool, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn status(pool: sqlx::PgPool) -> anyhow::Result<()> {
-    let report = projection_status(&pool).await?;
+async fn status(db: Database) -> anyhow::Result<()> {
+    let report = projection_status(&db).await?;
     // The report is the command's output, not a log line.
     let stdout = serde_json::to_string_pretty(&report)?;
     std::io::Write::write_all(&mut std::io::stdout(), format!("{stdout}\n").as_bytes())?;
@@ -132,13 +132,13 @@ async fn status(pool: sqlx::PgPool) -> anyhow::Result<()> {
 /// What `identity projections status` prints: each projection's
 /// checkpoint, and for a stalled one (`"state": "stalled"`) the event it
 /// could not apply and the error.
-pub async fn projection_status(pool: &sqlx::PgPool) -> anyhow::Result<Vec<serde_json::Value>> {
-    let rows: Vec<(String, i64, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-        "SELECT name, position, updated_at FROM projection_checkpoints ORDER BY name",
-    )
-    .fetch_all(pool)
-    .await?;
-    let stalled = Database::from(pool.clone()).stalled().await?;
+pub async fn projection_status(db: &Database) -> anyhow::Result<Vec<serde_json::Value>> {
+    let rows: Vec<(String, i64, chrono::DateTime<chrono::Utc>)> = on_either!(db, pool => {
+        sqlx::query_as("SELECT name, position, updated_at FROM projection_checkpoints ORDER BY name")
+            .fetch_all(pool)
+            .await
+    })?;
+    let stalled = db.stalled().await?;
     let report: Vec<_> = rows
         .into_iter()
         .map(|(name, position, updated_at)| {

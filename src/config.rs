@@ -127,7 +127,7 @@ impl Default for Config {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self {
-            database_url: "postgres://postgres@127.0.0.1:5432/identity?sslmode=disable".to_owned(),
+            database_url: "sqlite://./data/identity.db".to_owned(),
             db_max_connections: 20,
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: "http://localhost:8080".to_owned(),
@@ -190,7 +190,10 @@ impl Config {
     /// Defaults overridden by whatever `IDENTITY_*` variables are set.
     pub fn from_env() -> Result<Self, ConfigError> {
         let mut c = Self::default();
-        set(&mut c.database_url, "IDENTITY_DATABASE_URL")?;
+        set(&mut c.data_dir, "IDENTITY_DATA_DIR")?;
+        // Unset: the embedded default, a SQLite file in the data directory.
+        c.database_url = var("IDENTITY_DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}", c.data_dir.join("identity.db").display()));
         DatabaseUrl::parse(&c.database_url)
             .map_err(|problem| ConfigError::new("IDENTITY_DATABASE_URL", problem))?;
         set(&mut c.db_max_connections, "IDENTITY_DB_MAX_CONNECTIONS")?;
@@ -198,7 +201,6 @@ impl Config {
         set(&mut c.public_url, "IDENTITY_PUBLIC_URL")?;
         set(&mut c.audience, "IDENTITY_AUDIENCE")?;
         c.secret_hex = var("IDENTITY_SECRET");
-        set(&mut c.data_dir, "IDENTITY_DATA_DIR")?;
         c.smtp_enabled = var("IDENTITY_SMTP_HOST").is_some();
         set(&mut c.smtp.host, "IDENTITY_SMTP_HOST")?;
         set(&mut c.smtp.port, "IDENTITY_SMTP_PORT")?;

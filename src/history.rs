@@ -22,16 +22,15 @@ mod state;
 use aggregates::audit::Via;
 use aggregates::{Audit, AuditCommand};
 use chrono::{DateTime, Utc};
-use projections::log::{StoredEvent, EVENT_COLUMNS};
+use projections::log::StoredEvent;
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 pub use state::AccountState;
 
 use crate::error::AppError;
-use crate::store::{Metadata, Repository};
+use crate::store::{Database, Metadata, Repository};
 
 /// Page size when none is asked for.
 pub const DEFAULT_LIMIT: i64 = 100;
@@ -40,14 +39,6 @@ pub const MAX_LIMIT: i64 = 500;
 
 /// What replaces a secret in a payload.
 const REDACTED: &str = "[redacted]";
-
-/// The streams of one user (`$1`: the user id as text). The session lookup
-/// uses the partial index `events_session_user_idx`.
-const USER_STREAMS: &str = "(aggregate_type = 'user' AND aggregate_id = $1)
-     OR (aggregate_type = 'session' AND aggregate_id IN (
-         SELECT aggregate_id FROM events
-          WHERE aggregate_type = 'session' AND event_type = 'identity.session.SessionStarted'
-            AND payload->'SessionStarted'->>'user_id' = $1))";
 
 /// One page of a user's history, already validated.
 #[derive(Debug, Clone)]
@@ -156,17 +147,17 @@ pub fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
 /// Records the read, then answers one page (and the state, with `as_of`).
 /// 404 for a user that never registered; nothing is recorded then.
 pub async fn view(
-    pool: &PgPool,
+    db: &Database,
     audits: &Repository<Audit>,
     request: &HistoryRequest,
     viewer: Viewer,
     metadata: Metadata,
 ) -> Result<History, AppError> {
-    ensure_exists(pool, request.user_id).await?;
+    ensure_exists(db, request.user_id).await?;
     record_view(audits, request.user_id, request.as_of, viewer, metadata).await?;
-    let (events, next_after) = page(pool, request).await?;
+    let (events, next_after) = page(db, request).await?;
     let state = match request.as_of {
-        Some(as_of) => Some(state::at(pool, request.user_id, as_of).await?),
+        Some(as_of) => Some(state::at(db, request.user_id, as_of).await?),
         None => None,
     };
     Ok(History {
@@ -179,7 +170,7 @@ pub async fn view(
 
 /// Records one read, then answers the whole history (every page).
 pub async fn view_all(
-    pool: &PgPool,
+    db: &Database,
     audits: &Repository<Audit>,
     user_id: Uuid,
     as_of: Option<DateTime<Utc>>,
@@ -192,24 +183,18 @@ pub async fn view_all(
         limit: MAX_LIMIT,
         as_of,
     };
-    let mut history = view(pool, audits, &request, viewer, metadata).await?;
+    let mut history = view(db, audits, &request, viewer, metadata).await?;
     while let Some(after) = history.next_after {
         request.after = after;
-        let (more, next_after) = page(pool, &request).await?;
+        let (more, next_after) = page(db, &request).await?;
         history.events.extend(more);
         history.next_after = next_after;
     }
     Ok(history)
 }
 
-async fn ensure_exists(pool: &PgPool, user_id: Uuid) -> Result<(), AppError> {
-    let exists: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM events WHERE aggregate_type = 'user' AND aggregate_id = $1)",
-    )
-    .bind(user_id.to_string())
-    .fetch_one(pool)
-    .await?;
-    if exists {
+async fn ensure_exists(db: &Database, user_id: Uuid) -> Result<(), AppError> {
+    if db.user_exists(user_id).await? {
         Ok(())
     } else {
         Err(AppError::NotFound)
@@ -240,22 +225,17 @@ async fn record_view(
 
 /// One page, oldest first, and the `after` of the next one if any.
 async fn page(
-    pool: &PgPool,
+    db: &Database,
     request: &HistoryRequest,
 ) -> Result<(Vec<HistoryEntry>, Option<i64>), AppError> {
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events
-          WHERE ({USER_STREAMS})
-            AND position > $2 AND ($3::timestamptz IS NULL OR recorded_at <= $3)
-          ORDER BY position LIMIT $4"
-    );
     // One more than asked for tells whether another page follows.
-    let mut rows: Vec<StoredEvent> = sqlx::query_as(&sql)
-        .bind(request.user_id.to_string())
-        .bind(request.after)
-        .bind(request.as_of)
-        .bind(request.limit + 1)
-        .fetch_all(pool)
+    let mut rows = db
+        .user_events(
+            request.user_id,
+            request.after,
+            request.as_of,
+            request.limit + 1,
+        )
         .await?;
     let more = rows.len() as i64 > request.limit;
     rows.truncate(usize::try_from(request.limit).unwrap_or(0));

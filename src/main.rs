@@ -20,6 +20,8 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "identity failed");
+            // Also one plain line on stderr, for whoever started it by hand.
+            eprintln!("identity: {error:#}");
             std::process::ExitCode::FAILURE
         }
     }

@@ -1,6 +1,9 @@
 //! Builds the application from its configuration: database (created and
 //! migrated if needed), keys, projections, HTTP server.
 
+mod guards;
+
+use guards::ServeLock;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +12,7 @@ use anyhow::Context;
 use projections::Projector;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgPool, Postgres};
+use sqlx::Postgres;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -37,12 +40,18 @@ pub struct Application {
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     grace: Duration,
+    /// Kept until the server stops (SQLite only).
+    _lock: Option<ServeLock>,
 }
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = connect(&config).await?;
-        let db = Database::from(pool.clone());
+        guards::writable_data_dir(&config.data_dir)?;
+        let lock = match DatabaseUrl::parse(&config.database_url) {
+            Ok(DatabaseUrl::Sqlite(path)) => Some(ServeLock::take(&path)?),
+            _ => None,
+        };
+        let db = connect(&config).await?;
         db.migrate().await?;
         let secret = match &config.secret_hex {
             Some(hex) => ServerSecret::from_hex(hex)?,
@@ -80,6 +89,14 @@ impl Application {
             shutdown.subscribe(),
         )));
         if config.relay_enabled {
+            // The relay's leader election and checkpoint are PostgreSQL's
+            // (advisory lock, transaction ids); on SQLite the HTTP feed
+            // serves downstream services.
+            let Some(pool) = db.postgres() else {
+                anyhow::bail!(
+                    "IDENTITY_NATS_URL: the NATS relay needs the PostgreSQL backend; unset it to use the HTTP feed on SQLite"
+                );
+            };
             let relay = Relay::new(pool.clone(), config.relay.clone());
             tasks.push(tokio::spawn(
                 relay.run(appended.subscribe(), shutdown.subscribe()),
@@ -111,7 +128,6 @@ impl Application {
             appended,
             shutdown: shutdown.subscribe(),
             db,
-            pool,
             config: config.clone(),
         });
         let listener = TcpListener::bind(config.listen_addr)
@@ -123,6 +139,7 @@ impl Application {
             shutdown,
             tasks,
             grace: config.shutdown_grace,
+            _lock: lock,
         })
     }
 
@@ -189,12 +206,13 @@ async fn shutdown_signal() {
 
 /// Connects to the configured database, creating it first if it does not
 /// exist (convenient locally; harmless where it already does).
-pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
+pub async fn connect(config: &Config) -> anyhow::Result<Database> {
     let url = match DatabaseUrl::parse(&config.database_url) {
         Ok(DatabaseUrl::Postgres(url)) => url,
-        Ok(DatabaseUrl::Sqlite(_)) => anyhow::bail!(
-            "IDENTITY_DATABASE_URL: the SQLite backend is not in this build yet; use postgres://..."
-        ),
+        Ok(DatabaseUrl::Sqlite(path)) => {
+            return Database::open_sqlite(&path, config.db_max_connections, DB_ACQUIRE_TIMEOUT)
+                .await
+        }
         Err(problem) => anyhow::bail!("IDENTITY_DATABASE_URL: {problem}"),
     };
     let url = &url;
@@ -206,19 +224,13 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
             }
         }
     }
-    PgPoolOptions::new()
+    let pool = PgPoolOptions::new()
         .max_connections(config.db_max_connections)
         // Short, so that requests answer 503 promptly while the database is
         // unreachable (`AppError::from(sqlx::Error)`).
         .acquire_timeout(DB_ACQUIRE_TIMEOUT)
         .connect(url)
         .await
-        .context("cannot connect to PostgreSQL")
-}
-
-/// Applies the SQL files of `migrations/postgres/` (embedded at build
-/// time). The migrator holds an advisory lock, so instances starting
-/// together are safe.
-pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    Database::from(pool.clone()).migrate().await
+        .context("cannot connect to PostgreSQL")?;
+    Ok(Database::from(pool))
 }

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use aggregates::{Audit, Conversion, Influencer, Ledger, Referral, Session, User};
 use projections::{Cursor, Progress};
-use sqlx::PgPool;
 use tokio::sync::watch;
 use zeroize::Zeroizing;
 
@@ -24,8 +23,6 @@ pub struct Inner {
     pub config: Config,
     /// Everything the service keeps, on either backend (see `store`).
     pub db: crate::store::Database,
-    /// The PostgreSQL pool of the parts not yet behind the seam.
-    pub pool: PgPool,
     pub users: Repository<User>,
     pub sessions: Repository<Session>,
     /// Reads of account histories (see `history`).

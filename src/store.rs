@@ -12,17 +12,22 @@ mod append;
 pub mod claims;
 pub mod codes;
 mod database;
+mod dialect;
 pub mod keys;
 pub mod limits;
 mod lookups;
 mod metadata;
 mod postgres;
 mod repository;
+mod roles;
 mod sqlite;
 mod writers;
 
 pub use claims::{Claim, ClaimKind};
+pub(crate) use database::on_either;
 pub use database::Database;
+pub use dialect::Dialect;
+pub use roles::Roles;
 /// The PostgreSQL log tail on one connection, for the relay's leader
 /// (which holds an advisory lock on that connection).
 pub(crate) async fn pg_read_after(

@@ -8,7 +8,7 @@ use super::sessions::{span, TokenPair};
 use crate::auth::RefreshToken;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::{CommandError, Metadata};
+use crate::store::{on_either, CommandError, Metadata, Roles};
 
 /// Exchanges a refresh token for a new pair. Every failure is the same 401,
 /// so a caller learns nothing about other people's sessions.
@@ -65,15 +65,18 @@ pub async fn refresh(
     // row. Admin actions wait for the projections before answering, so a
     // deactivation, a lock or a role change is visible here as soon as the
     // admin hears of it; the new token carries the roles of now.
-    let roles: Vec<String> = sqlx::query_scalar(
-        "SELECT roles FROM login_lookup WHERE user_id = $1 AND status = 'active'
-            AND (admin_locked_until IS NULL OR admin_locked_until <= now())",
-    )
-    .bind(user_id)
-    .fetch_optional(&state.pool)
-    .await?
-    .ok_or(AppError::InvalidRefreshToken)?;
-    TokenPair::new(state, user_id, session_id, roles, &successor)
+    let roles: Option<Roles> = on_either!(&state.db, pool => {
+        sqlx::query_scalar(
+            "SELECT roles FROM login_lookup WHERE user_id = $1 AND status = 'active'
+                AND (admin_locked_until IS NULL OR admin_locked_until <= $2)",
+        )
+        .bind(user_id)
+        .bind(Utc::now())
+        .fetch_optional(pool)
+        .await
+    })?;
+    let roles = roles.ok_or(AppError::InvalidRefreshToken)?;
+    TokenPair::new(state, user_id, session_id, roles.0, &successor)
 }
 
 /// The account's role names, sorted as the read models sort them.

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::auth::RefreshToken;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::{CommandError, Metadata};
+use crate::store::{on_either, CommandError, Metadata};
 
 /// Who is calling, as recorded on a new session.
 #[derive(Debug, Clone, Default)]
@@ -107,14 +107,17 @@ pub async fn list_sessions(
     user_id: Uuid,
     current: Uuid,
 ) -> Result<Vec<SessionView>, AppError> {
-    let mut sessions: Vec<SessionView> = sqlx::query_as(
-        "SELECT session_id AS id, created_at, last_used_at, user_agent, ip FROM user_sessions
-          WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
-          ORDER BY created_at DESC",
-    )
-    .bind(user_id)
-    .fetch_all(&state.pool)
-    .await?;
+    let mut sessions: Vec<SessionView> = on_either!(&state.db, pool => {
+        sqlx::query_as(
+            "SELECT session_id AS id, created_at, last_used_at, user_agent, ip FROM user_sessions
+              WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+              ORDER BY created_at DESC",
+        )
+        .bind(user_id)
+        .bind(Utc::now())
+        .fetch_all(pool)
+        .await
+    })?;
     for session in &mut sessions {
         session.current = session.id == current;
     }
@@ -141,12 +144,14 @@ pub async fn revoke_all_sessions(
     reason: RevocationReason,
     metadata: Metadata,
 ) -> Result<(), AppError> {
-    let ids: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT session_id FROM user_sessions WHERE user_id = $1 AND revoked_at IS NULL",
-    )
-    .bind(user_id)
-    .fetch_all(&state.pool)
-    .await?;
+    let ids: Vec<Uuid> = on_either!(&state.db, pool => {
+        sqlx::query_scalar(
+            "SELECT session_id FROM user_sessions WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .fetch_all(pool)
+        .await
+    })?;
     let mut last = None;
     for id in ids {
         let command = SessionCommand::RevokeSession {

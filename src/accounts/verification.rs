@@ -82,7 +82,7 @@ pub async fn verify_email(
         state,
         account.user_id,
         uuid::Uuid::now_v7(),
-        account.roles,
+        account.roles.0,
         client,
         metadata,
     )

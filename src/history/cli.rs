@@ -10,7 +10,6 @@ use aggregates::audit::Via;
 use aggregates::values::Email;
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, SecondsFormat, Utc};
-use sqlx::PgPool;
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -29,19 +28,19 @@ pub enum Format {
 }
 
 pub async fn run(
-    pool: PgPool,
+    db: Database,
     user: &str,
     as_of: Option<DateTime<Utc>>,
     format: Format,
 ) -> anyhow::Result<()> {
-    let user_id = resolve(&pool, user).await?;
-    let audits = Repository::new(pool.clone(), Arc::new(watch::channel(0).0));
+    let user_id = resolve(&db, user).await?;
+    let audits = Repository::new(db.clone(), Arc::new(watch::channel(0).0));
     let viewer = Viewer {
         id: "cli".to_owned(),
         via: Via::Cli,
     };
     let history =
-        match super::view_all(&pool, &audits, user_id, as_of, viewer, Metadata::default()).await {
+        match super::view_all(&db, &audits, user_id, as_of, viewer, Metadata::default()).await {
             Ok(history) => history,
             Err(AppError::NotFound) => return Err(anyhow!("no account with id {user_id}")),
             Err(other) => return Err(other).context("reading the history failed"),
@@ -56,13 +55,12 @@ pub async fn run(
 }
 
 /// A user id as given, or the id of the account with this email address.
-async fn resolve(pool: &PgPool, user: &str) -> anyhow::Result<Uuid> {
+async fn resolve(db: &Database, user: &str) -> anyhow::Result<Uuid> {
     if let Ok(id) = Uuid::parse_str(user.trim()) {
         return Ok(id);
     }
     let email = Email::parse(user).map_err(|e| anyhow!("neither a user id nor an email: {e}"))?;
-    Database::from(pool.clone())
-        .user_id_by_email(email.as_str())
+    db.user_id_by_email(email.as_str())
         .await?
         .ok_or_else(|| anyhow!("no account with email {email}"))
 }

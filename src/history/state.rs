@@ -9,13 +9,12 @@ use aggregates::user::UserStatus;
 use aggregates::{Session, SessionEvent, User, UserEvent};
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
-use projections::log::{StoredEvent, EVENT_COLUMNS};
+use projections::log::StoredEvent;
 use serde::Serialize;
-use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::USER_STREAMS;
 use crate::error::AppError;
+use crate::store::Database;
 
 /// The account at `as_of`.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -38,20 +37,11 @@ pub struct AccountState {
 
 /// Reads the user's events recorded at or before `as_of` and replays them.
 pub async fn at(
-    pool: &PgPool,
+    db: &Database,
     user_id: Uuid,
     as_of: DateTime<Utc>,
 ) -> Result<AccountState, AppError> {
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events
-          WHERE ({USER_STREAMS}) AND recorded_at <= $2
-          ORDER BY position"
-    );
-    let events: Vec<StoredEvent> = sqlx::query_as(&sql)
-        .bind(user_id.to_string())
-        .bind(as_of)
-        .fetch_all(pool)
-        .await?;
+    let events = db.user_events(user_id, 0, Some(as_of), i64::MAX).await?;
     replay(as_of, &events).map_err(AppError::internal)
 }
 

@@ -37,7 +37,10 @@ pub async fn live() -> Json<Value> {
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
     let checks = async {
         let lag = match state.config.relay_enabled {
-            true => Some(crate::relay::lag(&state.pool).await?),
+            true => match state.db.postgres() {
+                Some(pool) => Some(crate::relay::lag(pool).await?),
+                None => None,
+            },
             false => None,
         };
         let stalled = state.db.stalled().await?;
@@ -52,7 +55,8 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Value>, AppErro
             };
             Ok(Json(json!({
                 "status": status,
-                "postgres": "ok",
+                "database": "ok",
+                "backend": state.db.backend(),
                 "relay": if lag.is_some() { "on" } else { "off" },
                 "relay_lag": lag,
                 "projections": {"stalled": stalled},

@@ -96,7 +96,7 @@ pub async fn history(
     };
     Ok(Json(
         history::view(
-            &state.pool,
+            &state.db,
             &state.audits,
             &request,
             viewer,

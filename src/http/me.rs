@@ -11,6 +11,7 @@ use super::extract::AuthUser;
 use super::problem::Problem;
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::store::{on_either, Roles};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/me", get(me))
@@ -22,7 +23,8 @@ pub struct Me {
     pub username: String,
     pub email: String,
     pub email_verified: bool,
-    pub roles: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub roles: Roles,
     pub created_at: DateTime<Utc>,
 }
 
@@ -33,11 +35,14 @@ pub async fn me(
     State(state): State<AppState>,
     AuthUser(claims): AuthUser,
 ) -> Result<Json<Me>, AppError> {
-    let me: Option<Me> = sqlx::query_as(
-        "SELECT user_id AS id, username, email, email_verified, roles, created_at FROM user_directory WHERE user_id = $1",
-    )
-    .bind(claims.sub)
-    .fetch_optional(&state.pool)
-    .await?;
+    let me: Option<Me> = on_either!(&state.db, pool => {
+        sqlx::query_as(
+            "SELECT user_id AS id, username, email, email_verified, roles, created_at
+               FROM user_directory WHERE user_id = $1",
+        )
+        .bind(claims.sub)
+        .fetch_optional(pool)
+        .await
+    })?;
     me.map(Json).ok_or(AppError::NotFound)
 }

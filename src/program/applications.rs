@@ -92,13 +92,15 @@ pub async fn submit(
     )
     .await?;
     state.projections.wait_for(committed.cursor).await;
-    let row: Option<(Uuid, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT id, submitted_at FROM influencer_applications
-          WHERE user_id = $1 AND status = 'pending'",
-    )
-    .bind(user_id)
-    .fetch_optional(&state.pool)
-    .await?;
+    let row: Option<(Uuid, DateTime<Utc>)> = crate::store::on_either!(&state.db, pool => {
+    sqlx::query_as(
+            "SELECT id, submitted_at FROM influencer_applications
+              WHERE user_id = $1 AND status = 'pending'",
+        )
+        .bind(user_id)
+        .fetch_optional(pool)
+    .await
+    })?;
     let (id, submitted_at) =
         row.ok_or_else(|| AppError::internal(anyhow::anyhow!("application not projected")))?;
     Ok(Submitted {
@@ -110,13 +112,15 @@ pub async fn submit(
 
 /// The caller's applications, newest first.
 pub async fn mine(state: &AppState, user_id: Uuid) -> Result<Vec<Application>, AppError> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM influencer_applications WHERE user_id = $1
-          ORDER BY submitted_at DESC, id"
-    ))
-    .bind(user_id)
-    .fetch_all(&state.pool)
-    .await?)
+    Ok(crate::store::on_either!(&state.db, pool => {
+    sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM influencer_applications WHERE user_id = $1
+              ORDER BY submitted_at DESC, id"
+        ))
+        .bind(user_id)
+        .fetch_all(pool)
+    .await
+    })?)
 }
 
 /// Applications with `status`, oldest first (the review queue).
@@ -132,15 +136,17 @@ pub async fn list(
         application: Application,
         total: i64,
     }
-    let rows: Vec<Row> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS}, count(*) OVER () AS total FROM influencer_applications
-          WHERE status = $1 ORDER BY submitted_at, id LIMIT $2 OFFSET $3"
-    ))
-    .bind(status)
-    .bind(i64::from(per_page))
-    .bind(i64::from(page.saturating_sub(1)) * i64::from(per_page))
-    .fetch_all(&state.pool)
-    .await?;
+    let rows: Vec<Row> = crate::store::on_either!(&state.db, pool => {
+    sqlx::query_as(&format!(
+            "SELECT {COLUMNS}, count(*) OVER () AS total FROM influencer_applications
+              WHERE status = $1 ORDER BY submitted_at, id LIMIT $2 OFFSET $3"
+        ))
+        .bind(status)
+        .bind(i64::from(per_page))
+        .bind(i64::from(page.saturating_sub(1)) * i64::from(per_page))
+        .fetch_all(pool)
+    .await
+    })?;
     Ok(ApplicationPage {
         total: rows.first().map_or(0, |r| r.total),
         items: rows.into_iter().map(|r| r.application).collect(),
@@ -151,11 +157,12 @@ pub async fn list(
 
 /// An application's applicant and status, from the read model.
 async fn decision(state: &AppState, id: Uuid) -> Result<(Uuid, String), AppError> {
-    let row: Option<(Uuid, String)> =
-        sqlx::query_as("SELECT user_id, status FROM influencer_applications WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&state.pool)
-            .await?;
+    let row: Option<(Uuid, String)> = crate::store::on_either!(&state.db, pool => {
+    sqlx::query_as("SELECT user_id, status FROM influencer_applications WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+    .await
+    })?;
     row.ok_or(AppError::NotFound)
 }
 
@@ -293,16 +300,18 @@ async fn finish_approval(
 /// Whether the user's stream has ever granted the `influencer` role (and
 /// so the approval's second half once ran). Read only on a retry.
 async fn ever_granted_influencer_role(state: &AppState, user_id: Uuid) -> Result<bool, AppError> {
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM events
+    Ok(crate::store::on_either!(&state.db, pool => {
+    sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM events
                  WHERE aggregate_type = 'user' AND aggregate_id = $1
                    AND event_type = 'identity.user.RoleGranted'
                    AND payload->'RoleGranted'->>'role' = $2)",
-    )
-    .bind(user_id.to_string())
-    .bind(Role::Influencer.as_str())
-    .fetch_one(&state.pool)
-    .await?)
+        )
+        .bind(user_id.to_string())
+        .bind(Role::Influencer.as_str())
+        .fetch_one(pool)
+    .await
+    })?)
 }
 
 /// Grants the role (a no-op when it is held); the cursor of the grant, if
@@ -338,11 +347,13 @@ pub async fn reject(
     };
     let committed = execute(state, user_id, command, &metadata).await?;
     state.projections.wait_for(committed.cursor).await;
+    crate::store::on_either!(&state.db, pool => {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM influencer_applications WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&state.pool)
-    .await?
+            "SELECT {COLUMNS} FROM influencer_applications WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(pool)
+    .await
+    })?
     .ok_or(AppError::NotFound)
 }

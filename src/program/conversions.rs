@@ -183,13 +183,15 @@ pub async fn record(
 
 /// Whether `kind` is already claimed for `external_id`.
 async fn claimed(state: &AppState, kind: ClaimKind, external_id: &str) -> Result<bool, AppError> {
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM unique_claims WHERE kind = $1 AND value = $2)",
-    )
-    .bind(kind.as_str())
-    .bind(external_id)
-    .fetch_one(&state.pool)
-    .await?)
+    Ok(crate::store::on_either!(&state.db, pool => {
+    sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM unique_claims WHERE kind = $1 AND value = $2)",
+        )
+        .bind(kind.as_str())
+        .bind(external_id)
+        .fetch_one(pool)
+    .await
+    })?)
 }
 
 /// Accrues a recorded conversion's commission once. Zero commissions

@@ -42,7 +42,7 @@ pub struct BalanceRow {
     pub paid: i64,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize)]
 pub struct Day {
     pub day: NaiveDate,
     pub signups: i64,
@@ -73,8 +73,9 @@ struct CodeRow {
 
 pub async fn me(state: &AppState, id: Uuid) -> Result<Dashboard, AppError> {
     let today = state.config.program_clock.now().date_naive();
-    let codes: Vec<CodeRow> = sqlx::query_as(
-        "SELECT c.normalized, c.code, c.kind, c.active,
+    let codes: Vec<CodeRow> = crate::store::on_either!(&state.db, pool => {
+    sqlx::query_as(
+            "SELECT c.normalized, c.code, c.kind, c.active,
             (SELECT count(*) FROM influencer_referrals r
               WHERE r.influencer_id = c.influencer_id AND r.normalized = c.normalized) AS signups,
             (SELECT count(*) FROM influencer_referrals r
@@ -88,53 +89,38 @@ pub async fn me(state: &AppState, id: Uuid) -> Result<Dashboard, AppError> {
                 AND v.refunded_at IS NULL) AS converted
            FROM influencer_codes c WHERE c.influencer_id = $1
           ORDER BY c.claimed_at, c.normalized",
-    )
-    .bind(id)
-    .fetch_all(&state.pool)
-    .await?;
-    let earnings: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT normalized, currency, sum(commission_minor)::bigint FROM influencer_conversions
-          WHERE influencer_id = $1 AND refunded_at IS NULL GROUP BY 1, 2",
-    )
-    .bind(id)
-    .fetch_all(&state.pool)
-    .await?;
-    let balances: Vec<BalanceRow> = sqlx::query_as(
-        "SELECT b.currency,
-            COALESCE((SELECT sum(p.amount) FROM influencer_pending p
+        )
+        .bind(id)
+        .fetch_all(pool)
+    .await
+    })?;
+    let earnings: Vec<(String, String, i64)> = crate::store::on_either!(&state.db, pool => {
+    sqlx::query_as(
+            "SELECT normalized, currency, CAST(sum(commission_minor) AS BIGINT) FROM influencer_conversions
+              WHERE influencer_id = $1 AND refunded_at IS NULL GROUP BY 1, 2",
+        )
+        .bind(id)
+        .fetch_all(pool)
+    .await
+    })?;
+    let balances: Vec<BalanceRow> = crate::store::on_either!(&state.db, pool => {
+    sqlx::query_as(
+            "SELECT b.currency,
+            CAST(COALESCE((SELECT sum(p.amount) FROM influencer_pending p
                        WHERE p.influencer_id = b.influencer_id AND p.currency = b.currency
-                         AND p.release_on > $2), 0)::bigint AS pending,
-            (b.available + COALESCE((SELECT sum(p.amount) FROM influencer_pending p
+                         AND p.release_on > $2), 0) AS BIGINT) AS pending,
+            CAST(b.available + COALESCE((SELECT sum(p.amount) FROM influencer_pending p
                        WHERE p.influencer_id = b.influencer_id AND p.currency = b.currency
-                         AND p.release_on <= $2), 0))::bigint AS available,
+                         AND p.release_on <= $2), 0) AS BIGINT) AS available,
             b.paid
            FROM influencer_balances b WHERE b.influencer_id = $1",
-    )
-    .bind(id)
-    .bind(today)
-    .fetch_all(&state.pool)
-    .await?;
-    let daily: Vec<Day> = sqlx::query_as(
-        "SELECT x.day,
-            (SELECT count(*) FROM influencer_referrals r WHERE r.influencer_id = $1
-                AND (r.signed_up_at AT TIME ZONE 'UTC')::date = x.day) AS signups,
-            (SELECT count(*) FROM influencer_conversions v WHERE v.influencer_id = $1
-                AND v.refunded_at IS NULL
-                AND (v.occurred_at AT TIME ZONE 'UTC')::date = x.day) AS conversions,
-            (SELECT COALESCE(jsonb_object_agg(e.currency, e.total), '{}'::jsonb) FROM
-                (SELECT v.currency, sum(v.commission_minor)::bigint AS total
-                   FROM influencer_conversions v WHERE v.influencer_id = $1
-                    AND v.refunded_at IS NULL
-                    AND (v.occurred_at AT TIME ZONE 'UTC')::date = x.day
-                  GROUP BY v.currency) e) AS earnings
-           FROM generate_series($3 - 1, 0, -1) AS i, LATERAL (SELECT $2::date - i AS day) x
-          ORDER BY x.day",
-    )
-    .bind(id)
-    .bind(today)
-    .bind(SERIES_DAYS)
-    .fetch_all(&state.pool)
-    .await?;
+        )
+        .bind(id)
+        .bind(today)
+        .fetch_all(pool)
+    .await
+    })?;
+    let daily = daily(state, id, today).await?;
     let codes = codes
         .into_iter()
         .map(|row| CodeStats {
@@ -166,6 +152,49 @@ pub async fn me(state: &AppState, id: Uuid) -> Result<Dashboard, AppError> {
             .collect(),
         daily,
     })
+}
+
+/// The last [`SERIES_DAYS`] UTC days up to `today`, oldest first: signups,
+/// conversions and commission per currency, counted per day in the
+/// database and laid out (with the empty days) here.
+async fn daily(state: &AppState, id: Uuid, today: NaiveDate) -> Result<Vec<Day>, AppError> {
+    let first = today - chrono::Days::new(u64::from(SERIES_DAYS.unsigned_abs()) - 1);
+    let since = first.and_time(chrono::NaiveTime::MIN).and_utc();
+    let dialect = state.db.dialect();
+    let signups_sql = format!(
+        "SELECT {day} AS day, count(*) FROM influencer_referrals
+          WHERE influencer_id = $1 AND signed_up_at >= $2 GROUP BY 1",
+        day = dialect.utc_day("signed_up_at")
+    );
+    let signups: Vec<(NaiveDate, i64)> = crate::store::on_either!(&state.db, pool => {
+        sqlx::query_as(&signups_sql).bind(id).bind(since).fetch_all(pool).await
+    })?;
+    let conversions_sql = format!(
+        "SELECT {day} AS day, currency, count(*), CAST(sum(commission_minor) AS BIGINT)
+           FROM influencer_conversions
+          WHERE influencer_id = $1 AND refunded_at IS NULL AND occurred_at >= $2
+          GROUP BY 1, 2",
+        day = dialect.utc_day("occurred_at")
+    );
+    let conversions: Vec<(NaiveDate, String, i64, i64)> = crate::store::on_either!(&state.db, pool => {
+        sqlx::query_as(&conversions_sql).bind(id).bind(since).fetch_all(pool).await
+    })?;
+    Ok(first
+        .iter_days()
+        .take_while(|day| *day <= today)
+        .map(|day| {
+            let of_day = || conversions.iter().filter(move |c| c.0 == day);
+            Day {
+                day,
+                signups: signups.iter().filter(|s| s.0 == day).map(|s| s.1).sum(),
+                conversions: of_day().map(|c| c.2).sum(),
+                earnings: of_day()
+                    .map(|c| (c.1.clone(), serde_json::Value::from(c.3)))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into(),
+            }
+        })
+        .collect())
 }
 
 /// One attributed user, as their influencer may see them.
@@ -214,8 +243,9 @@ pub async fn referrals(
         user: ReferredUser,
         total: i64,
     }
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT COALESCE(u.email, '') AS email, COALESCE(c.code, r.normalized) AS code,
+    let rows: Vec<Row> = crate::store::on_either!(&state.db, pool => {
+    sqlx::query_as(
+            "SELECT COALESCE(u.email, '') AS email, COALESCE(c.code, r.normalized) AS code,
                 r.signed_up_at, r.verified_at IS NOT NULL AS verified,
                 EXISTS (SELECT 1 FROM influencer_conversions v
                          WHERE v.user_id = r.user_id AND v.refunded_at IS NULL) AS converted,
@@ -226,12 +256,13 @@ pub async fn referrals(
                   ON c.influencer_id = r.influencer_id AND c.normalized = r.normalized
           WHERE r.influencer_id = $1
           ORDER BY r.signed_up_at DESC, r.user_id LIMIT $2 OFFSET $3",
-    )
-    .bind(id)
-    .bind(i64::from(per_page))
-    .bind(i64::from(page.saturating_sub(1)) * i64::from(per_page))
-    .fetch_all(&state.pool)
-    .await?;
+        )
+        .bind(id)
+        .bind(i64::from(per_page))
+        .bind(i64::from(page.saturating_sub(1)) * i64::from(per_page))
+        .fetch_all(pool)
+    .await
+    })?;
     Ok(ReferralPage {
         total: rows.first().map_or(0, |r| r.total),
         items: rows

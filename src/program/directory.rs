@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::store::Dialect;
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
 pub struct InfluencerSummary {
@@ -75,21 +76,31 @@ pub struct InfluencerQuery {
     pub per_page: u32,
 }
 
-const SUMMARY: &str = "
+/// The summary columns of each influencer, in `dialect`.
+fn summary(dialect: Dialect) -> String {
+    let Dialect {
+        object_agg,
+        empty_object,
+        ..
+    } = dialect;
+    format!(
+        "
     SELECT p.influencer_id, p.display_name, p.status, p.commission_rate_bps, p.approved_at,
         (SELECT count(*) FROM influencer_referrals r WHERE r.influencer_id = p.influencer_id) AS signups,
         (SELECT count(*) FROM influencer_referrals r WHERE r.influencer_id = p.influencer_id
             AND r.verified_at IS NOT NULL) AS verified_signups,
         (SELECT count(*) FROM influencer_conversions v WHERE v.influencer_id = p.influencer_id
             AND v.refunded_at IS NULL) AS conversions,
-        (SELECT COALESCE(jsonb_object_agg(e.currency, e.total), '{}'::jsonb) FROM
-            (SELECT v.currency, sum(v.commission_minor)::bigint AS total
+        (SELECT COALESCE({object_agg}(e.currency, e.total), {empty_object}) FROM
+            (SELECT v.currency, CAST(sum(v.commission_minor) AS BIGINT) AS total
                FROM influencer_conversions v
               WHERE v.influencer_id = p.influencer_id AND v.refunded_at IS NULL
               GROUP BY v.currency) e) AS earnings,
-        (SELECT COALESCE(sum(v.commission_minor), 0)::bigint FROM influencer_conversions v
+        (SELECT CAST(COALESCE(sum(v.commission_minor), 0) AS BIGINT) FROM influencer_conversions v
           WHERE v.influencer_id = p.influencer_id AND v.refunded_at IS NULL) AS total_earnings
-      FROM influencer_profiles p";
+      FROM influencer_profiles p"
+    )
+}
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -105,14 +116,15 @@ pub async fn search(state: &AppState, query: InfluencerQuery) -> Result<Influenc
             .to_lowercase()
     });
     let sql = format!(
-        "SELECT *, count(*) OVER () AS total FROM ({SUMMARY}
+        "SELECT *, count(*) OVER () AS total FROM ({}
            WHERE p.status IN ('active', 'suspended')
-             AND ($1::text IS NULL OR p.status = $1)
-             AND ($2::text IS NULL OR lower(p.display_name) LIKE $2 || '%'
+             AND (CAST($1 AS TEXT) IS NULL OR p.status = $1)
+             AND (CAST($2 AS TEXT) IS NULL OR lower(p.display_name) LIKE $2 || '%' ESCAPE '\\'
                   OR EXISTS (SELECT 1 FROM influencer_codes c
                               WHERE c.influencer_id = p.influencer_id
-                                AND lower(c.code) LIKE $2 || '%'))) s
+                                AND lower(c.code) LIKE $2 || '%' ESCAPE '\\'))) s
           ORDER BY {}, influencer_id LIMIT $3 OFFSET $4",
+        summary(state.db.dialect()),
         query.sort.order_by()
     );
     #[derive(sqlx::FromRow)]
@@ -121,13 +133,15 @@ pub async fn search(state: &AppState, query: InfluencerQuery) -> Result<Influenc
         row: Row,
         total: i64,
     }
-    let rows: Vec<Counted> = sqlx::query_as(&sql)
-        .bind(query.status)
-        .bind(escaped)
-        .bind(i64::from(query.per_page))
-        .bind(i64::from(query.page.saturating_sub(1)) * i64::from(query.per_page))
-        .fetch_all(&state.pool)
-        .await?;
+    let rows: Vec<Counted> = crate::store::on_either!(&state.db, pool => {
+    sqlx::query_as(&sql)
+            .bind(query.status)
+            .bind(escaped)
+            .bind(i64::from(query.per_page))
+            .bind(i64::from(query.page.saturating_sub(1)) * i64::from(query.per_page))
+            .fetch_all(pool)
+    .await
+    })?;
     Ok(InfluencerPage {
         total: rows.first().map_or(0, |r| r.total),
         items: rows.into_iter().map(|r| r.row.summary).collect(),
@@ -138,11 +152,13 @@ pub async fn search(state: &AppState, query: InfluencerQuery) -> Result<Influenc
 
 /// One influencer (or applicant) by id.
 pub async fn get(state: &AppState, id: Uuid) -> Result<InfluencerSummary, AppError> {
-    sqlx::query_as(&format!("{SUMMARY} WHERE p.influencer_id = $1"))
-        .bind(id)
-        .fetch_optional(&state.pool)
-        .await?
-        .ok_or(AppError::NotFound)
+    crate::store::on_either!(&state.db, pool => {
+    sqlx::query_as(&format!("{} WHERE p.influencer_id = $1", summary(state.db.dialect())))
+            .bind(id)
+            .fetch_optional(pool)
+    .await
+    })?
+    .ok_or(AppError::NotFound)
 }
 
 /// Program totals for admins.
@@ -163,6 +179,12 @@ pub struct Overview {
 }
 
 pub async fn overview(state: &AppState) -> Result<Overview, AppError> {
+    let Dialect {
+        object_agg,
+        build_object,
+        empty_object,
+        ..
+    } = state.db.dialect();
     let today = state.config.program_clock.now().date_naive();
     #[allow(clippy::type_complexity)]
     let (active, suspended, pending, signups, verified, conversions, balances): (
@@ -173,31 +195,33 @@ pub async fn overview(state: &AppState) -> Result<Overview, AppError> {
         i64,
         i64,
         serde_json::Value,
-    ) = sqlx::query_as(
-        "SELECT
+    ) = crate::store::on_either!(&state.db, pool => {
+    sqlx::query_as(&format!(
+            "SELECT
             (SELECT count(*) FROM influencer_profiles WHERE status = 'active'),
             (SELECT count(*) FROM influencer_profiles WHERE status = 'suspended'),
             (SELECT count(*) FROM influencer_applications WHERE status = 'pending'),
             (SELECT count(*) FROM influencer_referrals),
             (SELECT count(*) FROM influencer_referrals WHERE verified_at IS NOT NULL),
             (SELECT count(*) FROM influencer_conversions WHERE refunded_at IS NULL),
-            (SELECT COALESCE(jsonb_object_agg(t.currency, jsonb_build_object(
-                        'pending', t.pending, 'available', t.available, 'paid', t.paid)), '{}'::jsonb)
+            (SELECT COALESCE({object_agg}(t.currency, {build_object}(
+                        'pending', t.pending, 'available', t.available, 'paid', t.paid)), {empty_object})
                FROM (SELECT c.currency,
-                        COALESCE((SELECT sum(p.amount) FROM influencer_pending p
-                                   WHERE p.currency = c.currency AND p.release_on > $1), 0)::bigint AS pending,
-                        (COALESCE((SELECT sum(b.available) FROM influencer_balances b
+                        CAST(COALESCE((SELECT sum(p.amount) FROM influencer_pending p
+                                   WHERE p.currency = c.currency AND p.release_on > $1), 0) AS BIGINT) AS pending,
+                        CAST(COALESCE((SELECT sum(b.available) FROM influencer_balances b
                                     WHERE b.currency = c.currency), 0)
                          + COALESCE((SELECT sum(p.amount) FROM influencer_pending p
-                                      WHERE p.currency = c.currency AND p.release_on <= $1), 0))::bigint AS available,
-                        COALESCE((SELECT sum(b.paid) FROM influencer_balances b
-                                   WHERE b.currency = c.currency), 0)::bigint AS paid
+                                      WHERE p.currency = c.currency AND p.release_on <= $1), 0) AS BIGINT) AS available,
+                        CAST(COALESCE((SELECT sum(b.paid) FROM influencer_balances b
+                                   WHERE b.currency = c.currency), 0) AS BIGINT) AS paid
                        FROM (SELECT currency FROM influencer_balances
                              UNION SELECT currency FROM influencer_pending) c) t)",
-    )
-    .bind(today)
-    .fetch_one(&state.pool)
-    .await?;
+        ))
+        .bind(today)
+        .fetch_one(pool)
+    .await
+    })?;
     let top = search(
         state,
         InfluencerQuery {

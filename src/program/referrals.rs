@@ -39,12 +39,13 @@ fn invalid_code() -> AppError {
 /// attribution does not undo that one signup.
 pub async fn resolve_code(state: &AppState, raw: &str) -> Result<AttributingCode, AppError> {
     let presented = ReferralCode::parse(raw).map_err(|_| invalid_code())?;
-    let owner: Option<String> =
-        sqlx::query_scalar("SELECT owner_id FROM unique_claims WHERE kind = $1 AND value = $2")
-            .bind(ClaimKind::ReferralCode.as_str())
-            .bind(presented.normalized())
-            .fetch_optional(&state.pool)
-            .await?;
+    let owner: Option<String> = crate::store::on_either!(&state.db, pool => {
+    sqlx::query_scalar("SELECT owner_id FROM unique_claims WHERE kind = $1 AND value = $2")
+                .bind(ClaimKind::ReferralCode.as_str())
+                .bind(presented.normalized())
+                .fetch_optional(pool)
+    .await
+    })?;
     let owner = owner.ok_or_else(invalid_code)?;
     let influencer_id = Uuid::parse_str(&owner).map_err(AppError::internal)?;
     let (influencer, _) = state

@@ -24,9 +24,23 @@ use chrono::{DateTime, Utc};
 use projections::{Cursor, Failure, ProjectionStore, StoredEvent};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
+use uuid::Uuid;
 
 use super::append::{Append, CommitError};
 use super::{postgres, sqlite, StoreError, StoredAggregate};
+
+/// Runs one sqlx expression on whichever pool `db` holds: for statements
+/// both dialects read alike (`$N` parameters, standard SQL), so they are
+/// written once. Each arm is type-checked against its own driver.
+macro_rules! on_either {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::store::Database::Postgres($pool) => $body,
+            $crate::store::Database::Sqlite($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_either;
 
 /// How long a SQLite writer waits for another connection's write lock
 /// (an operator command beside the server) before it gives up.
@@ -81,11 +95,28 @@ impl Database {
     /// migrator holds an advisory lock, so instances starting together are
     /// safe; a SQLite file has one server.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        match self {
+        let result = match self {
             Self::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
             Self::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await,
+        };
+        match result {
+            // A migration this build does not know was applied: the data
+            // was written by a newer version, which an older one must not
+            // serve (or migrate) from.
+            Err(sqlx::migrate::MigrateError::VersionMissing(version)) => anyhow::bail!(
+                "IDENTITY_DATABASE_URL: the database has schema version {version}, newer than this \
+                 build knows; run a newer identity"
+            ),
+            other => other.context("migrations failed"),
         }
-        .context("migrations failed")
+    }
+
+    /// `postgres` or `sqlite`, for readiness and logs.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Postgres(_) => "postgres",
+            Self::Sqlite(_) => "sqlite",
+        }
     }
 
     /// The PostgreSQL pool, for the parts of the service not yet behind
@@ -158,6 +189,39 @@ impl Database {
         .map_err(Into::into)
     }
 
+    /// Up to `limit` events of one user's streams (the account and its
+    /// sessions) after position `after`, recorded at or before `as_of` if
+    /// given, in position order.
+    pub async fn user_events(
+        &self,
+        user_id: Uuid,
+        after: i64,
+        as_of: Option<DateTime<Utc>>,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let id = user_id.to_string();
+        match self {
+            Self::Postgres(pool) => {
+                postgres::log::user_events(pool, &id, after, as_of, limit).await
+            }
+            Self::Sqlite(pool) => sqlite::log::user_events(pool, &id, after, as_of, limit).await,
+        }
+        .map_err(Into::into)
+    }
+
+    /// Whether the account `user_id` has a stream.
+    pub async fn user_exists(&self, user_id: Uuid) -> Result<bool, StoreError> {
+        let found: Option<i32> = on_either!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT 1 FROM events WHERE aggregate_type = 'user' AND aggregate_id = $1 LIMIT 1",
+            )
+            .bind(user_id.to_string())
+            .fetch_optional(pool)
+            .await
+        })?;
+        Ok(found.is_some())
+    }
+
     /// The newest event a reader can see now (the start of an empty log).
     pub async fn head(&self) -> Result<Cursor, StoreError> {
         match self {
@@ -181,16 +245,3 @@ impl Database {
         Ok(self.projection_store().failures().await?)
     }
 }
-
-/// Runs one sqlx expression on whichever pool `db` holds: for statements
-/// both dialects read alike (`$N` parameters, standard SQL), so they are
-/// written once. Each arm is type-checked against its own driver.
-macro_rules! on_either {
-    ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            $crate::store::Database::Postgres($pool) => $body,
-            $crate::store::Database::Sqlite($pool) => $body,
-        }
-    };
-}
-pub(crate) use on_either;

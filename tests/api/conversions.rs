@@ -236,7 +236,7 @@ async fn the_whole_story_from_application_to_payout_adds_up_on_the_dashboard() {
     assert_eq!(referred["verified"], true);
     assert_eq!(referred["converted"], true);
     // Rebuilt from zero, the same figures.
-    identity::cli::rebuild(app.pool.clone(), "influencer_dashboard")
+    identity::cli::rebuild(app.db.clone(), "influencer_dashboard")
         .await
         .unwrap();
     let rebuilt = body(

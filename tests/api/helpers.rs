@@ -143,6 +143,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub pool: PgPool,
+    /// The same database behind the service's storage seam.
+    pub db: identity::store::Database,
     pub smtp: SmtpSink,
     pub config: Config,
     _data_dir: tempfile::TempDir,
@@ -176,6 +178,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
             .user_agent("identity-tests")
             .build()
             .expect("http client"),
+        db: identity::store::Database::from(pool.clone()),
         pool,
         smtp,
         config,
@@ -448,7 +451,7 @@ impl TestApp {
     pub async fn create_account_with_role(&self, role: &str) -> Account {
         let mut account = self.create_account().await;
         let email = format!("{}@example.com", account.username);
-        identity::bootstrap::grant_role(self.pool.clone(), &email, role)
+        identity::bootstrap::grant_role(self.db.clone(), &email, role)
             .await
             .expect("grant role");
         eventually(Duration::from_secs(5), || async {

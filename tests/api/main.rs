@@ -8,6 +8,7 @@ mod concurrency;
 mod contract;
 mod conversions;
 mod durability;
+mod embedded;
 mod enumeration;
 mod errors;
 mod events_feed;

@@ -46,7 +46,10 @@ async fn payouts_recorded_before_references_were_claimed_get_their_claims() {
         .unwrap();
     }
 
-    identity::startup::migrate(&pool).await.unwrap();
+    identity::store::Database::from(pool.clone())
+        .migrate()
+        .await
+        .unwrap();
     let claims: Vec<(String, String)> = sqlx::query_as(
         "SELECT value, owner_id FROM unique_claims
           WHERE kind = 'payout_reference' ORDER BY value",

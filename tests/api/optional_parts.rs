@@ -5,9 +5,9 @@ use reqwest::StatusCode;
 
 use crate::helpers::*;
 
-/// The `.eml` files written so far.
-fn mail_files(app: &TestApp) -> Vec<String> {
-    let dir = app.config.data_dir.join("mail");
+/// The `.eml` files written so far under `data_dir`.
+pub fn mail_files(data_dir: &std::path::Path) -> Vec<String> {
+    let dir = data_dir.join("mail");
     let mut files: Vec<String> = std::fs::read_dir(dir)
         .map(|entries| {
             entries
@@ -29,7 +29,9 @@ async fn without_smtp_the_verification_code_is_written_to_the_mail_directory() {
     let response = app.register(&name, &email, PASSWORD).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let message = eventually(std::time::Duration::from_secs(5), || async {
-        mail_files(&app).into_iter().find(|m| m.contains(&email))
+        mail_files(&app.config.data_dir)
+            .into_iter()
+            .find(|m| m.contains(&email))
     })
     .await;
     let code = crate::smtp::extract_code(&message).expect("the code is in the message");

@@ -80,7 +80,7 @@ async fn a_projection_failing_on_an_event_stalls_alone_and_the_service_goes_on()
     assert_eq!(stalled["position"], poisoned);
     assert_eq!(stalled["event_type"], "identity.ledger.EarningsAccrued");
     assert!(stalled["error"].as_str().unwrap().contains("decoded"));
-    let status = identity::cli::projection_status(&app.pool).await.unwrap();
+    let status = identity::cli::projection_status(&app.db).await.unwrap();
     let dashboard = status
         .iter()
         .find(|p| p["name"] == "influencer_dashboard")
@@ -127,7 +127,7 @@ async fn a_rebuild_clears_a_stall_once_the_event_is_gone() {
     })
     .await;
     // The rebuild stalls on the same event and says so.
-    let error = identity::cli::rebuild(app.pool.clone(), "influencer_dashboard")
+    let error = identity::cli::rebuild(app.db.clone(), "influencer_dashboard")
         .await
         .unwrap_err();
     assert!(error.to_string().contains(&poisoned.to_string()), "{error}");
@@ -137,7 +137,7 @@ async fn a_rebuild_clears_a_stall_once_the_event_is_gone() {
         .execute(&app.pool)
         .await
         .unwrap();
-    identity::cli::rebuild(app.pool.clone(), "influencer_dashboard")
+    identity::cli::rebuild(app.db.clone(), "influencer_dashboard")
         .await
         .unwrap();
     assert!(stalled_names(&app).await.is_empty());
@@ -185,9 +185,7 @@ async fn rebuilding_projections_one_after_another_while_writers_commit_changes_n
             "influencer_dashboard",
         ] {
             let head = head(&app).await;
-            identity::cli::rebuild(app.pool.clone(), name)
-                .await
-                .unwrap();
+            identity::cli::rebuild(app.db.clone(), name).await.unwrap();
             // The next rebuild starts only after writers committed more.
             eventually(Duration::from_secs(10), || async {
                 (self::head(&app).await > head).then_some(())

@@ -34,7 +34,7 @@ pub async fn assert_rebuilds_equal_live(pool: &PgPool) {
     for (projection, table, order) in READ_MODELS {
         let live = table_rows(pool, table, order).await;
         assert!(!live.is_null(), "{table} is empty: nothing was tested");
-        identity::cli::rebuild(pool.clone(), projection)
+        identity::cli::rebuild(identity::store::Database::from(pool.clone()), projection)
             .await
             .unwrap();
         let rebuilt = table_rows(pool, table, order).await;
@@ -77,9 +77,7 @@ async fn rebuilding_each_projection_from_zero_gives_the_live_read_model() {
 #[tokio::test]
 async fn rebuilding_an_unknown_projection_fails_cleanly() {
     let app = spawn_app().await;
-    assert!(
-        identity::cli::rebuild(app.pool.clone(), "no_such_projection")
-            .await
-            .is_err()
-    );
+    assert!(identity::cli::rebuild(app.db.clone(), "no_such_projection")
+        .await
+        .is_err());
 }

@@ -35,25 +35,6 @@ fn a_database_url_of_an_unknown_scheme_is_refused_in_one_line() {
     }
 }
 
-#[tokio::test]
-async fn a_sqlite_url_never_creates_a_postgres_database() {
-    let data = tempfile::tempdir().unwrap();
-    let path = data.path().join("identity.db");
-    let url = format!("sqlite://{}", path.display());
-    let (code, stderr) = serve_with(&[("IDENTITY_DATABASE_URL", &url)]);
-    assert_ne!(code, Some(0), "{stderr}");
-    assert!(stderr.contains("IDENTITY_DATABASE_URL") || stderr.is_empty());
-    let admin = sqlx::PgPool::connect("postgres://postgres@127.0.0.1:5432/postgres")
-        .await
-        .unwrap();
-    let created: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname LIKE $1")
-        .bind(format!("%{}%", data.path().display()))
-        .fetch_one(&admin)
-        .await
-        .unwrap();
-    assert_eq!(created, 0, "a PostgreSQL database was created for {url}");
-}
-
 #[test]
 fn the_relay_switched_on_without_a_nats_url_is_refused_in_one_line() {
     let (code, stderr) = serve_with(&[("IDENTITY_RELAY_ENABLED", "true")]);

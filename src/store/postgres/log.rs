@@ -92,3 +92,34 @@ pub async fn events_of_types(
     .fetch_all(pool)
     .await
 }
+
+/// The streams of one user (`$1`: the user id as text): the user stream and
+/// every session it started (found through `events_session_user_idx`).
+const USER_STREAMS: &str = "(events.aggregate_type = 'user' AND events.aggregate_id = $1)
+     OR (events.aggregate_type = 'session' AND events.aggregate_id IN (
+         SELECT aggregate_id FROM events
+          WHERE aggregate_type = 'session' AND event_type = 'identity.session.SessionStarted'
+            AND payload->'SessionStarted'->>'user_id' = $1))";
+
+/// Up to `limit` events of one user's streams after position `after`,
+/// recorded at or before `as_of` if given, in position order.
+pub async fn user_events(
+    pool: &PgPool,
+    user_id: &str,
+    after: i64,
+    as_of: Option<DateTime<Utc>>,
+    limit: i64,
+) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events
+          WHERE ({USER_STREAMS})
+            AND events.position > $2 AND ($3::timestamptz IS NULL OR events.recorded_at <= $3)
+          ORDER BY events.position LIMIT $4"
+    ))
+    .bind(user_id)
+    .bind(after)
+    .bind(as_of)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
