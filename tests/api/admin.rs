@@ -164,12 +164,14 @@ async fn deactivation_stops_refresh_at_once_and_blocks_login_until_reactivated()
         "invalid_credentials",
     )
     .await;
-    let revoked: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM user_sessions WHERE user_id = $1::uuid AND revoked_at IS NULL",
-    )
-    .bind(&user.id)
-    .fetch_one(&app.pool)
+    let revoked: i64 = on_db!(&app.db, pool => {
+    sqlx::query_scalar(
+            "SELECT count(*) FROM user_sessions WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(uuid::Uuid::parse_str(&user.id).unwrap())
+        .fetch_one(pool)
     .await
+    })
     .unwrap();
     assert_eq!(revoked, 0, "every session revoked");
 
@@ -207,10 +209,12 @@ async fn an_admin_lock_blocks_login_and_records_the_admin_as_actor() {
         "account_locked",
     )
     .await;
-    let metadata: Value = sqlx::query_scalar("SELECT metadata FROM events WHERE event_type = 'identity.user.AccountLocked' AND aggregate_id = $1")
-        .bind(&user.id)
-        .fetch_one(&app.pool)
-        .await
+    let metadata: Value = on_db!(&app.db, pool => {
+sqlx::query_scalar("SELECT metadata FROM events WHERE event_type = 'identity.user.AccountLocked' AND aggregate_id = $1")
+        .bind(uuid::Uuid::parse_str(&user.id).unwrap())
+        .fetch_one(pool)
+.await
+})
         .unwrap();
     assert_eq!(metadata["actor"], admin.id.as_str());
     assert!(metadata["request_id"].is_string());

@@ -23,11 +23,13 @@ async fn twenty_simultaneous_registrations_with_one_email_create_exactly_one_acc
     let attempts = (0..20).map(|_| (unique_name(), email.clone())).collect();
     let statuses = statuses(&app, attempts).await;
     assert_exactly_one_created(&statuses);
-    let users: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM events WHERE event_type = 'identity.user.UserRegistered'",
-    )
-    .fetch_one(&app.pool)
+    let users: i64 = on_db!(&app.db, pool => {
+    sqlx::query_scalar(
+            "SELECT count(*) FROM events WHERE event_type = 'identity.user.UserRegistered'",
+        )
+        .fetch_one(pool)
     .await
+    })
     .unwrap();
     assert_eq!(users, 1, "a refused registration leaves nothing behind");
 }

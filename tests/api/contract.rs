@@ -205,10 +205,12 @@ async fn published_events(app: &TestApp, durable: &str) -> Vec<Received> {
         (ready["relay_lag"]["events"] == 0).then_some(())
     })
     .await;
-    let expected: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let expected: i64 = on_db!(&app.db, pool => {
+    sqlx::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(pool)
+    .await
+    })
+    .unwrap();
     let expected = usize::try_from(expected).unwrap();
     let received = consume(SHARED_NATS, &app.config.relay.stream, durable, expected).await;
     assert_eq!(received.len(), expected, "every committed event arrived");

@@ -70,14 +70,16 @@ impl TestApp {
     }
 
     async fn accrued_total(&self, influencer_id: &str) -> (i64, i64) {
-        sqlx::query_as(
+        on_db!(&self.db, pool => {
+sqlx::query_as(
             "SELECT count(*), COALESCE(sum((payload->'EarningsAccrued'->>'commission_minor')::bigint), 0)::bigint
                FROM events WHERE aggregate_type = 'ledger' AND aggregate_id = $1
                 AND event_type = 'identity.ledger.EarningsAccrued'",
         )
         .bind(influencer_id)
-        .fetch_one(&self.pool)
-        .await
+        .fetch_one(pool)
+.await
+})
         .unwrap()
     }
 }
@@ -609,10 +611,12 @@ async fn a_sale_above_what_money_can_be_is_refused_and_every_read_model_goes_on(
         body(dashboard).await["balances"]["USD"]["pending"],
         1_000_000_000_000i64
     );
-    let stalled: i64 = sqlx::query_scalar("SELECT count(*) FROM projection_failures")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let stalled: i64 = on_db!(&app.db, pool => {
+    sqlx::query_scalar("SELECT count(*) FROM projection_failures")
+            .fetch_one(pool)
+    .await
+    })
+    .unwrap();
     assert_eq!(stalled, 0);
 }
 

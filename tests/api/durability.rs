@@ -24,9 +24,9 @@ async fn start(database_url: &str, smtp_port: u16, data_dir: &std::path::Path) -
 
 #[tokio::test]
 async fn acknowledged_accounts_survive_sigkill_and_projections_match_their_rebuild() {
-    let (_, url) = create_database().await;
     let smtp = SmtpSink::start().await;
     let data_dir = tempfile::tempdir().unwrap();
+    let url = new_database_url(data_dir.path()).await;
     let mut server = start(&url, smtp.port(), data_dir.path()).await;
     let client = reqwest::Client::new();
 
@@ -69,8 +69,7 @@ async fn acknowledged_accounts_survive_sigkill_and_projections_match_their_rebui
             "{name} cannot log in after the crash"
         );
     }
-    let pool = sqlx::PgPool::connect(&url).await.unwrap();
-    assert_rebuilds_equal_live(&pool).await;
+    assert_rebuilds_equal_live(&open_database(&url).await).await;
     server.child.kill().unwrap();
     server.child.wait().unwrap();
 }

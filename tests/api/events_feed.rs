@@ -10,10 +10,12 @@ use crate::helpers::*;
 
 /// Positions of every event, in the order readers must see them.
 async fn log_order(app: &TestApp) -> Vec<i64> {
+    on_db!(&app.db, pool => {
     sqlx::query_scalar("SELECT position FROM events ORDER BY tx_id, position")
-        .fetch_all(&app.pool)
-        .await
-        .unwrap()
+            .fetch_all(pool)
+    .await
+    })
+    .unwrap()
 }
 
 async fn feed(app: &TestApp, query: &str, token: &str) -> Response {
@@ -189,11 +191,13 @@ async fn the_feed_filters_by_event_type_prefix() {
         .collect();
     assert!(!types.is_empty());
     assert!(types.iter().all(|t| t.starts_with("identity.session.")));
-    let sessions: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM events WHERE event_type LIKE 'identity.session.%'",
-    )
-    .fetch_one(&app.pool)
+    let sessions: i64 = on_db!(&app.db, pool => {
+    sqlx::query_scalar(
+            "SELECT count(*) FROM events WHERE event_type LIKE 'identity.session.%'",
+        )
+        .fetch_one(pool)
     .await
+    })
     .unwrap();
     assert_eq!(types.len() as i64, sessions);
 }

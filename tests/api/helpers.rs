@@ -12,6 +12,18 @@ use serde_json::{json, Value};
 use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
+/// Runs one sqlx expression on the test's database, whichever backend it
+/// is, for statements both dialects read alike.
+macro_rules! on_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            identity::store::Database::Postgres($pool) => $body,
+            identity::store::Database::Sqlite($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_db;
+
 pub use crate::smtp::SmtpSink;
 
 pub const PASSWORD: &str = "Correct-Horse-9!";
@@ -90,6 +102,40 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
     }
 }
 
+/// The storage backend this run of the suite uses:
+/// `IDENTITY_TEST_BACKEND=postgres` (the default) or `sqlite`. CI runs the
+/// suite once per backend.
+pub fn on_sqlite() -> bool {
+    match std::env::var("IDENTITY_TEST_BACKEND").as_deref() {
+        Err(_) | Ok("postgres") => false,
+        Ok("sqlite") => true,
+        Ok(other) => panic!("IDENTITY_TEST_BACKEND={other}: postgres or sqlite"),
+    }
+}
+
+/// A new, empty database of this run's backend for one test: a file in
+/// `data_dir` on SQLite; its URL.
+pub async fn new_database_url(data_dir: &std::path::Path) -> String {
+    match on_sqlite() {
+        true => format!("sqlite://{}", data_dir.join("identity.db").display()),
+        false => create_database().await.1,
+    }
+}
+
+/// The storage seam on the database at `url` (as the service opens it).
+pub async fn open_database(url: &str) -> identity::store::Database {
+    match url.strip_prefix("sqlite://") {
+        Some(path) => identity::store::Database::open_sqlite(
+            std::path::Path::new(path),
+            4,
+            Duration::from_secs(5),
+        )
+        .await
+        .expect("open the test database"),
+        None => identity::store::Database::from(PgPool::connect(url).await.expect("connect")),
+    }
+}
+
 /// A new, empty database for one test.
 pub async fn create_database() -> (String, String) {
     let name = format!("identity_test_{}", Uuid::new_v4().simple());
@@ -158,19 +204,27 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     log_buffer();
     crate::nats::delete_stale_test_streams().await;
-    let (_, url) = create_database().await;
     let smtp = SmtpSink::start().await;
     let data_dir = tempfile::tempdir().expect("temp dir");
+    let url = new_database_url(data_dir.path()).await;
     let mut config = test_config(&url, smtp.port(), data_dir.path());
+    // The NATS relay runs on PostgreSQL only (the HTTP feed serves SQLite).
+    config.relay_enabled = !on_sqlite();
     tweak(&mut config);
     let app = Application::build(config.clone())
         .await
         .expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    let pool = PgPool::connect(&url)
-        .await
-        .expect("connect to test database");
+    let db = open_database(&url).await;
+    let pool = match &db {
+        identity::store::Database::Postgres(pool) => pool.clone(),
+        // No PostgreSQL here: a test that reads it directly fails loudly.
+        identity::store::Database::Sqlite(_) => {
+            PgPool::connect_lazy("postgres://no-postgres-on-the-sqlite-run@127.0.0.1:1/none")
+                .expect("a lazy pool")
+        }
+    };
     TestApp {
         address,
         client: reqwest::Client::builder()
@@ -178,7 +232,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
             .user_agent("identity-tests")
             .build()
             .expect("http client"),
-        db: identity::store::Database::from(pool.clone()),
+        db,
         pool,
         smtp,
         config,
@@ -339,38 +393,68 @@ impl TestApp {
 
     /// Every row of every table, as text: for checking what is at rest.
     pub async fn dump_all_tables(&self) -> String {
-        dump_all_tables(&self.pool).await
+        dump_all_tables(&self.db).await
     }
 }
 
-pub async fn dump_all_tables(pool: &PgPool) -> String {
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
-    )
-    .fetch_all(pool)
-    .await
+pub async fn dump_all_tables(db: &identity::store::Database) -> String {
+    let list = match db {
+        identity::store::Database::Postgres(_) => {
+            "SELECT table_name::text FROM information_schema.tables
+              WHERE table_schema = 'public' ORDER BY 1"
+        }
+        identity::store::Database::Sqlite(_) => {
+            "SELECT name FROM sqlite_master
+              WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1"
+        }
+    };
+    let tables: Vec<String> = on_db!(db, pool => {
+        sqlx::query_scalar(list).fetch_all(pool).await
+    })
     .expect("list tables");
     let mut dump = String::new();
     for table in tables {
-        let rows: Option<String> =
-            sqlx::query_scalar(&format!("SELECT json_agg(t)::text FROM \"{table}\" t"))
-                .fetch_one(pool)
-                .await
-                .expect("dump table");
-        dump.push_str(&format!("== {table}\n{}\n", rows.unwrap_or_default()));
+        let rows = table_rows(db, &table, "1").await;
+        dump.push_str(&format!("== {table}\n{rows}\n"));
     }
     dump
 }
 
-/// A read model's rows in a stable order, as JSON.
-pub async fn table_rows(pool: &PgPool, table: &str, order_by: &str) -> Value {
-    sqlx::query_scalar::<_, Option<Value>>(&format!(
-        "SELECT json_agg(t ORDER BY {order_by})::jsonb FROM {table} t"
-    ))
-    .fetch_one(pool)
-    .await
-    .expect("read table")
-    .unwrap_or(Value::Null)
+/// A table's rows in a stable order, as JSON (`null` when empty); on
+/// SQLite, blobs (UUIDs, MACs) as hex.
+pub async fn table_rows(db: &identity::store::Database, table: &str, order_by: &str) -> Value {
+    let text: Option<String> = match db {
+        identity::store::Database::Postgres(pool) => sqlx::query_scalar(&format!(
+            "SELECT json_agg(t ORDER BY {order_by})::text FROM \"{table}\" t"
+        ))
+        .fetch_one(pool)
+        .await
+        .expect("read table"),
+        identity::store::Database::Sqlite(pool) => {
+            let columns: Vec<String> =
+                sqlx::query_scalar("SELECT name FROM pragma_table_info(?1) ORDER BY cid")
+                    .bind(table)
+                    .fetch_all(pool)
+                    .await
+                    .expect("list columns");
+            let fields: Vec<String> = columns
+                .iter()
+                .map(|c| {
+                    format!("'{c}', CASE WHEN typeof(\"{c}\") = 'blob' THEN hex(\"{c}\") ELSE \"{c}\" END")
+                })
+                .collect();
+            sqlx::query_scalar(&format!(
+                "SELECT CASE WHEN count(*) = 0 THEN NULL ELSE json_group_array(json(r)) END FROM
+                   (SELECT json_object({}) AS r FROM \"{table}\" t ORDER BY {order_by})",
+                fields.join(", ")
+            ))
+            .fetch_one(pool)
+            .await
+            .expect("read table")
+        }
+    };
+    text.map(|t| serde_json::from_str(&t).expect("json rows"))
+        .unwrap_or(Value::Null)
 }
 
 /// Polls `check` until it returns `Some` or `timeout` passes.
@@ -455,13 +539,14 @@ impl TestApp {
             .await
             .expect("grant role");
         eventually(Duration::from_secs(5), || async {
-            let roles: Vec<String> =
+            let roles: identity::store::Roles = on_db!(&self.db, pool => {
                 sqlx::query_scalar("SELECT roles FROM login_lookup WHERE email = $1")
                     .bind(&email)
-                    .fetch_one(&self.pool)
+                    .fetch_one(pool)
                     .await
-                    .ok()?;
-            roles.iter().any(|r| r == role).then_some(())
+            })
+            .ok()?;
+            roles.0.iter().any(|r| r == role).then_some(())
         })
         .await;
         let pair = body(self.login(&account.username, PASSWORD).await).await;
@@ -481,21 +566,28 @@ impl TestApp {
     }
 
     pub async fn count_events(&self, event_type: &str, aggregate_id: &str) -> i64 {
+        on_db!(&self.db, pool => {
         sqlx::query_scalar(
-            "SELECT count(*) FROM events WHERE event_type = $1 AND aggregate_id = $2",
-        )
-        .bind(event_type)
-        .bind(aggregate_id)
-        .fetch_one(&self.pool)
+                    "SELECT count(*) FROM events WHERE event_type = $1 AND aggregate_id = $2",
+                )
+                .bind(event_type)
+                .bind(aggregate_id)
+                .fetch_one(pool)
         .await
+        })
         .expect("count events")
     }
 }
 
 impl TestApp {
     /// Another instance of the service on the same database, secret and
-    /// stream: what production runs behind a load balancer.
+    /// stream: what production runs behind a load balancer. A SQLite file
+    /// has one server (a second refuses to start), so there "every
+    /// instance" is this one and its address is returned.
     pub async fn second_instance(&self) -> String {
+        if on_sqlite() {
+            return self.address.clone();
+        }
         let app = Application::build(self.config.clone())
             .await
             .expect("second instance builds");

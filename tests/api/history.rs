@@ -315,13 +315,15 @@ async fn every_history_read_is_recorded_with_the_viewer_as_actor() {
     history(&app, &auditor.access_token, &user.id, &[("as_of", &as_of)]).await;
     let again = history(&app, &auditor.access_token, &user.id, &[]).await;
 
-    let rows: Vec<(String, Value, Value)> = sqlx::query_as(
+    let rows: Vec<(String, Value, Value)> = on_db!(&app.db, pool => {
+sqlx::query_as(
         "SELECT aggregate_type, payload, metadata FROM events
           WHERE event_type = 'identity.audit.HistoryViewed' AND aggregate_id = $1 ORDER BY position",
     )
     .bind(&user.id)
-    .fetch_all(&app.pool)
-    .await
+    .fetch_all(pool)
+.await
+})
     .unwrap();
     assert_eq!(rows.len(), 2);
     let (kind, payload, metadata) = &rows[0];
@@ -413,13 +415,15 @@ async fn the_history_command_prints_the_same_events_and_is_recorded() {
     assert_eq!(cli_then["events"], api_then["events"]);
     assert_eq!(cli_then["state"], api_then["state"]);
 
-    let viewers: Vec<(Value, Value)> = sqlx::query_as(
+    let viewers: Vec<(Value, Value)> = on_db!(&app.db, pool => {
+sqlx::query_as(
         "SELECT payload->'HistoryViewed', metadata FROM events
           WHERE event_type = 'identity.audit.HistoryViewed' AND aggregate_id = $1 ORDER BY position",
     )
     .bind(&life.user_id)
-    .fetch_all(&app.pool)
-    .await
+    .fetch_all(pool)
+.await
+})
     .unwrap();
     let cli: Vec<_> = viewers.iter().filter(|(v, _)| v["via"] == "cli").collect();
     assert_eq!(cli.len(), 2);

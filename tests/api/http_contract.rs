@@ -106,10 +106,12 @@ async fn signing_keys_survive_a_restart_and_are_stored_sealed() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let keys: i64 = sqlx::query_scalar("SELECT count(*) FROM signing_keys")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let keys: i64 = on_db!(&app.db, pool => {
+    sqlx::query_scalar("SELECT count(*) FROM signing_keys")
+            .fetch_one(pool)
+    .await
+    })
+    .unwrap();
     assert_eq!(keys, 1);
 }
 

@@ -153,13 +153,14 @@ async fn apply_then_approve_issues_a_code_and_grants_the_influencer_role() {
     .await;
     assert_eq!(mine[0]["status"], "approved");
     assert_eq!(mine[0]["referral_code"], code);
-    let roles: Vec<String> =
-        sqlx::query_scalar("SELECT roles FROM login_lookup WHERE user_id = $1::uuid")
-            .bind(&user.id)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    assert!(roles.contains(&"influencer".to_owned()), "{roles:?}");
+    let roles: identity::store::Roles = on_db!(&app.db, pool => {
+    sqlx::query_scalar("SELECT roles FROM login_lookup WHERE user_id = $1")
+                .bind(uuid::Uuid::parse_str(&user.id).unwrap())
+                .fetch_one(pool)
+    .await
+    })
+    .unwrap();
+    assert!(roles.0.contains(&"influencer".to_owned()), "{roles:?}");
 }
 
 #[tokio::test]
@@ -223,15 +224,17 @@ async fn an_approval_interrupted_before_the_role_grant_is_finished_by_the_admins
     })
     .await;
     let roles_of = || async {
-        sqlx::query_scalar::<_, Vec<String>>(
-            "SELECT roles FROM login_lookup WHERE user_id = $1::uuid",
-        )
-        .bind(&user.id)
-        .fetch_one(&app.pool)
+        on_db!(&app.db, pool => {
+        sqlx::query_scalar::<_, identity::store::Roles>(
+                    "SELECT roles FROM login_lookup WHERE user_id = $1",
+                )
+                .bind(uuid::Uuid::parse_str(&user.id).unwrap())
+                .fetch_one(pool)
         .await
+        })
         .unwrap()
     };
-    assert!(!roles_of().await.contains(&"influencer".to_owned()));
+    assert!(!roles_of().await.0.contains(&"influencer".to_owned()));
 
     let path = format!("/api/v1/admin/influencer-applications/{id}/approve");
     let retried = app.admin_post(&path, &admin.access_token, None).await;
@@ -239,7 +242,7 @@ async fn an_approval_interrupted_before_the_role_grant_is_finished_by_the_admins
     let retried = body(retried).await;
     assert_eq!(retried["influencer_id"], user.id.as_str());
     assert_eq!(retried["referral_code"], "CRASHED2");
-    assert!(roles_of().await.contains(&"influencer".to_owned()));
+    assert!(roles_of().await.0.contains(&"influencer".to_owned()));
     // Finished: from now on a repeat is a conflict again.
     let twice = app.admin_post(&path, &admin.access_token, None).await;
     assert_problem(twice, StatusCode::CONFLICT, "already_decided").await;
@@ -256,7 +259,7 @@ async fn an_approval_interrupted_before_the_role_grant_is_finished_by_the_admins
     assert_eq!(revoked.status(), StatusCode::OK);
     let again = app.admin_post(&path, &admin.access_token, None).await;
     assert_problem(again, StatusCode::CONFLICT, "already_decided").await;
-    assert!(!roles_of().await.contains(&"influencer".to_owned()));
+    assert!(!roles_of().await.0.contains(&"influencer".to_owned()));
 }
 
 #[tokio::test]
@@ -454,11 +457,13 @@ impl TestApp {
     }
 
     pub(crate) async fn claims_of(&self, email: &str) -> i64 {
+        on_db!(&self.db, pool => {
         sqlx::query_scalar("SELECT count(*) FROM unique_claims WHERE value = $1")
-            .bind(email)
-            .fetch_one(&self.pool)
-            .await
-            .unwrap()
+                    .bind(email)
+                    .fetch_one(pool)
+        .await
+        })
+        .unwrap()
     }
 }
 
@@ -476,12 +481,14 @@ async fn signups_through_a_code_are_attributed_and_their_verification_counted() 
             .await,
         1
     );
-    let attributed: Value = sqlx::query_scalar(
-        "SELECT payload FROM events WHERE aggregate_type = 'referral' AND aggregate_id = $1",
-    )
-    .bind(&user_id)
-    .fetch_one(&app.pool)
+    let attributed: Value = on_db!(&app.db, pool => {
+    sqlx::query_scalar(
+            "SELECT payload FROM events WHERE aggregate_type = 'referral' AND aggregate_id = $1",
+        )
+        .bind(&user_id)
+        .fetch_one(pool)
     .await
+    })
     .unwrap();
     assert_eq!(
         attributed["SignupAttributed"]["influencer_id"],

@@ -85,12 +85,14 @@ async fn account_lifecycle_register_verify_login_refresh_logout() {
     // Their access tokens stop too (they used to work until they expired).
     let listed = app.sessions(login["access_token"].as_str().unwrap()).await;
     assert_problem(listed, StatusCode::UNAUTHORIZED, "token_revoked").await;
-    let open: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM user_sessions WHERE user_id = $1::uuid AND revoked_at IS NULL",
-    )
-    .bind(profile["id"].as_str().unwrap())
-    .fetch_one(&app.pool)
+    let open: i64 = on_db!(&app.db, pool => {
+    sqlx::query_scalar(
+            "SELECT count(*) FROM user_sessions WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(profile["id"].as_str().unwrap())
+        .fetch_one(pool)
     .await
+    })
     .unwrap();
     assert_eq!(open, 0);
 

@@ -134,12 +134,14 @@ async fn an_admin_can_unlock_a_locked_account_early() {
         StatusCode::OK
     );
 
-    let unlocked_by: serde_json::Value = sqlx::query_scalar(
+    let unlocked_by: serde_json::Value = on_db!(&app.db, pool => {
+sqlx::query_scalar(
         "SELECT payload FROM events WHERE event_type = 'identity.user.AccountUnlocked' AND aggregate_id = $1",
     )
     .bind(&account.id)
-    .fetch_one(&app.pool)
-    .await
+    .fetch_one(pool)
+.await
+})
     .unwrap();
     assert_eq!(unlocked_by["AccountUnlocked"]["by"], admin.id.as_str());
 }
@@ -159,11 +161,13 @@ async fn ten_correct_logins_of_an_unverified_account_all_answer_email_not_verifi
         )
         .await;
     }
-    let id: uuid::Uuid = sqlx::query_scalar("SELECT user_id FROM login_lookup WHERE email = $1")
-        .bind(&email)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let id: uuid::Uuid = on_db!(&app.db, pool => {
+    sqlx::query_scalar("SELECT user_id FROM login_lookup WHERE email = $1")
+            .bind(&email)
+            .fetch_one(pool)
+    .await
+    })
+    .unwrap();
     let refused = app
         .count_events("identity.user.LoginRefused", &id.to_string())
         .await;

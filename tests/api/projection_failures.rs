@@ -13,29 +13,36 @@ use crate::projections::assert_rebuilds_equal_live;
 /// Appends an event no projection code would ever see from the write path:
 /// a ledger event whose payload the dashboard cannot decode.
 async fn append_poisoned_ledger_event(app: &TestApp) -> i64 {
-    sqlx::query_scalar(
-        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload)
-         VALUES ('ledger', $1, 1, 'identity.ledger.EarningsAccrued', '1', '{\"EarningsAccrued\": {\"commission_minor\": \"lots\"}}')
+    on_db!(&app.db, pool => {
+sqlx::query_scalar(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, recorded_at)
+         VALUES ('ledger', $1, 1, 'identity.ledger.EarningsAccrued', '1', '{\"EarningsAccrued\": {\"commission_minor\": \"lots\"}}', $2)
          RETURNING position",
     )
     .bind(uuid::Uuid::new_v4().to_string())
-    .fetch_one(&app.pool)
-    .await
+    .bind(chrono::Utc::now())
+    .fetch_one(pool)
+.await
+})
     .unwrap()
 }
 
 async fn head(app: &TestApp) -> i64 {
+    on_db!(&app.db, pool => {
     sqlx::query_scalar("SELECT coalesce(max(position), 0) FROM events")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
+            .fetch_one(pool)
+    .await
+    })
+    .unwrap()
 }
 
 async fn stalled_names(app: &TestApp) -> Vec<String> {
+    on_db!(&app.db, pool => {
     sqlx::query_scalar("SELECT name FROM projection_failures ORDER BY name")
-        .fetch_all(&app.pool)
-        .await
-        .unwrap()
+            .fetch_all(pool)
+    .await
+    })
+    .unwrap()
 }
 
 #[tokio::test]
@@ -56,11 +63,12 @@ async fn a_projection_failing_on_an_event_stalls_alone_and_the_service_goes_on()
     assert_eq!(me.status(), StatusCode::OK);
     assert_eq!(body(me).await["username"], after.username.as_str());
     assert_eq!(app.me(&before.access_token).await.status(), StatusCode::OK);
-    let checkpoints: Vec<(String, i64)> =
-        sqlx::query_as("SELECT name, position FROM projection_checkpoints ORDER BY name")
-            .fetch_all(&app.pool)
-            .await
-            .unwrap();
+    let checkpoints: Vec<(String, i64)> = on_db!(&app.db, pool => {
+    sqlx::query_as("SELECT name, position FROM projection_checkpoints ORDER BY name")
+                .fetch_all(pool)
+    .await
+    })
+    .unwrap();
     for (name, position) in &checkpoints {
         if name == "influencer_dashboard" {
             assert!(
@@ -106,11 +114,13 @@ async fn a_projection_failing_on_an_event_stalls_alone_and_the_service_goes_on()
 
     // The failure is retried, not forgotten.
     eventually(Duration::from_secs(10), || async {
-        let attempts: i32 = sqlx::query_scalar(
-            "SELECT attempts FROM projection_failures WHERE name = 'influencer_dashboard'",
-        )
-        .fetch_one(&app.pool)
+        let attempts: i32 = on_db!(&app.db, pool => {
+        sqlx::query_scalar(
+                    "SELECT attempts FROM projection_failures WHERE name = 'influencer_dashboard'",
+                )
+                .fetch_one(pool)
         .await
+        })
         .unwrap();
         (attempts > 1).then_some(())
     })
@@ -132,11 +142,14 @@ async fn a_rebuild_clears_a_stall_once_the_event_is_gone() {
         .unwrap_err();
     assert!(error.to_string().contains(&poisoned.to_string()), "{error}");
     // An operator removes the event that should never have been written.
+    on_db!(&app.db, pool => {
     sqlx::query("DELETE FROM events WHERE position = $1")
-        .bind(poisoned)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+            .bind(poisoned)
+            .execute(pool)
+    .await
+    .map(|_| ())
+    })
+    .unwrap();
     identity::cli::rebuild(app.db.clone(), "influencer_dashboard")
         .await
         .unwrap();
@@ -153,14 +166,29 @@ async fn rebuilding_projections_one_after_another_while_writers_commit_changes_n
     // More than one batch (500) of events, so that a rebuild's first batch
     // ends far behind the others' checkpoints: the defect moved them back
     // there, and the server then applied those events a second time.
-    sqlx::query(
-        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload)
-         SELECT 'user', gen_random_uuid()::text, 1, 'identity.user.PasswordCheckStarted', '1',
-                jsonb_build_object('PasswordCheckStarted', jsonb_build_object('at', now()))
-           FROM generate_series(1, 1200)",
-    )
-    .execute(&app.pool)
-    .await
+    match &app.db {
+        identity::store::Database::Postgres(pool) => sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload)
+             SELECT 'user', gen_random_uuid()::text, 1, 'identity.user.PasswordCheckStarted', '1',
+                    jsonb_build_object('PasswordCheckStarted', jsonb_build_object('at', now()))
+               FROM generate_series(1, 1200)",
+        )
+        .execute(pool)
+        .await
+        .map(|_| ()),
+        identity::store::Database::Sqlite(pool) => sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1200)
+             INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
+                                 payload, recorded_at)
+             SELECT 'user', lower(hex(randomblob(16))), 1, 'identity.user.PasswordCheckStarted', '1',
+                    json_object('PasswordCheckStarted', json_object('at', $1)), $1
+               FROM n",
+        )
+        .bind(chrono::Utc::now())
+        .execute(pool)
+        .await
+        .map(|_| ()),
+    }
     .unwrap();
     for _ in 0..3 {
         app.create_account().await;
@@ -197,7 +225,7 @@ async fn rebuilding_projections_one_after_another_while_writers_commit_changes_n
     let (written, ()) = tokio::join!(writer, rebuilds);
     assert!(written > 0, "the writers committed during the rebuilds");
     assert_eq!(stalled_names(&app).await, Vec::<String>::new());
-    assert_rebuilds_equal_live(&app.pool).await;
+    assert_rebuilds_equal_live(&app.db).await;
     let ready = app.ready().await;
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["projections"]["stalled"], Value::Array(vec![]));

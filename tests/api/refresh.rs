@@ -28,11 +28,13 @@ async fn presenting_a_rotated_token_after_the_grace_window_revokes_the_session()
     let response = app.refresh(second["refresh_token"].as_str().unwrap()).await;
     assert_problem(response, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
 
-    let types: Vec<String> = sqlx::query_scalar(
-        "SELECT event_type FROM events WHERE aggregate_type = 'session' ORDER BY position",
-    )
-    .fetch_all(&app.pool)
+    let types: Vec<String> = on_db!(&app.db, pool => {
+    sqlx::query_scalar(
+            "SELECT event_type FROM events WHERE aggregate_type = 'session' ORDER BY position",
+        )
+        .fetch_all(pool)
     .await
+    })
     .unwrap();
     assert!(types.contains(&"identity.session.RefreshTokenReuseDetected".to_owned()));
     assert_eq!(types.last().unwrap(), "identity.session.SessionRevoked");

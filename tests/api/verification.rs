@@ -128,11 +128,13 @@ async fn resend_answers_202_alike_within_the_cooldown_and_sends_nothing_more() {
     }
     // Only registration's code went out: the cooldown held the resends,
     // which are refused before anything is scheduled.
-    let id: uuid::Uuid = sqlx::query_scalar("SELECT user_id FROM login_lookup WHERE email = $1")
-        .bind(&email)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let id: uuid::Uuid = on_db!(&app.db, pool => {
+    sqlx::query_scalar("SELECT user_id FROM login_lookup WHERE email = $1")
+            .bind(&email)
+            .fetch_one(pool)
+    .await
+    })
+    .unwrap();
     let issued = app
         .count_events("identity.user.EmailVerificationCodeIssued", &id.to_string())
         .await;
