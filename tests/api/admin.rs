@@ -211,7 +211,7 @@ async fn an_admin_lock_blocks_login_and_records_the_admin_as_actor() {
     .await;
     let metadata: Value = on_db!(&app.db, pool => {
 sqlx::query_scalar("SELECT metadata FROM events WHERE event_type = 'identity.user.AccountLocked' AND aggregate_id = $1")
-        .bind(uuid::Uuid::parse_str(&user.id).unwrap())
+        .bind(&user.id)
         .fetch_one(pool)
 .await
 })

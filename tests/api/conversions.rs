@@ -72,7 +72,8 @@ impl TestApp {
     async fn accrued_total(&self, influencer_id: &str) -> (i64, i64) {
         on_db!(&self.db, pool => {
 sqlx::query_as(
-            "SELECT count(*), COALESCE(sum((payload->'EarningsAccrued'->>'commission_minor')::bigint), 0)::bigint
+            "SELECT count(*),
+                    CAST(COALESCE(sum(CAST(payload->'EarningsAccrued'->>'commission_minor' AS BIGINT)), 0) AS BIGINT)
                FROM events WHERE aggregate_type = 'ledger' AND aggregate_id = $1
                 AND event_type = 'identity.ledger.EarningsAccrued'",
         )
@@ -337,9 +338,9 @@ async fn a_conversion_recorded_before_a_crash_is_accrued_when_the_sale_is_report
     // What a crash between recording and accruing leaves behind: the
     // conversion's stream written, the ledger untouched.
     let referrals: identity::store::Repository<aggregates::Referral> =
-        identity::store::Repository::new(app.pool.clone(), Default::default());
+        identity::store::Repository::new(app.db.clone(), Default::default());
     let conversions: identity::store::Repository<aggregates::Conversion> =
-        identity::store::Repository::new(app.pool.clone(), Default::default());
+        identity::store::Repository::new(app.db.clone(), Default::default());
     let (referral, _) = referrals.load(&buyer).await.unwrap();
     let external_id = report["external_id"].as_str().unwrap().to_owned();
     conversions

@@ -10,12 +10,13 @@ use crate::helpers::*;
 
 /// Positions of every event, in the order readers must see them.
 async fn log_order(app: &TestApp) -> Vec<i64> {
-    on_db!(&app.db, pool => {
-    sqlx::query_scalar("SELECT position FROM events ORDER BY tx_id, position")
-            .fetch_all(pool)
-    .await
-    })
-    .unwrap()
+    app.db
+        .read_after(projections::Cursor::default(), i64::MAX, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.position)
+        .collect()
 }
 
 async fn feed(app: &TestApp, query: &str, token: &str) -> Response {

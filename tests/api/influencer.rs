@@ -200,7 +200,7 @@ async fn an_approval_interrupted_before_the_role_grant_is_finished_by_the_admins
     // What a crash between the two commands of an approval leaves behind:
     // the approval committed on the influencer's stream, no role granted.
     let influencers: identity::store::Repository<aggregates::Influencer> =
-        identity::store::Repository::new(app.pool.clone(), Default::default());
+        identity::store::Repository::new(app.db.clone(), Default::default());
     influencers
         .execute(
             &user.id,

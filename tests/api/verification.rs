@@ -189,7 +189,7 @@ async fn a_code_whose_follow_up_failed_is_put_back_and_works_once_more() {
 
     let app = spawn_app().await;
     let codes = OneTimeCodes::new(
-        app.pool.clone(),
+        app.db.clone(),
         zeroize::Zeroizing::new([7; 32]),
         Duration::from_secs(60),
         5,
