@@ -18,6 +18,7 @@ pub mod limits;
 mod lookups;
 mod metadata;
 mod postgres;
+mod read_models;
 mod repository;
 mod roles;
 mod sqlite;

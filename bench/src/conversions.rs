@@ -279,16 +279,9 @@ pub async fn with_role(
     if !status.success() {
         bail!("identity admin grant-role --role {role} failed: {status}");
     }
-    let mut conn = PgConnection::connect(setup.database_url)
-        .await
-        .context("cannot connect to the service's database")?;
     let deadline = Instant::now() + ROLE_TIMEOUT;
     loop {
-        let roles: Option<Vec<String>> =
-            sqlx::query_scalar("SELECT roles FROM login_lookup WHERE email = $1")
-                .bind(&user.email)
-                .fetch_optional(&mut conn)
-                .await?;
+        let roles = roles_of(setup.database_url, &user.email).await?;
         if roles.is_some_and(|roles| roles.iter().any(|r| r == role)) {
             break;
         }
@@ -300,7 +293,6 @@ pub async fn with_role(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    conn.close().await?;
     let pair = api
         .login(&user.username, PASSWORD)
         .await
@@ -361,4 +353,28 @@ async fn influencer_with_buyer(
         .await
         .with_context(|| format!("verify-email {email}"))?;
     Ok(buyer)
+}
+
+/// The roles `login_lookup` holds for `email`: a `text[]` on PostgreSQL, a
+/// JSON array on SQLite.
+async fn roles_of(database_url: &str, email: &str) -> anyhow::Result<Option<Vec<String>>> {
+    const SQL: &str = "SELECT roles FROM login_lookup WHERE email = $1";
+    if database_url.starts_with("sqlite://") {
+        let mut conn = sqlx::SqliteConnection::connect(database_url).await?;
+        let roles: Option<String> = sqlx::query_scalar(SQL)
+            .bind(email)
+            .fetch_optional(&mut conn)
+            .await?;
+        conn.close().await?;
+        return Ok(roles.map(|r| serde_json::from_str(&r)).transpose()?);
+    }
+    let mut conn = PgConnection::connect(database_url)
+        .await
+        .context("cannot connect to the service's database")?;
+    let roles = sqlx::query_scalar(SQL)
+        .bind(email)
+        .fetch_optional(&mut conn)
+        .await?;
+    conn.close().await?;
+    Ok(roles)
 }

@@ -35,27 +35,12 @@ pub async fn measure(
     token: &str,
     backlog: usize,
 ) -> anyhow::Result<FeedReport> {
-    let mut db = PgConnection::connect(database_url)
-        .await
-        .context("cannot connect to the service's database")?;
-    let after: i64 = sqlx::query_scalar("SELECT COALESCE(max(position), 0) FROM events")
-        .fetch_one(&mut db)
-        .await?;
     let seeding = Instant::now();
-    sqlx::query(
-        r#"INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-           SELECT 'audit', 'bench-feed-' || (i / 100), i % 100 + 1, 'identity.audit.HistoryViewed', '1',
-                  jsonb_build_object('HistoryViewed', jsonb_build_object(
-                      'viewer', 'cli', 'subject', md5(i::text)::uuid, 'as_of', NULL,
-                      'via', 'cli', 'viewed_at', now())),
-                  '{"actor": "cli"}'::jsonb
-             FROM generate_series(0, $1 - 1) AS i"#,
-    )
-    .bind(i64::try_from(backlog)?)
-    .execute(&mut db)
-    .await?;
+    let after = match database_url.starts_with("sqlite://") {
+        true => seed_sqlite(database_url, backlog).await?,
+        false => seed_postgres(database_url, backlog).await?,
+    };
     let seed_secs = seeding.elapsed().as_secs_f64();
-    db.close().await?;
 
     let client = reqwest::Client::new();
     let started = Instant::now();
@@ -90,4 +75,55 @@ pub async fn measure(
         events_per_s: backlog as f64 / stream_secs,
         target_per_s: TARGET_PER_S,
     })
+}
+
+/// Appends `backlog` audit events on PostgreSQL; the position before them.
+async fn seed_postgres(database_url: &str, backlog: usize) -> anyhow::Result<i64> {
+    let mut db = PgConnection::connect(database_url)
+        .await
+        .context("cannot connect to the service's database")?;
+    let after: i64 = sqlx::query_scalar("SELECT COALESCE(max(position), 0) FROM events")
+        .fetch_one(&mut db)
+        .await?;
+    sqlx::query(
+        r#"INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+           SELECT 'audit', 'bench-feed-' || (i / 100), i % 100 + 1, 'identity.audit.HistoryViewed', '1',
+                  jsonb_build_object('HistoryViewed', jsonb_build_object(
+                      'viewer', 'cli', 'subject', md5(i::text)::uuid, 'as_of', NULL,
+                      'via', 'cli', 'viewed_at', now())),
+                  '{"actor": "cli"}'::jsonb
+             FROM generate_series(0, $1 - 1) AS i"#,
+    )
+    .bind(i64::try_from(backlog)?)
+    .execute(&mut db)
+    .await?;
+    db.close().await?;
+    Ok(after)
+}
+
+/// The same events on SQLite (a JSON payload as text, times bound).
+async fn seed_sqlite(database_url: &str, backlog: usize) -> anyhow::Result<i64> {
+    let mut db = sqlx::SqliteConnection::connect(database_url)
+        .await
+        .context("cannot open the service's database")?;
+    let after: i64 = sqlx::query_scalar("SELECT COALESCE(max(position), 0) FROM events")
+        .fetch_one(&mut db)
+        .await?;
+    sqlx::query(
+        r#"WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?1)
+           INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version,
+                               payload, metadata, recorded_at)
+           SELECT 'audit', 'bench-feed-' || (i / 100), i % 100 + 1, 'identity.audit.HistoryViewed', '1',
+                  json_object('HistoryViewed', json_object(
+                      'viewer', 'cli', 'subject', printf('00000000-0000-4000-8000-%012d', i),
+                      'as_of', NULL, 'via', 'cli', 'viewed_at', ?2)),
+                  '{"actor": "cli"}', ?2
+             FROM n"#,
+    )
+    .bind(i64::try_from(backlog)?)
+    .bind(chrono::Utc::now())
+    .execute(&mut db)
+    .await?;
+    db.close().await?;
+    Ok(after)
 }

@@ -27,7 +27,7 @@ use report::{
     LoginReport, MeReport, RefreshReport, Report, LOGIN_TARGET_RATIO, REFRESH_TARGET_PER_S,
 };
 use scenarios::{Argon2Baseline, User};
-use service::{Database, LogSummary, Service, ServiceConfig};
+use service::{Backend, Database, LogSummary, Service, ServiceConfig};
 use smtp::SmtpSink;
 
 /// Rounds of the timing scenario.
@@ -97,6 +97,12 @@ struct Args {
     /// Events in the feed scenario's backlog.
     #[arg(long, default_value_t = 100_000)]
     feed_backlog: usize,
+    /// The storage backend the service runs on. On SQLite the relay (it
+    /// needs PostgreSQL), the conversions scenario (seeded with PostgreSQL
+    /// SQL) and the second, unchecked `/me` instance (a SQLite file has one
+    /// server) are left out.
+    #[arg(long, value_enum, default_value_t = Backend::Postgres)]
+    backend: Backend,
     /// Where the JSON report is written.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results/latest.json"))]
     out: PathBuf,
@@ -114,12 +120,13 @@ async fn main() -> anyhow::Result<()> {
     let argon2 =
         tokio::task::spawn_blocking(|| scenarios::argon2_baseline(ARGON2_SAMPLES)).await??;
 
-    let target = if args.skip_relay {
+    let sqlite = args.backend == Backend::Sqlite;
+    let target = if args.skip_relay || sqlite {
         None
     } else {
         Some(nats::Target::connect(&args.nats_url).await?)
     };
-    let database = Database::fresh(&args.postgres_url);
+    let database = Database::fresh(args.backend, &args.postgres_url);
     let data_dir = std::env::temp_dir().join(database.name());
     std::fs::create_dir_all(&data_dir)?;
     progress(format!(
@@ -178,11 +185,16 @@ async fn run(
     argon2: Argon2Baseline,
     target: Option<&nats::Target>,
 ) -> anyhow::Result<Report> {
+    // On an empty database and data directory: migrations, keys, projector.
+    let starting = std::time::Instant::now();
     let service = Service::start(config, READY_TIMEOUT).await?;
+    let startup_to_ready_ms = starting.elapsed().as_secs_f64() * 1000.0;
+    progress(format!("ready after {startup_to_ready_ms:.0} ms"));
     let measured = measure(args, config, &service, sink, argon2).await;
     let logs = service.stop().await;
     let (mut report, users) = measured?;
     report.service_log = logs;
+    report.startup_to_ready_ms = startup_to_ready_ms;
     let Some(target) = target else {
         return Ok(report);
     };
@@ -240,17 +252,21 @@ async fn measure(
     // The same /me on a second instance (same database, same tokens) that
     // skips the revocation lookup, while the first one idles: what the
     // lookup costs, in this run.
-    progress(format!(
-        "/me without the revocation check: a second instance, {secs} s"
-    ));
-    let unchecked_config = ServiceConfig {
-        skip_revocation_check: true,
-        ..config.clone()
+    let me_unchecked = if args.backend == Backend::Sqlite {
+        None
+    } else {
+        progress(format!(
+            "/me without the revocation check: a second instance, {secs} s"
+        ));
+        let unchecked_config = ServiceConfig {
+            skip_revocation_check: true,
+            ..config.clone()
+        };
+        let unchecked = Service::start(&unchecked_config, READY_TIMEOUT).await?;
+        let measured = scenarios::me_and_live(unchecked.base_url(), &access, duration).await;
+        unchecked.stop().await;
+        Some(measured?.0)
     };
-    let unchecked = Service::start(&unchecked_config, READY_TIMEOUT).await?;
-    let measured = scenarios::me_and_live(unchecked.base_url(), &access, duration).await;
-    unchecked.stop().await;
-    let (me_unchecked, _) = measured?;
 
     let count = if args.quick { 1_000 } else { 5_000 };
     progress(format!(
@@ -287,7 +303,7 @@ async fn measure(
         Some(feed::measure(base, &config.database_url, &token, args.feed_backlog).await?)
     };
 
-    let conversions = if args.skip_conversions {
+    let conversions = if args.skip_conversions || args.backend == Backend::Sqlite {
         None
     } else {
         let prior = args
@@ -309,6 +325,8 @@ async fn measure(
     let report = Report {
         load_before,
         load_after: load_average(),
+        backend: args.backend,
+        startup_to_ready_ms: 0.0,
         date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         cores: argon2.cores,
         duration_secs: secs,
@@ -337,12 +355,11 @@ async fn measure(
             } else {
                 0.0
             },
-            me_without_check_rps: me_unchecked.per_s,
-            check_ratio: if me_unchecked.per_s > 0.0 {
-                me.per_s / me_unchecked.per_s
-            } else {
-                0.0
-            },
+            me_without_check_rps: me_unchecked.as_ref().map(|u| u.per_s),
+            check_ratio: me_unchecked
+                .as_ref()
+                .filter(|u| u.per_s > 0.0)
+                .map(|u| me.per_s / u.per_s),
             me,
             live,
             me_without_check: me_unchecked,

@@ -26,15 +26,30 @@ const NATS_DUPLICATE_WINDOW_SECS: u64 = 120;
 pub struct Database {
     server_url: String,
     name: String,
+    /// On SQLite, the file the service creates (and nothing to drop).
+    sqlite_file: Option<PathBuf>,
+}
+
+/// The storage backend the service runs on in this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Postgres,
+    Sqlite,
 }
 
 impl Database {
-    /// A new, unique name on the server at `server_url` (no database path).
-    /// The service creates the database itself on start.
-    pub fn fresh(server_url: &str) -> Self {
+    /// A new, unique name on the server at `server_url` (no database path),
+    /// or on SQLite a file named so under the temporary directory. The
+    /// service creates the database itself on start.
+    pub fn fresh(backend: Backend, server_url: &str) -> Self {
+        let name = format!("identity_bench_{}", uuid::Uuid::new_v4().simple());
+        let sqlite_file = (backend == Backend::Sqlite)
+            .then(|| std::env::temp_dir().join(&name).join("identity.db"));
         Self {
             server_url: server_url.trim_end_matches('/').to_owned(),
-            name: format!("identity_bench_{}", uuid::Uuid::new_v4().simple()),
+            name,
+            sqlite_file,
         }
     }
 
@@ -45,7 +60,10 @@ impl Database {
     /// The service's database URL. Postgres runs beside the service on
     /// loopback, where TLS (the driver's default `prefer`) only burns CPU.
     pub fn url(&self) -> String {
-        format!("{}/{}?sslmode=disable", self.server_url, self.name)
+        match &self.sqlite_file {
+            Some(file) => format!("sqlite://{}", file.display()),
+            None => format!("{}/{}?sslmode=disable", self.server_url, self.name),
+        }
     }
 
     /// Rows in the event log (run it while no service writes).
@@ -62,6 +80,10 @@ impl Database {
 
     /// Drops the database, disconnecting anyone still connected.
     pub async fn drop_database(&self) -> anyhow::Result<()> {
+        if self.sqlite_file.is_some() {
+            // The file lives in the data directory, removed with it.
+            return Ok(());
+        }
         let admin = format!("{}/postgres", self.server_url);
         let mut conn = PgConnection::connect(&admin)
             .await
@@ -252,7 +274,8 @@ impl Service {
             if Instant::now() >= deadline {
                 return Err(anyhow!("the service was not ready within {within:?}"));
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            // Short, so that the start-up figure is not rounded up.
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 }

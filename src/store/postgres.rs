@@ -6,4 +6,3 @@ pub mod keys;
 pub mod limits;
 pub mod log;
 pub mod projections;
-pub mod read_models;

@@ -89,7 +89,7 @@ async fn account_lifecycle_register_verify_login_refresh_logout() {
     sqlx::query_scalar(
             "SELECT count(*) FROM user_sessions WHERE user_id = $1 AND revoked_at IS NULL",
         )
-        .bind(profile["id"].as_str().unwrap())
+        .bind(uuid::Uuid::parse_str(profile["id"].as_str().unwrap()).unwrap())
         .fetch_one(pool)
     .await
     })

@@ -9,7 +9,8 @@ use projections::FAILURE_COLUMNS;
 use projections::{Change, Cursor, Failure, ProjectionStore, ProjectionTx, StoredEvent};
 use sqlx::{PgPool, Postgres, Transaction};
 
-use super::{log, read_models};
+use super::log;
+use crate::store::read_models::{self, Writer};
 
 pub struct PgProjections(pub PgPool);
 
@@ -93,7 +94,7 @@ impl ProjectionTx for PgBatch {
     }
 
     async fn apply(&mut self, change: &Change) -> Result<(), sqlx::Error> {
-        read_models::apply(&mut self.0, change).await
+        read_models::apply(&mut Writer::Postgres(&mut self.0), change).await
     }
 
     async fn empty(&mut self, table: &str) -> Result<(), sqlx::Error> {

@@ -11,7 +11,8 @@ use projections::FAILURE_COLUMNS;
 use projections::{Change, Cursor, Failure, ProjectionStore, ProjectionTx, StoredEvent};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
-use super::{log, read_models};
+use super::log;
+use crate::store::read_models::{self, Writer};
 
 pub struct SqliteProjections(pub SqlitePool);
 
@@ -94,7 +95,7 @@ impl ProjectionTx for SqliteBatch {
     }
 
     async fn apply(&mut self, change: &Change) -> Result<(), sqlx::Error> {
-        read_models::apply(&mut self.0, change).await
+        read_models::apply(&mut Writer::Sqlite(&mut self.0), change).await
     }
 
     async fn empty(&mut self, table: &str) -> Result<(), sqlx::Error> {
