@@ -6,3 +6,4 @@ pub mod keys;
 pub mod limits;
 pub mod log;
 pub mod projections;
+mod turns;

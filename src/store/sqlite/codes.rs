@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::Utc;
 use sqlx::SqlitePool;
 
+use super::turns::turn;
 use crate::store::codes::{judge, StoredCode, Taken};
 use crate::store::StoreError;
 
@@ -16,6 +17,7 @@ pub async fn put(
     mac: &[u8],
     ttl: Duration,
 ) -> Result<(), StoreError> {
+    let _turn = turn(pool).await;
     let now = Utc::now();
     let expires_at = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
     sqlx::query(
@@ -42,6 +44,7 @@ pub async fn take(
     max_attempts: i32,
     matches: impl FnOnce(&[u8]) -> bool,
 ) -> Result<Taken, StoreError> {
+    let _turn = turn(pool).await;
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let row: Option<StoredCode> = sqlx::query_as(
         "SELECT code_mac, expires_at, failed_attempts FROM one_time_codes
@@ -79,6 +82,7 @@ pub async fn restore(
     subject: &str,
     code: &StoredCode,
 ) -> Result<(), StoreError> {
+    let _turn = turn(pool).await;
     sqlx::query(
         "INSERT INTO one_time_codes (purpose, subject, code_mac, expires_at, failed_attempts, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)

@@ -13,6 +13,7 @@ use cqrs_es::DomainEvent;
 use projections::Cursor;
 
 use super::log::cursor;
+use super::turns::turn;
 use sqlx::{SqliteConnection, SqlitePool};
 
 use crate::store::append::{Append, CommitError};
@@ -66,6 +67,7 @@ pub async fn commit<A: StoredAggregate>(
     pool: &SqlitePool,
     append: Append<'_, A>,
 ) -> Result<Cursor, CommitError> {
+    let _turn = turn(pool).await;
     let mut tx = pool
         .begin_with("BEGIN IMMEDIATE")
         .await

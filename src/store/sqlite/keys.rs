@@ -4,6 +4,7 @@
 use chrono::Utc;
 use sqlx::SqlitePool;
 
+use super::turns::turn;
 use crate::store::keys::StoredKey;
 use crate::store::StoreError;
 
@@ -12,6 +13,7 @@ pub async fn load_or_create<E: From<StoreError>>(
     create: impl FnOnce() -> Result<StoredKey, E>,
 ) -> Result<Vec<StoredKey>, E> {
     let db = |error: sqlx::Error| E::from(StoreError::from(error));
+    let _turn = turn(pool).await;
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
     let mut keys: Vec<StoredKey> = sqlx::query_as(
         "SELECT kid, public_key, sealed_private_key FROM signing_keys

@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
 
+use super::turns::turn;
 use crate::store::limits::left;
 use crate::store::StoreError;
 
@@ -14,6 +15,7 @@ pub async fn start_cooldown(
     key: &str,
     period: Duration,
 ) -> Result<Option<Duration>, StoreError> {
+    let _turn = turn(pool).await;
     let now = Utc::now();
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let until: Option<DateTime<Utc>> =
@@ -43,6 +45,7 @@ pub async fn count_hit(
     key: &str,
     window: Duration,
 ) -> Result<(i32, f64), StoreError> {
+    let _turn = turn(pool).await;
     let now = Utc::now().timestamp_millis() as f64 / 1000.0;
     let window = window.as_secs().max(1) as f64;
     let start = (now / window).floor() * window;
@@ -61,6 +64,7 @@ pub async fn count_hit(
 }
 
 pub async fn prune_counters(pool: &SqlitePool) -> Result<u64, StoreError> {
+    let _turn = turn(pool).await;
     let day_ago = Utc::now().timestamp() - 24 * 3600;
     Ok(
         sqlx::query("DELETE FROM rate_limit_counters WHERE window_start < ?1")

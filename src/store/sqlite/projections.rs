@@ -12,6 +12,7 @@ use projections::{Change, Cursor, Failure, ProjectionStore, ProjectionTx, Stored
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use super::log;
+use super::turns::turn;
 use crate::store::read_models::{self, Writer};
 
 pub struct SqliteProjections(pub SqlitePool);
@@ -19,6 +20,7 @@ pub struct SqliteProjections(pub SqlitePool);
 #[async_trait]
 impl ProjectionStore for SqliteProjections {
     async fn register(&self, name: &str) -> Result<(), sqlx::Error> {
+        let _turn = turn(&self.0).await;
         sqlx::query("INSERT INTO projection_checkpoints (name) VALUES (?1) ON CONFLICT DO NOTHING")
             .bind(name)
             .execute(&self.0)
@@ -45,9 +47,11 @@ impl ProjectionStore for SqliteProjections {
     }
 
     async fn begin(&self) -> Result<Box<dyn ProjectionTx>, sqlx::Error> {
-        Ok(Box::new(SqliteBatch(
-            self.0.begin_with("BEGIN IMMEDIATE").await?,
-        )))
+        let turn = turn(&self.0).await;
+        Ok(Box::new(SqliteBatch {
+            tx: self.0.begin_with("BEGIN IMMEDIATE").await?,
+            _turn: turn,
+        }))
     }
 
     async fn failure(&self, name: &str) -> Result<Option<Failure>, sqlx::Error> {
@@ -68,7 +72,12 @@ impl ProjectionStore for SqliteProjections {
     }
 }
 
-struct SqliteBatch(Transaction<'static, Sqlite>);
+/// A batch transaction and this process's write turn, released after it
+/// (fields drop in order: the transaction ends first).
+struct SqliteBatch {
+    tx: Transaction<'static, Sqlite>,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+}
 
 #[async_trait]
 impl ProjectionTx for SqliteBatch {
@@ -76,7 +85,7 @@ impl ProjectionTx for SqliteBatch {
         let position: i64 =
             sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE name = ?1")
                 .bind(name)
-                .fetch_one(&mut *self.0)
+                .fetch_one(&mut *self.tx)
                 .await?;
         Ok(log::cursor(position))
     }
@@ -89,18 +98,18 @@ impl ProjectionTx for SqliteBatch {
         .bind(name)
         .bind(to.position)
         .bind(Utc::now())
-        .execute(&mut *self.0)
+        .execute(&mut *self.tx)
         .await
         .map(|_| ())
     }
 
     async fn apply(&mut self, change: &Change) -> Result<(), sqlx::Error> {
-        read_models::apply(&mut Writer::Sqlite(&mut self.0), change).await
+        read_models::apply(&mut Writer::Sqlite(&mut self.tx), change).await
     }
 
     async fn empty(&mut self, table: &str) -> Result<(), sqlx::Error> {
         sqlx::query(&format!("DELETE FROM {table}"))
-            .execute(&mut *self.0)
+            .execute(&mut *self.tx)
             .await
             .map(|_| ())
     }
@@ -135,7 +144,7 @@ impl ProjectionTx for SqliteBatch {
         .bind(&event.event_type)
         .bind(error)
         .bind(Utc::now())
-        .execute(&mut *self.0)
+        .execute(&mut *self.tx)
         .await
         .map(|_| ())
     }
@@ -143,16 +152,16 @@ impl ProjectionTx for SqliteBatch {
     async fn clear_failure(&mut self, name: &str) -> Result<(), sqlx::Error> {
         sqlx::query("DELETE FROM projection_failures WHERE name = ?1")
             .bind(name)
-            .execute(&mut *self.0)
+            .execute(&mut *self.tx)
             .await
             .map(|_| ())
     }
 
     async fn commit(self: Box<Self>) -> Result<(), sqlx::Error> {
-        self.0.commit().await
+        self.tx.commit().await
     }
 
     async fn rollback(self: Box<Self>) -> Result<(), sqlx::Error> {
-        self.0.rollback().await
+        self.tx.rollback().await
     }
 }
