@@ -7,6 +7,7 @@ mod api;
 mod conversions;
 mod feed;
 mod nats;
+mod pgbench;
 mod relay;
 mod report;
 mod scenarios;
@@ -38,6 +39,8 @@ const ARGON2_SAMPLES: usize = 30;
 pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Timed conversion recordings per influencer in the conversions scenario.
 const CONVERSION_SAMPLES: usize = 500;
+/// Refreshes/s as a share of pgbench's rate for the same transaction.
+const PGBENCH_TARGET_RATIO: f64 = 0.7;
 /// Pool size given to the service, enough for 32 connections plus projectors.
 const DB_MAX_CONNECTIONS: u32 = 40;
 
@@ -243,6 +246,18 @@ async fn measure(
         .collect();
     progress(format!("refresh: {} sessions for {secs} s", sessions.len()));
     let refresh = scenarios::refreshes(base, sessions, duration).await?;
+    let pgbench_tps = if args.backend == Backend::Postgres {
+        progress(format!(
+            "pgbench: the bare refresh transaction, {} clients for {secs} s",
+            access.len()
+        ));
+        Some(
+            pgbench::refresh_limit(&config.database_url, access.len(), argon2.cores, duration)
+                .await?,
+        )
+    } else {
+        None
+    };
 
     progress(format!(
         "/health/live then /me: {} connections, {secs} s each",
@@ -344,6 +359,9 @@ async fn measure(
             connections: access.len(),
             refreshes_per_s: refresh.per_s,
             target_per_s: REFRESH_TARGET_PER_S,
+            pgbench_tps,
+            pgbench_ratio: pgbench_tps.filter(|t| *t > 0.0).map(|t| refresh.per_s / t),
+            pgbench_target_ratio: PGBENCH_TARGET_RATIO,
             summary: refresh,
         },
         me_vs_live: MeReport {

@@ -71,6 +71,11 @@ pub struct RefreshReport {
     pub connections: usize,
     pub refreshes_per_s: f64,
     pub target_per_s: f64,
+    /// `pgbench` on `bench/pgbench/refresh.sql` in the same run, same
+    /// clients (PostgreSQL only), and the service's share of it.
+    pub pgbench_tps: Option<f64>,
+    pub pgbench_ratio: Option<f64>,
+    pub pgbench_target_ratio: f64,
     pub summary: Summary,
 }
 
@@ -159,6 +164,14 @@ impl Report {
             r.target_per_s,
             verdict(r.refreshes_per_s >= r.target_per_s)
         )?;
+        if let (Some(tps), Some(ratio)) = (r.pgbench_tps, r.pgbench_ratio) {
+            writeln!(
+                out,
+                "    pgbench (bench/pgbench/refresh.sql) {tps:.0} tps; refresh/pgbench {ratio:.2} (target >= {:.2}) {}",
+                r.pgbench_target_ratio,
+                verdict(ratio >= r.pgbench_target_ratio)
+            )?;
+        }
         let m = &self.me_vs_live;
         line(out, &format!("/health/live x{}", m.concurrency), &m.live)?;
         line(out, &format!("/me x{}", m.concurrency), &m.me)?;
