@@ -1,6 +1,7 @@
 //! Places in the event log and the events read from it.
 //!
-//! On PostgreSQL `position` comes from an identity column, so it is handed out at insert
+//! On SQLite one writer commits at a time, so the position is the commit
+//! order and a cursor's `tx_id` is its position. On PostgreSQL `position` comes from an identity column, so it is handed out at insert
 //! time, not at commit: transaction A can take position 5, B position 6, and
 //! B commit first. A reader that pages by position alone would read 6, move
 //! its cursor past 5 and never see A's event.

@@ -119,8 +119,8 @@ impl Database {
         }
     }
 
-    /// The PostgreSQL pool, for the parts of the service not yet behind
-    /// this seam (they run on PostgreSQL only, see `startup`).
+    /// The PostgreSQL pool, for the one part that needs PostgreSQL itself:
+    /// the NATS relay (leader election by advisory lock, see `relay`).
     pub fn postgres(&self) -> Option<&PgPool> {
         match self {
             Self::Postgres(pool) => Some(pool),
