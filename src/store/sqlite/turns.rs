@@ -23,12 +23,18 @@ static TURNS: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
 /// as long as the guard. Take it before `BEGIN IMMEDIATE`, never while
 /// holding another.
 pub async fn turn(pool: &SqlitePool) -> OwnedMutexGuard<()> {
-    let file = pool.connect_options().get_filename().to_path_buf();
+    let options = pool.connect_options();
+    let file = options.get_filename();
     let gate = {
         // A poisoned map only means a panic elsewhere while inserting; the
         // map itself is still whole.
         let mut turns = TURNS.lock().unwrap_or_else(|p| p.into_inner());
-        turns.entry(file).or_default().clone()
+        // Looked up by reference: a write allocates nothing once its file
+        // has a gate.
+        match turns.get(file) {
+            Some(gate) => gate.clone(),
+            None => turns.entry(file.to_path_buf()).or_default().clone(),
+        }
     };
     gate.lock_owned().await
 }
