@@ -1,5 +1,6 @@
 //! Runs projections: each one reads the log after its own checkpoint,
-//! applies a batch and moves that checkpoint, in one transaction of its own.
+//! applies a batch and moves that checkpoint in one transaction, which
+//! projections at the same checkpoint share.
 //!
 //! Each projection is independent of the others. Its checkpoint moves only
 //! forward and only past events it applied: a rebuild of one (even from
@@ -22,7 +23,6 @@
 //! (or a CLI rebuild) take turns per projection, and nothing is applied
 //! twice.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -143,6 +143,16 @@ impl Runner {
     }
 }
 
+/// What one [`Projector::step`] did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Step {
+    /// Events applied, counted once per projection.
+    pub applied: usize,
+    /// Whether more may be waiting: a batch was full, or a checkpoint
+    /// moved under it.
+    pub more: bool,
+}
+
 /// What one attempt at a batch did.
 enum Outcome {
     Applied(usize),
@@ -182,46 +192,139 @@ impl Projector {
             .collect()
     }
 
-    /// Gives every projection that is due one batch; returns how many
-    /// events were applied in all.
-    pub async fn step(&self) -> Result<usize, ProjectionError> {
+    /// Gives every projection that is due one batch.
+    ///
+    /// Projections at the same checkpoint (normally all of them) share one
+    /// read of the log and one transaction: on SQLite every write
+    /// transaction waits for the file's one writer and syncs the disk, on
+    /// PostgreSQL it flushes the WAL, and a batch of session refreshes
+    /// changes one read model and only moves the others' checkpoints. A
+    /// projection that cannot apply the batch is taken out of the shared
+    /// transaction and applied alone ([`Self::apply_alone`]), so it stalls
+    /// without holding the others back.
+    pub async fn step(&self) -> Result<Step, ProjectionError> {
         let due: Vec<&Runner> = self.runners.iter().filter(|r| r.due()).collect();
+        let mut step = Step::default();
         if due.is_empty() {
-            return Ok(0);
+            return Ok(step);
         }
         let names: Vec<&str> = due.iter().map(|r| r.name()).collect();
         let checkpoints = self.store.checkpoints(&names).await?;
-        let mut batches: HashMap<Cursor, Arc<Vec<StoredEvent>>> = HashMap::new();
-        let mut applied = 0;
+        let mut groups: Vec<(Cursor, Vec<&Runner>)> = Vec::new();
         for runner in due {
             let from = checkpoints.get(runner.name()).copied().unwrap_or_default();
-            let events = match batches.get(&from) {
-                Some(events) => events.clone(),
-                None => {
-                    let events = Arc::new(self.store.read_after(from, BATCH).await?);
-                    batches.insert(from, events.clone());
-                    events
-                }
-            };
+            match groups.iter_mut().find(|(at, _)| *at == from) {
+                Some((_, runners)) => runners.push(runner),
+                None => groups.push((from, vec![runner])),
+            }
+        }
+        for (from, runners) in groups {
+            let events = self.store.read_after(from, BATCH).await?;
+            if events.len() >= BATCH as usize {
+                step.more = true;
+            }
             if events.is_empty() {
-                if !runner.is_stalled() {
+                for runner in runners.iter().filter(|r| !r.is_stalled()) {
                     runner.healthy(from);
                 }
                 continue;
             }
-            match self.apply(runner, from, &events).await? {
-                Outcome::Applied(n) => applied += n,
-                Outcome::Moved | Outcome::Stalled => {}
+            // A stalled projection retries alone: it records its failure
+            // again if the event still cannot be applied.
+            let (alone, shared): (Vec<&Runner>, Vec<&Runner>) =
+                runners.into_iter().partition(|r| r.is_stalled());
+            let mut alone = alone;
+            alone.extend(self.apply_shared(&shared, from, &events, &mut step).await?);
+            for runner in alone {
+                match self.apply_alone(runner, from, &events).await? {
+                    Outcome::Applied(n) => step.applied += n,
+                    Outcome::Moved => step.more = true,
+                    Outcome::Stalled => {}
+                }
             }
         }
-        Ok(applied)
+        Ok(step)
     }
 
-    /// Applies `events` (read after `from`) to one projection. On an event
-    /// it cannot apply, the events before it are applied, the checkpoint
-    /// stops just before it and the failure is recorded, all in one
-    /// transaction.
-    async fn apply(
+    /// Applies `events` (read after `from`) to `runners` in one
+    /// transaction. Returns the runners that must be applied alone: those
+    /// whose changes cannot be computed, or all of them if writing the
+    /// changes failed.
+    async fn apply_shared<'r>(
+        &self,
+        runners: &[&'r Runner],
+        from: Cursor,
+        events: &[StoredEvent],
+        step: &mut Step,
+    ) -> Result<Vec<&'r Runner>, ProjectionError> {
+        let mut alone = Vec::new();
+        let mut planned = Vec::with_capacity(runners.len());
+        for &runner in runners {
+            let changes: Result<Vec<Vec<Change>>, _> = events
+                .iter()
+                .map(|event| runner.projection.changes(event))
+                .collect();
+            match changes {
+                Ok(changes) => planned.push((runner, changes)),
+                Err(_) => alone.push(runner),
+            }
+        }
+        if planned.is_empty() {
+            return Ok(alone);
+        }
+        let mut tx = self.store.begin().await?;
+        let names: Vec<&str> = planned.iter().map(|(r, _)| r.name()).collect();
+        let locked = tx.lock_checkpoints(&names).await?;
+        // Another instance (or a rebuild) moved these since the read: their
+        // batch is stale, and the next step reads again.
+        let (ready, moved): (Vec<_>, Vec<_>) = planned
+            .into_iter()
+            .partition(|(r, _)| locked.get(r.name()) == Some(&from));
+        if !moved.is_empty() {
+            step.more = true;
+        }
+        let mut written = Ok(());
+        'write: for (_, changes) in &ready {
+            for change in changes.iter().flatten() {
+                written = tx.apply(change).await;
+                if written.is_err() {
+                    break 'write;
+                }
+            }
+        }
+        if let Err(error) = written {
+            tx.rollback().await?;
+            let error = ProjectionError::from(error);
+            if error.is_transient() {
+                return Err(error);
+            }
+            alone.extend(ready.into_iter().map(|(r, _)| r));
+            return Ok(alone);
+        }
+        let names: Vec<&str> = ready.iter().map(|(r, _)| r.name()).collect();
+        if names.is_empty() {
+            tx.rollback().await?;
+            return Ok(alone);
+        }
+        let last = events.last().map(StoredEvent::cursor).unwrap_or(from);
+        tx.set_checkpoints(&names, last).await?;
+        // Another instance may have recorded a failure of one of these
+        // projections: applying past it ends the stall (a cheap delete on
+        // a table of at most one row per projection).
+        tx.clear_failures(&names).await?;
+        tx.commit().await?;
+        for (runner, _) in &ready {
+            runner.healthy(last);
+        }
+        step.applied += events.len() * ready.len();
+        Ok(alone)
+    }
+
+    /// Applies `events` (read after `from`) to one projection in a
+    /// transaction of its own. On an event it cannot apply, the events
+    /// before it are applied, the checkpoint stops just before it and the
+    /// failure is recorded, all in one transaction.
+    async fn apply_alone(
         &self,
         runner: &Runner,
         from: Cursor,
@@ -229,7 +332,7 @@ impl Projector {
     ) -> Result<Outcome, ProjectionError> {
         let name = runner.name();
         let mut tx = self.store.begin().await?;
-        if tx.lock_checkpoint(name).await? != from {
+        if tx.lock_checkpoints(&[name]).await?.get(name) != Some(&from) {
             return Ok(Outcome::Moved);
         }
         let mut failed = None;
@@ -241,11 +344,8 @@ impl Projector {
         }
         let Some((index, error)) = failed else {
             let last = events.last().map(StoredEvent::cursor).unwrap_or(from);
-            tx.set_checkpoint(name, last).await?;
-            // Another instance may have recorded a failure of this
-            // projection: applying past it ends the stall (a cheap delete
-            // on a table of at most one row per projection).
-            tx.clear_failure(name).await?;
+            tx.set_checkpoints(&[name], last).await?;
+            tx.clear_failures(&[name]).await?;
             tx.commit().await?;
             runner.healthy(last);
             return Ok(Outcome::Applied(events.len()));
@@ -257,7 +357,7 @@ impl Projector {
             return Err(error);
         }
         let mut tx = self.store.begin().await?;
-        if tx.lock_checkpoint(name).await? != from {
+        if tx.lock_checkpoints(&[name]).await?.get(name) != Some(&from) {
             return Ok(Outcome::Moved);
         }
         let before = &events[..index];
@@ -265,7 +365,7 @@ impl Projector {
             apply(&mut *tx, runner, event).await?;
         }
         let reached = before.last().map(StoredEvent::cursor).unwrap_or(from);
-        tx.set_checkpoint(name, reached).await?;
+        tx.set_checkpoints(&[name], reached).await?;
         let bad = &events[index];
         let message = format!("{:#}", anyhow_chain(&error));
         tx.record_failure(name, bad, &message).await?;
@@ -282,13 +382,17 @@ impl Projector {
     }
 
     /// Applies batches until every projection that is not stalled reaches
-    /// the head of the log.
+    /// the head of the log; returns how many events were applied, counted
+    /// once per projection.
     pub async fn catch_up(&self) -> Result<usize, ProjectionError> {
         let mut total = 0;
         loop {
-            let applied = self.step().await?;
-            total += applied;
-            if applied == 0 {
+            let step = self.step().await?;
+            total += step.applied;
+            // A batch shorter than the limit reached the head as it was
+            // read: reading again at once would find nothing, or what
+            // committed since, which the wake-up that commit sent brings.
+            if !step.more {
                 return Ok(total);
             }
         }
@@ -297,15 +401,16 @@ impl Projector {
     /// Empties these projections' read models and applies the whole log
     /// again from position zero. Fails if one of them stalls on the way.
     pub async fn rebuild(&self) -> Result<usize, ProjectionError> {
+        let names: Vec<&str> = self.runners.iter().map(Runner::name).collect();
         let mut tx = self.store.begin().await?;
+        tx.lock_checkpoints(&names).await?;
         for runner in &self.runners {
-            tx.lock_checkpoint(runner.name()).await?;
             for table in runner.projection.tables() {
                 tx.empty(table).await?;
             }
-            tx.set_checkpoint(runner.name(), Cursor::default()).await?;
-            tx.clear_failure(runner.name()).await?;
         }
+        tx.set_checkpoints(&names, Cursor::default()).await?;
+        tx.clear_failures(&names).await?;
         tx.commit().await?;
         for runner in &self.runners {
             runner.healthy(Cursor::default());

@@ -30,9 +30,14 @@ pub trait ProjectionStore: Send + Sync {
 /// together or not at all.
 #[async_trait]
 pub trait ProjectionTx: Send {
-    /// Locks the checkpoint of `name` until commit and reads it.
-    async fn lock_checkpoint(&mut self, name: &str) -> Result<Cursor, sqlx::Error>;
-    async fn set_checkpoint(&mut self, name: &str, to: Cursor) -> Result<(), sqlx::Error>;
+    /// Locks the checkpoints of `names` until commit (in name order, so
+    /// two transactions never wait for each other's) and reads them.
+    async fn lock_checkpoints(
+        &mut self,
+        names: &[&str],
+    ) -> Result<HashMap<String, Cursor>, sqlx::Error>;
+    /// Moves the checkpoints of `names` to `to`, in one statement.
+    async fn set_checkpoints(&mut self, names: &[&str], to: Cursor) -> Result<(), sqlx::Error>;
     /// Writes one change to a read model.
     async fn apply(&mut self, change: &Change) -> Result<(), sqlx::Error>;
     /// Removes every row of `table` (one of a projection's own tables).
@@ -45,8 +50,9 @@ pub trait ProjectionTx: Send {
         event: &StoredEvent,
         error: &str,
     ) -> Result<(), sqlx::Error>;
-    /// `name` applied past its failure (or was reset): no longer stalled.
-    async fn clear_failure(&mut self, name: &str) -> Result<(), sqlx::Error>;
+    /// `names` applied past their failures (or were reset): no longer
+    /// stalled.
+    async fn clear_failures(&mut self, names: &[&str]) -> Result<(), sqlx::Error>;
     async fn commit(self: Box<Self>) -> Result<(), sqlx::Error>;
     async fn rollback(self: Box<Self>) -> Result<(), sqlx::Error>;
 }

@@ -127,6 +127,71 @@ async fn a_projection_failing_on_an_event_stalls_alone_and_the_service_goes_on()
     .await;
 }
 
+/// A read model that refuses a row: a trigger stands in for a constraint the
+/// projection's code did not expect. The projection computes its changes,
+/// but writing them fails inside the batch the projections share.
+async fn refuse_directory_rows_named_refused(app: &TestApp) {
+    let statements: &[&str] = if on_sqlite() {
+        &["CREATE TRIGGER refuse BEFORE INSERT ON user_directory
+            WHEN NEW.username LIKE 'refused%'
+           BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"]
+    } else {
+        &[
+            "CREATE FUNCTION refuse_row() RETURNS trigger LANGUAGE plpgsql
+                AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
+            "CREATE TRIGGER refuse BEFORE INSERT ON user_directory FOR EACH ROW
+              WHEN (NEW.username LIKE 'refused%') EXECUTE FUNCTION refuse_row()",
+        ]
+    };
+    for statement in statements {
+        on_db!(&app.db, pool => {
+            sqlx::query(statement).execute(pool).await.map(|_| ())
+        })
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_read_model_refusing_a_row_stalls_its_projection_alone_and_the_others_apply_the_batch() {
+    let app = spawn_app().await;
+    refuse_directory_rows_named_refused(&app).await;
+    let username = format!("refused{}", unique_name());
+    let registered = app
+        .register(&username, &format!("{username}@example.com"), PASSWORD)
+        .await;
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let registration = head(&app).await;
+    eventually(Duration::from_secs(10), || async {
+        (stalled_names(&app).await == ["user_directory"]).then_some(())
+    })
+    .await;
+    let checkpoints: Vec<(String, i64)> = on_db!(&app.db, pool => {
+        sqlx::query_as("SELECT name, position FROM projection_checkpoints ORDER BY name")
+            .fetch_all(pool)
+            .await
+    })
+    .unwrap();
+    for (name, position) in &checkpoints {
+        if name == "user_directory" {
+            assert!(
+                *position < registration,
+                "the stalled one stops before the event"
+            );
+        } else {
+            assert!(*position >= registration, "{name} applied the registration");
+        }
+    }
+    let ready = app.ready().await;
+    let error = ready["projections"]["stalled"][0]["error"]
+        .as_str()
+        .unwrap();
+    assert!(error.contains("refused by the test"), "{error}");
+    // Someone else registers, verifies and logs in meanwhile (the login
+    // read model is not the stalled one).
+    let other = app.create_account().await;
+    assert!(!other.access_token.is_empty());
+}
+
 #[tokio::test]
 async fn a_rebuild_clears_a_stall_once_the_event_is_gone() {
     let app = spawn_app().await;

@@ -1,6 +1,6 @@
 //! Projection checkpoints, failure records and batch transactions on
 //! PostgreSQL. Several instances share the checkpoints: a batch locks its
-//! projection's row `FOR UPDATE`, so they take turns per projection.
+//! projections' rows `FOR UPDATE`, so they take turns per projection.
 
 use std::collections::HashMap;
 
@@ -68,24 +68,30 @@ struct PgBatch(Transaction<'static, Postgres>);
 
 #[async_trait]
 impl ProjectionTx for PgBatch {
-    async fn lock_checkpoint(&mut self, name: &str) -> Result<Cursor, sqlx::Error> {
-        let (tx_id, position): (i64, i64) = sqlx::query_as(
-            "SELECT tx_id::text::bigint, position FROM projection_checkpoints
-              WHERE name = $1 FOR UPDATE",
+    async fn lock_checkpoints(
+        &mut self,
+        names: &[&str],
+    ) -> Result<HashMap<String, Cursor>, sqlx::Error> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT name, tx_id::text::bigint, position FROM projection_checkpoints
+              WHERE name = ANY($1) ORDER BY name FOR UPDATE",
         )
-        .bind(name)
-        .fetch_one(&mut *self.0)
+        .bind(names)
+        .fetch_all(&mut *self.0)
         .await?;
-        Ok(Cursor { tx_id, position })
+        Ok(rows
+            .into_iter()
+            .map(|(name, tx_id, position)| (name, Cursor { tx_id, position }))
+            .collect())
     }
 
-    async fn set_checkpoint(&mut self, name: &str, to: Cursor) -> Result<(), sqlx::Error> {
+    async fn set_checkpoints(&mut self, names: &[&str], to: Cursor) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE projection_checkpoints
                 SET tx_id = $2::text::xid8, position = $3, updated_at = now()
-              WHERE name = $1",
+              WHERE name = ANY($1)",
         )
-        .bind(name)
+        .bind(names)
         .bind(to.tx_id.to_string())
         .bind(to.position)
         .execute(&mut *self.0)
@@ -137,9 +143,9 @@ impl ProjectionTx for PgBatch {
         .map(|_| ())
     }
 
-    async fn clear_failure(&mut self, name: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM projection_failures WHERE name = $1")
-            .bind(name)
+    async fn clear_failures(&mut self, names: &[&str]) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM projection_failures WHERE name = ANY($1)")
+            .bind(names)
             .execute(&mut *self.0)
             .await
             .map(|_| ())

@@ -81,21 +81,31 @@ struct SqliteBatch {
 
 #[async_trait]
 impl ProjectionTx for SqliteBatch {
-    async fn lock_checkpoint(&mut self, name: &str) -> Result<Cursor, sqlx::Error> {
-        let position: i64 =
-            sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE name = ?1")
-                .bind(name)
-                .fetch_one(&mut *self.tx)
-                .await?;
-        Ok(log::cursor(position))
+    /// The file's write lock, taken by `BEGIN IMMEDIATE`, already keeps
+    /// every other writer out.
+    async fn lock_checkpoints(
+        &mut self,
+        names: &[&str],
+    ) -> Result<HashMap<String, Cursor>, sqlx::Error> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT name, position FROM projection_checkpoints
+              WHERE name IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(names_json(names))
+        .fetch_all(&mut *self.tx)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, position)| (name, log::cursor(position)))
+            .collect())
     }
 
-    async fn set_checkpoint(&mut self, name: &str, to: Cursor) -> Result<(), sqlx::Error> {
+    async fn set_checkpoints(&mut self, names: &[&str], to: Cursor) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE projection_checkpoints SET tx_id = ?2, position = ?2, updated_at = ?3
-              WHERE name = ?1",
+              WHERE name IN (SELECT value FROM json_each(?1))",
         )
-        .bind(name)
+        .bind(names_json(names))
         .bind(to.position)
         .bind(Utc::now())
         .execute(&mut *self.tx)
@@ -149,12 +159,14 @@ impl ProjectionTx for SqliteBatch {
         .map(|_| ())
     }
 
-    async fn clear_failure(&mut self, name: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM projection_failures WHERE name = ?1")
-            .bind(name)
-            .execute(&mut *self.tx)
-            .await
-            .map(|_| ())
+    async fn clear_failures(&mut self, names: &[&str]) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "DELETE FROM projection_failures WHERE name IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(names_json(names))
+        .execute(&mut *self.tx)
+        .await
+        .map(|_| ())
     }
 
     async fn commit(self: Box<Self>) -> Result<(), sqlx::Error> {
@@ -164,4 +176,11 @@ impl ProjectionTx for SqliteBatch {
     async fn rollback(self: Box<Self>) -> Result<(), sqlx::Error> {
         self.tx.rollback().await
     }
+}
+
+/// A list of names as the JSON array `json_each` reads: SQLite has no
+/// array parameters.
+fn names_json(names: &[&str]) -> String {
+    // Serializing a slice of strings cannot fail.
+    serde_json::to_string(names).unwrap_or_else(|_| "[]".to_owned())
 }
