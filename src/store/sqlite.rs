@@ -2,6 +2,7 @@
 
 pub mod codes;
 pub mod events;
+mod group_commit;
 pub mod keys;
 pub mod limits;
 pub mod log;
