@@ -15,6 +15,7 @@ mod service;
 mod smtp;
 mod stats;
 mod timing;
+mod xacts;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -24,9 +25,7 @@ use anyhow::{anyhow, bail};
 use clap::Parser;
 
 use relay::SteadyLoad;
-use report::{
-    LoginReport, MeReport, RefreshReport, Report, LOGIN_TARGET_RATIO, REFRESH_TARGET_PER_S,
-};
+use report::{LoginReport, MeReport, RefreshReport, Report, Targets};
 use scenarios::{Argon2Baseline, User};
 use service::{Backend, Database, LogSummary, Service, ServiceConfig};
 use smtp::SmtpSink;
@@ -66,6 +65,10 @@ struct Args {
     /// Verified users to create.
     #[arg(long, default_value_t = 40)]
     users: usize,
+    /// Concurrent clients of the login scenario (default: two per core, so
+    /// a verification is always waiting for each core).
+    #[arg(long)]
+    login_clients: Option<usize>,
     /// Concurrent connections for the refresh, /me and /health/live scenarios.
     #[arg(long, default_value_t = 32)]
     connections: usize,
@@ -235,9 +238,15 @@ async fn measure(
     progress(format!("creating {} verified users", args.users));
     let users = scenarios::create_users(base, &sink.inbox(), args.users).await?;
 
-    let clients = 2 * argon2.cores;
+    let clients = args.login_clients.unwrap_or(2 * argon2.cores);
+    let mut counter = match args.backend {
+        Backend::Postgres => Some(xacts::Counter::connect(&config.database_url).await?),
+        Backend::Sqlite => None,
+    };
     progress(format!("login: {clients} clients for {secs} s"));
+    let before = read_counter(&mut counter).await?;
     let login = scenarios::logins(base, &users, clients, duration).await?;
+    let login_xacts = per_request(&mut counter, before, login.ok).await?;
 
     let sessions = scenarios::open_sessions(base, &users, args.connections).await?;
     let access: Vec<String> = sessions
@@ -245,7 +254,9 @@ async fn measure(
         .map(|(_, p)| p.access_token.clone())
         .collect();
     progress(format!("refresh: {} sessions for {secs} s", sessions.len()));
+    let before = read_counter(&mut counter).await?;
     let refresh = scenarios::refreshes(base, sessions, duration).await?;
+    let refresh_xacts = per_request(&mut counter, before, refresh.ok).await?;
     let pgbench_tps = if args.backend == Backend::Postgres {
         progress(format!(
             "pgbench: the bare refresh transaction, {} clients for {secs} s",
@@ -337,6 +348,7 @@ async fn measure(
         Some(conversions::measure(&setup, prior, CONVERSION_SAMPLES).await?)
     };
 
+    let targets = Targets::of(args.backend);
     let report = Report {
         load_before,
         load_after: load_average(),
@@ -352,13 +364,16 @@ async fn measure(
             logins_per_s: login.per_s,
             bound_per_s: argon2.bound_per_s,
             ratio: login.per_s / argon2.bound_per_s,
-            target_ratio: LOGIN_TARGET_RATIO,
+            target_ratio: targets.login_ratio,
+            write_transactions: login_xacts,
             summary: login,
         },
         refresh: RefreshReport {
             connections: access.len(),
             refreshes_per_s: refresh.per_s,
-            target_per_s: REFRESH_TARGET_PER_S,
+            target_per_s: targets.refresh_per_s,
+            target_p99_ms: targets.refresh_p99_ms,
+            write_transactions: refresh_xacts,
             pgbench_tps,
             pgbench_ratio: pgbench_tps.filter(|t| *t > 0.0).map(|t| refresh.per_s / t),
             pgbench_target_ratio: PGBENCH_TARGET_RATIO,
@@ -393,6 +408,24 @@ async fn measure(
         service_log: LogSummary::default(),
     };
     Ok((report, users))
+}
+
+async fn read_counter(counter: &mut Option<xacts::Counter>) -> anyhow::Result<i64> {
+    match counter {
+        Some(counter) => counter.start().await,
+        None => Ok(0),
+    }
+}
+
+async fn per_request(
+    counter: &mut Option<xacts::Counter>,
+    before: i64,
+    requests: u64,
+) -> anyhow::Result<Option<f64>> {
+    match counter {
+        Some(counter) => Ok(Some(counter.per_request(before, requests).await?)),
+        None => Ok(None),
+    }
 }
 
 /// The binary as given, or relative to the workspace root when run elsewhere.

@@ -180,9 +180,13 @@ impl Revocations {
                     for event in &events {
                         self.apply(event);
                     }
-                    match events.last() {
-                        Some(last) => cursor = last.cursor(),
-                        None => return Ok::<_, StoreError>(()),
+                    if let Some(last) = events.last() {
+                        cursor = last.cursor();
+                    }
+                    // A short batch reached the head as it was read; what
+                    // commits later wakes this loop again.
+                    if events.len() < BATCH as usize {
+                        return Ok::<_, StoreError>(());
                     }
                 }
             };
