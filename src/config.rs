@@ -42,7 +42,9 @@ impl ConfigError {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: String,
-    pub db_max_connections: u32,
+    /// Connections in the pool; `None` for the backend's default
+    /// (`startup::default_pool_size`).
+    pub db_max_connections: Option<u32>,
     pub listen_addr: SocketAddr,
     /// Base URL clients use; also the JWT issuer.
     pub public_url: String,
@@ -128,7 +130,7 @@ impl Default for Config {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self {
             database_url: "sqlite://./data/identity.db".to_owned(),
-            db_max_connections: 20,
+            db_max_connections: None,
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: "http://localhost:8080".to_owned(),
             audience: "identity-clients".to_owned(),
@@ -196,7 +198,11 @@ impl Config {
             .unwrap_or_else(|| format!("sqlite://{}", c.data_dir.join("identity.db").display()));
         DatabaseUrl::parse(&c.database_url)
             .map_err(|problem| ConfigError::new("IDENTITY_DATABASE_URL", problem))?;
-        set(&mut c.db_max_connections, "IDENTITY_DB_MAX_CONNECTIONS")?;
+        if var("IDENTITY_DB_MAX_CONNECTIONS").is_some() {
+            let mut n = 0;
+            set(&mut n, "IDENTITY_DB_MAX_CONNECTIONS")?;
+            c.db_max_connections = Some(n);
+        }
         set(&mut c.listen_addr, "IDENTITY_LISTEN_ADDR")?;
         set(&mut c.public_url, "IDENTITY_PUBLIC_URL")?;
         set(&mut c.audience, "IDENTITY_AUDIENCE")?;

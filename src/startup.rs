@@ -31,6 +31,18 @@ use crate::store::{Database, Repository};
 /// 503 `unavailable`.
 pub const DB_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// Pool size on PostgreSQL unless `IDENTITY_DB_MAX_CONNECTIONS` says
+/// otherwise: each request holds a connection only for its statements.
+pub const POSTGRES_POOL_SIZE: u32 = 20;
+
+/// Pool size on SQLite unless `IDENTITY_DB_MAX_CONNECTIONS` says otherwise.
+/// Smaller than on PostgreSQL on purpose: sqlx runs each SQLite connection
+/// on a thread of its own, and past a few per core the threads only take
+/// turns on the cores. Measured on 2 cores at 32 concurrent refreshes
+/// (`bench --backend sqlite`): 2,323/s with 4 connections, 2,700/s with 8,
+/// 2,908/s with 16 and 1,176/s with 40.
+pub const SQLITE_POOL_SIZE: u32 = 16;
+
 /// How long a request waits for projections before answering anyway.
 const READ_YOUR_WRITES_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -210,8 +222,8 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
     let url = match DatabaseUrl::parse(&config.database_url) {
         Ok(DatabaseUrl::Postgres(url)) => url,
         Ok(DatabaseUrl::Sqlite(path)) => {
-            return Database::open_sqlite(&path, config.db_max_connections, DB_ACQUIRE_TIMEOUT)
-                .await
+            let size = config.db_max_connections.unwrap_or(SQLITE_POOL_SIZE);
+            return Database::open_sqlite(&path, size, DB_ACQUIRE_TIMEOUT).await;
         }
         Err(problem) => anyhow::bail!("IDENTITY_DATABASE_URL: {problem}"),
     };
@@ -225,7 +237,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
         }
     }
     let pool = PgPoolOptions::new()
-        .max_connections(config.db_max_connections)
+        .max_connections(config.db_max_connections.unwrap_or(POSTGRES_POOL_SIZE))
         // Short, so that requests answer 503 promptly while the database is
         // unreachable (`AppError::from(sqlx::Error)`).
         .acquire_timeout(DB_ACQUIRE_TIMEOUT)

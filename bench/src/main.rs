@@ -1,9 +1,12 @@
-//! `bench`: one run starts an SMTP sink, a fresh database and the identity
-//! service, measures the baselines and the scenarios against it (relay
-//! off), restarts the service with the relay on for the relay scenarios,
-//! prints a report and writes it as JSON. See README.md.
+//! `bench`: one run starts an SMTP sink and then, for each backend asked
+//! for (both by default, SQLite first), a fresh database and the identity
+//! service; it measures the baselines and the scenarios against it (relay
+//! off), restarts the service with the relay on for the relay scenarios
+//! (PostgreSQL), prints a report per backend and the backends side by side,
+//! and writes them as JSON. See README.md.
 
 mod api;
+mod compare;
 mod conversions;
 mod feed;
 mod nats;
@@ -32,7 +35,8 @@ use smtp::SmtpSink;
 
 /// Rounds of the timing scenario.
 const TIMING_ROUNDS: usize = 3;
-/// Single-thread argon2 verifications whose median is the baseline.
+/// Single-thread argon2 verifications whose median is the baseline, each
+/// time it is measured (before and after the logins).
 const ARGON2_SAMPLES: usize = 30;
 /// Time allowed for the service to create its database, migrate and listen.
 pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -40,7 +44,8 @@ pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const CONVERSION_SAMPLES: usize = 500;
 /// Refreshes/s as a share of pgbench's rate for the same transaction.
 const PGBENCH_TARGET_RATIO: f64 = 0.7;
-/// Pool size given to the service, enough for 32 connections plus projectors.
+/// Pool size given to the service on PostgreSQL, enough for 32 connections
+/// plus projectors; on SQLite the service's own default.
 const DB_MAX_CONNECTIONS: u32 = 40;
 
 #[derive(Debug, Parser)]
@@ -103,12 +108,18 @@ struct Args {
     /// Events in the feed scenario's backlog.
     #[arg(long, default_value_t = 100_000)]
     feed_backlog: usize,
-    /// The storage backend the service runs on. On SQLite the relay (it
+    /// The storage backends to measure, one after the other in this run,
+    /// each on a fresh database (comma-separated). On SQLite the relay (it
     /// needs PostgreSQL), the conversions scenario (seeded with PostgreSQL
     /// SQL) and the second, unchecked `/me` instance (a SQLite file has one
     /// server) are left out.
-    #[arg(long, value_enum, default_value_t = Backend::Postgres)]
-    backend: Backend,
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "sqlite,postgres"
+    )]
+    backend: Vec<Backend>,
     /// Where the JSON report is written.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/results/latest.json"))]
     out: PathBuf,
@@ -119,40 +130,60 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let bin = resolve_bin(&args.service_bin)?;
     let sink = SmtpSink::start().await?;
-    // Measured before the service starts, so nothing competes for the cores.
-    progress(format!(
-        "argon2 baseline: {ARGON2_SAMPLES} verifications on one thread"
-    ));
-    let argon2 =
-        tokio::task::spawn_blocking(|| scenarios::argon2_baseline(ARGON2_SAMPLES)).await??;
+    let mut reports = Vec::with_capacity(args.backend.len());
+    for &backend in &args.backend {
+        let report = bench_backend(&args, backend, &bin, &sink).await?;
+        std::io::stdout()
+            .lock()
+            .write_all(report.render().as_bytes())?;
+        reports.push(report);
+    }
+    if reports.len() > 1 {
+        std::io::stdout()
+            .lock()
+            .write_all(report::side_by_side(&reports).as_bytes())?;
+    }
+    report::write_json(&reports, &args.out)?;
+    progress(format!("wrote {}", args.out.display()));
+    Ok(())
+}
 
-    let sqlite = args.backend == Backend::Sqlite;
+/// Every scenario on one backend: a fresh database (and stream), the
+/// service started on it, and everything removed afterwards, also when a
+/// scenario fails or the run is interrupted.
+async fn bench_backend(
+    args: &Args,
+    backend: Backend,
+    bin: &Path,
+    sink: &SmtpSink,
+) -> anyhow::Result<Report> {
+    let sqlite = backend == Backend::Sqlite;
     let target = if args.skip_relay || sqlite {
         None
     } else {
         Some(nats::Target::connect(&args.nats_url).await?)
     };
-    let database = Database::fresh(args.backend, &args.postgres_url);
+    let database = Database::fresh(backend, &args.postgres_url);
     let data_dir = std::env::temp_dir().join(database.name());
     std::fs::create_dir_all(&data_dir)?;
     progress(format!(
-        "starting {} on database {} (relay off)",
+        "{backend:?}: starting {} on database {} (relay off)",
         bin.display(),
         database.name()
     ));
     let config = ServiceConfig {
-        bin: &bin,
+        bin,
         database_url: database.url(),
         smtp_port: sink.port(),
         data_dir: data_dir.clone(),
-        db_max_connections: DB_MAX_CONNECTIONS,
+        db_max_connections: (backend == Backend::Postgres).then_some(DB_MAX_CONNECTIONS),
         secret_hex: service::random_secret_hex(),
         relay: None,
         skip_revocation_check: false,
     };
     // Cancelling drops the running service, which kills it.
     let outcome = tokio::select! {
-        outcome = run(&args, &config, &database, &sink, argon2, target.as_ref()) => outcome,
+        outcome = run(args, backend, &config, &database, sink, target.as_ref()) => outcome,
         _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
     };
     if let Some(target) = &target {
@@ -170,14 +201,7 @@ async fn main() -> anyhow::Result<()> {
         ));
     }
     let _ = std::fs::remove_dir_all(&data_dir);
-
-    let report = outcome?;
-    std::io::stdout()
-        .lock()
-        .write_all(report.render().as_bytes())?;
-    report.write_json(&args.out)?;
-    progress(format!("wrote {}", args.out.display()));
-    Ok(())
+    outcome
 }
 
 /// The scenarios with the relay off, then (unless skipped) the relay
@@ -185,10 +209,10 @@ async fn main() -> anyhow::Result<()> {
 /// reported, not fatal: the other figures stand.
 async fn run(
     args: &Args,
+    backend: Backend,
     config: &ServiceConfig<'_>,
     database: &Database,
     sink: &SmtpSink,
-    argon2: Argon2Baseline,
     target: Option<&nats::Target>,
 ) -> anyhow::Result<Report> {
     // On an empty database and data directory: migrations, keys, projector.
@@ -196,7 +220,7 @@ async fn run(
     let service = Service::start(config, READY_TIMEOUT).await?;
     let startup_to_ready_ms = starting.elapsed().as_secs_f64() * 1000.0;
     progress(format!("ready after {startup_to_ready_ms:.0} ms"));
-    let measured = measure(args, config, &service, sink, argon2).await;
+    let measured = measure(args, backend, config, &service, sink).await;
     let logs = service.stop().await;
     let (mut report, users) = measured?;
     report.service_log = logs;
@@ -225,10 +249,10 @@ async fn run(
 /// Every scenario but the relay's, in order, against the running service.
 async fn measure(
     args: &Args,
+    backend: Backend,
     config: &ServiceConfig<'_>,
     service: &Service,
     sink: &SmtpSink,
-    argon2: Argon2Baseline,
 ) -> anyhow::Result<(Report, Vec<User>)> {
     let base = service.base_url();
     let load_before = load_average();
@@ -238,15 +262,17 @@ async fn measure(
     progress(format!("creating {} verified users", args.users));
     let users = scenarios::create_users(base, &sink.inbox(), args.users).await?;
 
-    let clients = args.login_clients.unwrap_or(2 * argon2.cores);
-    let mut counter = match args.backend {
+    let clients = args.login_clients.unwrap_or(2 * scenarios::cores());
+    let mut counter = match backend {
         Backend::Postgres => Some(xacts::Counter::connect(&config.database_url).await?),
         Backend::Sqlite => None,
     };
     progress(format!("login: {clients} clients for {secs} s"));
+    let argon2_before = argon2_sample().await?;
     let before = read_counter(&mut counter).await?;
     let login = scenarios::logins(base, &users, clients, duration).await?;
     let login_xacts = per_request(&mut counter, before, login.ok).await?;
+    let argon2 = Argon2Baseline::around(argon2_before, argon2_sample().await?);
 
     let sessions = scenarios::open_sessions(base, &users, args.connections).await?;
     let access: Vec<String> = sessions
@@ -257,7 +283,7 @@ async fn measure(
     let before = read_counter(&mut counter).await?;
     let refresh = scenarios::refreshes(base, sessions, duration).await?;
     let refresh_xacts = per_request(&mut counter, before, refresh.ok).await?;
-    let pgbench_tps = if args.backend == Backend::Postgres {
+    let pgbench_tps = if backend == Backend::Postgres {
         progress(format!(
             "pgbench: the bare refresh transaction, {} clients for {secs} s",
             access.len()
@@ -278,7 +304,7 @@ async fn measure(
     // The same /me on a second instance (same database, same tokens) that
     // skips the revocation lookup, while the first one idles: what the
     // lookup costs, in this run.
-    let me_unchecked = if args.backend == Backend::Sqlite {
+    let me_unchecked = if backend == Backend::Sqlite {
         None
     } else {
         progress(format!(
@@ -329,7 +355,7 @@ async fn measure(
         Some(feed::measure(base, &config.database_url, &token, args.feed_backlog).await?)
     };
 
-    let conversions = if args.skip_conversions || args.backend == Backend::Sqlite {
+    let conversions = if args.skip_conversions || backend == Backend::Sqlite {
         None
     } else {
         let prior = args
@@ -348,11 +374,11 @@ async fn measure(
         Some(conversions::measure(&setup, prior, CONVERSION_SAMPLES).await?)
     };
 
-    let targets = Targets::of(args.backend);
+    let targets = Targets::of(backend);
     let report = Report {
         load_before,
         load_after: load_average(),
-        backend: args.backend,
+        backend,
         startup_to_ready_ms: 0.0,
         date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         cores: argon2.cores,
@@ -408,6 +434,14 @@ async fn measure(
         service_log: LogSummary::default(),
     };
     Ok((report, users))
+}
+
+/// The argon2 baseline, measured while the service idles.
+async fn argon2_sample() -> anyhow::Result<scenarios::Argon2Sample> {
+    progress(format!(
+        "argon2 baseline: {ARGON2_SAMPLES} verifications on one thread, then 3 s on every core"
+    ));
+    tokio::task::spawn_blocking(|| scenarios::argon2_sample(ARGON2_SAMPLES)).await?
 }
 
 async fn read_counter(counter: &mut Option<xacts::Counter>) -> anyhow::Result<i64> {

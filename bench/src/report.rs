@@ -1,5 +1,6 @@
-//! The run's figures: a human-readable table on stdout and the same data as
-//! JSON in `bench/results/latest.json`.
+//! One backend's figures: a human-readable table on stdout and the same
+//! data as JSON in `bench/results/latest.json` (all backends of the run;
+//! `compare` sets them side by side).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -7,6 +8,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Serialize;
 
+pub use crate::compare::side_by_side;
 use crate::conversions::ConversionsReport;
 use crate::relay::{Lag, RelayReport};
 use crate::scenarios::{Argon2Baseline, History};
@@ -164,8 +166,8 @@ impl Report {
         )?;
         writeln!(
             out,
-            "argon2id m={} KiB t={} p={}: median verify {:.1} ms on 1 thread -> bound {:.1} logins/s on {} cores",
-            a.memory_kib, a.iterations, a.parallelism, a.t_verify_ms, a.bound_per_s, a.cores
+            "argon2id m={} KiB t={} p={}: median verify {:.1} ms on 1 thread ({:.1} before the logins, {:.1} after) -> bound {:.1} logins/s on {} cores",
+            a.memory_kib, a.iterations, a.parallelism, a.t_verify_ms, a.t_verify_before_ms, a.t_verify_after_ms, a.bound_per_s, a.cores
         )?;
         writeln!(
             out,
@@ -329,17 +331,21 @@ impl Report {
         }
         Ok(())
     }
+}
 
-    /// Writes pretty JSON to `path`, creating its directory.
-    pub fn write_json(&self, path: &Path) -> anyhow::Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        let json = serde_json::to_string_pretty(self)?;
-        std::fs::write(path, format!("{json}\n"))
-            .with_context(|| format!("cannot write {}", path.display()))
+/// Writes the run's reports, one per backend in the order they ran, as
+/// pretty JSON `{"runs": [...]}` to `path`, creating its directory.
+pub fn write_json(reports: &[Report], path: &Path) -> anyhow::Result<()> {
+    #[derive(Serialize)]
+    struct Runs<'a> {
+        runs: &'a [Report],
     }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let json = serde_json::to_string_pretty(&Runs { runs: reports })?;
+    std::fs::write(path, format!("{json}\n"))
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn line(out: &mut String, name: &str, s: &Summary) -> std::fmt::Result {
@@ -373,7 +379,7 @@ fn load(value: Option<f64>) -> String {
     value.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.2}"))
 }
 
-fn verdict(pass: bool) -> &'static str {
+pub(crate) fn verdict(pass: bool) -> &'static str {
     if pass {
         "PASS"
     } else {

@@ -14,6 +14,8 @@ use sqlx::{Connection, Executor, PgConnection};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
+use crate::scenarios;
+
 /// How many warning/error lines the report keeps verbatim.
 const KEPT_LINES: usize = 10;
 /// Retention of the run's stream: long enough for any run, short enough
@@ -103,7 +105,8 @@ pub struct ServiceConfig<'a> {
     pub database_url: String,
     pub smtp_port: u16,
     pub data_dir: PathBuf,
-    pub db_max_connections: u32,
+    /// `None`: the service's default for the backend.
+    pub db_max_connections: Option<u32>,
     /// Kept across restarts on the same database: tokens and encrypted
     /// fields written by one start must still be readable by the next.
     pub secret_hex: String,
@@ -178,12 +181,17 @@ impl Service {
             .env("IDENTITY_SECRET", &config.secret_hex)
             .env("IDENTITY_DATA_DIR", &config.data_dir)
             .env("IDENTITY_LOG", "warn")
-            .env("IDENTITY_ARGON2_MEMORY_KIB", "19456")
-            .env("IDENTITY_ARGON2_ITERATIONS", "2")
-            .env("IDENTITY_ARGON2_PARALLELISM", "1")
             .env(
-                "IDENTITY_DB_MAX_CONNECTIONS",
-                config.db_max_connections.to_string(),
+                "IDENTITY_ARGON2_MEMORY_KIB",
+                scenarios::MEMORY_KIB.to_string(),
+            )
+            .env(
+                "IDENTITY_ARGON2_ITERATIONS",
+                scenarios::ITERATIONS.to_string(),
+            )
+            .env(
+                "IDENTITY_ARGON2_PARALLELISM",
+                scenarios::PARALLELISM.to_string(),
             )
             // All load comes from one IP and a few identifiers, which the
             // per-IP and per-identifier limits exist to stop; quota 0 is off.
@@ -201,6 +209,9 @@ impl Service {
                 "IDENTITY_BENCH_SKIP_REVOCATION_CHECK",
                 config.skip_revocation_check.to_string(),
             );
+        if let Some(size) = config.db_max_connections {
+            command.env("IDENTITY_DB_MAX_CONNECTIONS", size.to_string());
+        }
         match &config.relay {
             None => command.env("IDENTITY_RELAY_ENABLED", "false"),
             Some(relay) => command

@@ -156,7 +156,8 @@ pub async fn create_database() -> (String, String) {
 pub fn test_config(database_url: &str, smtp_port: u16, data_dir: &std::path::Path) -> Config {
     let mut config = Config {
         database_url: database_url.to_owned(),
-        db_max_connections: 30,
+        // PostgreSQL: room for the tests' bursts; SQLite: its own default.
+        db_max_connections: (!on_sqlite()).then_some(30),
         listen_addr: "127.0.0.1:0".parse().expect("valid address"),
         data_dir: data_dir.to_path_buf(),
         secret_hex: Some(hex_secret()),

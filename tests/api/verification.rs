@@ -158,7 +158,7 @@ async fn resend_sends_a_new_code_that_verifies() {
 
 #[tokio::test]
 async fn more_simultaneous_verifications_than_database_connections_all_succeed() {
-    let app = spawn_app_with(|config| config.db_max_connections = 4).await;
+    let app = spawn_app_with(|config| config.db_max_connections = Some(4)).await;
     let mut pending = Vec::new();
     for _ in 0..16 {
         let email = registered(&app).await;
