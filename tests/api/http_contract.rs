@@ -1,7 +1,7 @@
 //! Health, JWKS, OpenAPI and the offline docs page.
 
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::helpers::*;
 
@@ -90,29 +90,67 @@ async fn jwks_publishes_the_key_that_signs_access_tokens() {
 
 #[tokio::test]
 async fn signing_keys_survive_a_restart_and_are_stored_sealed() {
-    let app = spawn_app().await;
-    let account = app.create_account().await;
-    let second = identity::startup::Application::build(app.config.clone())
-        .await
-        .unwrap();
-    let address = format!("http://127.0.0.1:{}", second.port());
-    tokio::spawn(second.run_until_stopped());
-    // A token from the first instance is accepted by the second.
-    let response = app
-        .client
-        .get(format!("{address}/api/v1/me"))
-        .bearer_auth(&account.access_token)
+    // Two processes one after the other on the same database and data
+    // directory (a SQLite file has one server at a time): a token signed by
+    // the first is accepted by the second, which made no key of its own.
+    let smtp = SmtpSink::start().await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let url = new_database_url(data_dir.path()).await;
+    let env = [
+        ("IDENTITY_DATABASE_URL", url.clone()),
+        ("IDENTITY_SMTP_PORT", smtp.port().to_string()),
+        ("IDENTITY_DATA_DIR", data_dir.path().display().to_string()),
+    ];
+    let (mut first, address) = spawn_binary(&env);
+    wait_ready(&address).await;
+    let client = reqwest::Client::new();
+    let name = unique_name();
+    let email = format!("{name}@example.com");
+    let registered = client
+        .post(format!("{address}/api/v1/auth/register"))
+        .json(&json!({"username": name, "email": email, "password": PASSWORD}))
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let keys: i64 = on_db!(&app.db, pool => {
-    sqlx::query_scalar("SELECT count(*) FROM signing_keys")
-            .fetch_one(pool)
-    .await
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let code = smtp.wait_for_code(&email).await;
+    let verified = client
+        .post(format!("{address}/api/v1/auth/verify-email"))
+        .json(&json!({"email": email, "code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), StatusCode::OK);
+    let token = verified.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let (mut second, address) = spawn_binary(&env);
+    wait_ready(&address).await;
+    let me = client
+        .get(format!("{address}/api/v1/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    let db = open_database(&url).await;
+    let keys: Vec<(Vec<u8>, Vec<u8>)> = on_db!(&db, pool => {
+        sqlx::query_as("SELECT public_key, sealed_private_key FROM signing_keys")
+            .fetch_all(pool)
+            .await
     })
     .unwrap();
-    assert_eq!(keys, 1);
+    assert_eq!(keys.len(), 1, "the second process made a key of its own");
+    // Sealed: longer than a bare 32-byte Ed25519 seed (nonce and tag), and
+    // not the public key's bytes.
+    let (public, sealed) = &keys[0];
+    assert!(sealed.len() > 32 && sealed != public);
 }
 
 #[tokio::test]
