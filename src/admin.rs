@@ -13,10 +13,13 @@ use uuid::Uuid;
 use crate::accounts::revoke_all_sessions;
 use crate::error::{AppError, FieldError};
 use crate::state::AppState;
-use crate::store::{on_either, CommandError, Metadata, Roles};
+use crate::store::directory::{self, After, Entry, Key, Search, Status};
+use crate::store::{CommandError, Metadata, Roles};
+
+pub mod cursor;
 
 /// An account as admins see it.
-#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserSummary {
     pub id: Uuid,
     pub username: String,
@@ -31,112 +34,72 @@ pub struct UserSummary {
     pub updated_at: DateTime<Utc>,
 }
 
+/// One page of a search. There is no total: counting every match would
+/// cost as much as reading them all (see `store::directory`).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserPage {
     pub items: Vec<UserSummary>,
-    pub page: u32,
     pub per_page: u32,
-    pub total: i64,
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    pub next_cursor: Option<String>,
 }
 
 /// Search filters, already validated.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct UserQuery {
-    /// Prefix of the email or (case-insensitively) the username.
-    pub prefix: Option<String>,
-    pub status: Option<StatusFilter>,
-    pub page: u32,
+    pub key: Key,
+    pub status: Option<Status>,
+    pub cursor: Option<After>,
     pub per_page: u32,
 }
 
-#[derive(Debug, Clone, Copy)]
-pub enum StatusFilter {
-    Active,
-    Locked,
-    Deactivated,
+/// Parses a `status` filter.
+pub fn parse_status(raw: &str) -> Option<Status> {
+    match raw {
+        "active" => Some(Status::Active),
+        "locked" => Some(Status::Locked),
+        "deactivated" => Some(Status::Deactivated),
+        _ => None,
+    }
 }
 
-impl StatusFilter {
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "active" => Some(Self::Active),
-            "locked" => Some(Self::Locked),
-            "deactivated" => Some(Self::Deactivated),
-            _ => None,
+impl From<Entry> for UserSummary {
+    fn from(entry: Entry) -> Self {
+        Self {
+            id: entry.id,
+            username: entry.username,
+            email: entry.email,
+            email_verified: entry.email_verified,
+            roles: entry.roles,
+            status: entry.status,
+            locked_until: entry.locked_until,
+            created_at: entry.created_at,
+            updated_at: entry.updated_at,
         }
     }
 }
 
-/// The summary columns, with the time a lock is judged against in
-/// parameter `now` (times are bound, not `now()`, so both dialects read it).
-fn summary(now: &str) -> String {
-    format!(
-        "SELECT user_id AS id, username, email, email_verified, roles,
-                CASE WHEN status = 'active' AND locked_until > {now} THEN 'locked' ELSE status END AS status,
-                locked_until, created_at, updated_at, count(*) OVER () AS total
-           FROM user_directory"
-    )
-}
-
 pub async fn search_users(state: &AppState, query: UserQuery) -> Result<UserPage, AppError> {
-    let status = match query.status {
-        None => "true",
-        Some(StatusFilter::Active) => {
-            "status = 'active' AND (locked_until IS NULL OR locked_until <= $4)"
-        }
-        Some(StatusFilter::Locked) => "status = 'active' AND locked_until > $4",
-        Some(StatusFilter::Deactivated) => "status = 'deactivated'",
+    let search = Search {
+        key: query.key,
+        status: query.status,
+        after: query.cursor,
+        limit: i64::from(query.per_page),
+        now: Utc::now(),
     };
-    let sql = format!(
-        "{} WHERE (CAST($1 AS TEXT) IS NULL
-                OR email LIKE $1 || '%' ESCAPE '\\' OR lower(username) LIKE lower($1) || '%' ESCAPE '\\')
-            AND {status}
-          ORDER BY created_at, user_id LIMIT $2 OFFSET $3",
-        summary("$4")
-    );
-    let escaped = query.prefix.map(|p| {
-        p.replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    });
-    let prefix = escaped.map(|p| p.to_lowercase());
-    let limit = i64::from(query.per_page);
-    let offset = i64::from(query.page.saturating_sub(1)) * i64::from(query.per_page);
-    let rows: Vec<UserSummaryRow> = on_either!(&state.db, pool => {
-        sqlx::query_as(&sql)
-            .bind(&prefix)
-            .bind(limit)
-            .bind(offset)
-            .bind(Utc::now())
-            .fetch_all(pool)
-            .await
-    })?;
-    let total = rows.first().map_or(0, |r| r.total);
+    let page = directory::search(&state.db, &search).await?;
     Ok(UserPage {
-        items: rows.into_iter().map(|r| r.summary).collect(),
-        page: query.page,
+        items: page.entries.into_iter().map(UserSummary::from).collect(),
         per_page: query.per_page,
-        total,
+        next_cursor: page.next.as_ref().map(cursor::encode),
     })
 }
 
-#[derive(sqlx::FromRow)]
-struct UserSummaryRow {
-    #[sqlx(flatten)]
-    summary: UserSummary,
-    total: i64,
-}
-
 pub async fn get_user(state: &AppState, id: Uuid) -> Result<UserSummary, AppError> {
-    let sql = format!("{} WHERE user_id = $1", summary("$2"));
-    let row: Option<UserSummaryRow> = on_either!(&state.db, pool => {
-        sqlx::query_as(&sql)
-            .bind(id)
-            .bind(Utc::now())
-            .fetch_optional(pool)
-            .await
-    })?;
-    row.map(|r| r.summary).ok_or(AppError::NotFound)
+    directory::get(&state.db, id, Utc::now())
+        .await?
+        .map(UserSummary::from)
+        .ok_or(AppError::NotFound)
 }
 
 /// An admin action on one account.

@@ -14,6 +14,7 @@ pub mod error;
 pub mod feed;
 pub mod history;
 pub mod http;
+pub mod monitor;
 pub mod program;
 pub mod ratelimit;
 pub mod relay;

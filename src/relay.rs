@@ -25,27 +25,25 @@ pub use publisher::{Relay, RelayConfig};
 use projections::Cursor;
 use sqlx::PgPool;
 
-/// Events not yet published and the age of the oldest, for readiness.
-#[derive(Debug, Clone, Copy, serde::Serialize)]
-pub struct Lag {
-    pub events: i64,
-    pub seconds: f64,
-}
+pub use crate::monitor::Lag;
 
-/// The relay's lag behind the log.
-pub async fn lag(pool: &PgPool) -> Result<Lag, sqlx::Error> {
+/// The relay's lag behind `head`, with reads that do not grow with the
+/// log: its checkpoint row, and the first event after it through the tail
+/// index (for the age of the oldest unpublished event).
+pub async fn lag(pool: &PgPool, head: Cursor) -> Result<Lag, sqlx::Error> {
     let cursor = checkpoint(pool).await?;
-    let (events, seconds): (i64, Option<f64>) = sqlx::query_as(
-        "SELECT count(*), extract(epoch FROM now() - min(recorded_at))::float8 FROM events
-          WHERE (tx_id, position) > ($1::text::xid8, $2)",
+    let oldest: Option<f64> = sqlx::query_scalar(
+        "SELECT extract(epoch FROM now() - recorded_at)::float8 FROM events
+          WHERE (events.tx_id, events.position) > ($1::text::xid8, $2)
+          ORDER BY events.tx_id, events.position LIMIT 1",
     )
     .bind(cursor.tx_id.to_string())
     .bind(cursor.position)
-    .fetch_one(pool)
+    .fetch_optional(pool)
     .await?;
     Ok(Lag {
-        events,
-        seconds: seconds.unwrap_or(0.0),
+        events: (head.position - cursor.position).max(0),
+        seconds: oldest.unwrap_or(0.0).max(0.0),
     })
 }
 

@@ -22,6 +22,7 @@ use crate::auth::{OneTimeCodes, PasswordHasher, Revocations, ServerSecret, Token
 use crate::config::{Config, DatabaseUrl};
 use crate::cooldown::Cooldowns;
 use crate::email::Mailer;
+use crate::monitor::LagMonitor;
 use crate::ratelimit::RateLimiter;
 use crate::relay::Relay;
 use crate::state::{AppState, Inner, ProjectionWaiter};
@@ -92,6 +93,13 @@ impl Application {
         let revocations = Arc::new(Revocations::new(
             config.tokens.access_ttl + Duration::from_secs(30 + 60),
         ));
+        let lag = LagMonitor::new(progress.clone());
+        tasks.push(tokio::spawn(lag.clone().run(
+            db.clone(),
+            config.relay_enabled,
+            config.projection_poll,
+            shutdown.subscribe(),
+        )));
         let revocations_from = revocations.load(&db).await?;
         tasks.push(tokio::spawn(revocations.clone().follow(
             db.clone(),
@@ -135,7 +143,11 @@ impl Application {
             mailer: Mailer::new(&config)?,
             login_bookkeeping: Default::default(),
             limiter: RateLimiter::new(db.clone(), secret.derive(KeyPurpose::RateLimitKeys)),
-            projections: ProjectionWaiter::new(progress, READ_YOUR_WRITES_TIMEOUT),
+            projections: ProjectionWaiter::new(
+                progress.into_iter().map(|(_, rx)| rx).collect(),
+                READ_YOUR_WRITES_TIMEOUT,
+            ),
+            lag,
             successor_key: secret.derive(KeyPurpose::RefreshSuccessors),
             appended,
             shutdown: shutdown.subscribe(),

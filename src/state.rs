@@ -43,6 +43,8 @@ pub struct Inner {
     /// What recording a login check costs (see `accounts::timing`).
     pub login_bookkeeping: crate::accounts::timing::RecentSamples,
     pub projections: ProjectionWaiter,
+    /// The relay's and the projections' lag, kept in memory for readiness.
+    pub lag: crate::monitor::LagMonitor,
     /// Key deriving each refresh token's successor (see `auth::refresh_tokens`).
     pub successor_key: Zeroizing<[u8; 32]>,
     /// Bumped by every commit of this instance: wakes log readers.

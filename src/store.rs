@@ -13,6 +13,7 @@ pub mod claims;
 pub mod codes;
 mod database;
 mod dialect;
+pub mod directory;
 pub mod keys;
 pub mod limits;
 mod lookups;

@@ -184,11 +184,11 @@ impl Projector {
         Ok(Self { store, runners })
     }
 
-    /// Follows each projection's progress as it moves.
-    pub fn progress(&self) -> Vec<watch::Receiver<Progress>> {
+    /// Follows each projection's progress as it moves, by name.
+    pub fn progress(&self) -> Vec<(&'static str, watch::Receiver<Progress>)> {
         self.runners
             .iter()
-            .map(|r| r.progress.subscribe())
+            .map(|r| (r.name(), r.progress.subscribe()))
             .collect()
     }
 

@@ -13,9 +13,10 @@ use uuid::Uuid;
 use super::extract::{Admin, ApiJson, ApiPath, ApiQuery, RequireRole};
 use super::problem::Problem;
 use super::validate::Fields;
-use crate::admin::{self, AdminAction, StatusFilter, UserPage, UserQuery, UserSummary};
+use crate::admin::{self, AdminAction, UserPage, UserQuery, UserSummary};
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::store::directory::Key;
 use crate::store::Metadata;
 
 pub fn router() -> Router<AppState> {
@@ -29,19 +30,33 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}/roles", put(set_roles))
 }
 
+/// Search filters. At most one of `query`, `email` and `username`; each
+/// shape of search pages in its own order (see the description).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct UserSearch {
-    /// Prefix of the email or username.
+    /// A prefix of the email when it contains `@`, else of the username
+    /// (ignoring case).
     query: Option<String>,
+    /// A prefix of the email (ignoring case).
+    email: Option<String>,
+    /// A prefix of the username (ignoring case).
+    username: Option<String>,
     /// `active`, `locked` or `deactivated`.
     status: Option<String>,
-    /// 1-based page number (default 1).
-    page: Option<u32>,
+    /// The `next_cursor` of the previous page; omit for the first.
+    cursor: Option<String>,
     /// Page size, 1-100 (default 20).
     per_page: Option<u32>,
+    /// Refused: pages are by `cursor` (kept so that an old client is told,
+    /// not silently given the first page again).
+    page: Option<String>,
 }
 
-/// Search accounts (role `admin`).
+/// Search accounts (role `admin`). Pages by keyset: each page names the
+/// `next_cursor` to pass for the next, `null` on the last; there is no
+/// total (counting every match costs as much as reading them). Everyone,
+/// or a `status`, comes oldest first; `locked` alone comes soonest to
+/// unlock first; a prefix search comes in the order of the searched field.
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", params(UserSearch), security(("bearer" = ["admin"])),
     description = "Requires role `admin`.",
     responses((status = 200, body = UserPage), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
@@ -50,9 +65,16 @@ pub async fn list_users(
     _admin: RequireRole<Admin>,
     ApiQuery(search): ApiQuery<UserSearch>,
 ) -> Result<Json<UserPage>, AppError> {
+    Ok(Json(
+        admin::search_users(&state, parse_search(search)?).await?,
+    ))
+}
+
+/// The search's filters, or every field error at once.
+fn parse_search(search: UserSearch) -> Result<UserQuery, AppError> {
     let mut fields = Fields::default();
     let status = search.status.as_deref().and_then(|raw| {
-        let parsed = StatusFilter::parse(raw);
+        let parsed = admin::parse_status(raw);
         if parsed.is_none() {
             fields.push(
                 "status",
@@ -62,21 +84,55 @@ pub async fn list_users(
         }
         parsed
     });
-    let (page, per_page) = fields.page(search.page, search.per_page);
+    if search.page.is_some() {
+        fields.push(
+            "page",
+            "unsupported",
+            "pages are by cursor: pass a page's next_cursor as cursor",
+        );
+    }
+    let (_, per_page) = fields.page(None, search.per_page);
+    let prefixes = [
+        ("query", Fields::search_prefix(search.query)),
+        ("email", Fields::search_prefix(search.email)),
+        ("username", Fields::search_prefix(search.username)),
+    ];
+    let mut given = prefixes
+        .into_iter()
+        .filter_map(|(name, p)| p.map(|p| (name, p)));
+    let key = match given.next() {
+        None => Key::Created,
+        Some((name, prefix)) => {
+            let prefix = prefix.to_lowercase();
+            match name {
+                "email" => Key::Email(prefix),
+                "username" => Key::Username(prefix),
+                _ if prefix.contains('@') => Key::Email(prefix),
+                _ => Key::Username(prefix),
+            }
+        }
+    };
+    for (name, _) in given {
+        fields.push(name, "conflict", "give one of query, email and username");
+    }
+    let cursor = search.cursor.as_deref().and_then(|raw| {
+        let decoded = admin::cursor::decode(raw, &key);
+        if decoded.is_none() {
+            fields.push(
+                "cursor",
+                "invalid_value",
+                "not the next_cursor of a page of this search",
+            );
+        }
+        decoded
+    });
     fields.finish()?;
-    let prefix = Fields::search_prefix(search.query);
-    Ok(Json(
-        admin::search_users(
-            &state,
-            UserQuery {
-                prefix,
-                status,
-                page,
-                per_page,
-            },
-        )
-        .await?,
-    ))
+    Ok(UserQuery {
+        key,
+        status,
+        cursor,
+        per_page,
+    })
 }
 
 /// One account (role `admin`).

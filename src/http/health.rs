@@ -25,45 +25,40 @@ pub async fn live() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// Ready to serve: Postgres answers. Also reports how far the NATS relay
-/// lags behind the log (`relay: "off"` without NATS, which the service does
-/// not need), and names every stalled projection (one that cannot
-/// apply an event) with the event and its error. Neither makes the service
-/// unready: commands keep succeeding meanwhile, and taking every instance
-/// out of rotation for one read model would turn a partial outage into a
-/// full one. A stalled projection sets `status` to `degraded` instead.
+/// Ready to serve: the database answers. Also reports how far the NATS
+/// relay lags behind the log (`relay: "off"` without NATS, which the
+/// service does not need), each projection's distance from the head, and
+/// names every stalled projection (one that cannot apply an event) with the
+/// event and its error. Neither makes the service unready: commands keep
+/// succeeding meanwhile, and taking every instance out of rotation for one
+/// read model would turn a partial outage into a full one. A stalled
+/// projection sets `status` to `degraded` instead.
+///
+/// Its cost does not grow with the log: the lags come from memory
+/// (`monitor`), and the one database read, of the stalled projections (a
+/// table of at most one row per projection), is the reachability check.
 #[utoipa::path(get, path = "/health/ready", tag = "health",
     responses((status = 200, description = "ready"), (status = 503, body = super::problem::Problem)))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
-    let checks = async {
-        let lag = match state.config.relay_enabled {
-            true => match state.db.postgres() {
-                Some(pool) => Some(crate::relay::lag(pool).await?),
-                None => None,
-            },
-            false => None,
-        };
-        let stalled = state.db.stalled().await?;
-        Ok::<_, crate::store::StoreError>((lag, stalled))
+    let stalled = match tokio::time::timeout(Duration::from_secs(2), state.db.stalled()).await {
+        Ok(Ok(stalled)) => stalled,
+        _ => return Err(AppError::Unavailable),
     };
-    match tokio::time::timeout(Duration::from_secs(2), checks).await {
-        Ok(Ok((lag, stalled))) => {
-            let status = if stalled.is_empty() {
-                "ready"
-            } else {
-                "degraded"
-            };
-            Ok(Json(json!({
-                "status": status,
-                "database": "ok",
-                "backend": state.db.backend(),
-                "relay": if lag.is_some() { "on" } else { "off" },
-                "relay_lag": lag,
-                "projections": {"stalled": stalled},
-            })))
-        }
-        _ => Err(AppError::Unavailable),
-    }
+    let status = if stalled.is_empty() {
+        "ready"
+    } else {
+        "degraded"
+    };
+    let relay = state.lag.relay();
+    Ok(Json(json!({
+        "status": status,
+        "database": "ok",
+        "backend": state.db.backend(),
+        "relay": if state.config.relay_enabled { "on" } else { "off" },
+        "relay_lag": relay,
+        "lag_age_seconds": state.lag.age().map(|age| age.as_secs_f64()),
+        "projections": {"stalled": stalled, "lag": state.lag.projections()},
+    })))
 }
 
 /// The public keys that verify access tokens.

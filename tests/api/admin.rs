@@ -55,25 +55,38 @@ async fn admins_search_users_by_prefix_and_status_with_pagination() {
         );
         ids.push(name);
     }
+    // Two pages by cursor, in username order, each account once.
     let page: Value = body(
         app.get_with_token(
-            "/api/v1/admin/users?query=ZETA&per_page=2&page=1",
+            "/api/v1/admin/users?query=ZETA&per_page=2",
             &admin.access_token,
         )
         .await,
     )
     .await;
-    assert_eq!(page["total"], 3);
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    assert!(page.get("total").is_none(), "no total: {page}");
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
     let page2: Value = body(
         app.get_with_token(
-            "/api/v1/admin/users?query=zeta&per_page=2&page=2",
+            &format!("/api/v1/admin/users?query=zeta&per_page=2&cursor={cursor}"),
             &admin.access_token,
         )
         .await,
     )
     .await;
     assert_eq!(page2["items"].as_array().unwrap().len(), 1);
+    assert!(page2["next_cursor"].is_null(), "{page2}");
+    let seen: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(page2["items"].as_array().unwrap())
+        .map(|item| item["username"].as_str().unwrap())
+        .collect();
+    let mut expected: Vec<&str> = ids.iter().map(String::as_str).collect();
+    expected.sort();
+    assert_eq!(seen, expected);
 
     let target = page["items"][0]["id"].as_str().unwrap().to_owned();
     let response = app
@@ -92,7 +105,7 @@ async fn admins_search_users_by_prefix_and_status_with_pagination() {
         .await,
     )
     .await;
-    assert_eq!(deactivated["total"], 1);
+    assert_eq!(deactivated["items"].as_array().unwrap().len(), 1);
     assert_eq!(deactivated["items"][0]["id"], target.as_str());
     let active: Value = body(
         app.get_with_token(
@@ -102,7 +115,7 @@ async fn admins_search_users_by_prefix_and_status_with_pagination() {
         .await,
     )
     .await;
-    assert_eq!(active["total"], 2);
+    assert_eq!(active["items"].as_array().unwrap().len(), 2);
 
     let response = app
         .get_with_token(
@@ -129,6 +142,106 @@ async fn admins_search_users_by_prefix_and_status_with_pagination() {
         )
         .await;
     assert_problem(missing, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+/// Every page of `path` (a search without `cursor`), `per_page` 1, by
+/// following `next_cursor`: the ids in the order given.
+async fn walk(app: &TestApp, token: &str, path: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let url = match &cursor {
+            None => format!("{path}&per_page=1"),
+            Some(c) => format!("{path}&per_page=1&cursor={c}"),
+        };
+        let page = body(app.get_with_token(&url, token).await).await;
+        for item in page["items"].as_array().unwrap() {
+            ids.push(item["id"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return ids,
+        }
+        assert!(ids.len() < 100, "paging does not end: {ids:?}");
+    }
+}
+
+#[tokio::test]
+async fn each_shape_of_admin_search_pages_by_cursor_through_every_match_once() {
+    let app = spawn_app().await;
+    let admin = app.create_account_with_role("admin").await;
+    let tag = unique_name();
+    let mut accounts = Vec::new();
+    for i in 0..4 {
+        let name = format!("{tag}{i}");
+        let email = format!("mail{i}{tag}@example.com");
+        let response = app.register(&name, &email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let id = body(response).await["id"].as_str().unwrap().to_owned();
+        accounts.push((id, name, email));
+    }
+    let token = &admin.access_token;
+    // Everyone, oldest first: ours in registration order, after the admin.
+    let everyone = walk(&app, token, "/api/v1/admin/users?status=active").await;
+    let ours: Vec<&String> = everyone
+        .iter()
+        .filter(|id| accounts.iter().any(|(a, _, _)| a == *id))
+        .collect();
+    let registered: Vec<&String> = accounts.iter().map(|(id, _, _)| id).collect();
+    assert_eq!(ours, registered);
+    assert_eq!(everyone.len(), 5, "{everyone:?}");
+    // By username prefix and by email prefix, in that field's order.
+    let by_name = walk(&app, token, &format!("/api/v1/admin/users?username={tag}")).await;
+    assert_eq!(by_name.iter().collect::<Vec<_>>(), registered);
+    let by_email = walk(&app, token, "/api/v1/admin/users?email=MAIL").await;
+    let by_query = walk(&app, token, "/api/v1/admin/users?query=mail2").await;
+    assert_eq!(by_email.len(), 4, "{by_email:?}");
+    assert!(by_query.is_empty(), "query without @ is a username prefix");
+    let by_query = walk(
+        &app,
+        token,
+        &format!("/api/v1/admin/users?query=mail2{tag}@"),
+    )
+    .await;
+    assert_eq!(by_query, vec![accounts[2].0.clone()]);
+    // Locked ones alone, soonest to unlock first.
+    for (secs, (id, _, _)) in [(900, &accounts[0]), (300, &accounts[3])] {
+        let response = app
+            .admin_post(
+                &format!("/api/v1/admin/users/{id}/lock"),
+                token,
+                Some(json!({"duration_secs": secs})),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let locked = walk(&app, token, "/api/v1/admin/users?status=locked").await;
+    assert_eq!(locked, vec![accounts[3].0.clone(), accounts[0].0.clone()]);
+    // A cursor of another search, two prefixes at once, or an old page
+    // number: refused, naming the field.
+    let text_cursor = body(
+        app.get_with_token("/api/v1/admin/users?email=mail&per_page=1", token)
+            .await,
+    )
+    .await["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (path, field) in [
+        (
+            format!("/api/v1/admin/users?cursor={text_cursor}"),
+            "cursor",
+        ),
+        ("/api/v1/admin/users?cursor=%%%".to_owned(), "cursor"),
+        (
+            "/api/v1/admin/users?email=a&username=b".to_owned(),
+            "username",
+        ),
+        ("/api/v1/admin/users?page=2".to_owned(), "page"),
+    ] {
+        let problem = assert_invalid(app.get_with_token(&path, token).await).await;
+        assert_eq!(problem["errors"][0]["field"], field, "{path}: {problem}");
+    }
 }
 
 #[tokio::test]

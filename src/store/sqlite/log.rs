@@ -85,17 +85,13 @@ pub async fn events_of_types(
     .await
 }
 
-/// The streams of one user (`?1`: the user id as text): the user stream and
-/// every session it started. The json_extract and the conditions match the
-/// partial index `events_session_user_idx`, so the planner uses it.
-const USER_STREAMS: &str = "(aggregate_type = 'user' AND aggregate_id = ?1)
-     OR (aggregate_type = 'session' AND aggregate_id IN (
-         SELECT aggregate_id FROM events
-          WHERE aggregate_type = 'session' AND event_type = 'identity.session.SessionStarted'
-            AND json_extract(payload, '$.SessionStarted.user_id') = ?1))";
-
-/// Up to `limit` events of one user's streams after position `after`,
-/// recorded at or before `as_of` if given, in position order.
+/// Up to `limit` events of one user's streams (`?1`: the user id as text)
+/// after position `after`, recorded at or before `as_of` if given, in
+/// position order: the user stream by its unique key and the session
+/// streams it started, found through `events_session_user_idx` (the
+/// json_extract and the conditions match the partial index), each cut at
+/// `limit` before they are merged. See the PostgreSQL module for why not
+/// one `OR`.
 pub async fn user_events(
     pool: &SqlitePool,
     user_id: &str,
@@ -104,10 +100,7 @@ pub async fn user_events(
     limit: i64,
 ) -> Result<Vec<StoredEvent>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {EVENT_COLUMNS} FROM events
-          WHERE ({USER_STREAMS})
-            AND position > ?2 AND (?3 IS NULL OR recorded_at <= ?3)
-          ORDER BY position LIMIT ?4"
+        "SELECT {EVENT_COLUMNS} FROM ({USER_EVENTS}) AS events ORDER BY events.position LIMIT ?4"
     ))
     .bind(user_id)
     .bind(after)
@@ -116,3 +109,19 @@ pub async fn user_events(
     .fetch_all(pool)
     .await
 }
+
+/// The two branches of [`user_events`] (parameters: user id, after, as of,
+/// limit).
+pub const USER_EVENTS: &str = "
+    SELECT * FROM (SELECT * FROM events
+      WHERE aggregate_type = 'user' AND aggregate_id = ?1
+        AND position > ?2 AND (?3 IS NULL OR recorded_at <= ?3)
+      ORDER BY sequence LIMIT ?4)
+    UNION ALL
+    SELECT * FROM (SELECT * FROM events
+      WHERE aggregate_type = 'session' AND aggregate_id IN (
+            SELECT aggregate_id FROM events
+             WHERE aggregate_type = 'session' AND event_type = 'identity.session.SessionStarted'
+               AND json_extract(payload, '$.SessionStarted.user_id') = ?1)
+        AND position > ?2 AND (?3 IS NULL OR recorded_at <= ?3)
+      ORDER BY position LIMIT ?4)";

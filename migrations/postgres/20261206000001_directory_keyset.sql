@@ -1,0 +1,17 @@
+-- Admin search pages by keyset, each shape of search walking one index in
+-- order (see src/store/directory.rs). The prefix indexes compare byte-wise
+-- (COLLATE "C"), so a prefix is an index range whatever the database's
+-- collation, and also serve the ORDER BY of a prefix search; the old
+-- text_pattern_ops indexes served LIKE only, not the order.
+DROP INDEX user_directory_email_prefix_idx;
+DROP INDEX user_directory_username_prefix_idx;
+DROP INDEX user_directory_status_idx;
+CREATE INDEX user_directory_email_idx ON user_directory ((email COLLATE "C"));
+CREATE INDEX user_directory_username_idx ON user_directory ((lower(username) COLLATE "C"));
+-- Everyone, oldest first; and everyone of one status.
+CREATE INDEX user_directory_created_idx ON user_directory (created_at, user_id);
+CREATE INDEX user_directory_status_created_idx ON user_directory (status, created_at, user_id);
+-- Locked accounts, soonest to unlock first. Partial: only rows that ever
+-- had a lock, a small share of the directory.
+CREATE INDEX user_directory_locked_idx ON user_directory (locked_until, user_id)
+ WHERE status = 'active' AND locked_until IS NOT NULL;
