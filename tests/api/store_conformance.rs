@@ -333,3 +333,80 @@ async fn signing_keys_are_created_once_however_many_start_together() {
         assert!(rings.iter().all(|keys| keys.len() == 1), "{backend}");
     }
 }
+
+/// A new account's stream as the domain writes it: registered, then
+/// verified.
+async fn registered_stream(email: &Email) -> (String, Vec<aggregates::UserEvent>, User) {
+    use cqrs_es::Aggregate as _;
+    let user_id = Uuid::new_v4();
+    let mut user = User::default();
+    let sink = cqrs_es::event_sink::EventSink::default();
+    let commands = [
+        UserCommand::RegisterUser {
+            user_id,
+            username: Username::parse(&unique_name(), &UsernamePolicy::default()).unwrap(),
+            email: email.clone(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g".to_owned(),
+            at: Utc::now(),
+            code_expires_at: Utc::now(),
+        },
+        UserCommand::VerifyEmail { at: Utc::now() },
+    ];
+    for command in commands {
+        user.handle(command, &(), &sink).await.unwrap();
+    }
+    (user_id.to_string(), sink.collect().await, user)
+}
+
+#[tokio::test]
+async fn imported_streams_load_and_claim_like_committed_ones_and_a_taken_value_imports_nothing() {
+    use identity::store::import::{ImportError, NewStream};
+    let (backends, _dir) = backends().await;
+    for (backend, db) in backends {
+        let emails: Vec<Email> = (0..3)
+            .map(|_| Email::parse(&format!("{}@example.com", unique_name())).unwrap())
+            .collect();
+        let mut streams = Vec::new();
+        for email in &emails {
+            streams.push(registered_stream(email).await);
+        }
+        let metadata = Metadata::system();
+        let new: Vec<NewStream<'_, User>> = streams
+            .iter()
+            .map(|(id, events, state)| NewStream {
+                id,
+                events,
+                state,
+                metadata: &metadata,
+            })
+            .collect();
+        db.import(&new).await.unwrap();
+        let repository: Repository<User> = Repository::new(db.clone(), Arc::default());
+        for (id, events, _) in &streams {
+            let (state, sequence) = repository.load(id).await.unwrap();
+            assert_eq!(sequence, events.len() as i64, "{backend}");
+            assert!(state.email_verified, "{backend}: the snapshot is the state");
+        }
+        let count: usize = streams.iter().map(|(_, events, _)| events.len()).sum();
+        settled_log(&db, count).await;
+        // The claims are taken: registering the first email again is refused.
+        let again = registered_stream(&emails[0]).await;
+        let refused = db
+            .import(&[NewStream {
+                id: &again.0,
+                events: &again.1,
+                state: &again.2,
+                metadata: &metadata,
+            }])
+            .await;
+        assert!(
+            matches!(refused, Err(ImportError::Taken(_))),
+            "{backend}: {refused:?}"
+        );
+        assert_eq!(
+            whole_log(&db).await.len(),
+            count,
+            "{backend}: nothing of it written"
+        );
+    }
+}

@@ -8,6 +8,7 @@ use projections::Cursor;
 use sqlx::{PgConnection, PgPool};
 
 use crate::store::append::{Append, CommitError};
+use crate::store::import::ImportError;
 use crate::store::{Claim, StoreError, StoredAggregate};
 
 /// The current state of one aggregate and its last sequence number.
@@ -113,6 +114,116 @@ pub async fn commit<A: StoredAggregate>(
     }
     tx.commit().await.map_err(commit_error)?;
     Ok(cursor)
+}
+
+/// Writes every append (each a new stream) in one statement, as `commit`
+/// would write each: the events in order, the snapshots, the claims; all or
+/// nothing (`store::import`).
+pub async fn import<A: StoredAggregate>(
+    pool: &PgPool,
+    appends: &[Append<'_, A>],
+) -> Result<(), ImportError> {
+    let mut events = Columns::default();
+    let json = |error: serde_json::Error| ImportError::Store(error.into());
+    let (mut ids, mut sequences, mut snapshots) = (Vec::new(), Vec::new(), Vec::new());
+    let mut claims: (Vec<&str>, Vec<String>, Vec<&str>) = Default::default();
+    for append in appends {
+        let metadata = serde_json::to_string(append.metadata).map_err(json)?;
+        for (sequence, event) in (append.last_sequence + 1..).zip(append.events) {
+            events
+                .push(append.id, sequence, event, &metadata)
+                .map_err(json)?;
+            for claim in A::claims(event) {
+                claims.0.push(claim.kind.as_str());
+                claims.1.push(claim.value);
+                claims.2.push(append.id);
+            }
+        }
+        ids.push(append.id);
+        sequences.push(append.last_sequence + append.events.len() as i64);
+        snapshots.push(serde_json::to_string(append.state).map_err(json)?);
+    }
+    sqlx::query(
+        "WITH appended AS (
+            INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+            SELECT $1, e.id, e.sequence, e.event_type, e.event_version, e.payload::jsonb, e.metadata::jsonb
+              FROM UNNEST($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
+                   WITH ORDINALITY AS e(id, sequence, event_type, event_version, payload, metadata, n)
+             ORDER BY e.n
+            RETURNING 1
+         ), snapshot AS (
+            INSERT INTO snapshots (aggregate_type, aggregate_id, last_sequence, schema_version, payload)
+            SELECT $1, s.id, s.last_sequence, $8, s.payload::json
+              FROM UNNEST($9::text[], $10::bigint[], $11::text[]) AS s(id, last_sequence, payload)
+            RETURNING 1
+         ), claimed AS (
+            INSERT INTO unique_claims (kind, value, owner_id)
+            SELECT * FROM UNNEST($12::text[], $13::text[], $14::text[])
+            RETURNING 1
+         )
+         SELECT (SELECT count(*) FROM appended) + (SELECT count(*) FROM snapshot)
+              + (SELECT count(*) FROM claimed)",
+    )
+    .bind(A::TYPE)
+    .bind(&events.ids)
+    .bind(&events.sequences)
+    .bind(&events.types)
+    .bind(&events.versions)
+    .bind(&events.payloads)
+    .bind(&events.metadata)
+    .bind(A::SCHEMA_VERSION)
+    .bind(&ids)
+    .bind(&sequences)
+    .bind(&snapshots)
+    .bind(&claims.0)
+    .bind(&claims.1)
+    .bind(&claims.2)
+    .execute(pool)
+    .await
+    .map_err(|error| match &error {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
+            let what = db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .and_then(|pg| pg.detail())
+                .unwrap_or(db.message())
+                .to_owned();
+            match db.constraint() {
+                Some("events_pkey") => ImportError::Exists,
+                _ => ImportError::Taken(what),
+            }
+        }
+        _ => ImportError::Store(error.into()),
+    })?;
+    Ok(())
+}
+
+/// The events of an import, column by column (for `UNNEST`).
+#[derive(Default)]
+struct Columns<'a> {
+    ids: Vec<&'a str>,
+    sequences: Vec<i64>,
+    types: Vec<String>,
+    versions: Vec<String>,
+    payloads: Vec<String>,
+    metadata: Vec<String>,
+}
+
+impl<'a> Columns<'a> {
+    fn push<E: DomainEvent>(
+        &mut self,
+        id: &'a str,
+        sequence: i64,
+        event: &E,
+        metadata: &str,
+    ) -> Result<(), serde_json::Error> {
+        self.ids.push(id);
+        self.sequences.push(sequence);
+        self.types.push(event.event_type());
+        self.versions.push(event.event_version());
+        self.payloads.push(serde_json::to_string(event)?);
+        self.metadata.push(metadata.to_owned());
+        Ok(())
+    }
 }
 
 /// Events and snapshot in one statement (atomic on its own).

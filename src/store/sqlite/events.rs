@@ -116,6 +116,24 @@ pub async fn commit<A: StoredAggregate>(
     group_commit::commit(pool, Write::of(&append)?).await
 }
 
+/// Writes every append in one transaction, each as `commit` would, all or
+/// nothing (`store::import`).
+pub async fn import<A: StoredAggregate>(
+    pool: &SqlitePool,
+    appends: &[Append<'_, A>],
+) -> Result<(), CommitError> {
+    let writes = appends
+        .iter()
+        .map(Write::of)
+        .collect::<Result<Vec<_>, _>>()?;
+    let store = |error: sqlx::Error| CommitError::Store(error.into());
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(store)?;
+    for write in &writes {
+        write_one(&mut tx, write).await?;
+    }
+    tx.commit().await.map_err(store)
+}
+
 /// Writes `batch` in one transaction, each write in a savepoint of its
 /// own, and answers each once the transaction committed. Call it holding
 /// the write turn.
