@@ -59,8 +59,12 @@ pub enum AdminCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ProjectionsCommand {
-    /// Empty one projection's read model and rebuild it from position zero.
-    Rebuild { name: String },
+    /// Empty these projections' read models and rebuild them from position
+    /// zero, together (one read of the log for all); `all` names every one.
+    Rebuild {
+        #[arg(required = true, num_args = 1..)]
+        names: Vec<String>,
+    },
     /// Show each projection's checkpoint, and for a stalled one the event
     /// it could not apply and the error.
     Status,
@@ -79,7 +83,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let db = connect(&config).await?;
             db.migrate().await?;
             match command {
-                ProjectionsCommand::Rebuild { name } => rebuild(db, &name).await,
+                ProjectionsCommand::Rebuild { names } => rebuild_all(db, &names).await,
                 ProjectionsCommand::Status => status(db).await,
             }
         }
@@ -109,15 +113,37 @@ fn parse_as_of(raw: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 /// Rebuilds the named projection; safe while instances serve (they take
 /// turns on the projection's lock).
 pub async fn rebuild(db: Database, name: &str) -> anyhow::Result<()> {
-    let projection = projections::all()
-        .into_iter()
-        .find(|p| p.name() == name)
-        .ok_or_else(|| projections::ProjectionError::Unknown(name.to_owned()))?;
-    let applied = Projector::new(db.projection_store(), vec![projection])
+    rebuild_all(db, &[name.to_owned()]).await
+}
+
+/// Rebuilds the named projections (`all`: every one) together, sharing one
+/// read of the log per batch.
+pub async fn rebuild_all(db: Database, names: &[String]) -> anyhow::Result<()> {
+    let every = projections::all();
+    let chosen = if names.iter().any(|n| n == "all") {
+        every
+    } else {
+        let mut chosen = Vec::with_capacity(names.len());
+        for name in names {
+            let projection = every
+                .iter()
+                .find(|p| p.name() == name)
+                .ok_or_else(|| projections::ProjectionError::Unknown(name.clone()))?;
+            chosen.push(projection.clone());
+        }
+        chosen
+    };
+    let started = std::time::Instant::now();
+    let applied = Projector::new(db.projection_store(), chosen)
         .await?
         .rebuild()
         .await?;
-    tracing::info!(projection = name, events = applied, "projection rebuilt");
+    tracing::info!(
+        projections = ?names,
+        events = applied,
+        seconds = started.elapsed().as_secs_f64(),
+        "projections rebuilt"
+    );
     Ok(())
 }
 

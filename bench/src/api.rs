@@ -148,6 +148,21 @@ impl Api {
         drain(request).await
     }
 
+    /// `GET path`, with a bearer token if given; the JSON body.
+    pub async fn get_json(&self, path: &str, token: Option<&str>) -> Result<Value, Failure> {
+        let request = self.client.get(format!("{}{path}", self.base));
+        let request = match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        let response = request.send().await.map_err(|_| Failure::Transport)?;
+        check(response)
+            .await?
+            .json()
+            .await
+            .map_err(|_| Failure::Decode)
+    }
+
     pub async fn live(&self) -> Result<(), Failure> {
         drain(self.client.get(format!("{}/health/live", self.base))).await
     }

@@ -6,6 +6,7 @@
 //! and writes them as JSON. See README.md.
 
 mod api;
+mod commands;
 mod compare;
 mod conversions;
 mod feed;
@@ -13,7 +14,10 @@ mod nats;
 mod pgbench;
 mod relay;
 mod report;
+mod scale;
+mod scale_report;
 mod scenarios;
+mod seed;
 mod service;
 mod smtp;
 mod stats;
@@ -50,6 +54,15 @@ const DB_MAX_CONNECTIONS: u32 = 40;
 
 #[derive(Debug, Parser)]
 #[command(name = "bench", about = "Load generator for the identity service")]
+struct Cli {
+    /// `scale` or `seed`; without one, the scenarios below.
+    #[command(subcommand)]
+    command: Option<commands::Command>,
+    #[command(flatten)]
+    args: Args,
+}
+
+#[derive(Debug, clap::Args)]
 struct Args {
     /// Seconds each timed scenario runs.
     #[arg(long, default_value_t = 10)]
@@ -127,8 +140,11 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+    let Cli { command, args } = Cli::parse();
     let bin = resolve_bin(&args.service_bin)?;
+    if let Some(command) = command {
+        return commands::run(command, &bin, &args.postgres_url).await;
+    }
     let sink = SmtpSink::start().await?;
     let mut reports = Vec::with_capacity(args.backend.len());
     for &backend in &args.backend {

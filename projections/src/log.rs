@@ -50,7 +50,9 @@ impl StoredEvent {
 
     /// Decodes the payload as the event enum of one aggregate.
     pub fn decode<E: serde::de::DeserializeOwned>(&self) -> Result<E, serde_json::Error> {
-        serde_json::from_value(self.payload.clone())
+        // From a reference: each projection decodes every event, and a
+        // clone of the payload per decode was a copy of the log per rebuild.
+        E::deserialize(&self.payload)
     }
 }
 

@@ -33,8 +33,10 @@ pub use crate::change::Change;
 use crate::log::{Cursor, StoredEvent};
 use crate::store::ProjectionStore;
 
-/// Events applied per transaction.
-const BATCH: i64 = 500;
+/// Events applied per transaction, at most: a live batch holds what
+/// committed since the last one; a rebuild or catch-up reads full batches,
+/// written a few statements per kind of change (`ProjectionTx::apply_all`).
+const BATCH: i64 = 2_000;
 /// First pause before a stalled projection tries its event again; doubled
 /// on every further failure, up to [`MAX_RETRY`].
 const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -283,16 +285,11 @@ impl Projector {
         if !moved.is_empty() {
             step.more = true;
         }
-        let mut written = Ok(());
-        'write: for (_, changes) in &ready {
-            for change in changes.iter().flatten() {
-                written = tx.apply(change).await;
-                if written.is_err() {
-                    break 'write;
-                }
-            }
-        }
-        if let Err(error) = written {
+        let changes: Vec<&Change> = ready
+            .iter()
+            .flat_map(|(_, changes)| changes.iter().flatten())
+            .collect();
+        if let Err(error) = tx.apply_all(&changes).await {
             tx.rollback().await?;
             let error = ProjectionError::from(error);
             if error.is_transient() {

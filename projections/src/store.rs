@@ -40,6 +40,9 @@ pub trait ProjectionTx: Send {
     async fn set_checkpoints(&mut self, names: &[&str], to: Cursor) -> Result<(), sqlx::Error>;
     /// Writes one change to a read model.
     async fn apply(&mut self, change: &Change) -> Result<(), sqlx::Error>;
+    /// Writes `changes` (of a batch, in log order), with as few statements
+    /// as their order allows.
+    async fn apply_all(&mut self, changes: &[&Change]) -> Result<(), sqlx::Error>;
     /// Removes every row of `table` (one of a projection's own tables).
     async fn empty(&mut self, table: &str) -> Result<(), sqlx::Error>;
     /// Records that `name` failed on `event`; a repeat on the same event

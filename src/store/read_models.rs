@@ -13,6 +13,9 @@ use projections::user_sessions::SessionChange;
 use projections::Change;
 use sqlx::{PgConnection, SqliteConnection};
 
+mod batch;
+pub use batch::apply_all;
+
 /// The connection of one batch transaction.
 pub enum Writer<'a> {
     Postgres(&'a mut PgConnection),

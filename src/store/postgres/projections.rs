@@ -103,6 +103,10 @@ impl ProjectionTx for PgBatch {
         read_models::apply(&mut Writer::Postgres(&mut self.0), change).await
     }
 
+    async fn apply_all(&mut self, changes: &[&Change]) -> Result<(), sqlx::Error> {
+        read_models::apply_all(&mut Writer::Postgres(&mut self.0), changes).await
+    }
+
     async fn empty(&mut self, table: &str) -> Result<(), sqlx::Error> {
         sqlx::query(&format!("TRUNCATE {table}"))
             .execute(&mut *self.0)

@@ -117,6 +117,10 @@ impl ProjectionTx for SqliteBatch {
         read_models::apply(&mut Writer::Sqlite(&mut self.tx), change).await
     }
 
+    async fn apply_all(&mut self, changes: &[&Change]) -> Result<(), sqlx::Error> {
+        read_models::apply_all(&mut Writer::Sqlite(&mut self.tx), changes).await
+    }
+
     async fn empty(&mut self, table: &str) -> Result<(), sqlx::Error> {
         sqlx::query(&format!("DELETE FROM {table}"))
             .execute(&mut *self.tx)
