@@ -236,6 +236,7 @@ impl<'a> Round<'a> {
         let roles = w.initial_roles();
         for rows in self.login_new.chunks(ROWS) {
             let sql = values(
+                w,
                 "INSERT INTO login_lookup (user_id, email, username_normalized, email_verified, roles, status) VALUES",
                 rows.len(),
                 &format!("?, ?, ?, ?, {roles}, 'active'"),
@@ -253,12 +254,13 @@ impl<'a> Round<'a> {
         for rows in self.login_verified.chunks(ROWS) {
             let sql = format!(
                 "UPDATE login_lookup SET email_verified = TRUE WHERE user_id IN ({})",
-                placeholders(1, rows.len())
+                placeholders(w, rows.len())
             );
             exec_rows!(w, &sql, rows, |r| *r)?;
         }
         for rows in self.directory_new.chunks(ROWS) {
             let sql = values(
+                w,
                 "INSERT INTO user_directory (user_id, username, email, email_verified, roles, status, created_at, updated_at, locked_until)
                  SELECT column1, column2, column3, column4, ROLES, 'active', column5, column6, column7 FROM (VALUES",
                 rows.len(),
@@ -281,6 +283,7 @@ impl<'a> Round<'a> {
         }
         for rows in self.directory_verified.chunks(ROWS) {
             let sql = update(
+                w,
                 "user_directory",
                 "user_id",
                 "email_verified = TRUE, updated_at = v.column2",
@@ -291,6 +294,7 @@ impl<'a> Round<'a> {
         }
         for rows in self.directory_locked.chunks(ROWS) {
             let sql = update(
+                w,
                 "user_directory",
                 "user_id",
                 "locked_until = v.column2, updated_at = v.column3",
@@ -301,6 +305,7 @@ impl<'a> Round<'a> {
         }
         for rows in self.session_new.chunks(ROWS) {
             let sql = values(
+                w,
                 "INSERT INTO user_sessions (session_id, user_id, created_at, last_used_at, expires_at, user_agent, ip, revoked_at) VALUES",
                 rows.len(),
                 "?, ?, ?, ?, ?, ?, ?, ?",
@@ -321,6 +326,7 @@ impl<'a> Round<'a> {
         }
         for rows in self.session_used.chunks(ROWS) {
             let sql = update(
+                w,
                 "user_sessions",
                 "session_id",
                 "last_used_at = v.column2, expires_at = v.column3",
@@ -331,6 +337,7 @@ impl<'a> Round<'a> {
         }
         for rows in self.session_revoked.chunks(ROWS) {
             let sql = update(
+                w,
                 "user_sessions",
                 "session_id",
                 "revoked_at = v.column2",
@@ -343,27 +350,38 @@ impl<'a> Round<'a> {
     }
 }
 
-/// `$first, $first+1, ...` for `count` parameters.
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count)
-        .map(|n| format!("${n}"))
+/// The `n`th parameter (from 1) in the writer's dialect. SQLite gets
+/// anonymous `?`: sqlx looks each named parameter up by index, and
+/// SQLite's lookup walks the statement's list of names, so thousands of
+/// `$N` in one statement cost a quadratic number of steps.
+fn parameter(w: &Writer<'_>, n: usize) -> String {
+    match w {
+        Writer::Postgres(_) => format!("${n}"),
+        Writer::Sqlite(_) => "?".to_owned(),
+    }
+}
+
+/// The parameters `1..=count`, comma-separated.
+fn placeholders(w: &Writer<'_>, count: usize) -> String {
+    (1..=count)
+        .map(|n| parameter(w, n))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
 /// `head` followed by `rows` rows of `row` (with `?` for each parameter),
-/// numbered `$1`, `$2`, ... in order.
-fn values(head: &str, rows: usize, row: &str) -> String {
+/// the parameters numbered in order.
+fn values(w: &Writer<'_>, head: &str, rows: usize, row: &str) -> String {
     let mut sql = String::from(head);
     let mut n = 0;
     for i in 0..rows {
         sql.push_str(if i == 0 { " (" } else { ", (" });
-        for part in row.split('?').enumerate() {
-            if part.0 > 0 {
+        for (index, part) in row.split('?').enumerate() {
+            if index > 0 {
                 n += 1;
-                sql.push_str(&format!("${n}"));
+                sql.push_str(&parameter(w, n));
             }
-            sql.push_str(part.1);
+            sql.push_str(part);
         }
         sql.push(')');
     }
@@ -372,9 +390,10 @@ fn values(head: &str, rows: usize, row: &str) -> String {
 
 /// `UPDATE table SET set FROM (VALUES (key, v2, ...), ...) AS v WHERE
 /// table.key = v.column1`.
-fn update(table: &str, key: &str, set: &str, rows: usize, width: usize) -> String {
+fn update(w: &Writer<'_>, table: &str, key: &str, set: &str, rows: usize, width: usize) -> String {
     let row = vec!["?"; width].join(", ");
     values(
+        w,
         &format!("UPDATE {table} SET {set} FROM (VALUES"),
         rows,
         &row,
