@@ -28,15 +28,13 @@ pub(crate) async fn find_login(
     state: &AppState,
     identifier: &Identifier,
 ) -> Result<Option<LoginRow>, AppError> {
-    let (column, value) = match identifier {
-        Identifier::Email(email) => ("email", email.as_str().to_owned()),
-        Identifier::Username(name) => ("username_normalized", name.to_ascii_lowercase()),
+    use crate::store::hot::{LOGIN_BY_EMAIL, LOGIN_BY_USERNAME};
+    let (sql, value) = match identifier {
+        Identifier::Email(email) => (LOGIN_BY_EMAIL, email.as_str().to_owned()),
+        Identifier::Username(name) => (LOGIN_BY_USERNAME, name.to_ascii_lowercase()),
     };
-    let sql = format!(
-        "SELECT user_id, email, email_verified, roles FROM login_lookup WHERE {column} = $1"
-    );
     Ok(crate::store::on_either!(&state.db, pool => {
-        sqlx::query_as::<_, LoginRow>(&sql)
+        sqlx::query_as::<_, LoginRow>(sql)
             .bind(value)
             .fetch_optional(pool)
             .await

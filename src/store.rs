@@ -14,6 +14,7 @@ pub mod codes;
 mod database;
 mod dialect;
 pub mod directory;
+pub mod hot;
 pub mod import;
 pub mod keys;
 pub mod limits;

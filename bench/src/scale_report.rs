@@ -51,6 +51,15 @@ fn table(out: &mut String, sizes: &[&SizeReport]) -> std::fmt::Result {
             .collect(),
         String::new(),
     );
+    row(
+        out,
+        "store on disk",
+        sizes
+            .iter()
+            .map(|s| format!("{:.2} GB", s.store_bytes as f64 / 1e9))
+            .collect(),
+        String::new(),
+    );
     let rebuild_ratio = last.rebuild_events_per_s / first.rebuild_events_per_s;
     row(
         out,

@@ -66,10 +66,7 @@ pub async fn refresh(
     // deactivation, a lock or a role change is visible here as soon as the
     // admin hears of it; the new token carries the roles of now.
     let roles: Option<Roles> = on_either!(&state.db, pool => {
-        sqlx::query_scalar(
-            "SELECT roles FROM login_lookup WHERE user_id = $1 AND status = 'active'
-                AND (admin_locked_until IS NULL OR admin_locked_until <= $2)",
-        )
+        sqlx::query_scalar(crate::store::hot::ROLES_FOR_REFRESH)
         .bind(user_id)
         .bind(Utc::now())
         .fetch_optional(pool)

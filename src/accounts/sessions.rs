@@ -108,11 +108,7 @@ pub async fn list_sessions(
     current: Uuid,
 ) -> Result<Vec<SessionView>, AppError> {
     let mut sessions: Vec<SessionView> = on_either!(&state.db, pool => {
-        sqlx::query_as(
-            "SELECT session_id AS id, created_at, last_used_at, user_agent, ip FROM user_sessions
-              WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
-              ORDER BY created_at DESC",
-        )
+        sqlx::query_as(crate::store::hot::SESSIONS_OF_USER)
         .bind(user_id)
         .bind(Utc::now())
         .fetch_all(pool)

@@ -36,10 +36,7 @@ pub async fn me(
     AuthUser(claims): AuthUser,
 ) -> Result<Json<Me>, AppError> {
     let me: Option<Me> = on_either!(&state.db, pool => {
-        sqlx::query_as(
-            "SELECT user_id AS id, username, email, email_verified, roles, created_at
-               FROM user_directory WHERE user_id = $1",
-        )
+        sqlx::query_as(crate::store::hot::PROFILE)
         .bind(claims.sub)
         .fetch_optional(pool)
         .await

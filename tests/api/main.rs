@@ -28,6 +28,7 @@ mod nats;
 mod optional_parts;
 mod projection_failures;
 mod projections;
+mod query_plans;
 mod rate_limits;
 mod refresh;
 mod relay;

@@ -28,17 +28,23 @@ pub async fn read_matching(
     limit: i64,
     type_prefix: Option<&str>,
 ) -> Result<Vec<StoredEvent>, sqlx::Error> {
-    sqlx::query_as::<_, StoredEvent>(&format!(
+    sqlx::query_as::<_, StoredEvent>(&read_sql())
+        .bind(after.position)
+        .bind(type_prefix)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+}
+
+/// The statement of [`read_matching`] (parameters: the position after
+/// which to read, the type prefix or null, the limit).
+pub fn read_sql() -> String {
+    format!(
         "SELECT {EVENT_COLUMNS} FROM events
           WHERE position > ?1 AND (?2 IS NULL OR substr(event_type, 1, length(?2)) = ?2)
           ORDER BY position
           LIMIT ?3"
-    ))
-    .bind(after.position)
-    .bind(type_prefix)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
+    )
 }
 
 /// The cursor of the event at `position` (0: the start); `None` when no
@@ -99,20 +105,25 @@ pub async fn user_events(
     as_of: Option<DateTime<Utc>>,
     limit: i64,
 ) -> Result<Vec<StoredEvent>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {EVENT_COLUMNS} FROM ({USER_EVENTS}) AS events ORDER BY events.position LIMIT ?4"
-    ))
-    .bind(user_id)
-    .bind(after)
-    .bind(as_of)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
+    sqlx::query_as(&user_events_sql())
+        .bind(user_id)
+        .bind(after)
+        .bind(as_of)
+        .bind(limit)
+        .fetch_all(pool)
+        .await
 }
 
-/// The two branches of [`user_events`] (parameters: user id, after, as of,
+/// The statement of [`user_events`] (parameters: user id, after, as of,
 /// limit).
-pub const USER_EVENTS: &str = "
+pub fn user_events_sql() -> String {
+    format!(
+        "SELECT {EVENT_COLUMNS} FROM ({USER_EVENTS}) AS events ORDER BY events.position LIMIT ?4"
+    )
+}
+
+/// The two branches of [`user_events`].
+const USER_EVENTS: &str = "
     SELECT * FROM (SELECT * FROM events
       WHERE aggregate_type = 'user' AND aggregate_id = ?1
         AND position > ?2 AND (?3 IS NULL OR recorded_at <= ?3)
