@@ -412,7 +412,16 @@ impl Projector {
         for runner in &self.runners {
             runner.healthy(Cursor::default());
         }
-        let applied = self.catch_up().await?;
+        let tables: Vec<&str> = self
+            .runners
+            .iter()
+            .flat_map(|r| r.projection.tables().iter().copied())
+            .collect();
+        self.store.begin_bulk(&tables).await?;
+        let applied = self.catch_up().await;
+        // Whether or not the catch-up got through: the indexes come back.
+        self.store.end_bulk().await?;
+        let applied = applied?;
         for runner in self.runners.iter().filter(|r| r.is_stalled()) {
             if let Some(failure) = self.store.failure(runner.name()).await? {
                 return Err(ProjectionError::Stalled {

@@ -24,6 +24,17 @@ pub trait ProjectionStore: Send + Sync {
     async fn failure(&self, name: &str) -> Result<Option<Failure>, sqlx::Error>;
     /// Every stalled projection, by name.
     async fn failures(&self) -> Result<Vec<Failure>, sqlx::Error>;
+    /// A rebuild is about to refill `tables`: the store may set their
+    /// secondary indexes aside until [`Self::end_bulk`] (nothing by
+    /// default).
+    async fn begin_bulk(&self, _tables: &[&str]) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+    /// The rebuild ended (or failed): whatever `begin_bulk` set aside is
+    /// back.
+    async fn end_bulk(&self) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
 }
 
 /// One write transaction: read-model rows and the checkpoint commit

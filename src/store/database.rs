@@ -94,10 +94,19 @@ impl Database {
     /// `migrations/sqlite/`, embedded at build time). On PostgreSQL the
     /// migrator holds an advisory lock, so instances starting together are
     /// safe; a SQLite file has one server.
+    ///
+    /// On SQLite, first builds any index a rebuild set aside and did not
+    /// get to build again (it died half-way, see `sqlite::bulk`), so that
+    /// no migration finds an index missing.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         let result = match self {
             Self::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
-            Self::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await,
+            Self::Sqlite(pool) => {
+                sqlite::bulk::restore(pool)
+                    .await
+                    .context("cannot rebuild the indexes a rebuild set aside")?;
+                sqlx::migrate!("./migrations/sqlite").run(pool).await
+            }
         };
         match result {
             // A migration this build does not know was applied: the data

@@ -1,5 +1,6 @@
 //! The SQLite backend: one instance on one file.
 
+pub mod bulk;
 pub mod codes;
 pub mod events;
 mod group_commit;

@@ -410,3 +410,53 @@ async fn imported_streams_load_and_claim_like_committed_ones_and_a_taken_value_i
         );
     }
 }
+
+/// Every index of the database, by name.
+async fn indexes(db: &Database) -> Vec<String> {
+    match db {
+        Database::Postgres(pool) => sqlx::query_scalar(
+            "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap(),
+        Database::Sqlite(pool) => {
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY 1")
+                .fetch_all(pool)
+                .await
+                .unwrap()
+        }
+    }
+}
+
+#[tokio::test]
+async fn indexes_a_rebuild_sets_aside_come_back_after_it_and_after_a_rebuild_that_died() {
+    let (backends, _dir) = backends().await;
+    for (backend, db) in backends {
+        let before = indexes(&db).await;
+        identity::cli::rebuild_all(db.clone(), &["all".to_owned()])
+            .await
+            .unwrap();
+        assert_eq!(indexes(&db).await, before, "{backend}: after a rebuild");
+        // A rebuild that set the indexes aside and died before it built
+        // them again: the next start (or operator command) builds them.
+        let store = db.projection_store();
+        store
+            .begin_bulk(&["user_directory", "login_lookup"])
+            .await
+            .unwrap();
+        if backend == "sqlite" {
+            assert_ne!(
+                indexes(&db).await,
+                before,
+                "{backend}: nothing was set aside"
+            );
+        }
+        db.migrate().await.unwrap();
+        assert_eq!(
+            indexes(&db).await,
+            before,
+            "{backend}: after the next start"
+        );
+    }
+}

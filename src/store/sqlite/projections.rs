@@ -70,6 +70,15 @@ impl ProjectionStore for SqliteProjections {
         .fetch_all(&self.0)
         .await
     }
+
+    /// Builds the secondary indexes after the rows (see `bulk`).
+    async fn begin_bulk(&self, tables: &[&str]) -> Result<(), sqlx::Error> {
+        super::bulk::defer(&self.0, tables).await
+    }
+
+    async fn end_bulk(&self) -> Result<(), sqlx::Error> {
+        super::bulk::restore(&self.0).await
+    }
 }
 
 /// A batch transaction and this process's write turn, released after it
