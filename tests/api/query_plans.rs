@@ -40,19 +40,9 @@ const ACCOUNTS: usize = 300;
 /// One migrated database per backend, seeded with registered, verified
 /// accounts and its projections rebuilt; a sample account of each.
 async fn seeded() -> (Vec<(&'static str, Database, Sample)>, tempfile::TempDir) {
-    let (_, url) = create_database().await;
-    let postgres = Database::from(sqlx::PgPool::connect(&url).await.unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = Database::open_sqlite(
-        &dir.path().join("identity.db"),
-        4,
-        std::time::Duration::from_secs(5),
-    )
-    .await
-    .unwrap();
+    let (backends, dir) = crate::store_conformance::backends().await;
     let mut seeded = Vec::new();
-    for (name, db) in [("postgres", postgres), ("sqlite", sqlite)] {
-        db.migrate().await.unwrap();
+    for (name, db) in backends {
         let sample = seed(&db).await;
         identity::cli::rebuild_all(db.clone(), &["all".to_owned()])
             .await
@@ -65,13 +55,7 @@ async fn seeded() -> (Vec<(&'static str, Database, Sample)>, tempfile::TempDir) 
         // cheaper), not SQLite's defaults; the server's connections, opened
         // after, use the defaults. Explain on fresh connections, as they do.
         let db = match db {
-            Database::Sqlite(_) => Database::open_sqlite(
-                &dir.path().join("identity.db"),
-                4,
-                std::time::Duration::from_secs(5),
-            )
-            .await
-            .unwrap(),
+            Database::Sqlite(_) => crate::store_conformance::open_sqlite(&dir).await,
             postgres => postgres,
         };
         seeded.push((name, db, sample));

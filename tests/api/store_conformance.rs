@@ -16,21 +16,26 @@ use crate::helpers::*;
 
 /// One empty, migrated database per backend; the directory holding the
 /// SQLite file lives as long as the list.
-async fn backends() -> (Vec<(&'static str, Database)>, tempfile::TempDir) {
+pub async fn backends() -> (Vec<(&'static str, Database)>, tempfile::TempDir) {
     let (_, url) = create_database().await;
     let postgres = Database::from(sqlx::PgPool::connect(&url).await.unwrap());
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = Database::open_sqlite(
+    let sqlite = open_sqlite(&dir).await;
+    for db in [&postgres, &sqlite] {
+        db.migrate().await.unwrap();
+    }
+    (vec![("postgres", postgres), ("sqlite", sqlite)], dir)
+}
+
+/// The SQLite file of `backends()` in `dir`, opened (again).
+pub async fn open_sqlite(dir: &tempfile::TempDir) -> Database {
+    Database::open_sqlite(
         &dir.path().join("identity.db"),
         8,
         std::time::Duration::from_secs(5),
     )
     .await
-    .unwrap();
-    for db in [&postgres, &sqlite] {
-        db.migrate().await.unwrap();
-    }
-    (vec![("postgres", postgres), ("sqlite", sqlite)], dir)
+    .unwrap()
 }
 
 /// A read of `subject`'s history: one event on the audit stream named
