@@ -5,16 +5,16 @@ use std::collections::BTreeSet;
 
 use aggregates::session::RevocationReason;
 use aggregates::user::Role;
-use aggregates::{UserCommand, UserError};
+use aggregates::UserCommand;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::accounts::revoke_all_sessions;
-use crate::error::{AppError, FieldError};
+use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::directory::{self, After, Entry, Key, Search, Status};
-use crate::store::{CommandError, Metadata, Roles};
+use crate::store::{Metadata, Roles};
 
 pub mod cursor;
 
@@ -147,22 +147,10 @@ pub async fn act(
         AdminAction::Reactivate => UserCommand::ReactivateUser { by, at },
         AdminAction::SetRoles(roles) => UserCommand::SetRoles { roles, by, at },
     };
-    let committed = match state
+    let committed = state
         .users
         .execute(&id.to_string(), command, &metadata)
-        .await
-    {
-        Ok(committed) => committed,
-        Err(CommandError::Domain(UserError::NotFound)) => return Err(AppError::NotFound),
-        Err(CommandError::Domain(UserError::CannotRevokeUserRole)) => {
-            return Err(AppError::Validation(vec![FieldError::new(
-                "roles",
-                "user_role_required",
-                "every account keeps the user role",
-            )]))
-        }
-        Err(other) => return Err(other.into()),
-    };
+        .await?;
     state.projections.wait_for(committed.cursor).await;
     if matches!(action, AdminAction::Deactivate) {
         revoke_all_sessions(state, id, RevocationReason::AccountDeactivated, metadata).await?;

@@ -12,16 +12,21 @@ use tokio::sync::watch;
 
 use crate::store::{Database, Metadata, Repository};
 
-pub async fn grant_role(db: Database, email: &str, role: &str) -> anyhow::Result<()> {
-    let role = Role::parse(role).ok_or_else(|| {
-        anyhow!("unknown role {role:?}; one of user, admin, auditor, influencer, service")
-    })?;
+/// Grants `role` to the account with `email`; says so on stdout (the
+/// command's output), and records nothing when the account has it already.
+pub async fn grant_role(db: Database, email: &str, role: Role) -> anyhow::Result<()> {
     let email = aggregates::values::Email::parse(email).map_err(|e| anyhow!("{e}"))?;
     let user_id = db
         .user_id_by_email(email.as_str())
         .await?
         .ok_or_else(|| anyhow!("no account with email {email}"))?;
     let users: Repository<User> = Repository::new(db, Arc::new(watch::channel(0).0));
+    let (user, _) = users.load(&user_id.to_string()).await?;
+    if user.roles.contains(&role) {
+        let role = role.as_str();
+        println!("{email} already has the role {role}; nothing recorded");
+        return Ok(());
+    }
     let metadata = Metadata {
         actor: Some("cli".to_owned()),
         ..Metadata::default()
@@ -37,5 +42,6 @@ pub async fn grant_role(db: Database, email: &str, role: &str) -> anyhow::Result
         .map_err(|e| anyhow!("{e}"))
         .context("granting the role failed")?;
     tracing::info!(%user_id, role = role.as_str(), "role granted");
+    println!("granted the role {} to {email}", role.as_str());
     Ok(())
 }

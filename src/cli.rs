@@ -1,7 +1,9 @@
 //! The command line: `serve`, `migrate`, `projections rebuild|status`,
 //! `history`, `admin grant-role`.
 
-use clap::{Parser, Subcommand};
+use aggregates::user::Role;
+use clap::builder::PossibleValuesParser;
+use clap::{Parser, Subcommand, ValueEnum};
 use projections::Projector;
 
 use crate::config::Config;
@@ -9,7 +11,13 @@ use crate::startup::{connect, Application};
 use crate::store::{on_either, Database};
 
 #[derive(Debug, Parser)]
-#[command(name = "identity", version, about = "Event-sourced identity service")]
+#[command(
+    name = "identity",
+    version,
+    about = "Event-sourced identity service",
+    after_help = "Every command reads the server's IDENTITY_* settings (the same database); \
+                  `identity serve --help` lists them. Logs go to stderr, command output to stdout."
+)]
 pub struct Cli {
     /// What to do; `serve` when none is given (so `cargo run` serves).
     #[command(subcommand)]
@@ -19,6 +27,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP service (migrates and catches projections up first).
+    #[command(after_help = crate::config::settings::help())]
     Serve,
     /// Apply database migrations and exit.
     Migrate,
@@ -50,10 +59,12 @@ pub enum Command {
 pub enum AdminCommand {
     /// Grant a role to the account with this email.
     GrantRole {
+        /// The email address of the account.
         #[arg(long)]
         email: String,
-        #[arg(long)]
-        role: String,
+        /// The role to grant.
+        #[arg(long, value_enum)]
+        role: RoleArg,
     },
 }
 
@@ -62,7 +73,8 @@ pub enum ProjectionsCommand {
     /// Empty these projections' read models and rebuild them from position
     /// zero, together (one read of the log for all); `all` names every one.
     Rebuild {
-        #[arg(required = true, num_args = 1..)]
+        /// Projections to rebuild, or `all`.
+        #[arg(required = true, num_args = 1.., value_parser = projection_names())]
         names: Vec<String>,
     },
     /// Show each projection's checkpoint, and for a stalled one the event
@@ -101,9 +113,41 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         } => {
             let db = connect(&config).await?;
             db.migrate().await?;
-            crate::bootstrap::grant_role(db, &email, &role).await
+            crate::bootstrap::grant_role(db, &email, role.0).await
         }
     }
+}
+
+/// A role on the command line: the domain's [`Role`], listed by `--help`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleArg(pub Role);
+
+impl ValueEnum for RoleArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        const VARIANTS: [RoleArg; Role::ALL.len()] = {
+            let mut out = [RoleArg(Role::User); Role::ALL.len()];
+            let mut i = 0;
+            while i < out.len() {
+                out[i] = RoleArg(Role::ALL[i]);
+                i += 1;
+            }
+            out
+        };
+        &VARIANTS
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.0.as_str()))
+    }
+}
+
+/// Every projection's name, and `all`.
+fn projection_names() -> PossibleValuesParser {
+    let names = projections::all()
+        .iter()
+        .map(|p| p.name())
+        .collect::<Vec<_>>();
+    PossibleValuesParser::new(names.into_iter().chain(["all"]))
 }
 
 fn parse_as_of(raw: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {

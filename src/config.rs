@@ -11,6 +11,7 @@ use aggregates::user::LockoutPolicy;
 use aggregates::values::{PasswordPolicy, UsernamePolicy};
 
 mod database_url;
+pub mod settings;
 
 pub use database_url::DatabaseUrl;
 
@@ -34,8 +35,10 @@ impl ConfigError {
         }
     }
 
+    /// `NAME: cannot parse "VALUE": expected WHAT`, from the settings table.
     fn unparsable(name: &'static str, value: &str) -> Self {
-        Self::new(name, format!("cannot parse {value:?}"))
+        let expects = settings::setting(name).map_or("", |s| s.expects);
+        Self::new(name, format!("cannot parse {value:?}: expected {expects}"))
     }
 }
 
@@ -191,113 +194,124 @@ impl Default for Config {
 impl Config {
     /// Defaults overridden by whatever `IDENTITY_*` variables are set.
     pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Defaults overridden by the settings `lookup` knows (each named in
+    /// [`settings::SETTINGS`]); empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
         let mut c = Self::default();
-        set(&mut c.data_dir, "IDENTITY_DATA_DIR")?;
+        env.set(&mut c.data_dir, "IDENTITY_DATA_DIR")?;
         // Unset: the embedded default, a SQLite file in the data directory.
-        c.database_url = var("IDENTITY_DATABASE_URL")
+        c.database_url = env
+            .var("IDENTITY_DATABASE_URL")
             .unwrap_or_else(|| format!("sqlite://{}", c.data_dir.join("identity.db").display()));
         DatabaseUrl::parse(&c.database_url)
             .map_err(|problem| ConfigError::new("IDENTITY_DATABASE_URL", problem))?;
-        if var("IDENTITY_DB_MAX_CONNECTIONS").is_some() {
+        if env.var("IDENTITY_DB_MAX_CONNECTIONS").is_some() {
             let mut n = 0;
-            set(&mut n, "IDENTITY_DB_MAX_CONNECTIONS")?;
+            env.set(&mut n, "IDENTITY_DB_MAX_CONNECTIONS")?;
             c.db_max_connections = Some(n);
         }
-        set(&mut c.listen_addr, "IDENTITY_LISTEN_ADDR")?;
-        set(&mut c.public_url, "IDENTITY_PUBLIC_URL")?;
-        set(&mut c.audience, "IDENTITY_AUDIENCE")?;
-        c.secret_hex = var("IDENTITY_SECRET");
-        c.smtp_enabled = var("IDENTITY_SMTP_HOST").is_some();
-        set(&mut c.smtp.host, "IDENTITY_SMTP_HOST")?;
-        set(&mut c.smtp.port, "IDENTITY_SMTP_PORT")?;
-        set(&mut c.smtp.from, "IDENTITY_SMTP_FROM")?;
-        set(&mut c.smtp.starttls, "IDENTITY_SMTP_STARTTLS")?;
-        c.smtp.username = var("IDENTITY_SMTP_USERNAME");
-        c.smtp.password = var("IDENTITY_SMTP_PASSWORD");
-        millis(&mut c.smtp.timeout, "IDENTITY_SMTP_TIMEOUT_MS")?;
-        secs(&mut c.tokens.access_ttl, "IDENTITY_ACCESS_TOKEN_TTL_SECS")?;
-        secs(&mut c.tokens.refresh_ttl, "IDENTITY_REFRESH_TOKEN_TTL_SECS")?;
-        secs(&mut c.tokens.refresh_grace, "IDENTITY_REFRESH_GRACE_SECS")?;
-        secs(&mut c.codes.ttl, "IDENTITY_EMAIL_CODE_TTL_SECS")?;
-        set(
+        env.set(&mut c.listen_addr, "IDENTITY_LISTEN_ADDR")?;
+        env.set(&mut c.public_url, "IDENTITY_PUBLIC_URL")?;
+        env.set(&mut c.audience, "IDENTITY_AUDIENCE")?;
+        c.secret_hex = env.var("IDENTITY_SECRET");
+        c.smtp_enabled = env.var("IDENTITY_SMTP_HOST").is_some();
+        env.set(&mut c.smtp.host, "IDENTITY_SMTP_HOST")?;
+        env.set(&mut c.smtp.port, "IDENTITY_SMTP_PORT")?;
+        env.set(&mut c.smtp.from, "IDENTITY_SMTP_FROM")?;
+        env.set(&mut c.smtp.starttls, "IDENTITY_SMTP_STARTTLS")?;
+        c.smtp.username = env.var("IDENTITY_SMTP_USERNAME");
+        c.smtp.password = env.var("IDENTITY_SMTP_PASSWORD");
+        env.millis(&mut c.smtp.timeout, "IDENTITY_SMTP_TIMEOUT_MS")?;
+        env.secs(&mut c.tokens.access_ttl, "IDENTITY_ACCESS_TOKEN_TTL_SECS")?;
+        env.secs(&mut c.tokens.refresh_ttl, "IDENTITY_REFRESH_TOKEN_TTL_SECS")?;
+        env.secs(&mut c.tokens.refresh_grace, "IDENTITY_REFRESH_GRACE_SECS")?;
+        env.secs(&mut c.codes.ttl, "IDENTITY_EMAIL_CODE_TTL_SECS")?;
+        env.set(
             &mut c.codes.max_attempts,
             "IDENTITY_EMAIL_CODE_MAX_ATTEMPTS",
         )?;
-        secs(
+        env.secs(
             &mut c.codes.resend_cooldown,
             "IDENTITY_EMAIL_RESEND_COOLDOWN_SECS",
         )?;
-        set(&mut c.username_policy.min_len, "IDENTITY_USERNAME_MIN_LEN")?;
-        set(&mut c.username_policy.max_len, "IDENTITY_USERNAME_MAX_LEN")?;
-        set(&mut c.password_policy.min_len, "IDENTITY_PASSWORD_MIN_LEN")?;
-        set(&mut c.password_policy.max_len, "IDENTITY_PASSWORD_MAX_LEN")?;
-        set(&mut c.argon2.memory_kib, "IDENTITY_ARGON2_MEMORY_KIB")?;
-        set(&mut c.argon2.iterations, "IDENTITY_ARGON2_ITERATIONS")?;
-        set(&mut c.argon2.parallelism, "IDENTITY_ARGON2_PARALLELISM")?;
-        set(&mut c.argon2.concurrency, "IDENTITY_HASH_CONCURRENCY")?;
-        set(&mut c.lockout.max_failures, "IDENTITY_LOCKOUT_MAX_FAILURES")?;
+        env.set(&mut c.username_policy.min_len, "IDENTITY_USERNAME_MIN_LEN")?;
+        env.set(&mut c.username_policy.max_len, "IDENTITY_USERNAME_MAX_LEN")?;
+        env.set(&mut c.password_policy.min_len, "IDENTITY_PASSWORD_MIN_LEN")?;
+        env.set(&mut c.password_policy.max_len, "IDENTITY_PASSWORD_MAX_LEN")?;
+        env.set(&mut c.argon2.memory_kib, "IDENTITY_ARGON2_MEMORY_KIB")?;
+        env.set(&mut c.argon2.iterations, "IDENTITY_ARGON2_ITERATIONS")?;
+        env.set(&mut c.argon2.parallelism, "IDENTITY_ARGON2_PARALLELISM")?;
+        env.set(&mut c.argon2.concurrency, "IDENTITY_HASH_CONCURRENCY")?;
+        env.set(&mut c.lockout.max_failures, "IDENTITY_LOCKOUT_MAX_FAILURES")?;
         let mut lock_secs = c.lockout.lock_duration.num_seconds();
-        set(&mut lock_secs, "IDENTITY_LOCKOUT_SECS")?;
+        env.set(&mut lock_secs, "IDENTITY_LOCKOUT_SECS")?;
         c.lockout.lock_duration = chrono::Duration::seconds(lock_secs);
-        set(&mut c.rate_limits.api_per_ip, "IDENTITY_RATE_LIMIT_API")?;
-        set(
+        env.set(&mut c.rate_limits.api_per_ip, "IDENTITY_RATE_LIMIT_API")?;
+        env.set(
             &mut c.rate_limits.login_per_identifier,
             "IDENTITY_RATE_LIMIT_LOGIN",
         )?;
-        set(
+        env.set(
             &mut c.rate_limits.register_per_ip,
             "IDENTITY_RATE_LIMIT_REGISTER",
         )?;
-        set(
+        env.set(
             &mut c.rate_limits.email_codes_per_address,
             "IDENTITY_RATE_LIMIT_EMAIL_CODES",
         )?;
-        set(&mut c.trusted_proxy_hops, "IDENTITY_TRUSTED_PROXY_HOPS")?;
-        days(
+        env.set(&mut c.trusted_proxy_hops, "IDENTITY_TRUSTED_PROXY_HOPS")?;
+        env.days(
             &mut c.program.reapply_after,
             "IDENTITY_PROGRAM_REAPPLY_DAYS",
         )?;
-        days(&mut c.program.hold, "IDENTITY_PROGRAM_HOLD_DAYS")?;
-        days(
+        env.days(&mut c.program.hold, "IDENTITY_PROGRAM_HOLD_DAYS")?;
+        env.days(
             &mut c.program.attribution_window,
             "IDENTITY_PROGRAM_ATTRIBUTION_DAYS",
         )?;
-        set(
+        env.set(
             &mut c.program.max_vanity_codes,
             "IDENTITY_PROGRAM_MAX_VANITY_CODES",
         )?;
         let mut bps = c.program.default_commission_rate.bps();
-        set(&mut bps, "IDENTITY_PROGRAM_COMMISSION_BPS")?;
+        env.set(&mut bps, "IDENTITY_PROGRAM_COMMISSION_BPS")?;
         c.program.default_commission_rate = aggregates::values::CommissionRate::from_bps(bps)
             .map_err(|_| {
                 ConfigError::unparsable("IDENTITY_PROGRAM_COMMISSION_BPS", &bps.to_string())
             })?;
-        millis(&mut c.projection_poll, "IDENTITY_PROJECTION_POLL_MS")?;
-        secs(&mut c.shutdown_grace, "IDENTITY_SHUTDOWN_GRACE_SECS")?;
-        set(&mut c.log_filter, "IDENTITY_LOG")?;
+        env.millis(&mut c.projection_poll, "IDENTITY_PROJECTION_POLL_MS")?;
+        env.secs(&mut c.shutdown_grace, "IDENTITY_SHUTDOWN_GRACE_SECS")?;
+        env.set(&mut c.log_filter, "IDENTITY_LOG")?;
+        if tracing_subscriber::EnvFilter::try_new(&c.log_filter).is_err() {
+            return Err(ConfigError::unparsable("IDENTITY_LOG", &c.log_filter));
+        }
         // NATS is optional: without a URL the feed over HTTP is the way out.
-        c.relay_enabled = var("IDENTITY_NATS_URL").is_some();
-        set(&mut c.relay_enabled, "IDENTITY_RELAY_ENABLED")?;
-        if c.relay_enabled && var("IDENTITY_NATS_URL").is_none() {
+        c.relay_enabled = env.var("IDENTITY_NATS_URL").is_some();
+        env.set(&mut c.relay_enabled, "IDENTITY_RELAY_ENABLED")?;
+        if c.relay_enabled && env.var("IDENTITY_NATS_URL").is_none() {
             return Err(ConfigError::new(
                 "IDENTITY_RELAY_ENABLED",
                 "true needs IDENTITY_NATS_URL",
             ));
         }
-        set(&mut c.relay.url, "IDENTITY_NATS_URL")?;
-        set(&mut c.relay.stream, "IDENTITY_NATS_STREAM")?;
-        set(&mut c.relay.subject_prefix, "IDENTITY_NATS_SUBJECT_PREFIX")?;
-        secs(&mut c.relay.max_age, "IDENTITY_NATS_MAX_AGE_SECS")?;
-        secs(
+        env.set(&mut c.relay.url, "IDENTITY_NATS_URL")?;
+        env.set(&mut c.relay.stream, "IDENTITY_NATS_STREAM")?;
+        env.set(&mut c.relay.subject_prefix, "IDENTITY_NATS_SUBJECT_PREFIX")?;
+        env.secs(&mut c.relay.max_age, "IDENTITY_NATS_MAX_AGE_SECS")?;
+        env.secs(
             &mut c.relay.duplicate_window,
             "IDENTITY_NATS_DUPLICATE_WINDOW_SECS",
         )?;
-        set(
+        env.set(
             &mut c.relay.crash_after_publish,
             "IDENTITY_RELAY_CRASH_AFTER_PUBLISH",
         )?;
-        set(&mut c.hsts, "IDENTITY_HSTS")?;
-        set(
+        env.set(&mut c.hsts, "IDENTITY_HSTS")?;
+        env.set(
             &mut c.bench_skip_revocation_check,
             "IDENTITY_BENCH_SKIP_REVOCATION_CHECK",
         )?;
@@ -305,36 +319,80 @@ impl Config {
     }
 }
 
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
+/// The settings as `Config::from_lookup` reads them.
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
 
-fn set<T: FromStr>(slot: &mut T, name: &'static str) -> Result<(), ConfigError> {
-    if let Some(value) = var(name) {
-        *slot = value
-            .parse()
-            .map_err(|_| ConfigError::unparsable(name, &value))?;
+impl Env<'_> {
+    fn var(&self, name: &'static str) -> Option<String> {
+        debug_assert!(
+            settings::setting(name).is_some(),
+            "{name} is not in SETTINGS"
+        );
+        (self.0)(name).filter(|v| !v.is_empty())
     }
-    Ok(())
+
+    fn set<T: FromStr>(&self, slot: &mut T, name: &'static str) -> Result<(), ConfigError> {
+        if let Some(value) = self.var(name) {
+            *slot = value
+                .parse()
+                .map_err(|_| ConfigError::unparsable(name, &value))?;
+        }
+        Ok(())
+    }
+
+    fn secs(&self, slot: &mut Duration, name: &'static str) -> Result<(), ConfigError> {
+        let mut n = slot.as_secs();
+        self.set(&mut n, name)?;
+        *slot = Duration::from_secs(n);
+        Ok(())
+    }
+
+    fn days(&self, slot: &mut chrono::Duration, name: &'static str) -> Result<(), ConfigError> {
+        let mut n = slot.num_days();
+        self.set(&mut n, name)?;
+        *slot = chrono::Duration::days(n);
+        Ok(())
+    }
+
+    fn millis(&self, slot: &mut Duration, name: &'static str) -> Result<(), ConfigError> {
+        let mut n = slot.as_millis() as u64;
+        self.set(&mut n, name)?;
+        *slot = Duration::from_millis(n);
+        Ok(())
+    }
 }
 
-fn secs(slot: &mut Duration, name: &'static str) -> Result<(), ConfigError> {
-    let mut n = slot.as_secs();
-    set(&mut n, name)?;
-    *slot = Duration::from_secs(n);
-    Ok(())
-}
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::BTreeSet;
 
-fn days(slot: &mut chrono::Duration, name: &'static str) -> Result<(), ConfigError> {
-    let mut n = slot.num_days();
-    set(&mut n, name)?;
-    *slot = chrono::Duration::days(n);
-    Ok(())
-}
+    use super::*;
 
-fn millis(slot: &mut Duration, name: &'static str) -> Result<(), ConfigError> {
-    let mut n = slot.as_millis() as u64;
-    set(&mut n, name)?;
-    *slot = Duration::from_millis(n);
-    Ok(())
+    #[test]
+    fn configuration_reads_every_setting_of_the_table_and_nothing_else() {
+        let asked = RefCell::new(BTreeSet::new());
+        Config::from_lookup(|name| {
+            asked.borrow_mut().insert(name.to_owned());
+            None
+        })
+        .unwrap();
+        let table: BTreeSet<String> = settings::SETTINGS
+            .iter()
+            .map(|s| s.name.to_owned())
+            .collect();
+        assert_eq!(asked.into_inner(), table);
+    }
+
+    #[test]
+    fn an_unparsable_setting_names_itself_the_value_and_what_it_expects() {
+        let error = Config::from_lookup(|name| {
+            (name == "IDENTITY_RATE_LIMIT_API").then(|| "100".to_owned())
+        })
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            r#"IDENTITY_RATE_LIMIT_API: cannot parse "100": expected QUOTA/SECONDS"#
+        );
+    }
 }

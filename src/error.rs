@@ -125,10 +125,10 @@ impl From<crate::store::StoreError> for AppError {
 
 impl<E> From<crate::store::CommandError<E>> for AppError
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: std::error::Error + Send + Sync + 'static + Into<AppError>,
 {
-    /// Domain errors must be mapped by the use case that knows what they
-    /// mean; reaching this conversion with one is a bug, reported as 500.
+    /// A refusal is answered as `crate::refusals` maps it; the store's own
+    /// failures as contention or an internal error.
     fn from(error: crate::store::CommandError<E>) -> Self {
         use crate::store::{ClaimKind, CommandError};
         match error {
@@ -147,7 +147,7 @@ where
             },
             CommandError::Contention => Self::Contention,
             CommandError::Store(e) => Self::internal(e),
-            CommandError::Domain(e) => Self::internal(e),
+            CommandError::Domain(e) => e.into(),
         }
     }
 }

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use crate::error::AppError;
 use crate::relay::Envelope;
 use crate::store::{Database, StoreError};
+use crate::telemetry::Chain;
 
 /// Events per page when the reader does not say.
 pub const DEFAULT_LIMIT: i64 = 100;
@@ -143,7 +144,7 @@ impl Tail {
                 Ok(batch) if !batch.is_empty() => return Some(batch),
                 Ok(_) => {}
                 Err(error) => {
-                    tracing::warn!(%error, "event stream ended by a database error");
+                    tracing::warn!(error = %Chain(&error), "event stream ended by a database error");
                     return None;
                 }
             }

@@ -1,6 +1,15 @@
 //! The HTTP interface: one module per resource, each with its own
 //! `router()`, assembled here with the cross-cutting layers.
 
+/// An `OpenApiRouter` of these handlers, each served at and documented
+/// with its `#[utoipa::path]`: the one place a route is declared.
+macro_rules! documented_routes {
+    ($($handler:ident),+ $(,)?) => {
+        utoipa_axum::router::OpenApiRouter::new()
+            $(.routes(utoipa_axum::routes!($handler)))+
+    };
+}
+
 mod accounts;
 mod admin;
 mod docs;
@@ -23,6 +32,9 @@ mod validate;
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::openapi::OpenApi;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::AppError;
 use crate::state::AppState;
@@ -30,8 +42,13 @@ use crate::state::AppState;
 /// Largest request body accepted (64 KiB); larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+/// The service's routes, and the OpenAPI document describing exactly
+/// them: every route is declared once, by its `#[utoipa::path]` through
+/// `OpenApiRouter`, so the document can neither miss a served route nor
+/// list one that is not served. The first router holds `/api/v1`, the
+/// second the health and key endpoints outside it.
+pub fn routes() -> (Router<AppState>, Router<AppState>, OpenApi) {
+    let api = OpenApiRouter::new()
         .merge(accounts::router())
         .merge(admin::router())
         .merge(history::router())
@@ -39,15 +56,24 @@ pub fn router(state: AppState) -> Router {
         .merge(influencer_admin::router())
         .merge(referrals::router())
         .merge(me::router())
-        .merge(events::router())
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            rate_limit::per_ip,
-        ));
-    Router::new()
+        .merge(events::router());
+    let (api, mut openapi) = OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .nest("/api/v1", api)
-        .merge(health::router())
-        .merge(docs::router())
+        .split_for_parts();
+    let (outside, outside_doc) = health::router().split_for_parts();
+    openapi.merge(outside_doc);
+    (api, outside, openapi)
+}
+
+/// The service: its routes (the API behind the per-IP rate limit), the
+/// documentation, and the cross-cutting layers.
+pub fn router(state: AppState) -> Router {
+    let (api, outside, openapi) = routes();
+    let limited = axum::middleware::from_fn_with_state(state.clone(), rate_limit::per_ip);
+    Router::new()
+        .merge(api.layer(limited))
+        .merge(outside)
+        .merge(docs::router(openapi))
         .fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod auth;
+pub mod backoff;
 pub mod bootstrap;
 pub mod cli;
 pub mod clock;
@@ -17,6 +18,7 @@ pub mod http;
 pub mod monitor;
 pub mod program;
 pub mod ratelimit;
+pub mod refusals;
 pub mod relay;
 pub mod startup;
 pub mod state;

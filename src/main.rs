@@ -15,11 +15,11 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    telemetry::init(telemetry::subscriber(&config.log_filter, std::io::stdout));
+    telemetry::init(telemetry::subscriber(&config.log_filter, std::io::stderr));
     match cli::run(cli, config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "identity failed");
+            tracing::error!(error = %telemetry::Chain(error.as_ref()), "identity failed");
             // Also one plain line on stderr, for whoever started it by hand.
             eprintln!("identity: {error:#}");
             std::process::ExitCode::FAILURE

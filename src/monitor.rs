@@ -22,6 +22,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::store::Database;
+use crate::telemetry::Chain;
 
 /// How long one refresh may take before it is abandoned (the database is
 /// unreachable); the last figures stay, marked with their age.
@@ -118,7 +119,9 @@ impl LagMonitor {
                 Ok(Ok(figures)) => {
                     *self.figures.write().unwrap_or_else(|p| p.into_inner()) = figures;
                 }
-                Ok(Err(error)) => tracing::debug!(error = %error, "lag figures not refreshed"),
+                Ok(Err(error)) => {
+                    tracing::debug!(error = %Chain(&error), "lag figures not refreshed")
+                }
                 Err(_) => tracing::debug!("lag figures not refreshed: timed out"),
             }
             tokio::select! {

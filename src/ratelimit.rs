@@ -156,6 +156,28 @@ impl RateLimiter {
         self.db.prune_counters().await
     }
 
+    /// Purges every `period` until `shutdown` changes, so the counters
+    /// table holds only live windows however many clients come and go.
+    /// Every instance may run it: deleting what is past is idempotent.
+    pub async fn purge_every(
+        self,
+        period: std::time::Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(period) => {}
+                _ = shutdown.changed() => return,
+            }
+            match self.purge().await {
+                Ok(purged) => tracing::debug!(purged, "rate-limit counters purged"),
+                Err(error) => {
+                    tracing::warn!(error = %crate::telemetry::Chain(&error), "purging rate-limit counters failed")
+                }
+            }
+        }
+    }
+
     fn key(&self, policy: &str, subject: &str) -> String {
         // HMAC accepts keys of any length, so this cannot fail.
         #[allow(clippy::expect_used)]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use projections::Projector;
 use sqlx::migrate::MigrateDatabase;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::Postgres;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -46,6 +46,9 @@ pub const SQLITE_POOL_SIZE: u32 = 16;
 
 /// How long a request waits for projections before answering anyway.
 const READ_YOUR_WRITES_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often expired rate-limit counters are deleted.
+const COUNTER_PURGE_PERIOD: Duration = Duration::from_secs(10 * 60);
 
 pub struct Application {
     listener: TcpListener,
@@ -154,6 +157,12 @@ impl Application {
             db,
             config: config.clone(),
         });
+        tasks.push(tokio::spawn(
+            state
+                .limiter
+                .clone()
+                .purge_every(COUNTER_PURGE_PERIOD, shutdown.subscribe()),
+        ));
         let listener = TcpListener::bind(config.listen_addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen_addr))?;
@@ -240,21 +249,31 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
         Err(problem) => anyhow::bail!("IDENTITY_DATABASE_URL: {problem}"),
     };
     let url = &url;
+    let options: PgConnectOptions = url.parse().context("IDENTITY_DATABASE_URL")?;
+    let target = format!(
+        "database {:?} on {}:{}",
+        options.get_database().unwrap_or("postgres"),
+        options.get_host(),
+        options.get_port()
+    );
     if !Postgres::database_exists(url).await.unwrap_or(true) {
         if let Err(error) = Postgres::create_database(url).await {
             // Another instance may have created it meanwhile.
             if !Postgres::database_exists(url).await.unwrap_or(false) {
-                return Err(error).context("cannot create the database");
+                return Err(error).with_context(|| format!("cannot create the {target}"));
             }
         }
     }
+    // PostgreSQL's notices (`relation "_sqlx_migrations" already exists,
+    // skipping` on every start) are not the operator's business.
+    let options = options.options([("client_min_messages", "warning")]);
     let pool = PgPoolOptions::new()
         .max_connections(config.db_max_connections.unwrap_or(POSTGRES_POOL_SIZE))
         // Short, so that requests answer 503 promptly while the database is
         // unreachable (`AppError::from(sqlx::Error)`).
         .acquire_timeout(DB_ACQUIRE_TIMEOUT)
-        .connect(url)
+        .connect_with(options)
         .await
-        .context("cannot connect to PostgreSQL")?;
+        .with_context(|| format!("cannot connect to PostgreSQL ({target})"))?;
     Ok(Database::from(pool))
 }

@@ -3,6 +3,7 @@
 //! Secrets never reach a log: requests are logged by method and path only,
 //! and every secret-bearing type has a redacted `Debug`.
 
+pub use projections::error_chain::Chain;
 use tracing::Subscriber;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;

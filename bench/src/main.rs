@@ -276,7 +276,7 @@ async fn measure(
     let secs = args.duration_secs;
 
     progress(format!("creating {} verified users", args.users));
-    let users = scenarios::create_users(base, &sink.inbox(), args.users).await?;
+    let users = scenarios::create_users(base, &smtp::Inbox::of(sink), args.users).await?;
 
     let clients = args.login_clients.unwrap_or(2 * scenarios::cores());
     let mut counter = match backend {
@@ -356,7 +356,7 @@ async fn measure(
             "feed: {} events seeded, then streamed over SSE to one consumer",
             args.feed_backlog
         ));
-        let inbox = sink.inbox();
+        let inbox = smtp::Inbox::of(sink);
         let extra = scenarios::create_users(base, &inbox, 1).await?;
         let setup = conversions::Setup {
             base_url: base,
@@ -378,7 +378,7 @@ async fn measure(
             .conversions_prior
             .unwrap_or(if args.quick { 10_000 } else { 100_000 });
         progress("conversions: admin, service account, two influencers and their buyers");
-        let inbox = sink.inbox();
+        let inbox = smtp::Inbox::of(sink);
         let extra = scenarios::create_users(base, &inbox, 4).await?;
         let setup = conversions::Setup {
             base_url: base,

@@ -8,6 +8,7 @@
 
 mod change;
 pub mod db_errors;
+pub mod error_chain;
 mod failures;
 pub mod influencer_applications;
 pub mod influencer_dashboard;

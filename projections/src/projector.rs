@@ -364,7 +364,7 @@ impl Projector {
         let reached = before.last().map(StoredEvent::cursor).unwrap_or(from);
         tx.set_checkpoints(&[name], reached).await?;
         let bad = &events[index];
-        let message = format!("{:#}", anyhow_chain(&error));
+        let message = crate::error_chain::Chain(&error).to_string();
         tx.record_failure(name, bad, &message).await?;
         tx.commit().await?;
         tracing::error!(
@@ -450,7 +450,7 @@ impl Projector {
                 result = self.catch_up() => match result {
                     Ok(_) => poll,
                     Err(error) => {
-                        tracing::error!(error = %anyhow_chain(&error), "projections failed; retrying");
+                        tracing::error!(error = %crate::error_chain::Chain(&error), "projections failed; retrying");
                         Duration::from_secs(1)
                     }
                 },
@@ -466,17 +466,6 @@ impl Projector {
 }
 
 /// The error with its causes, for logs and the failure record.
-fn anyhow_chain(error: &ProjectionError) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 /// Applies one event's changes inside the batch transaction.
 async fn apply(
     tx: &mut dyn crate::store::ProjectionTx,

@@ -2,7 +2,7 @@
 
 use aggregates::user::LoginRefusal;
 use aggregates::values::Email;
-use aggregates::{UserCommand, UserError, UserEvent};
+use aggregates::{UserCommand, UserEvent};
 use std::time::Instant;
 
 use chrono::Utc;
@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::sessions::{start_session, ClientInfo, TokenPair};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::{CommandError, Metadata};
+use crate::store::Metadata;
 
 /// What the user typed to say who they are.
 #[derive(Debug, Clone)]
@@ -88,20 +88,7 @@ pub async fn login(
         at: Utc::now(),
         policy,
     };
-    let user = match state.users.execute(&id, start, &metadata).await {
-        Ok(committed) => committed.state,
-        Err(CommandError::Domain(UserError::AccountLocked { until })) => {
-            return Err(AppError::AccountLocked {
-                retry_after: until_now(until),
-            });
-        }
-        Err(CommandError::Domain(UserError::ChecksInFlight { until })) => {
-            return Err(AppError::LoginInProgress {
-                retry_after: until_now(until),
-            });
-        }
-        Err(other) => return Err(other.into()),
-    };
+    let user = state.users.execute(&id, start, &metadata).await?.state;
     let hashing_started = Instant::now();
     let matches = state
         .hasher
@@ -146,9 +133,4 @@ pub async fn login(
         metadata,
     )
     .await
-}
-
-/// How long until `until`, zero if it passed.
-fn until_now(until: chrono::DateTime<Utc>) -> std::time::Duration {
-    (until - Utc::now()).to_std().unwrap_or_default()
 }

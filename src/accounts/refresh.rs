@@ -40,7 +40,7 @@ pub async fn refresh(
         Ok(committed) => committed,
         Err(CommandError::Domain(reason)) => {
             tracing::info!(%session_id, %reason, "refresh refused");
-            return Err(AppError::InvalidRefreshToken);
+            return Err(reason.into());
         }
         Err(other) => return Err(other.into()),
     };

@@ -1,7 +1,7 @@
 //! Registration: create the account, send the first verification code.
 
 use aggregates::values::{Email, Password, Username};
-use aggregates::{UserCommand, UserError};
+use aggregates::UserCommand;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::verification::send_code;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::{CommandError, Metadata};
+use crate::store::Metadata;
 
 /// A registration request that passed validation.
 #[derive(Debug)]
@@ -66,17 +66,10 @@ pub async fn register(
         at: now,
         code_expires_at,
     };
-    let committed = match state
+    let committed = state
         .users
         .execute(&user_id.to_string(), command, &metadata)
-        .await
-    {
-        Ok(committed) => committed,
-        Err(CommandError::Domain(UserError::AlreadyRegistered)) => {
-            return Err(AppError::Contention)
-        }
-        Err(other) => return Err(other.into()),
-    };
+        .await?;
     // The first code counts as a send for the resend cooldown.
     state
         .cooldowns

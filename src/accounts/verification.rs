@@ -13,6 +13,7 @@ use crate::auth::CodeError;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::{CommandError, Metadata};
+use crate::telemetry::Chain;
 
 /// Issues a fresh code for `user_id` and mails it in the background: the
 /// caller's answer must not depend on (or wait for) the SMTP relay. A failed
@@ -32,7 +33,7 @@ pub(super) async fn send_code(
     tokio::spawn(
         async move {
             if let Err(error) = mailer.send_verification_code(&to, code.expose(), ttl).await {
-                tracing::error!(%user_id, error = %error, "verification email was not sent");
+                tracing::error!(%user_id, error = %Chain(&error), "verification email was not sent");
             }
         }
         .instrument(tracing::Span::current()),
@@ -118,7 +119,7 @@ pub async fn resend_verification(
     tokio::spawn(
         async move {
             if let Err(error) = resend_if_unverified(&state, email, metadata).await {
-                tracing::error!(error = %error, "resending a verification code failed");
+                tracing::error!(error = %Chain(&error), "resending a verification code failed");
             }
         }
         .instrument(tracing::Span::current()),

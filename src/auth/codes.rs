@@ -16,6 +16,7 @@ use zeroize::Zeroizing;
 
 use crate::store::codes::{StoredCode, Taken};
 use crate::store::{Database, StoreError};
+use crate::telemetry::Chain;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodePurpose {
@@ -131,7 +132,7 @@ impl OneTimeCodes {
             Ok(value) => Ok(value),
             Err(error) => {
                 if let Err(db) = self.put_back(purpose, subject, &taken).await {
-                    tracing::warn!(error = %db, "could not put back a one-time code");
+                    tracing::warn!(error = %Chain(&db), "could not put back a one-time code");
                 }
                 Err(CodeError::Then(error))
             }

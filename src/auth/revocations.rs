@@ -34,6 +34,7 @@ use uuid::Uuid;
 
 use super::AccessClaims;
 use crate::store::{Database, StoreError};
+use crate::telemetry::Chain;
 
 /// Events read per round when following the log.
 const BATCH: i64 = 1000;
@@ -194,7 +195,7 @@ impl Revocations {
                 result = round => match result {
                     Ok(()) => poll,
                     Err(error) => {
-                        tracing::warn!(error = %error, "cannot follow revocations; retrying");
+                        tracing::warn!(error = %Chain(&error), "cannot follow revocations; retrying");
                         Duration::from_secs(1)
                     }
                 },

@@ -3,9 +3,9 @@
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
 
 use super::extract::{ApiJson, AuthUser};
 use super::problem::Problem;
@@ -16,16 +16,17 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::Metadata;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/register", post(register))
-        .route("/auth/verify-email", post(verify_email))
-        .route("/auth/verify-email/resend", post(resend))
-        .route("/auth/login", post(login))
-        .route("/auth/refresh", post(refresh))
-        .route("/auth/logout", post(logout))
-        .route("/auth/logout-all", post(logout_all))
-        .route("/auth/sessions", get(sessions))
+pub fn router() -> OpenApiRouter<AppState> {
+    documented_routes![
+        register,
+        verify_email,
+        resend,
+        login,
+        refresh,
+        logout,
+        logout_all,
+        sessions
+    ]
 }
 
 /// Token responses must never be cached.
@@ -39,10 +40,13 @@ fn tokens(pair: TokenPair) -> Response {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RegisterRequest {
+    #[schema(value_type = String, required = true)]
     #[serde(default)]
     username: Option<String>,
+    #[schema(value_type = String, required = true)]
     #[serde(default)]
     email: Option<String>,
+    #[schema(value_type = String, required = true)]
     #[serde(default)]
     password: Option<String>,
     /// A referral code of the influencer program (any case). Unknown,
@@ -53,8 +57,35 @@ pub struct RegisterRequest {
     referral_code: Option<String>,
 }
 
+impl RegisterRequest {
+    /// The account to create, or every invalid field at once.
+    fn parse(self, config: &crate::config::Config) -> Result<NewAccount, AppError> {
+        let mut fields = Fields::default();
+        let username = fields.username(
+            "username",
+            self.username.as_deref(),
+            &config.username_policy,
+        );
+        let email = fields.email("email", self.email.as_deref());
+        let password = fields.password(
+            "password",
+            self.password.as_deref(),
+            &config.password_policy,
+        );
+        let referral_code = self.referral_code.filter(|code| !code.trim().is_empty());
+        fields.finish_with(|| {
+            Some(NewAccount {
+                username: username?,
+                email: email?,
+                password: password?,
+                referral_code,
+            })
+        })
+    }
+}
+
 /// Create an account; a 6-digit code is emailed.
-#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
+#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = Profile), (status = 422, body = Problem, description = "validation_failed"),
               (status = 409, body = Problem, description = "email_taken or username_taken")))]
 pub async fn register(
@@ -62,49 +93,23 @@ pub async fn register(
     metadata: Metadata,
     ApiJson(body): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<Profile>), AppError> {
-    let config = &state.config;
-    let mut fields = Fields::default();
-    let username = fields.username(
-        "username",
-        body.username.as_deref(),
-        &config.username_policy,
-    );
-    let email = fields.email("email", body.email.as_deref());
-    let password = fields.password(
-        "password",
-        body.password.as_deref(),
-        &config.password_policy,
-    );
-    fields.finish()?;
-    let (Some(username), Some(email), Some(password)) = (username, email, password) else {
-        return Err(AppError::internal(anyhow::anyhow!(
-            "validated fields missing"
-        )));
-    };
-    let profile = accounts::register(
-        &state,
-        NewAccount {
-            username,
-            email,
-            password,
-            referral_code: body.referral_code.filter(|code| !code.trim().is_empty()),
-        },
-        metadata,
-    )
-    .await?;
+    let account = body.parse(&state.config)?;
+    let profile = accounts::register(&state, account, metadata).await?;
     Ok((StatusCode::CREATED, Json(profile)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct VerifyEmailRequest {
+    #[schema(value_type = String, required = true)]
     #[serde(default)]
     email: Option<String>,
+    #[schema(value_type = String, required = true)]
     #[serde(default)]
     code: Option<String>,
 }
 
 /// Verify the email with the emailed code; logs the user in.
-#[utoipa::path(post, path = "/api/v1/auth/verify-email", tag = "auth", request_body = VerifyEmailRequest,
+#[utoipa::path(post, path = "/auth/verify-email", tag = "auth", request_body = VerifyEmailRequest,
     responses((status = 200, body = TokenPair), (status = 400, body = Problem, description = "invalid_code"),
               (status = 429, body = Problem, description = "too_many_attempts"), (status = 422, body = Problem)))]
 pub async fn verify_email(
@@ -116,24 +121,20 @@ pub async fn verify_email(
     let mut fields = Fields::default();
     let email = fields.email("email", body.email.as_deref());
     let code = fields.code("code", body.code.as_deref());
-    fields.finish()?;
-    let (Some(email), Some(code)) = (email, code) else {
-        return Err(AppError::internal(anyhow::anyhow!(
-            "validated fields missing"
-        )));
-    };
+    let (email, code) = fields.finish_with(|| Some((email?, code?)))?;
     let pair = accounts::verify_email(&state, email, &code, client, metadata).await?;
     Ok(tokens(pair))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ResendRequest {
+    #[schema(value_type = String, required = true)]
     #[serde(default)]
     email: Option<String>,
 }
 
 /// Send a new verification code. Same answer whether or not the email exists.
-#[utoipa::path(post, path = "/api/v1/auth/verify-email/resend", tag = "auth", request_body = ResendRequest,
+#[utoipa::path(post, path = "/auth/verify-email/resend", tag = "auth", request_body = ResendRequest,
     responses((status = 202, description = "accepted"), (status = 429, body = Problem, description = "rate_limited"),
               (status = 422, body = Problem)))]
 pub async fn resend(
@@ -143,12 +144,7 @@ pub async fn resend(
 ) -> Result<StatusCode, AppError> {
     let mut fields = Fields::default();
     let email = fields.email("email", body.email.as_deref());
-    fields.finish()?;
-    let Some(email) = email else {
-        return Err(AppError::internal(anyhow::anyhow!(
-            "validated fields missing"
-        )));
-    };
+    let email = fields.finish_with(|| email)?;
     accounts::resend_verification(&state, email, metadata).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -156,14 +152,16 @@ pub async fn resend(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
     /// Username or email.
+    #[schema(value_type = String, required = true)]
     #[serde(default)]
     identifier: Option<String>,
+    #[schema(value_type = String, required = true)]
     #[serde(default)]
     password: Option<String>,
 }
 
 /// Log in with username or email and password.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenPair), (status = 401, body = Problem, description = "invalid_credentials"),
               (status = 403, body = Problem, description = "email_not_verified"), (status = 422, body = Problem)))]
 pub async fn login(
@@ -175,12 +173,7 @@ pub async fn login(
     let mut fields = Fields::default();
     let identifier = fields.required("identifier", body.identifier.as_deref());
     let password = fields.required("password", body.password.as_deref());
-    fields.finish()?;
-    let (Some(identifier), Some(password)) = (identifier, password) else {
-        return Err(AppError::internal(anyhow::anyhow!(
-            "validated fields missing"
-        )));
-    };
+    let (identifier, password) = fields.finish_with(|| Some((identifier?, password?)))?;
     // A malformed identifier cannot match an account: same answer as any miss.
     let identifier = Identifier::parse(&identifier).unwrap_or(Identifier::Username(String::new()));
     let pair = accounts::login(&state, identifier, &password, client, metadata).await?;
@@ -189,12 +182,13 @@ pub async fn login(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RefreshRequest {
+    #[schema(value_type = String, required = true)]
     #[serde(default)]
     refresh_token: Option<String>,
 }
 
 /// Exchange a refresh token for a new pair (the old token is rotated out).
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenPair), (status = 401, body = Problem, description = "invalid_refresh_token"),
               (status = 422, body = Problem)))]
 pub async fn refresh(
@@ -204,18 +198,13 @@ pub async fn refresh(
 ) -> Result<Response, AppError> {
     let mut fields = Fields::default();
     let token = fields.required("refresh_token", body.refresh_token.as_deref());
-    fields.finish()?;
-    let Some(token) = token else {
-        return Err(AppError::internal(anyhow::anyhow!(
-            "validated fields missing"
-        )));
-    };
+    let token = fields.finish_with(|| token)?;
     let pair = accounts::refresh(&state, &token, metadata).await?;
     Ok(tokens(pair))
 }
 
 /// End the session of this refresh token. Idempotent.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body = RefreshRequest,
     responses((status = 204, description = "logged out"), (status = 422, body = Problem, description = "malformed token")))]
 pub async fn logout(
     State(state): State<AppState>,
@@ -224,18 +213,13 @@ pub async fn logout(
 ) -> Result<StatusCode, AppError> {
     let mut fields = Fields::default();
     let token = fields.refresh_token("refresh_token", body.refresh_token.as_deref());
-    fields.finish()?;
-    let Some(token) = token else {
-        return Err(AppError::internal(anyhow::anyhow!(
-            "validated fields missing"
-        )));
-    };
+    let token = fields.finish_with(|| token)?;
     accounts::logout(&state, token, metadata).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// End every session of the caller.
-#[utoipa::path(post, path = "/api/v1/auth/logout-all", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(post, path = "/auth/logout-all", tag = "auth", security(("bearer" = [])),
     responses((status = 204, description = "all sessions revoked"), (status = 401, body = Problem)))]
 pub async fn logout_all(
     State(state): State<AppState>,
@@ -248,7 +232,7 @@ pub async fn logout_all(
 }
 
 /// The caller's open sessions.
-#[utoipa::path(get, path = "/api/v1/auth/sessions", tag = "auth", security(("bearer" = [])),
+#[utoipa::path(get, path = "/auth/sessions", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = [SessionView]), (status = 401, body = Problem)))]
 pub async fn sessions(
     State(state): State<AppState>,

@@ -4,10 +4,10 @@ use std::collections::BTreeSet;
 
 use aggregates::user::Role;
 use axum::extract::State;
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::Utc;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use super::extract::{Admin, ApiJson, ApiPath, ApiQuery, RequireRole};
@@ -19,15 +19,8 @@ use crate::state::AppState;
 use crate::store::directory::Key;
 use crate::store::Metadata;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/users", get(list_users))
-        .route("/admin/users/{id}", get(get_user))
-        .route("/admin/users/{id}/lock", post(lock))
-        .route("/admin/users/{id}/unlock", post(unlock))
-        .route("/admin/users/{id}/deactivate", post(deactivate))
-        .route("/admin/users/{id}/reactivate", post(reactivate))
-        .route("/admin/users/{id}/roles", put(set_roles))
+pub fn router() -> OpenApiRouter<AppState> {
+    documented_routes![list_users, get_user, lock, unlock, deactivate, reactivate, set_roles]
 }
 
 /// Search filters. At most one of `query`, `email` and `username`; each
@@ -57,7 +50,7 @@ pub struct UserSearch {
 /// total (counting every match costs as much as reading them). Everyone,
 /// or a `status`, comes oldest first; `locked` alone comes soonest to
 /// unlock first; a prefix search comes in the order of the searched field.
-#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", params(UserSearch), security(("bearer" = ["admin"])),
+#[utoipa::path(get, path = "/admin/users", tag = "admin", params(UserSearch), security(("bearer" = ["admin"])),
     description = "Requires role `admin`.",
     responses((status = 200, body = UserPage), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn list_users(
@@ -136,7 +129,7 @@ fn parse_search(search: UserSearch) -> Result<UserQuery, AppError> {
 }
 
 /// One account (role `admin`).
-#[utoipa::path(get, path = "/api/v1/admin/users/{id}", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])),
+#[utoipa::path(get, path = "/admin/users/{id}", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])),
     description = "Requires role `admin`.",
     responses((status = 200, body = UserSummary), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn get_user(
@@ -166,7 +159,7 @@ pub struct LockRequest {
 }
 
 /// Lock an account (role `admin`); the body is optional.
-#[utoipa::path(post, path = "/api/v1/admin/users/{id}/lock", tag = "admin", params(("id" = Uuid, Path)), request_body(content = LockRequest, description = "optional"),
+#[utoipa::path(post, path = "/admin/users/{id}/lock", tag = "admin", params(("id" = Uuid, Path)), request_body(content = LockRequest, description = "optional"),
     security(("bearer" = ["admin"])), description = "Requires role `admin`. The account's access tokens and refresh tokens are refused while it is locked.",
     responses((status = 200, body = UserSummary), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "cannot_lock_out_self: not on your own account")))]
 pub async fn lock(
@@ -203,7 +196,7 @@ pub async fn lock(
 }
 
 /// Lift a lock early (role `admin`).
-#[utoipa::path(post, path = "/api/v1/admin/users/{id}/unlock", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])),
+#[utoipa::path(post, path = "/admin/users/{id}/unlock", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])),
     description = "Requires role `admin`.",
     responses((status = 200, body = UserSummary), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn unlock(
@@ -216,7 +209,7 @@ pub async fn unlock(
 }
 
 /// Deactivate: revokes every session, blocks login and refresh (role `admin`).
-#[utoipa::path(post, path = "/api/v1/admin/users/{id}/deactivate", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])),
+#[utoipa::path(post, path = "/admin/users/{id}/deactivate", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])),
     description = "Requires role `admin`. Access tokens already issued are refused from then on (401 `token_revoked`).",
     responses((status = 200, body = UserSummary), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "cannot_lock_out_self: not on your own account")))]
 pub async fn deactivate(
@@ -229,7 +222,7 @@ pub async fn deactivate(
 }
 
 /// Reactivate a deactivated account (role `admin`).
-#[utoipa::path(post, path = "/api/v1/admin/users/{id}/reactivate", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])),
+#[utoipa::path(post, path = "/admin/users/{id}/reactivate", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])),
     description = "Requires role `admin`.",
     responses((status = 200, body = UserSummary), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn reactivate(
@@ -244,12 +237,13 @@ pub async fn reactivate(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RolesRequest {
     /// The complete set of roles; must include `user`.
+    #[schema(value_type = Vec<String>, required = true)]
     #[serde(default)]
     roles: Option<Vec<String>>,
 }
 
 /// Replace an account's roles (role `admin`).
-#[utoipa::path(put, path = "/api/v1/admin/users/{id}/roles", tag = "admin", params(("id" = Uuid, Path)), request_body = RolesRequest,
+#[utoipa::path(put, path = "/admin/users/{id}/roles", tag = "admin", params(("id" = Uuid, Path)), request_body = RolesRequest,
     security(("bearer" = ["admin"])), description = "Requires role `admin`. Roles: user, admin, auditor, influencer, service.",
     responses((status = 200, body = UserSummary), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "cannot_lock_out_self: not on your own account"), (status = 422, body = Problem)))]
 pub async fn set_roles(

@@ -7,10 +7,10 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use futures_util::StreamExt;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
 
 use super::extract::{ApiQuery, RequireRole, ServiceOrAuditor};
 use super::problem::Problem;
@@ -19,10 +19,8 @@ use crate::error::AppError;
 use crate::feed::{self, FeedRequest, Page, DEFAULT_LIMIT, MAX_LIMIT, MAX_PREFIX_LEN};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/events", get(events))
-        .route("/events/stream", get(stream))
+pub fn router() -> OpenApiRouter<AppState> {
+    documented_routes![events, stream]
 }
 
 /// Query parameters, taken as text so that malformed values become 422
@@ -88,7 +86,7 @@ impl FeedParams {
 }
 
 /// A page of events (roles `service`, `auditor`).
-#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(FeedParams),
+#[utoipa::path(get, path = "/events", tag = "events", params(FeedParams),
     security(("bearer" = ["service", "auditor"])),
     description = "Requires role `service` or `auditor`. Events after `after` in log order, in the envelope published on NATS \
         (docs/events.md). Keep the last position you received and pass it as `after`: positions can appear out of numerical \
@@ -105,7 +103,7 @@ pub async fn events(
 
 /// Every event after a position, then each new one as it commits, as
 /// Server-Sent Events (roles `service`, `auditor`).
-#[utoipa::path(get, path = "/api/v1/events/stream", tag = "events", params(FeedParams,
+#[utoipa::path(get, path = "/events/stream", tag = "events", params(FeedParams,
         ("Last-Event-ID" = Option<i64>, Header, description = "Sent by a reconnecting client; wins over `after`.")),
     security(("bearer" = ["service", "auditor"])),
     description = "Requires role `service` or `auditor`. `text/event-stream`: one message per event, `id:` its position and \

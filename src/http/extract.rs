@@ -1,6 +1,7 @@
 //! Extractors that turn requests into trusted values, failing with our
 //! problem responses instead of axum's plain-text rejections.
 
+use aggregates::user::Role;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -187,37 +188,37 @@ impl FromRequestParts<AppState> for Metadata {
 
 /// A set of roles any one of which grants access to a route.
 pub trait RoleSet: Send + Sync + 'static {
-    const ROLES: &'static [&'static str];
+    const ROLES: &'static [Role];
 }
 
 /// Role `admin`.
 pub struct Admin;
 impl RoleSet for Admin {
-    const ROLES: &'static [&'static str] = &["admin"];
+    const ROLES: &'static [Role] = &[Role::Admin];
 }
 
 /// Role `influencer`: managing one's own referral codes.
 pub struct InfluencerRole;
 impl RoleSet for InfluencerRole {
-    const ROLES: &'static [&'static str] = &["influencer"];
+    const ROLES: &'static [Role] = &[Role::Influencer];
 }
 
 /// Role `service`: other services reporting conversions.
 pub struct Service;
 impl RoleSet for Service {
-    const ROLES: &'static [&'static str] = &["service"];
+    const ROLES: &'static [Role] = &[Role::Service];
 }
 
 /// Role `auditor` or `admin`: reading account histories.
 pub struct AuditorOrAdmin;
 impl RoleSet for AuditorOrAdmin {
-    const ROLES: &'static [&'static str] = &["auditor", "admin"];
+    const ROLES: &'static [Role] = &[Role::Auditor, Role::Admin];
 }
 
 /// Role `service` or `auditor`: reading the event feed.
 pub struct ServiceOrAuditor;
 impl RoleSet for ServiceOrAuditor {
-    const ROLES: &'static [&'static str] = &["service", "auditor"];
+    const ROLES: &'static [Role] = &[Role::Service, Role::Auditor];
 }
 
 /// Guards a route: no, bad or revoked token is 401, a token without one of
@@ -233,7 +234,7 @@ impl<R: RoleSet> FromRequestParts<AppState> for RequireRole<R> {
         if claims
             .roles
             .iter()
-            .any(|role| R::ROLES.contains(&role.as_str()))
+            .any(|role| R::ROLES.iter().any(|r| r.as_str() == role))
         {
             Ok(Self(claims, std::marker::PhantomData))
         } else {

@@ -5,22 +5,19 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::AppError;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health/live", get(live))
-        .route("/health/ready", get(ready))
-        .route("/.well-known/jwks.json", get(jwks))
+pub fn router() -> OpenApiRouter<AppState> {
+    documented_routes![live, ready, jwks]
 }
 
 /// The process is up.
-#[utoipa::path(get, path = "/health/live", tag = "health", responses((status = 200, description = "alive")))]
+#[utoipa::path(get, path = "/health/live", tag = "health", responses((status = 200, body = Object, description = "alive")))]
 pub async fn live() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
@@ -38,7 +35,7 @@ pub async fn live() -> Json<Value> {
 /// (`monitor`), and the one database read, of the stalled projections (a
 /// table of at most one row per projection), is the reachability check.
 #[utoipa::path(get, path = "/health/ready", tag = "health",
-    responses((status = 200, description = "ready"), (status = 503, body = super::problem::Problem)))]
+    responses((status = 200, body = Object, description = "ready"), (status = 503, body = super::problem::Problem)))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
     let stalled = match tokio::time::timeout(Duration::from_secs(2), state.db.stalled()).await {
         Ok(Ok(stalled)) => stalled,
@@ -62,7 +59,7 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Value>, AppErro
 }
 
 /// The public keys that verify access tokens.
-#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "health", responses((status = 200, description = "JWK set")))]
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "health", responses((status = 200, body = Object, description = "JWK set")))]
 pub async fn jwks(State(state): State<AppState>) -> Response {
     let mut response = Json(state.tokens.jwks().clone()).into_response();
     response.headers_mut().insert(

@@ -3,9 +3,9 @@
 
 use aggregates::audit::Via;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use super::extract::{ApiPath, ApiQuery, AuditorOrAdmin, RequireRole};
@@ -16,8 +16,8 @@ use crate::history::{self, History, HistoryRequest, Viewer, DEFAULT_LIMIT, MAX_L
 use crate::state::AppState;
 use crate::store::Metadata;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/admin/users/{id}/history", get(history))
+pub fn router() -> OpenApiRouter<AppState> {
+    documented_routes![history]
 }
 
 /// Query parameters, taken as text so that malformed values become 422
@@ -76,7 +76,7 @@ impl HistoryParams {
 }
 
 /// An account's history (roles `auditor`, `admin`).
-#[utoipa::path(get, path = "/api/v1/admin/users/{id}/history", tag = "admin", params(("id" = Uuid, Path), HistoryParams),
+#[utoipa::path(get, path = "/admin/users/{id}/history", tag = "admin", params(("id" = Uuid, Path), HistoryParams),
     security(("bearer" = ["auditor", "admin"])),
     description = "Requires role `auditor` or `admin`. The events of the account and of its sessions, in log order, paged by position; \
         `password_hash` values are redacted. With `as_of`, only events recorded up to then and the account's `state` as of then, \

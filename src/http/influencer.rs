@@ -4,9 +4,9 @@
 use aggregates::influencer::Channel;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, InfluencerRole, RequireRole};
 use super::problem::Problem;
@@ -18,27 +18,33 @@ use crate::program::influencers::{self, InfluencerView};
 use crate::state::AppState;
 use crate::store::Metadata;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/influencer/applications", post(apply))
-        .route("/influencer/applications/mine", get(my_applications))
-        .route("/influencer/me", get(dashboard))
-        .route("/influencer/me/referrals", get(my_referrals))
-        .route("/influencer/codes", post(claim_code))
-        .route("/influencer/codes/{code}", delete(deactivate_code))
+pub fn router() -> OpenApiRouter<AppState> {
+    documented_routes![
+        apply,
+        my_applications,
+        dashboard,
+        my_referrals,
+        claim_code,
+        deactivate_code
+    ]
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ChannelRequest {
+    #[schema(value_type = String, required = true)]
     platform: Option<String>,
+    #[schema(value_type = String, required = true)]
     url: Option<String>,
     audience_size: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ApplicationRequest {
+    #[schema(value_type = String, required = true)]
     display_name: Option<String>,
+    #[schema(value_type = Vec<ChannelRequest>, required = true)]
     channels: Option<Vec<ChannelRequest>>,
+    #[schema(value_type = String, required = true)]
     pitch: Option<String>,
 }
 
@@ -47,7 +53,7 @@ pub struct ApplicationRequest {
 /// Missing fields are 422 here; the content rules (lengths, URLs, channel
 /// count) are the aggregate's and come back as 422 on the same fields.
 /// `audience_size` defaults to 0 when left out: it is self-declared anyway.
-#[utoipa::path(post, path = "/api/v1/influencer/applications", tag = "influencer", security(("bearer" = [])), description = "A verified user applies to the influencer program.", responses((status = 201, description = "`{id, status: \"pending\", submitted_at}`"), (status = 401, body = Problem), (status = 403, body = Problem, description = "email_not_verified"), (status = 409, body = Problem, description = "application_pending, already_influencer, too_soon_to_reapply"), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/influencer/applications", request_body = ApplicationRequest, tag = "influencer", security(("bearer" = [])), description = "A verified user applies to the influencer program.", responses((status = 201, body = Submitted, description = "`{id, status: \"pending\", submitted_at}`"), (status = 401, body = Problem), (status = 403, body = Problem, description = "email_not_verified"), (status = 409, body = Problem, description = "application_pending, already_influencer, too_soon_to_reapply"), (status = 422, body = Problem)))]
 pub async fn apply(
     State(state): State<AppState>,
     AuthUser(claims): AuthUser,
@@ -91,7 +97,7 @@ pub async fn apply(
 }
 
 /// The caller's applications, newest first, each with its status.
-#[utoipa::path(get, path = "/api/v1/influencer/applications/mine", tag = "influencer", security(("bearer" = [])), responses((status = 200, description = "the caller's applications, newest first"), (status = 401, body = Problem)))]
+#[utoipa::path(get, path = "/influencer/applications/mine", tag = "influencer", security(("bearer" = [])), responses((status = 200, body = [Application], description = "the caller's applications, newest first"), (status = 401, body = Problem)))]
 pub async fn my_applications(
     State(state): State<AppState>,
     AuthUser(claims): AuthUser,
@@ -99,13 +105,14 @@ pub async fn my_applications(
     Ok(Json(applications::mine(&state, claims.sub).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CodeRequest {
+    #[schema(value_type = String, required = true)]
     code: Option<String>,
 }
 
 /// Claim a vanity code (role `influencer`): 201 with the influencer's codes.
-#[utoipa::path(post, path = "/api/v1/influencer/codes", tag = "influencer", security(("bearer" = ["influencer"])), description = "Requires role `influencer`.", responses((status = 201, description = "the influencer's active codes"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem, description = "code_taken, vanity_code_limit_reached, influencer_suspended"), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/influencer/codes", request_body = CodeRequest, tag = "influencer", security(("bearer" = ["influencer"])), description = "Requires role `influencer`.", responses((status = 201, body = InfluencerView, description = "the influencer's active codes"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem, description = "code_taken, vanity_code_limit_reached, influencer_suspended"), (status = 422, body = Problem)))]
 pub async fn claim_code(
     State(state): State<AppState>,
     influencer: RequireRole<InfluencerRole>,
@@ -127,7 +134,7 @@ pub async fn claim_code(
 }
 
 /// Deactivate one of the caller's codes (role `influencer`), for good.
-#[utoipa::path(delete, path = "/api/v1/influencer/codes/{code}", tag = "influencer", params(("code" = String, Path)), security(("bearer" = ["influencer"])), description = "Requires role `influencer`.", responses((status = 204, description = "deactivated for good"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(delete, path = "/influencer/codes/{code}", tag = "influencer", params(("code" = String, Path)), security(("bearer" = ["influencer"])), description = "Requires role `influencer`.", responses((status = 204, description = "deactivated for good"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn deactivate_code(
     State(state): State<AppState>,
     influencer: RequireRole<InfluencerRole>,
@@ -142,7 +149,7 @@ pub async fn deactivate_code(
 /// The caller's dashboard (role `influencer`): codes with signups, verified
 /// signups, conversions, conversion rate and earnings; balances per
 /// currency; a daily series of the last 90 days.
-#[utoipa::path(get, path = "/api/v1/influencer/me", tag = "influencer", security(("bearer" = ["influencer"])), description = "Requires role `influencer`.", responses((status = 200, description = "codes with figures, balances per currency, 90-day series"), (status = 401, body = Problem), (status = 403, body = Problem)))]
+#[utoipa::path(get, path = "/influencer/me", tag = "influencer", security(("bearer" = ["influencer"])), description = "Requires role `influencer`.", responses((status = 200, body = Dashboard, description = "codes with figures, balances per currency, 90-day series"), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn dashboard(
     State(state): State<AppState>,
     influencer: RequireRole<InfluencerRole>,
@@ -150,7 +157,8 @@ pub async fn dashboard(
     Ok(Json(dashboard::me(&state, influencer.0.sub).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1-based page number (default 1).
     page: Option<u32>,
@@ -159,7 +167,7 @@ pub struct PageQuery {
 }
 
 /// The caller's referred users, newest first (role `influencer`).
-#[utoipa::path(get, path = "/api/v1/influencer/me/referrals", tag = "influencer", security(("bearer" = ["influencer"])), description = "Requires role `influencer`.", responses((status = 200, description = "referred users, newest first, paginated"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(get, path = "/influencer/me/referrals", params(PageQuery), tag = "influencer", security(("bearer" = ["influencer"])), description = "Requires role `influencer`.", responses((status = 200, body = ReferralPage, description = "referred users, newest first, paginated"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn my_referrals(
     State(state): State<AppState>,
     influencer: RequireRole<InfluencerRole>,

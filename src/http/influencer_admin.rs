@@ -1,12 +1,11 @@
 //! `/admin/influencer-applications/*` and `/admin/influencers/*`: the
 //! review queue and the controls on influencers, for role `admin`.
 
-use aggregates::values::Currency;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use super::extract::{Admin, ApiJson, ApiPath, ApiQuery, RequireRole};
@@ -22,21 +21,23 @@ use crate::program::influencers::{self, InfluencerAction, InfluencerView};
 use crate::state::AppState;
 use crate::store::Metadata;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/influencer-applications", get(list_applications))
-        .route("/admin/influencer-applications/{id}/approve", post(approve))
-        .route("/admin/influencer-applications/{id}/reject", post(reject))
-        .route("/admin/influencers", get(list_influencers))
-        .route("/admin/influencer-program", get(overview))
-        .route("/admin/influencers/{id}", get(get_influencer))
-        .route("/admin/influencers/{id}/suspend", post(suspend))
-        .route("/admin/influencers/{id}/reinstate", post(reinstate))
-        .route("/admin/influencers/{id}/commission", put(set_commission))
-        .route("/admin/influencers/{id}/payouts", post(payout))
+pub fn router() -> OpenApiRouter<AppState> {
+    documented_routes![
+        list_applications,
+        approve,
+        reject,
+        list_influencers,
+        overview,
+        get_influencer,
+        suspend,
+        reinstate,
+        set_commission,
+        payout
+    ]
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ApplicationSearch {
     /// `pending` (the default: the queue), `approved` or `rejected`.
     status: Option<String>,
@@ -47,7 +48,7 @@ pub struct ApplicationSearch {
 }
 
 /// Applications with a status, oldest first (role `admin`).
-#[utoipa::path(get, path = "/api/v1/admin/influencer-applications", tag = "admin", security(("bearer" = ["admin"])), description = "Requires role `admin`. `?status=pending|approved|rejected&page=&per_page=`, oldest first.", responses((status = 200, description = "a page of applications"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(get, path = "/admin/influencer-applications", params(ApplicationSearch), tag = "admin", security(("bearer" = ["admin"])), description = "Requires role `admin`. `?status=pending|approved|rejected&page=&per_page=`, oldest first.", responses((status = 200, body = ApplicationPage, description = "a page of applications"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn list_applications(
     State(state): State<AppState>,
     _admin: RequireRole<Admin>,
@@ -70,7 +71,7 @@ pub async fn list_applications(
 }
 
 /// Approve: issues a referral code and grants role `influencer`.
-#[utoipa::path(post, path = "/api/v1/admin/influencer-applications/{id}/approve", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`. Retrying an approval that stopped before the `influencer` role was granted grants it and answers 200 again.", responses((status = 200, description = "`{influencer_id, referral_code}`"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "already_decided")))]
+#[utoipa::path(post, path = "/admin/influencer-applications/{id}/approve", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`. Retrying an approval that stopped before the `influencer` role was granted grants it and answers 200 again.", responses((status = 200, body = Approved, description = "`{influencer_id, referral_code}`"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "already_decided")))]
 pub async fn approve(
     State(state): State<AppState>,
     admin: RequireRole<Admin>,
@@ -82,13 +83,14 @@ pub async fn approve(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ReasonRequest {
+    #[schema(value_type = String, required = true)]
     reason: Option<String>,
 }
 
 /// Reject with a reason the applicant will see.
-#[utoipa::path(post, path = "/api/v1/admin/influencer-applications/{id}/reject", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`. Body `{reason}`.", responses((status = 200, description = "the rejected application"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "already_decided"), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/admin/influencer-applications/{id}/reject", request_body = ReasonRequest, tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`. Body `{reason}`.", responses((status = 200, body = Application, description = "the rejected application"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "already_decided"), (status = 422, body = Problem)))]
 pub async fn reject(
     State(state): State<AppState>,
     admin: RequireRole<Admin>,
@@ -112,7 +114,7 @@ pub async fn reject(
 
 /// Suspend: codes stop attributing, conversions stop earning. A reason
 /// is required, as for rejections: it is what other admins read later.
-#[utoipa::path(post, path = "/api/v1/admin/influencers/{id}/suspend", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`. Body `{reason}`.", responses((status = 200, description = "the influencer"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/admin/influencers/{id}/suspend", request_body = ReasonRequest, tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`. Body `{reason}`.", responses((status = 200, body = InfluencerView, description = "the influencer"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn suspend(
     State(state): State<AppState>,
     admin: RequireRole<Admin>,
@@ -132,7 +134,7 @@ pub async fn suspend(
 }
 
 /// Reinstate a suspended influencer.
-#[utoipa::path(post, path = "/api/v1/admin/influencers/{id}/reinstate", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`.", responses((status = 200, description = "the influencer"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(post, path = "/admin/influencers/{id}/reinstate", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`.", responses((status = 200, body = InfluencerView, description = "the influencer"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn reinstate(
     State(state): State<AppState>,
     admin: RequireRole<Admin>,
@@ -145,14 +147,15 @@ pub async fn reinstate(
     ))
 }
 
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct CommissionRequest {
+    #[schema(value_type = u32, required = true)]
     rate_bps: Option<u32>,
 }
 
 /// Set the influencer's commission rate, in basis points; applies to
 /// conversions recorded from now on.
-#[utoipa::path(put, path = "/api/v1/admin/influencers/{id}/commission", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`. Body `{rate_bps}`.", responses((status = 200, description = "the influencer"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(put, path = "/admin/influencers/{id}/commission", request_body = CommissionRequest, tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`. Body `{rate_bps}`.", responses((status = 200, body = InfluencerView, description = "the influencer"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn set_commission(
     State(state): State<AppState>,
     admin: RequireRole<Admin>,
@@ -166,10 +169,13 @@ pub async fn set_commission(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PayoutRequest {
+    #[schema(value_type = i64, required = true)]
     amount_minor: Option<i64>,
+    #[schema(value_type = String, required = true)]
     currency: Option<String>,
+    #[schema(value_type = String, required = true)]
     reference: Option<String>,
 }
 
@@ -178,7 +184,7 @@ pub struct PayoutRequest {
 /// repeat with the same `reference`, amount and currency (one of the last
 /// 100 payouts) records no second payout and answers 201 alike; any other
 /// use of a reference is 409 `payout_reference_reused`.
-#[utoipa::path(post, path = "/api/v1/admin/influencers/{id}/payouts", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`. Body `{amount_minor, currency, reference}`. Idempotent on `reference` (1 to 255 characters): a repeat with the same amount and currency records no second payout.", responses((status = 201, description = "balances per currency after the payout"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem, description = "payout_exceeds_available, payout_reference_reused"), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/admin/influencers/{id}/payouts", request_body = PayoutRequest, tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`. Body `{amount_minor, currency, reference}`. Idempotent on `reference` (1 to 255 characters): a repeat with the same amount and currency records no second payout.", responses((status = 201, body = Balances, description = "balances per currency after the payout"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem, description = "payout_exceeds_available, payout_reference_reused"), (status = 422, body = Problem)))]
 pub async fn payout(
     State(state): State<AppState>,
     admin: RequireRole<Admin>,
@@ -195,20 +201,10 @@ pub async fn payout(
             "a positive amount is required",
         );
     }
-    let currency = fields
-        .required("currency", body.currency.as_deref())
-        .and_then(|raw| {
-            Currency::parse(&raw)
-                .map_err(|e| fields.push("currency", e.code(), e.to_string()))
-                .ok()
-        });
+    let currency = fields.currency("currency", body.currency.as_deref());
     let reference = fields.required("reference", body.reference.as_deref());
-    fields.finish()?;
-    let (Some(amount), Some(currency), Some(reference)) = (amount, currency, reference) else {
-        return Err(AppError::internal(anyhow::anyhow!(
-            "validated fields missing"
-        )));
-    };
+    let (amount, currency, reference) =
+        fields.finish_with(|| Some((amount?, currency?, reference?)))?;
     let balances = conversions::payout(
         &state,
         id,
@@ -221,7 +217,8 @@ pub async fn payout(
     Ok((StatusCode::CREATED, Json(balances)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InfluencerSearch {
     /// Start of the display name or of a code, any case.
     query: Option<String>,
@@ -234,7 +231,7 @@ pub struct InfluencerSearch {
 }
 
 /// Approved influencers with their figures (role `admin`).
-#[utoipa::path(get, path = "/api/v1/admin/influencers", tag = "admin", security(("bearer" = ["admin"])), description = "Requires role `admin`. `?query=&status=active|suspended&sort=newest|earnings|signups&page=&per_page=`.", responses((status = 200, description = "a page of influencers with figures"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(get, path = "/admin/influencers", params(InfluencerSearch), tag = "admin", security(("bearer" = ["admin"])), description = "Requires role `admin`. `?query=&status=active|suspended&sort=newest|earnings|signups&page=&per_page=`.", responses((status = 200, body = InfluencerPage, description = "a page of influencers with figures"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn list_influencers(
     State(state): State<AppState>,
     _admin: RequireRole<Admin>,
@@ -276,7 +273,7 @@ pub async fn list_influencers(
 }
 
 /// One influencer or applicant with their figures (role `admin`).
-#[utoipa::path(get, path = "/api/v1/admin/influencers/{id}", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`.", responses((status = 200, description = "the influencer with figures"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/admin/influencers/{id}", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])), description = "Requires role `admin`.", responses((status = 200, body = InfluencerSummary, description = "the influencer with figures"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn get_influencer(
     State(state): State<AppState>,
     _admin: RequireRole<Admin>,
@@ -287,8 +284,8 @@ pub async fn get_influencer(
 
 /// Program overview (role `admin`): counts, balances per currency over
 /// all influencers, and the top 10 by earnings.
-#[utoipa::path(get, path = "/api/v1/admin/influencer-program", tag = "admin", security(("bearer" = ["admin"])), description = "Requires role `admin`.",
-    responses((status = 200, description = "totals and the top 10"), (status = 401, body = Problem), (status = 403, body = Problem)))]
+#[utoipa::path(get, path = "/admin/influencer-program", tag = "admin", security(("bearer" = ["admin"])), description = "Requires role `admin`.",
+    responses((status = 200, body = Overview, description = "totals and the top 10"), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn overview(
     State(state): State<AppState>,
     _admin: RequireRole<Admin>,

@@ -1,10 +1,10 @@
 //! `GET /me`: the caller's profile, from the user directory.
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use super::extract::AuthUser;
@@ -13,8 +13,8 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::{on_either, Roles};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/me", get(me))
+pub fn router() -> OpenApiRouter<AppState> {
+    documented_routes![me]
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -29,7 +29,7 @@ pub struct Me {
 }
 
 /// The caller's own account.
-#[utoipa::path(get, path = "/api/v1/me", tag = "account", security(("bearer" = [])),
+#[utoipa::path(get, path = "/me", tag = "account", security(("bearer" = [])),
     responses((status = 200, body = Me), (status = 401, body = Problem)))]
 pub async fn me(
     State(state): State<AppState>,

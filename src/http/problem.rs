@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::request_context::current_request_id;
 use crate::error::{AppError, FieldError};
+use crate::telemetry::Chain;
 
 /// The error body of every endpoint.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -28,7 +29,7 @@ pub struct Problem {
 }
 
 impl AppError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    pub(crate) fn status_and_code(&self) -> (StatusCode, &'static str) {
         use StatusCode as S;
         match self {
             Self::Validation(_) => (S::UNPROCESSABLE_ENTITY, "validation_failed"),
@@ -67,14 +68,14 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let this = match self {
             Self::Internal(error) if crate::error::is_database_unreachable(error.as_ref()) => {
-                tracing::warn!(error = format!("{error:#}"), "database unreachable");
+                tracing::warn!(error = %Chain(error.as_ref()), "database unreachable");
                 Self::DatabaseUnavailable
             }
             other => other,
         };
         let (status, code) = this.status_and_code();
         if let Self::Internal(error) = &this {
-            tracing::error!(error = format!("{error:#}"), "request failed");
+            tracing::error!(error = %Chain(error.as_ref()), "request failed");
         }
         let problem = Problem {
             type_uri: format!("urn:identity:problem:{code}"),

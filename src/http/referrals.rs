@@ -1,12 +1,11 @@
 //! `/referrals/*`: conversions reported by other services (role `service`).
 
-use aggregates::values::Currency;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use super::extract::{ApiJson, ApiPath, RequireRole, Service};
@@ -17,18 +16,21 @@ use crate::program::conversions::{self, ConversionView, ReportedSale};
 use crate::state::AppState;
 use crate::store::Metadata;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/referrals/conversions", post(record))
-        .route("/referrals/conversions/{external_id}/refund", post(refund))
+pub fn router() -> OpenApiRouter<AppState> {
+    documented_routes![record, refund]
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct ConversionRequest {
+    #[schema(value_type = String, required = true)]
     external_id: Option<String>,
+    #[schema(value_type = Uuid, required = true)]
     user_id: Option<Uuid>,
+    #[schema(value_type = i64, required = true)]
     amount_minor: Option<i64>,
+    #[schema(value_type = String, required = true)]
     currency: Option<String>,
+    #[schema(value_type = DateTime<Utc>, required = true)]
     occurred_at: Option<DateTime<Utc>>,
 }
 
@@ -36,7 +38,7 @@ pub struct ConversionRequest {
 /// the same sale is answered exactly like the original (201, same body, as
 /// idempotent replays usually are) and accrues nothing; the same
 /// `external_id` with another sale is 409 `external_id_reused`.
-#[utoipa::path(post, path = "/api/v1/referrals/conversions", tag = "referrals", security(("bearer" = ["service"])), description = "Requires role `service`. Idempotent on `external_id`.", responses((status = 201, description = "the conversion and its commission (also for repeats)"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem, description = "external_id_reused"), (status = 422, body = Problem)))]
+#[utoipa::path(post, path = "/referrals/conversions", request_body = ConversionRequest, tag = "referrals", security(("bearer" = ["service"])), description = "Requires role `service`. Idempotent on `external_id`.", responses((status = 201, body = ConversionView, description = "the conversion and its commission (also for repeats)"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem, description = "external_id_reused"), (status = 422, body = Problem)))]
 pub async fn record(
     State(state): State<AppState>,
     service: RequireRole<Service>,
@@ -51,13 +53,7 @@ pub async fn record(
     if body.amount_minor.is_none() {
         fields.push("amount_minor", "required", "amount_minor is required");
     }
-    let currency = fields
-        .required("currency", body.currency.as_deref())
-        .and_then(|raw| {
-            Currency::parse(&raw)
-                .map_err(|e| fields.push("currency", e.code(), e.to_string()))
-                .ok()
-        });
+    let currency = fields.currency("currency", body.currency.as_deref());
     if body.occurred_at.is_none() {
         fields.push(
             "occurred_at",
@@ -65,25 +61,15 @@ pub async fn record(
             "occurred_at is required (RFC 3339)",
         );
     }
-    fields.finish()?;
-    let (Some(external_id), Some(user_id), Some(amount_minor), Some(currency), Some(occurred_at)) = (
-        external_id,
-        body.user_id,
-        body.amount_minor,
-        currency,
-        body.occurred_at,
-    ) else {
-        return Err(AppError::internal(anyhow::anyhow!(
-            "validated fields missing"
-        )));
-    };
-    let sale = ReportedSale {
-        external_id,
-        user_id,
-        amount_minor,
-        currency,
-        occurred_at,
-    };
+    let sale = fields.finish_with(|| {
+        Some(ReportedSale {
+            external_id: external_id?,
+            user_id: body.user_id?,
+            amount_minor: body.amount_minor?,
+            currency: currency?,
+            occurred_at: body.occurred_at?,
+        })
+    })?;
     let (view, _created) =
         conversions::record(&state, sale, service.actor_metadata(metadata)).await?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -91,7 +77,7 @@ pub async fn record(
 
 /// The sale was refunded in full: its commission is taken back. Repeats
 /// answer the refunded conversion again.
-#[utoipa::path(post, path = "/api/v1/referrals/conversions/{external_id}/refund", tag = "referrals", params(("external_id" = String, Path)), security(("bearer" = ["service"])), description = "Requires role `service`.", responses((status = 200, description = "the refunded conversion"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+#[utoipa::path(post, path = "/referrals/conversions/{external_id}/refund", tag = "referrals", params(("external_id" = String, Path)), security(("bearer" = ["service"])), description = "Requires role `service`.", responses((status = 200, body = ConversionView, description = "the refunded conversion"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn refund(
     State(state): State<AppState>,
     service: RequireRole<Service>,

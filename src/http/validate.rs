@@ -1,6 +1,6 @@
 //! Collects every invalid field of a request body into one 422 answer.
 
-use aggregates::values::{Email, Password, PasswordPolicy, Username, UsernamePolicy};
+use aggregates::values::{Currency, Email, Password, PasswordPolicy, Username, UsernamePolicy};
 
 use crate::error::{AppError, FieldError};
 
@@ -23,6 +23,17 @@ impl Fields {
         }
     }
 
+    /// The values `build` makes of the parsed fields, or every field error
+    /// at once. Each parser above records an error whenever it answers
+    /// `None`, so `build` (which uses `?` on them) only fails when an error
+    /// was recorded; should it fail without one, the answer is still 422.
+    pub fn finish_with<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, AppError> {
+        match (self.errors.is_empty(), build()) {
+            (true, Some(value)) => Ok(value),
+            _ => Err(AppError::Validation(self.errors)),
+        }
+    }
+
     pub fn required(&mut self, field: &str, raw: Option<&str>) -> Option<String> {
         match raw {
             Some(value) if !value.is_empty() => Some(value.to_owned()),
@@ -33,11 +44,27 @@ impl Fields {
         }
     }
 
-    pub fn email(&mut self, field: &str, raw: Option<&str>) -> Option<Email> {
+    /// `raw`, required, parsed by `parse`; its error's code and message
+    /// become the field's.
+    fn parsed<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        raw: Option<&str>,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+        code: impl FnOnce(&E) -> &'static str,
+    ) -> Option<T> {
         let raw = self.required(field, raw)?;
-        Email::parse(&raw)
-            .map_err(|e| self.push(field, e.code(), e.to_string()))
+        parse(&raw)
+            .map_err(|e| self.push(field, code(&e), e.to_string()))
             .ok()
+    }
+
+    pub fn email(&mut self, field: &str, raw: Option<&str>) -> Option<Email> {
+        self.parsed(field, raw, Email::parse, |e| e.code())
+    }
+
+    pub fn currency(&mut self, field: &str, raw: Option<&str>) -> Option<Currency> {
+        self.parsed(field, raw, Currency::parse, |e| e.code())
     }
 
     pub fn username(
@@ -46,10 +73,7 @@ impl Fields {
         raw: Option<&str>,
         policy: &UsernamePolicy,
     ) -> Option<Username> {
-        let raw = self.required(field, raw)?;
-        Username::parse(&raw, policy)
-            .map_err(|e| self.push(field, e.code(), e.to_string()))
-            .ok()
+        self.parsed(field, raw, |raw| Username::parse(raw, policy), |e| e.code())
     }
 
     pub fn password(
@@ -58,10 +82,7 @@ impl Fields {
         raw: Option<&str>,
         policy: &PasswordPolicy,
     ) -> Option<Password> {
-        let raw = self.required(field, raw)?;
-        Password::parse(&raw, policy)
-            .map_err(|e| self.push(field, e.code(), e.to_string()))
-            .ok()
+        self.parsed(field, raw, |raw| Password::parse(raw, policy), |e| e.code())
     }
 
     /// `page` (1-based, default 1) and `per_page` (1-100, default 20).

@@ -9,7 +9,7 @@ use rand::Rng;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{execute, run};
+use super::execute;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::Metadata;
@@ -20,7 +20,7 @@ use crate::store::Metadata;
 const CODE_ATTEMPTS: u32 = 8;
 
 /// An application as its applicant and the admins see it.
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Application {
     pub id: Uuid,
     pub user_id: Uuid,
@@ -36,7 +36,7 @@ pub struct Application {
     pub referral_code: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ApplicationPage {
     pub items: Vec<Application>,
     pub page: u32,
@@ -45,7 +45,7 @@ pub struct ApplicationPage {
 }
 
 /// The answer to a new application.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Submitted {
     pub id: Uuid,
     pub status: &'static str,
@@ -185,7 +185,7 @@ async fn pending_applicant(state: &AppState, id: Uuid) -> Result<Uuid, AppError>
 }
 
 /// The answer to an approval.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Approved {
     pub influencer_id: Uuid,
     pub referral_code: String,
@@ -326,9 +326,10 @@ async fn grant_influencer_role(
         by: metadata.by(),
         at: Utc::now(),
     };
-    // Granting a role to an existing account is never refused.
-    let id = user_id.to_string();
-    let committed = run(&state.users, &id, command, metadata, AppError::internal).await?;
+    let committed = state
+        .users
+        .execute(&user_id.to_string(), command, metadata)
+        .await?;
     Ok(committed.cursor)
 }
 

@@ -14,15 +14,14 @@ use std::collections::BTreeMap;
 use aggregates::conversion::ConversionStatus;
 use aggregates::ledger::Balance;
 use aggregates::values::Currency;
-use aggregates::{Conversion, ConversionCommand, ConversionError, LedgerCommand, LedgerError};
+use aggregates::{Conversion, ConversionCommand, LedgerCommand};
 use chrono::{DateTime, Utc};
 use projections::Cursor;
 use serde::Serialize;
 use uuid::Uuid;
 
 use super::referrals::attribution_of;
-use super::run;
-use crate::error::{AppError, FieldError};
+use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::{ClaimKind, CommandError, Metadata};
 
@@ -38,14 +37,16 @@ pub struct ReportedSale {
 
 /// A conversion and what it earned: the same answer for the first report
 /// and every repeat.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ConversionView {
     pub external_id: String,
     pub user_id: Uuid,
     pub amount_minor: i64,
+    #[schema(value_type = String)]
     pub currency: Currency,
     pub occurred_at: DateTime<Utc>,
     /// `recorded` or `refunded`.
+    #[schema(value_type = String)]
     pub status: ConversionStatus,
     /// Set whenever the buyer was referred, even if nothing was earned.
     pub influencer_id: Option<Uuid>,
@@ -74,64 +75,16 @@ impl ConversionView {
     }
 }
 
-fn conversion_error(error: ConversionError) -> AppError {
-    let field = |name: &str, code: &str| {
-        AppError::Validation(vec![FieldError::new(name, code, error.to_string())])
-    };
-    match error {
-        ConversionError::AmountOutOfRange => field("amount_minor", "out_of_range"),
-        ConversionError::OccurredAtOutOfRange => field("occurred_at", "out_of_range"),
-        ConversionError::OccurredBeforeSignup => field("occurred_at", "before_signup"),
-        ConversionError::InvalidExternalId => field("external_id", "invalid"),
-        ConversionError::ExternalIdReused => AppError::Conflict {
-            code: "external_id_reused",
-            detail: error.to_string(),
-        },
-        ConversionError::NotFound => AppError::NotFound,
-    }
-}
-
-fn ledger_error(error: LedgerError) -> AppError {
-    match error {
-        LedgerError::PayoutExceedsAvailable { .. } => AppError::Conflict {
-            code: "payout_exceeds_available",
-            detail: error.to_string(),
-        },
-        LedgerError::PayoutReferenceReused => AppError::Conflict {
-            code: "payout_reference_reused",
-            detail: error.to_string(),
-        },
-        LedgerError::InvalidReference => AppError::Validation(vec![FieldError::new(
-            "reference",
-            "invalid",
-            error.to_string(),
-        )]),
-        LedgerError::TotalOverflow => AppError::Unprocessable {
-            code: "ledger_total_overflow",
-            detail: error.to_string(),
-        },
-        LedgerError::AmountOutOfRange => AppError::Validation(vec![FieldError::new(
-            "amount_minor",
-            "out_of_range",
-            error.to_string(),
-        )]),
-    }
-}
-
 async fn execute_conversion(
     state: &AppState,
     external_id: &str,
     command: ConversionCommand,
     metadata: &Metadata,
 ) -> Result<crate::store::Committed<Conversion>, AppError> {
-    run(
-        &state.conversions,
-        external_id,
-        command,
-        metadata,
-        conversion_error,
-    )
-    .await
+    Ok(state
+        .conversions
+        .execute(external_id, command, metadata)
+        .await?)
 }
 
 /// Records a reported sale (or answers a repeat with the original result)
@@ -248,7 +201,6 @@ async fn ledger(
         Err(CommandError::Claimed(
             ClaimKind::ConversionAccrual | ClaimKind::ConversionReversal,
         )) => Ok(None),
-        Err(CommandError::Domain(error)) => Err(ledger_error(error)),
         Err(other) => Err(other.into()),
     }
 }
@@ -292,9 +244,11 @@ pub async fn refund(
 }
 
 /// An influencer's balances per currency, after a payout.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Balances {
     pub influencer_id: Uuid,
+    /// Per currency: `{pending, available, paid}` in minor units.
+    #[schema(value_type = Object)]
     pub balances: BTreeMap<Currency, Balance>,
 }
 
@@ -321,14 +275,10 @@ pub async fn payout(
         by: metadata.by(),
         at,
     };
-    let committed = run(
-        &state.ledgers,
-        &id.to_string(),
-        command,
-        &metadata,
-        ledger_error,
-    )
-    .await?;
+    let committed = state
+        .ledgers
+        .execute(&id.to_string(), command, &metadata)
+        .await?;
     state.projections.wait_for(committed.cursor).await;
     Ok(Balances {
         influencer_id: id,

@@ -18,7 +18,7 @@ use crate::state::AppState;
 /// Days in the daily series, today included.
 const SERIES_DAYS: i32 = 90;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CodeStats {
     pub code: String,
     /// `generated` or `vanity`.
@@ -33,7 +33,7 @@ pub struct CodeStats {
     pub earnings: BTreeMap<String, i64>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct BalanceRow {
     #[serde(skip)]
     pub currency: String,
@@ -42,7 +42,7 @@ pub struct BalanceRow {
     pub paid: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Day {
     pub day: NaiveDate,
     pub signups: i64,
@@ -51,7 +51,7 @@ pub struct Day {
     pub earnings: serde_json::Value,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Dashboard {
     pub influencer_id: Uuid,
     pub codes: Vec<CodeStats>,
@@ -198,7 +198,7 @@ async fn daily(state: &AppState, id: Uuid, today: NaiveDate) -> Result<Vec<Day>,
 }
 
 /// One attributed user, as their influencer may see them.
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ReferredUser {
     /// First character and domain only (`a***@example.com`): the influencer
     /// recognises their audience without learning addresses.
@@ -210,7 +210,7 @@ pub struct ReferredUser {
     pub converted: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReferralPage {
     pub items: Vec<ReferredUser>,
     pub page: u32,

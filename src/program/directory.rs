@@ -16,7 +16,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::Dialect;
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct InfluencerSummary {
     pub influencer_id: Uuid,
     pub display_name: String,
@@ -31,7 +31,7 @@ pub struct InfluencerSummary {
     pub earnings: serde_json::Value,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InfluencerPage {
     pub items: Vec<InfluencerSummary>,
     pub page: u32,
@@ -162,7 +162,7 @@ pub async fn get(state: &AppState, id: Uuid) -> Result<InfluencerSummary, AppErr
 }
 
 /// Program totals for admins.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Overview {
     pub influencers_active: i64,
     pub influencers_suspended: i64,

@@ -13,10 +13,11 @@ use crate::state::AppState;
 use crate::store::Metadata;
 
 /// An influencer's program state, as the command endpoints answer it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InfluencerView {
     pub influencer_id: Uuid,
     /// `active` or `suspended`.
+    #[schema(value_type = String)]
     pub status: InfluencerStatus,
     pub commission_rate_bps: u32,
     /// Active codes, the generated one first.

@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use projections::Cursor;
 use uuid::Uuid;
 
-use super::run;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::{ClaimKind, CommandError, Metadata};
@@ -82,10 +81,10 @@ pub async fn attribute_signup(
         code_attributes: true,
         signed_up_at,
     };
-    // Influencers registering a second account through their own code
-    // cannot happen (the account is new), so every refusal is a bug.
-    let id = user_id.to_string();
-    let committed = run(&state.referrals, &id, command, metadata, AppError::internal).await?;
+    let committed = state
+        .referrals
+        .execute(&user_id.to_string(), command, metadata)
+        .await?;
     Ok(committed.cursor)
 }
 
@@ -106,7 +105,6 @@ pub async fn record_verified_signup(
     {
         Ok(committed) => Ok(committed.cursor),
         Err(CommandError::Domain(ReferralError::NotAttributed)) => Ok(None),
-        Err(CommandError::Domain(error)) => Err(AppError::internal(error)),
         Err(other) => Err(other.into()),
     }
 }

@@ -11,6 +11,8 @@ use tokio::sync::watch;
 
 use super::envelope::{message_id, subject, Envelope};
 use super::{checkpoint, NAME};
+use crate::backoff::Backoff;
+use crate::telemetry::Chain;
 
 /// Events published per round trip of acknowledgements.
 const BATCH: i64 = 256;
@@ -54,25 +56,35 @@ impl Relay {
     }
 
     /// Runs until `shutdown` changes. Waits to become the active relay,
-    /// then publishes; every failure is logged and retried after a pause.
+    /// then publishes; failures are retried with a capped exponential
+    /// backoff, and an outage is logged when it starts and when it ends.
     pub async fn run(self, mut wake: watch::Receiver<u64>, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
         loop {
             let outcome = tokio::select! {
-                outcome = self.lead(&mut wake) => outcome,
+                outcome = self.lead(&mut wake, &mut backoff) => outcome,
                 _ = shutdown.changed() => return,
             };
             if let Err(error) = outcome {
-                tracing::warn!(error = %error, "event relay interrupted; retrying");
+                if backoff.failed() {
+                    tracing::warn!(error = %Chain(&error), "event relay interrupted; retrying with backoff");
+                } else {
+                    tracing::debug!(error = %Chain(&error), "event relay still interrupted");
+                }
             }
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = tokio::time::sleep(backoff.pause()) => {}
                 _ = shutdown.changed() => return,
             }
         }
     }
 
     /// Becomes the active relay (or waits) and publishes until an error.
-    async fn lead(&self, wake: &mut watch::Receiver<u64>) -> Result<(), RelayError> {
+    async fn lead(
+        &self,
+        wake: &mut watch::Receiver<u64>,
+        backoff: &mut Backoff,
+    ) -> Result<(), RelayError> {
         let mut leader = self.pool.acquire().await?;
         loop {
             let locked: bool =
@@ -85,7 +97,7 @@ impl Relay {
             tokio::time::sleep(self.config.poll.max(Duration::from_millis(500))).await;
         }
         tracing::info!("this instance is the active event relay");
-        let outcome = self.publish_loop(&mut leader, wake).await;
+        let outcome = self.publish_loop(&mut leader, wake, backoff).await;
         // Release the lock with the connection: close it rather than return
         // it to the pool still holding the lock.
         let _ = leader.close().await;
@@ -96,6 +108,7 @@ impl Relay {
         &self,
         leader: &mut PoolConnection<Postgres>,
         wake: &mut watch::Receiver<u64>,
+        backoff: &mut Backoff,
     ) -> Result<(), RelayError> {
         let client = async_nats::ConnectOptions::new()
             .connection_timeout(Duration::from_secs(2))
@@ -118,6 +131,9 @@ impl Relay {
             .execute(&mut **leader)
             .await?;
         let mut cursor = checkpoint(&mut **leader).await?;
+        if backoff.succeeded() {
+            tracing::info!("event relay connected again");
+        }
         loop {
             let events = read_after(leader, cursor, BATCH).await?;
             let Some(last) = events.last().map(StoredEvent::cursor) else {

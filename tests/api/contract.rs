@@ -17,7 +17,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Map, Value};
 
 use crate::helpers::*;
-use crate::nats::{consume, Received, SHARED_NATS};
+use crate::nats::{consume, Received};
 
 const EVENTS_DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/events.md");
 
@@ -212,7 +212,13 @@ async fn published_events(app: &TestApp, durable: &str) -> Vec<Received> {
     })
     .unwrap();
     let expected = usize::try_from(expected).unwrap();
-    let received = consume(SHARED_NATS, &app.config.relay.stream, durable, expected).await;
+    let received = consume(
+        &crate::helpers::nats_url(),
+        &app.config.relay.stream,
+        durable,
+        expected,
+    )
+    .await;
     assert_eq!(received.len(), expected, "every committed event arrived");
     received
 }

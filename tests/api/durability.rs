@@ -6,6 +6,7 @@ use reqwest::StatusCode;
 
 use crate::helpers::*;
 use crate::projections::assert_rebuilds_equal_live;
+use crate::smtp::Codes as _;
 
 struct Server {
     child: Child,
@@ -27,7 +28,7 @@ async fn start(database_url: &str, smtp_port: u16, data_dir: &std::path::Path) -
 
 #[tokio::test]
 async fn acknowledged_accounts_survive_sigkill_and_projections_match_their_rebuild() {
-    let smtp = SmtpSink::start().await;
+    let smtp = SmtpSink::start().await.expect("SMTP sink");
     let data_dir = tempfile::tempdir().unwrap();
     let url = new_database_url(data_dir.path()).await;
     let mut server = start(&url, smtp.port(), data_dir.path()).await;
@@ -80,7 +81,7 @@ async fn acknowledged_accounts_survive_sigkill_and_projections_match_their_rebui
 #[tokio::test]
 async fn registrations_acknowledged_under_load_survive_sigkill_and_projections_match_their_rebuild()
 {
-    let smtp = SmtpSink::start().await;
+    let smtp = SmtpSink::start().await.expect("SMTP sink");
     let data_dir = tempfile::tempdir().unwrap();
     let url = new_database_url(data_dir.path()).await;
     let mut server = start(&url, smtp.port(), data_dir.path()).await;

@@ -16,7 +16,7 @@ fn through(proxy: &TcpProxy, url: &str) -> String {
 /// Defect 9: with PostgreSQL down the API answered 500 after 5 s.
 #[tokio::test]
 async fn the_api_answers_503_within_2_s_while_postgres_is_unreachable_and_recovers() {
-    let proxy = TcpProxy::start("127.0.0.1:5432").await;
+    let proxy = TcpProxy::start(&crate::helpers::postgres_addr()).await;
     let app = spawn_app_with(|c| c.database_url = through(&proxy, &c.database_url)).await;
     let account = app.create_account().await;
     proxy.cut();
@@ -98,7 +98,7 @@ const GRACE_SECS: u64 = 3;
 /// PostgreSQL down, forever with a stalled projection).
 #[tokio::test]
 async fn sigterm_exits_within_the_grace_with_postgres_unreachable_and_a_projection_stalled() {
-    let proxy = TcpProxy::start("127.0.0.1:5432").await;
+    let proxy = TcpProxy::start(&crate::helpers::postgres_addr()).await;
     let (mut child, address, url, _data_dir) = binary_through(&proxy).await;
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
     sqlx::query(
@@ -134,7 +134,7 @@ async fn sigterm_exits_within_the_grace_with_postgres_unreachable_and_a_projecti
 
 #[tokio::test]
 async fn sigterm_exits_cleanly_once_postgres_is_back() {
-    let proxy = TcpProxy::start("127.0.0.1:5432").await;
+    let proxy = TcpProxy::start(&crate::helpers::postgres_addr()).await;
     let (mut child, address, _url, _data_dir) = binary_through(&proxy).await;
     proxy.cut();
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use crate::smtp::Codes as _;
 use identity::config::Config;
 use identity::ratelimit::{Limit, RateLimits};
 use identity::startup::Application;
@@ -27,7 +28,19 @@ pub(crate) use on_db;
 pub use crate::smtp::SmtpSink;
 
 pub const PASSWORD: &str = "Correct-Horse-9!";
-const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// PostgreSQL for the tests, `host:port` (user `postgres`, trust auth):
+/// `IDENTITY_TEST_POSTGRES`, by default 127.0.0.1:5432, so the tests can
+/// run beside another PostgreSQL.
+pub fn postgres_addr() -> String {
+    std::env::var("IDENTITY_TEST_POSTGRES").unwrap_or_else(|_| "127.0.0.1:5432".to_owned())
+}
+
+/// NATS with JetStream for the tests: `IDENTITY_TEST_NATS_URL`, by default
+/// nats://127.0.0.1:4222.
+pub fn nats_url() -> String {
+    std::env::var("IDENTITY_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
+}
 
 /// Everything logged by any test in this binary (JSON lines), so tests can
 /// check that no secret was ever logged. Printed too when `TEST_LOG` is set.
@@ -139,16 +152,17 @@ pub async fn open_database(url: &str) -> identity::store::Database {
 /// A new, empty database for one test.
 pub async fn create_database() -> (String, String) {
     let name = format!("identity_test_{}", Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect(ADMIN_URL)
+    let addr = postgres_addr();
+    let mut admin = PgConnection::connect(&format!("postgres://postgres@{addr}/postgres"))
         .await
-        .expect("PostgreSQL must be running on 127.0.0.1:5432 (see README)");
+        .unwrap_or_else(|e| panic!("PostgreSQL must be running on {addr} (see README): {e}"));
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut admin)
         .await
         .expect("create test database");
     (
         name.clone(),
-        format!("postgres://postgres@127.0.0.1:5432/{name}?sslmode=disable"),
+        format!("postgres://postgres@{addr}/{name}?sslmode=disable"),
     )
 }
 
@@ -205,7 +219,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     log_buffer();
     crate::nats::delete_stale_test_streams().await;
-    let smtp = SmtpSink::start().await;
+    let smtp = SmtpSink::start().await.expect("SMTP sink");
     let data_dir = tempfile::tempdir().expect("temp dir");
     let url = new_database_url(data_dir.path()).await;
     let mut config = test_config(&url, smtp.port(), data_dir.path());
@@ -534,9 +548,17 @@ impl TestApp {
     /// A verified account holding `role`, logged in again so its access
     /// token carries the role. Granted the way operators bootstrap admins.
     pub async fn create_account_with_role(&self, role: &str) -> Account {
-        let mut account = self.create_account().await;
+        let account = self.create_account().await;
+        self.grant_and_login(account, role).await
+    }
+
+    /// Grants `role` to `account` as operators do (`admin grant-role`),
+    /// waits for the login read model to hold it, and logs in again so the
+    /// access token carries it.
+    pub async fn grant_and_login(&self, mut account: Account, role: &str) -> Account {
         let email = format!("{}@example.com", account.username);
-        identity::bootstrap::grant_role(self.db.clone(), &email, role)
+        let parsed = aggregates::user::Role::parse(role).expect("a role");
+        identity::bootstrap::grant_role(self.db.clone(), &email, parsed)
             .await
             .expect("grant role");
         eventually(Duration::from_secs(5), || async {

@@ -4,6 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
+use crate::smtp::Codes as _;
 
 #[tokio::test]
 async fn health_live_and_ready_answer_200() {
@@ -16,7 +17,7 @@ async fn health_live_and_ready_answer_200() {
 
 #[tokio::test]
 async fn health_ready_answers_503_while_postgres_is_unreachable() {
-    let proxy = crate::tcp_proxy::TcpProxy::start("127.0.0.1:5432").await;
+    let proxy = crate::tcp_proxy::TcpProxy::start(&crate::helpers::postgres_addr()).await;
     let through_proxy = format!(":{}/", proxy.port());
     let app =
         spawn_app_with(|c| c.database_url = c.database_url.replace(":5432/", &through_proxy)).await;
@@ -93,7 +94,7 @@ async fn signing_keys_survive_a_restart_and_are_stored_sealed() {
     // Two processes one after the other on the same database and data
     // directory (a SQLite file has one server at a time): a token signed by
     // the first is accepted by the second, which made no key of its own.
-    let smtp = SmtpSink::start().await;
+    let smtp = SmtpSink::start().await.expect("SMTP sink");
     let data_dir = tempfile::tempdir().unwrap();
     let url = new_database_url(data_dir.path()).await;
     let env = [

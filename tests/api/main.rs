@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admin;
+mod cli;
 mod concurrency;
 mod contract;
 mod conversions;
@@ -25,6 +26,7 @@ mod log_order;
 mod migrations;
 mod multi_instance;
 mod nats;
+mod openapi;
 mod optional_parts;
 mod projection_failures;
 mod projections;

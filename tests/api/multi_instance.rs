@@ -92,7 +92,7 @@ async fn with_two_instances_every_event_is_published_once_and_in_order() {
         .await
         .unwrap();
     let received = crate::nats::consume(
-        crate::nats::SHARED_NATS,
+        &crate::helpers::nats_url(),
         &app.config.relay.stream,
         "two-instances",
         expected as usize,

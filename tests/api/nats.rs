@@ -10,8 +10,6 @@ use serde_json::Value;
 
 use crate::helpers::eventually;
 
-pub const SHARED_NATS: &str = "nats://127.0.0.1:4222";
-
 /// A JetStream server of the test's own, on a random port, keeping its
 /// store in a temporary directory across restarts.
 pub struct PrivateNats {
@@ -148,7 +146,7 @@ const STALE_STREAMS_PER_RUN: usize = 300;
 pub async fn delete_stale_test_streams() {
     static ONCE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
     ONCE.get_or_init(|| async {
-        let Ok(client) = async_nats::connect(SHARED_NATS).await else {
+        let Ok(client) = async_nats::connect(crate::helpers::nats_url()).await else {
             return;
         };
         let context = jetstream::new(client);

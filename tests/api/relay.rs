@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::helpers::*;
-use crate::nats::{consume, PrivateNats, Received, SHARED_NATS};
+use crate::nats::{consume, PrivateNats, Received};
 
 async fn event_count(app: &TestApp) -> usize {
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
@@ -66,7 +66,13 @@ async fn every_committed_event_is_published_with_its_envelope_subject_and_messag
     );
     wait_until_published(&app).await;
     let expected = event_count(&app).await;
-    let received = consume(SHARED_NATS, &app.config.relay.stream, "auditor", expected).await;
+    let received = consume(
+        &crate::helpers::nats_url(),
+        &app.config.relay.stream,
+        "auditor",
+        expected,
+    )
+    .await;
     assert_exactly_once_in_order(&app, &received).await;
 
     let prefix = &app.config.relay.subject_prefix;
@@ -156,7 +162,7 @@ async fn commands_succeed_while_nats_is_down_and_every_event_is_published_once_i
 #[tokio::test]
 async fn a_relay_killed_between_publish_and_checkpoint_loses_nothing_and_duplicates_nothing() {
     let (_, url) = create_database().await;
-    let smtp = SmtpSink::start().await;
+    let smtp = SmtpSink::start().await.expect("SMTP sink");
     let data = tempfile::tempdir().unwrap();
     let tag = uuid::Uuid::new_v4().simple().to_string();
     let stream = format!("TEST_{tag}");
@@ -166,7 +172,7 @@ async fn a_relay_killed_between_publish_and_checkpoint_loses_nothing_and_duplica
             ("IDENTITY_DATABASE_URL", url.clone()),
             ("IDENTITY_SMTP_PORT", smtp.port().to_string()),
             ("IDENTITY_DATA_DIR", data.path().display().to_string()),
-            ("IDENTITY_NATS_URL", "nats://127.0.0.1:4222".to_owned()),
+            ("IDENTITY_NATS_URL", crate::helpers::nats_url()),
             ("IDENTITY_NATS_STREAM", stream.clone()),
             ("IDENTITY_NATS_SUBJECT_PREFIX", prefix.clone()),
             ("IDENTITY_NATS_MAX_AGE_SECS", "600".to_owned()),
@@ -220,7 +226,13 @@ async fn a_relay_killed_between_publish_and_checkpoint_loses_nothing_and_duplica
         (moved == head).then_some(())
     })
     .await;
-    let received = consume(SHARED_NATS, &stream, "after-crash", expected as usize).await;
+    let received = consume(
+        &crate::helpers::nats_url(),
+        &stream,
+        "after-crash",
+        expected as usize,
+    )
+    .await;
     let ids: HashSet<&str> = received.iter().map(|r| r.msg_id.as_str()).collect();
     assert_eq!(
         received.len(),

@@ -8,17 +8,17 @@ use tokio::task::JoinHandle;
 
 pub struct TcpProxy {
     port: u16,
-    upstream: &'static str,
+    upstream: Arc<str>,
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
 impl TcpProxy {
-    pub async fn start(upstream: &'static str) -> Self {
+    pub async fn start(upstream: &str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let proxy = Self {
             port,
-            upstream,
+            upstream: upstream.into(),
             tasks: Arc::default(),
         };
         proxy.serve(listener);
@@ -26,12 +26,13 @@ impl TcpProxy {
     }
 
     fn serve(&self, listener: TcpListener) {
-        let upstream = self.upstream;
+        let upstream = self.upstream.clone();
         let registry = self.tasks.clone();
         let acceptor = tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
+                let upstream = upstream.clone();
                 let pipe = tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(upstream).await {
+                    if let Ok(mut outbound) = TcpStream::connect(&*upstream).await {
                         let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                     }
                 });

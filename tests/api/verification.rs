@@ -6,6 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 
 use crate::helpers::*;
+use crate::smtp::Codes as _;
 
 async fn registered(app: &TestApp) -> String {
     app.register_unverified().await

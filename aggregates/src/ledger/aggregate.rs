@@ -173,11 +173,10 @@ impl Ledger {
             }
             | LedgerCommand::Reverse {
                 commission_minor, ..
-            } => Some(*commission_minor),
-            LedgerCommand::RecordPayout { amount_minor, .. } => Some(*amount_minor),
-            LedgerCommand::ReleaseMatured { .. } => None,
+            } => *commission_minor,
+            LedgerCommand::RecordPayout { amount_minor, .. } => *amount_minor,
         };
-        if amount.is_some_and(|amount| !(1..=MAX_AMOUNT_MINOR).contains(&amount)) {
+        if !(1..=MAX_AMOUNT_MINOR).contains(&amount) {
             return Err(LedgerError::AmountOutOfRange);
         }
         if let LedgerCommand::Accrue {
@@ -216,7 +215,6 @@ impl Ledger {
                 .payout(amount_minor, currency, reference, by, at)?
                 .into_iter()
                 .collect(),
-            LedgerCommand::ReleaseMatured { .. } => vec![],
         })
     }
 

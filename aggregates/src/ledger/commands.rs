@@ -36,18 +36,14 @@ pub enum LedgerCommand {
         by: String,
         at: DateTime<Utc>,
     },
-    /// Only release matured earnings (for a nightly job, so available
-    /// balances are current in projections without waiting for activity).
-    ReleaseMatured { at: DateTime<Utc> },
 }
 
 impl LedgerCommand {
     pub fn at(&self) -> DateTime<Utc> {
         match self {
-            Self::Accrue { at, .. }
-            | Self::Reverse { at, .. }
-            | Self::RecordPayout { at, .. }
-            | Self::ReleaseMatured { at } => *at,
+            Self::Accrue { at, .. } | Self::Reverse { at, .. } | Self::RecordPayout { at, .. } => {
+                *at
+            }
         }
     }
 }

@@ -177,18 +177,6 @@ fn balances_keep_earnings_pending_until_the_hold_expires_then_available() {
 }
 
 #[test]
-fn release_matured_rolls_due_buckets_into_available_when_the_clock_passes_them() {
-    LedgerTest::with(())
-        .given(vec![accrued("pi_1", 1_000)])
-        .when(LedgerCommand::ReleaseMatured { at: noon(31) })
-        .then_expect_events(vec![released(1_000, 31)]);
-    LedgerTest::with(())
-        .given(vec![accrued("pi_1", 1_000)])
-        .when(LedgerCommand::ReleaseMatured { at: noon(30) })
-        .then_expect_events(vec![]);
-}
-
-#[test]
 fn released_state_matches_balances_after_the_release_is_applied() {
     let ledger = state(vec![accrued("pi_1", 1_000), released(1_000, 31)]);
     assert!(ledger.accounts[&eur()].pending.is_empty());

@@ -10,6 +10,7 @@ use sqlx::{PgConnection, PgPool};
 use crate::store::append::{Append, CommitError};
 use crate::store::import::ImportError;
 use crate::store::{Claim, StoreError, StoredAggregate};
+use crate::telemetry::Chain;
 
 /// The current state of one aggregate and its last sequence number.
 pub async fn load<A: StoredAggregate>(pool: &PgPool, id: &str) -> Result<(A, i64), StoreError> {
@@ -34,7 +35,7 @@ pub async fn load<A: StoredAggregate>(pool: &PgPool, id: &str) -> Result<(A, i64
         Some((_, sequence, payload)) => match serde_json::from_value::<A>(payload) {
             Ok(state) => (state, sequence),
             Err(error) => {
-                tracing::warn!(aggregate = A::TYPE, %error, "unreadable snapshot; replaying the stream");
+                tracing::warn!(aggregate = A::TYPE, error = %Chain(&error), "unreadable snapshot; replaying the stream");
                 return replay(pool, id).await;
             }
         },

@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 
 use crate::store::append::{Append, CommitError};
 use crate::store::{Claim, StoreError, StoredAggregate};
+use crate::telemetry::Chain;
 
 /// The current state of one aggregate and its last sequence number.
 pub async fn load<A: StoredAggregate>(pool: &SqlitePool, id: &str) -> Result<(A, i64), StoreError> {
@@ -40,7 +41,7 @@ pub async fn load<A: StoredAggregate>(pool: &SqlitePool, id: &str) -> Result<(A,
         Some((sequence, payload)) => match serde_json::from_str::<A>(&payload) {
             Ok(state) => (state, sequence),
             Err(error) => {
-                tracing::warn!(aggregate = A::TYPE, %error, "unreadable snapshot; replaying the stream");
+                tracing::warn!(aggregate = A::TYPE, error = %Chain(&error), "unreadable snapshot; replaying the stream");
                 (A::default(), 0)
             }
         },
