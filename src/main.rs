@@ -19,9 +19,9 @@ async fn main() -> std::process::ExitCode {
     match cli::run(cli, config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(error = %telemetry::Chain(error.as_ref()), "identity failed");
-            // Also one plain line on stderr, for whoever started it by hand.
-            eprintln!("identity: {error:#}");
+            // One plain line on stderr (where the logs go too), with the
+            // whole cause chain: what a person or a supervisor reads.
+            eprintln!("identity: {}", telemetry::Chain(error.as_ref()));
             std::process::ExitCode::FAILURE
         }
     }
