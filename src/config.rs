@@ -202,6 +202,20 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(&lookup);
         let mut c = Self::default();
+        c.read_storage(&env)?;
+        c.read_http(&env)?;
+        c.read_smtp(&env)?;
+        c.read_accounts(&env)?;
+        c.read_limits(&env)?;
+        c.read_program(&env)?;
+        c.read_operations(&env)?;
+        c.read_relay(&env)?;
+        Ok(c)
+    }
+
+    /// The data directory and the database.
+    fn read_storage(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        let c = self;
         env.set(&mut c.data_dir, "IDENTITY_DATA_DIR")?;
         // Unset: the embedded default, a SQLite file in the data directory.
         c.database_url = env
@@ -214,10 +228,27 @@ impl Config {
             env.set(&mut n, "IDENTITY_DB_MAX_CONNECTIONS")?;
             c.db_max_connections = Some(n);
         }
+        Ok(())
+    }
+
+    /// Where the service listens and who it says it is.
+    fn read_http(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        let c = self;
         env.set(&mut c.listen_addr, "IDENTITY_LISTEN_ADDR")?;
         env.set(&mut c.public_url, "IDENTITY_PUBLIC_URL")?;
         env.set(&mut c.audience, "IDENTITY_AUDIENCE")?;
         c.secret_hex = env.var("IDENTITY_SECRET");
+        env.set(&mut c.hsts, "IDENTITY_HSTS")?;
+        env.set(
+            &mut c.bench_skip_revocation_check,
+            "IDENTITY_BENCH_SKIP_REVOCATION_CHECK",
+        )?;
+        Ok(())
+    }
+
+    /// Outgoing mail.
+    fn read_smtp(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        let c = self;
         c.smtp_enabled = env.var("IDENTITY_SMTP_HOST").is_some();
         env.set(&mut c.smtp.host, "IDENTITY_SMTP_HOST")?;
         env.set(&mut c.smtp.port, "IDENTITY_SMTP_PORT")?;
@@ -226,6 +257,12 @@ impl Config {
         c.smtp.username = env.var("IDENTITY_SMTP_USERNAME");
         c.smtp.password = env.var("IDENTITY_SMTP_PASSWORD");
         env.millis(&mut c.smtp.timeout, "IDENTITY_SMTP_TIMEOUT_MS")?;
+        Ok(())
+    }
+
+    /// Tokens, codes, username and password policies, hashing, lockout.
+    fn read_accounts(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        let c = self;
         env.secs(&mut c.tokens.access_ttl, "IDENTITY_ACCESS_TOKEN_TTL_SECS")?;
         env.secs(&mut c.tokens.refresh_ttl, "IDENTITY_REFRESH_TOKEN_TTL_SECS")?;
         env.secs(&mut c.tokens.refresh_grace, "IDENTITY_REFRESH_GRACE_SECS")?;
@@ -250,6 +287,12 @@ impl Config {
         let mut lock_secs = c.lockout.lock_duration.num_seconds();
         env.set(&mut lock_secs, "IDENTITY_LOCKOUT_SECS")?;
         c.lockout.lock_duration = chrono::Duration::seconds(lock_secs);
+        Ok(())
+    }
+
+    /// Rate limits and the proxies in front.
+    fn read_limits(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        let c = self;
         env.set(&mut c.rate_limits.api_per_ip, "IDENTITY_RATE_LIMIT_API")?;
         env.set(
             &mut c.rate_limits.login_per_identifier,
@@ -264,6 +307,12 @@ impl Config {
             "IDENTITY_RATE_LIMIT_EMAIL_CODES",
         )?;
         env.set(&mut c.trusted_proxy_hops, "IDENTITY_TRUSTED_PROXY_HOPS")?;
+        Ok(())
+    }
+
+    /// The influencer program's rules.
+    fn read_program(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        let c = self;
         env.days(
             &mut c.program.reapply_after,
             "IDENTITY_PROGRAM_REAPPLY_DAYS",
@@ -283,12 +332,24 @@ impl Config {
             .map_err(|_| {
                 ConfigError::unparsable("IDENTITY_PROGRAM_COMMISSION_BPS", &bps.to_string())
             })?;
+        Ok(())
+    }
+
+    /// Projections, shutdown and logs.
+    fn read_operations(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        let c = self;
         env.millis(&mut c.projection_poll, "IDENTITY_PROJECTION_POLL_MS")?;
         env.secs(&mut c.shutdown_grace, "IDENTITY_SHUTDOWN_GRACE_SECS")?;
         env.set(&mut c.log_filter, "IDENTITY_LOG")?;
         if tracing_subscriber::EnvFilter::try_new(&c.log_filter).is_err() {
             return Err(ConfigError::unparsable("IDENTITY_LOG", &c.log_filter));
         }
+        Ok(())
+    }
+
+    /// The NATS relay: optional, since the HTTP feed serves without it.
+    fn read_relay(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        let c = self;
         // NATS is optional: without a URL the feed over HTTP is the way out.
         c.relay_enabled = env.var("IDENTITY_NATS_URL").is_some();
         env.set(&mut c.relay_enabled, "IDENTITY_RELAY_ENABLED")?;
@@ -310,12 +371,7 @@ impl Config {
             &mut c.relay.crash_after_publish,
             "IDENTITY_RELAY_CRASH_AFTER_PUBLISH",
         )?;
-        env.set(&mut c.hsts, "IDENTITY_HSTS")?;
-        env.set(
-            &mut c.bench_skip_revocation_check,
-            "IDENTITY_BENCH_SKIP_REVOCATION_CHECK",
-        )?;
-        Ok(c)
+        Ok(())
     }
 }
 

@@ -73,91 +73,10 @@ impl Application {
             Some(hex) => ServerSecret::from_hex(hex)?,
             None => ServerSecret::load_or_create(&config.data_dir)?,
         };
-        let tokens = TokenIssuer::load(
-            &db,
-            &secret.derive(KeyPurpose::SigningKeySeal),
-            config.public_url.clone(),
-            config.audience.clone(),
-            config.tokens.access_ttl,
-        )
-        .await?;
-        let appended = Arc::new(watch::channel(0u64).0);
         let (shutdown, _) = watch::channel(false);
-        let projector = Projector::new(db.projection_store(), projections::all()).await?;
-        projector.catch_up().await?;
-        let progress = projector.progress();
-        let mut tasks = vec![tokio::spawn(projector.run(
-            appended.subscribe(),
-            config.projection_poll,
-            shutdown.subscribe(),
-        ))];
-        // Access-token lifetime, the verifier's 30 s leeway, and a margin for
-        // clocks that disagree between instances.
-        let revocations = Arc::new(Revocations::new(
-            config.tokens.access_ttl + Duration::from_secs(30 + 60),
-        ));
-        let lag = LagMonitor::new(progress.clone());
-        tasks.push(tokio::spawn(lag.clone().run(
-            db.clone(),
-            config.relay_enabled,
-            config.projection_poll,
-            shutdown.subscribe(),
-        )));
-        let revocations_from = revocations.load(&db).await?;
-        tasks.push(tokio::spawn(revocations.clone().follow(
-            db.clone(),
-            revocations_from,
-            appended.subscribe(),
-            config.projection_poll,
-            shutdown.subscribe(),
-        )));
-        if config.relay_enabled {
-            // The relay's leader election and checkpoint are PostgreSQL's
-            // (advisory lock, transaction ids); on SQLite the HTTP feed
-            // serves downstream services.
-            let Some(pool) = db.postgres() else {
-                anyhow::bail!(
-                    "IDENTITY_NATS_URL: the NATS relay needs the PostgreSQL backend; unset it to use the HTTP feed on SQLite"
-                );
-            };
-            let relay = Relay::new(pool.clone(), config.relay.clone());
-            tasks.push(tokio::spawn(
-                relay.run(appended.subscribe(), shutdown.subscribe()),
-            ));
-        }
-        let state = AppState::new(Inner {
-            users: Repository::new(db.clone(), appended.clone()),
-            sessions: Repository::new(db.clone(), appended.clone()),
-            audits: Repository::new(db.clone(), appended.clone()),
-            influencers: Repository::new(db.clone(), appended.clone()),
-            referrals: Repository::new(db.clone(), appended.clone()),
-            conversions: Repository::new(db.clone(), appended.clone()),
-            ledgers: Repository::new(db.clone(), appended.clone()),
-            hasher: PasswordHasher::new(&config.argon2)?,
-            tokens,
-            revocations,
-            codes: OneTimeCodes::new(
-                db.clone(),
-                secret.derive(KeyPurpose::OneTimeCodes),
-                config.codes.ttl,
-                config.codes.max_attempts,
-            ),
-            cooldowns: Cooldowns::new(db.clone(), secret.derive(KeyPurpose::RateLimitKeys)),
-            mailer: Mailer::new(&config)?,
-            login_bookkeeping: Default::default(),
-            limiter: RateLimiter::new(db.clone(), secret.derive(KeyPurpose::RateLimitKeys)),
-            projections: ProjectionWaiter::new(
-                progress.into_iter().map(|(_, rx)| rx).collect(),
-                READ_YOUR_WRITES_TIMEOUT,
-            ),
-            lag,
-            successor_key: secret.derive(KeyPurpose::RefreshSuccessors),
-            appended,
-            shutdown: shutdown.subscribe(),
-            db,
-            config: config.clone(),
-        });
-        tasks.push(tokio::spawn(
+        let mut background = Background::start(&db, &config, &shutdown).await?;
+        let state = app_state(db, &config, &secret, &background, &shutdown).await?;
+        background.tasks.push(tokio::spawn(
             state
                 .limiter
                 .clone()
@@ -170,7 +89,7 @@ impl Application {
             listener,
             router: crate::http::router(state),
             shutdown,
-            tasks,
+            tasks: background.tasks,
             grace: config.shutdown_grace,
             _lock: lock,
         })
@@ -235,6 +154,132 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// The loops that run beside the HTTP server: projections (caught up
+/// before anything listens), lag figures, revocations, and the relay.
+struct Background {
+    tasks: Vec<JoinHandle<()>>,
+    appended: Arc<watch::Sender<u64>>,
+    progress: Vec<watch::Receiver<projections::Progress>>,
+    lag: LagMonitor,
+    revocations: Arc<Revocations>,
+}
+
+impl Background {
+    async fn start(
+        db: &Database,
+        config: &Config,
+        shutdown: &watch::Sender<bool>,
+    ) -> anyhow::Result<Self> {
+        let appended = Arc::new(watch::channel(0u64).0);
+        let projector = Projector::new(db.projection_store(), projections::all()).await?;
+        projector.catch_up().await?;
+        let progress = projector.progress();
+        let mut tasks = vec![tokio::spawn(projector.run(
+            appended.subscribe(),
+            config.projection_poll,
+            shutdown.subscribe(),
+        ))];
+        let lag = LagMonitor::new(progress.clone());
+        tasks.push(tokio::spawn(lag.clone().run(
+            db.clone(),
+            config.relay_enabled,
+            config.projection_poll,
+            shutdown.subscribe(),
+        )));
+        // Access-token lifetime, the verifier's 30 s leeway, and a margin for
+        // clocks that disagree between instances.
+        let revocations = Arc::new(Revocations::new(
+            config.tokens.access_ttl + Duration::from_secs(30 + 60),
+        ));
+        let revocations_from = revocations.load(db).await?;
+        tasks.push(tokio::spawn(revocations.clone().follow(
+            db.clone(),
+            revocations_from,
+            appended.subscribe(),
+            config.projection_poll,
+            shutdown.subscribe(),
+        )));
+        if config.relay_enabled {
+            tasks.push(spawn_relay(db, config, &appended, shutdown)?);
+        }
+        Ok(Self {
+            tasks,
+            appended,
+            progress: progress.into_iter().map(|(_, rx)| rx).collect(),
+            lag,
+            revocations,
+        })
+    }
+}
+
+/// The NATS relay. Its leader election and checkpoint are PostgreSQL's
+/// (advisory lock, transaction ids); on SQLite the HTTP feed serves
+/// downstream services.
+fn spawn_relay(
+    db: &Database,
+    config: &Config,
+    appended: &watch::Sender<u64>,
+    shutdown: &watch::Sender<bool>,
+) -> anyhow::Result<JoinHandle<()>> {
+    let Some(pool) = db.postgres() else {
+        anyhow::bail!(
+            "IDENTITY_NATS_URL: the NATS relay needs the PostgreSQL backend; unset it to use the HTTP feed on SQLite"
+        );
+    };
+    let relay = Relay::new(pool.clone(), config.relay.clone());
+    Ok(tokio::spawn(
+        relay.run(appended.subscribe(), shutdown.subscribe()),
+    ))
+}
+
+/// What every request handler shares.
+async fn app_state(
+    db: Database,
+    config: &Config,
+    secret: &ServerSecret,
+    background: &Background,
+    shutdown: &watch::Sender<bool>,
+) -> anyhow::Result<AppState> {
+    let tokens = TokenIssuer::load(
+        &db,
+        &secret.derive(KeyPurpose::SigningKeySeal),
+        config.public_url.clone(),
+        config.audience.clone(),
+        config.tokens.access_ttl,
+    )
+    .await?;
+    let appended = &background.appended;
+    Ok(AppState::new(Inner {
+        users: Repository::new(db.clone(), appended.clone()),
+        sessions: Repository::new(db.clone(), appended.clone()),
+        audits: Repository::new(db.clone(), appended.clone()),
+        influencers: Repository::new(db.clone(), appended.clone()),
+        referrals: Repository::new(db.clone(), appended.clone()),
+        conversions: Repository::new(db.clone(), appended.clone()),
+        ledgers: Repository::new(db.clone(), appended.clone()),
+        hasher: PasswordHasher::new(&config.argon2)?,
+        tokens,
+        revocations: background.revocations.clone(),
+        codes: OneTimeCodes::new(
+            db.clone(),
+            secret.derive(KeyPurpose::OneTimeCodes),
+            config.codes.ttl,
+            config.codes.max_attempts,
+        ),
+        cooldowns: Cooldowns::new(db.clone(), secret.derive(KeyPurpose::RateLimitKeys)),
+        mailer: Mailer::new(config)?,
+        login_bookkeeping: Default::default(),
+        limiter: RateLimiter::new(db.clone(), secret.derive(KeyPurpose::RateLimitKeys)),
+        projections: ProjectionWaiter::new(background.progress.clone(), READ_YOUR_WRITES_TIMEOUT),
+        lag: background.lag.clone(),
+        successor_key: secret.derive(KeyPurpose::RefreshSuccessors),
+        appended: appended.clone(),
+        shutdown: shutdown.subscribe(),
+        db,
+        config: config.clone(),
+    }))
 }
 
 /// Connects to the configured database, creating it first if it does not

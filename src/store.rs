@@ -14,6 +14,7 @@ pub mod codes;
 mod database;
 mod dialect;
 pub mod directory;
+pub mod earnings;
 pub mod hot;
 pub mod import;
 pub mod keys;

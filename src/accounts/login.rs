@@ -66,27 +66,15 @@ pub async fn login(
     // must take the same time (`timing`).
     let check_started = Instant::now();
     let Some(account) = super::find_login(state, &identifier).await? else {
-        let hashing_started = Instant::now();
-        state
-            .hasher
-            .verify_dummy(password)
-            .await
-            .map_err(AppError::internal)?;
-        let hashing = hashing_started.elapsed();
-        state
-            .login_bookkeeping
-            .wait_like_a_known_account(check_started, hashing)
-            .await;
-        return Err(AppError::InvalidCredentials);
+        return Err(unknown_identifier(state, password, check_started).await);
     };
     metadata
         .actor
         .get_or_insert_with(|| account.user_id.to_string());
     let id = account.user_id.to_string();
-    let policy = state.config.lockout;
     let start = UserCommand::StartPasswordCheck {
         at: Utc::now(),
-        policy,
+        policy: state.config.lockout,
     };
     let user = state.users.execute(&id, start, &metadata).await?.state;
     let hashing_started = Instant::now();
@@ -98,14 +86,7 @@ pub async fn login(
     let hashing = hashing_started.elapsed();
     if !matches {
         tracing::info!(user_id = %account.user_id, "login failed: wrong password");
-        let failure = UserCommand::RecordLoginFailure {
-            at: Utc::now(),
-            policy,
-        };
-        state.users.execute(&id, failure, &metadata).await?;
-        let bookkeeping = check_started.elapsed().saturating_sub(hashing);
-        state.login_bookkeeping.record(bookkeeping, hashing);
-        return Err(AppError::InvalidCredentials);
+        return Err(wrong_password(state, &id, &metadata, check_started, hashing).await);
     }
     // The aggregate decides what a right password means for this account.
     let session_id = Uuid::now_v7();
@@ -114,13 +95,8 @@ pub async fn login(
         session_id,
     };
     let completed = state.users.execute(&id, complete, &metadata).await?;
-    for event in &completed.events {
-        if let UserEvent::LoginRefused { reason, .. } = event {
-            return Err(match reason {
-                LoginRefusal::EmailNotVerified => AppError::EmailNotVerified,
-                LoginRefusal::AccountDeactivated => AppError::AccountDeactivated,
-            });
-        }
+    if let Some(refused) = completed.events.iter().find_map(refusal) {
+        return Err(refused);
     }
     // Nothing a client reads next depends on the user event; the session's
     // start is awaited by `start_session`.
@@ -133,4 +109,51 @@ pub async fn login(
         metadata,
     )
     .await
+}
+
+/// An unknown identifier: the same argon2 work and, by the bookkeeping's
+/// measure, the same time as a known account's wrong password.
+async fn unknown_identifier(state: &AppState, password: &str, check_started: Instant) -> AppError {
+    let hashing_started = Instant::now();
+    if let Err(error) = state.hasher.verify_dummy(password).await {
+        return AppError::internal(error);
+    }
+    let hashing = hashing_started.elapsed();
+    state
+        .login_bookkeeping
+        .wait_like_a_known_account(check_started, hashing)
+        .await;
+    AppError::InvalidCredentials
+}
+
+/// A wrong password: counted toward the lockout, and its bookkeeping time
+/// measured for the unknown identifiers to match.
+async fn wrong_password(
+    state: &AppState,
+    id: &str,
+    metadata: &Metadata,
+    check_started: Instant,
+    hashing: std::time::Duration,
+) -> AppError {
+    let failure = UserCommand::RecordLoginFailure {
+        at: Utc::now(),
+        policy: state.config.lockout,
+    };
+    if let Err(error) = state.users.execute(id, failure, metadata).await {
+        return error.into();
+    }
+    let bookkeeping = check_started.elapsed().saturating_sub(hashing);
+    state.login_bookkeeping.record(bookkeeping, hashing);
+    AppError::InvalidCredentials
+}
+
+/// The answer to a right password the account refused anyway.
+fn refusal(event: &UserEvent) -> Option<AppError> {
+    match event {
+        UserEvent::LoginRefused { reason, .. } => Some(match reason {
+            LoginRefusal::EmailNotVerified => AppError::EmailNotVerified,
+            LoginRefusal::AccountDeactivated => AppError::AccountDeactivated,
+        }),
+        _ => None,
+    }
 }

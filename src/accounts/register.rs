@@ -38,13 +38,8 @@ pub async fn register(
     mut metadata: Metadata,
 ) -> Result<Profile, AppError> {
     let client = metadata.ip.clone().unwrap_or_else(|| "unknown".to_owned());
-    state
-        .limit(
-            "register",
-            &client,
-            state.config.rate_limits.register_per_ip,
-        )
-        .await?;
+    let limit = state.config.rate_limits.register_per_ip;
+    state.limit("register", &client, limit).await?;
     let referral = match account.referral_code.as_deref() {
         Some(raw) => Some(crate::program::referrals::resolve_code(state, raw).await?),
         None => None,
@@ -57,14 +52,13 @@ pub async fn register(
     let user_id = Uuid::now_v7();
     metadata.actor.get_or_insert_with(|| user_id.to_string());
     let now = Utc::now();
-    let code_expires_at = now + state.codes.ttl();
     let command = UserCommand::RegisterUser {
         user_id,
         username: account.username.clone(),
         email: account.email.clone(),
         password_hash,
         at: now,
-        code_expires_at,
+        code_expires_at: now + state.codes.ttl(),
     };
     let committed = state
         .users
@@ -87,11 +81,18 @@ pub async fn register(
     }
     send_code(state, user_id, account.email.as_str()).await?;
     super::settle(state, cursor).await;
-    Ok(Profile {
-        id: user_id,
-        username: account.username.as_str().to_owned(),
-        email: account.email.as_str().to_owned(),
-        email_verified: false,
-        created_at: now,
-    })
+    Ok(Profile::new_account(user_id, &account, now))
+}
+
+impl Profile {
+    /// The profile of an account just registered.
+    fn new_account(id: Uuid, account: &NewAccount, at: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            username: account.username.as_str().to_owned(),
+            email: account.email.as_str().to_owned(),
+            email_verified: false,
+            created_at: at,
+        }
+    }
 }

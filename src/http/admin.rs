@@ -85,10 +85,40 @@ fn parse_search(search: UserSearch) -> Result<UserQuery, AppError> {
         );
     }
     let (_, per_page) = fields.page(None, search.per_page);
+    let key = search_key(&mut fields, search.query, search.email, search.username);
+    let cursor = search.cursor.as_deref().and_then(|raw| {
+        let decoded = admin::cursor::decode(raw, &key);
+        if decoded.is_none() {
+            fields.push(
+                "cursor",
+                "invalid_value",
+                "not the next_cursor of a page of this search",
+            );
+        }
+        decoded
+    });
+    fields.finish()?;
+    Ok(UserQuery {
+        key,
+        status,
+        cursor,
+        per_page,
+    })
+}
+
+/// What the search is by: at most one of `query` (an email prefix when it
+/// holds `@`, else a username prefix), `email` and `username`; everyone
+/// when none is given.
+fn search_key(
+    fields: &mut Fields,
+    query: Option<String>,
+    email: Option<String>,
+    username: Option<String>,
+) -> Key {
     let prefixes = [
-        ("query", Fields::search_prefix(search.query)),
-        ("email", Fields::search_prefix(search.email)),
-        ("username", Fields::search_prefix(search.username)),
+        ("query", Fields::search_prefix(query)),
+        ("email", Fields::search_prefix(email)),
+        ("username", Fields::search_prefix(username)),
     ];
     let mut given = prefixes
         .into_iter()
@@ -108,24 +138,7 @@ fn parse_search(search: UserSearch) -> Result<UserQuery, AppError> {
     for (name, _) in given {
         fields.push(name, "conflict", "give one of query, email and username");
     }
-    let cursor = search.cursor.as_deref().and_then(|raw| {
-        let decoded = admin::cursor::decode(raw, &key);
-        if decoded.is_none() {
-            fields.push(
-                "cursor",
-                "invalid_value",
-                "not the next_cursor of a page of this search",
-            );
-        }
-        decoded
-    });
-    fields.finish()?;
-    Ok(UserQuery {
-        key,
-        status,
-        cursor,
-        per_page,
-    })
+    key
 }
 
 /// One account (role `admin`).

@@ -90,12 +90,21 @@ impl IntoResponse for AppError {
             },
         };
         let mut response = (status, axum::Json(problem)).into_response();
-        let headers = response.headers_mut();
+        this.insert_headers(response.headers_mut());
+        response
+    }
+}
+
+impl AppError {
+    /// The headers an error answer carries besides its body: the problem
+    /// content type, `WWW-Authenticate` for token problems, `Retry-After`
+    /// (and the rate-limit headers) for answers a retry can fix.
+    fn insert_headers(&self, headers: &mut axum::http::HeaderMap) {
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        match &this {
+        match self {
             Self::Unauthorized | Self::InvalidRefreshToken | Self::InvalidCredentials => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
@@ -126,7 +135,6 @@ impl IntoResponse for AppError {
             }
             _ => {}
         }
-        response
     }
 }
 

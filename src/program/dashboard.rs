@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::store::earnings::{self, Scope};
 
 /// Days in the daily series, today included.
 const SERIES_DAYS: i32 = 90;
@@ -33,13 +34,22 @@ pub struct CodeStats {
     pub earnings: BTreeMap<String, i64>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+/// One currency's money, in minor units, as of today.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BalanceRow {
-    #[serde(skip)]
-    pub currency: String,
     pub pending: i64,
     pub available: i64,
     pub paid: i64,
+}
+
+impl From<earnings::Balance> for BalanceRow {
+    fn from(b: earnings::Balance) -> Self {
+        Self {
+            pending: b.pending,
+            available: b.available,
+            paid: b.paid,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -103,23 +113,7 @@ pub async fn me(state: &AppState, id: Uuid) -> Result<Dashboard, AppError> {
         .fetch_all(pool)
     .await
     })?;
-    let balances: Vec<BalanceRow> = crate::store::on_either!(&state.db, pool => {
-    sqlx::query_as(
-            "SELECT b.currency,
-            CAST(COALESCE((SELECT sum(p.amount) FROM influencer_pending p
-                       WHERE p.influencer_id = b.influencer_id AND p.currency = b.currency
-                         AND p.release_on > $2), 0) AS BIGINT) AS pending,
-            CAST(b.available + COALESCE((SELECT sum(p.amount) FROM influencer_pending p
-                       WHERE p.influencer_id = b.influencer_id AND p.currency = b.currency
-                         AND p.release_on <= $2), 0) AS BIGINT) AS available,
-            b.paid
-           FROM influencer_balances b WHERE b.influencer_id = $1",
-        )
-        .bind(id)
-        .bind(today)
-        .fetch_all(pool)
-    .await
-    })?;
+    let balances = earnings::balances(&state.db, Scope::Influencer(id), today).await?;
     let daily = daily(state, id, today).await?;
     let codes = codes
         .into_iter()
@@ -148,7 +142,7 @@ pub async fn me(state: &AppState, id: Uuid) -> Result<Dashboard, AppError> {
         codes,
         balances: balances
             .into_iter()
-            .map(|b| (b.currency.clone(), b))
+            .map(|b| (b.currency.clone(), BalanceRow::from(b)))
             .collect(),
         daily,
     })

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::store::earnings::{self, Scope};
 use crate::store::Dialect;
 
 #[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -179,49 +180,38 @@ pub struct Overview {
 }
 
 pub async fn overview(state: &AppState) -> Result<Overview, AppError> {
-    let Dialect {
-        object_agg,
-        build_object,
-        empty_object,
-        ..
-    } = state.db.dialect();
     let today = state.config.program_clock.now().date_naive();
-    #[allow(clippy::type_complexity)]
-    let (active, suspended, pending, signups, verified, conversions, balances): (
+    let (active, suspended, pending, signups, verified, conversions): (
         i64,
         i64,
         i64,
         i64,
         i64,
         i64,
-        serde_json::Value,
     ) = crate::store::on_either!(&state.db, pool => {
-    sqlx::query_as(&format!(
+        sqlx::query_as(
             "SELECT
-            (SELECT count(*) FROM influencer_profiles WHERE status = 'active'),
-            (SELECT count(*) FROM influencer_profiles WHERE status = 'suspended'),
-            (SELECT count(*) FROM influencer_applications WHERE status = 'pending'),
-            (SELECT count(*) FROM influencer_referrals),
-            (SELECT count(*) FROM influencer_referrals WHERE verified_at IS NOT NULL),
-            (SELECT count(*) FROM influencer_conversions WHERE refunded_at IS NULL),
-            (SELECT COALESCE({object_agg}(t.currency, {build_object}(
-                        'pending', t.pending, 'available', t.available, 'paid', t.paid)), {empty_object})
-               FROM (SELECT c.currency,
-                        CAST(COALESCE((SELECT sum(p.amount) FROM influencer_pending p
-                                   WHERE p.currency = c.currency AND p.release_on > $1), 0) AS BIGINT) AS pending,
-                        CAST(COALESCE((SELECT sum(b.available) FROM influencer_balances b
-                                    WHERE b.currency = c.currency), 0)
-                         + COALESCE((SELECT sum(p.amount) FROM influencer_pending p
-                                      WHERE p.currency = c.currency AND p.release_on <= $1), 0) AS BIGINT) AS available,
-                        CAST(COALESCE((SELECT sum(b.paid) FROM influencer_balances b
-                                   WHERE b.currency = c.currency), 0) AS BIGINT) AS paid
-                       FROM (SELECT currency FROM influencer_balances
-                             UNION SELECT currency FROM influencer_pending) c) t)",
-        ))
-        .bind(today)
+                (SELECT count(*) FROM influencer_profiles WHERE status = 'active'),
+                (SELECT count(*) FROM influencer_profiles WHERE status = 'suspended'),
+                (SELECT count(*) FROM influencer_applications WHERE status = 'pending'),
+                (SELECT count(*) FROM influencer_referrals),
+                (SELECT count(*) FROM influencer_referrals WHERE verified_at IS NOT NULL),
+                (SELECT count(*) FROM influencer_conversions WHERE refunded_at IS NULL)",
+        )
         .fetch_one(pool)
-    .await
+        .await
     })?;
+    let balances: serde_json::Map<String, serde_json::Value> =
+        earnings::balances(&state.db, Scope::Program, today)
+            .await?
+            .into_iter()
+            .map(|b| {
+                let figures = serde_json::json!({
+                    "pending": b.pending, "available": b.available, "paid": b.paid,
+                });
+                (b.currency, figures)
+            })
+            .collect();
     let top = search(
         state,
         InfluencerQuery {
@@ -241,7 +231,7 @@ pub async fn overview(state: &AppState) -> Result<Overview, AppError> {
         signups,
         verified_signups: verified,
         conversions,
-        balances,
+        balances: balances.into(),
         top,
     })
 }

@@ -366,8 +366,11 @@ async fn dashboard(w: &mut Writer<'_>, change: &DashboardChange) -> Result<(), s
             through,
         } => exec!(
             w,
-            "DELETE FROM influencer_pending
-              WHERE influencer_id = $1 AND currency = $2 AND release_on <= $3",
+            &format!(
+                "DELETE FROM influencer_pending
+                  WHERE influencer_id = $1 AND currency = $2 AND {}",
+                super::earnings::released_by("release_on", "$3")
+            ),
             influencer_id,
             currency,
             through,

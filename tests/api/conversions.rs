@@ -671,3 +671,125 @@ async fn sales_dated_out_of_range_are_refused_and_no_date_shortens_the_hold() {
     .await;
     assert_eq!(dashboard["balances"]["USD"]["available"], 0);
 }
+
+/// Moves the program's clock to `at` (forward only).
+fn move_program_to(app: &TestApp, at: chrono::DateTime<chrono::Utc>) {
+    let clock = &app.config.program_clock;
+    let by = at - clock.now();
+    assert!(
+        by > chrono::Duration::zero(),
+        "the clock only moves forward"
+    );
+    clock.advance(by);
+}
+
+/// Ada's balances as the dashboard, the program overview and the `Ledger`
+/// aggregate (as of the program's now) give them: `[pending, available,
+/// paid]` in USD.
+async fn three_views(p: &Program) -> [[i64; 3]; 3] {
+    let figures = |v: &Value| ["pending", "available", "paid"].map(|k| v[k].as_i64().unwrap_or(0));
+    let me = body(
+        p.app
+            .get_with_token("/api/v1/influencer/me", &p.ada.access_token)
+            .await,
+    )
+    .await;
+    let overview = body(
+        p.app
+            .get_with_token("/api/v1/admin/influencer-program", &p.admin.access_token)
+            .await,
+    )
+    .await;
+    let ledgers: identity::store::Repository<aggregates::Ledger> = identity::store::Repository::new(
+        p.app.db.clone(),
+        std::sync::Arc::new(tokio::sync::watch::channel(0).0),
+    );
+    let (ledger, _) = ledgers.load(&p.ada.id).await.unwrap();
+    let usd = aggregates::values::Currency::parse("USD").unwrap();
+    let balance = ledger
+        .balances(p.app.config.program_clock.now())
+        .remove(&usd)
+        .unwrap_or_default();
+    [
+        figures(&me["balances"]["USD"]),
+        figures(&overview["balances"]["USD"]),
+        [balance.pending, balance.available, balance.paid],
+    ]
+}
+
+#[tokio::test]
+async fn the_dashboard_and_the_ledger_agree_on_when_earnings_become_available() {
+    let p = program().await;
+    let service = p.service.access_token.clone();
+    // Two sales reported a minute before and a minute after midnight (UTC)
+    // of the same night: their holds end on two different days.
+    let day = p.app.config.program_clock.now().date_naive() + chrono::Days::new(1);
+    let at = |day: chrono::NaiveDate, h: u32, m: u32| day.and_hms_opt(h, m, 0).unwrap().and_utc();
+    let report = |id: &'static str, amount: i64| {
+        let mut sale = sale(id, &p.buyer, amount, 0);
+        let now = p.app.config.program_clock.now() - chrono::Duration::seconds(1);
+        sale["occurred_at"] = json!(now.to_rfc3339());
+        p.app.record(&service, sale)
+    };
+    move_program_to(&p.app, at(day, 23, 59));
+    assert_eq!(report("late", 10_000).await.status(), StatusCode::CREATED);
+    move_program_to(&p.app, at(day + chrono::Days::new(1), 0, 1));
+    assert_eq!(report("early", 20_000).await.status(), StatusCode::CREATED);
+    // An earning is released on the first whole UTC day after its 30-day
+    // hold: the late sale's hold ends at 23:59 (released the next day), the
+    // early one's at 00:01 (released a day later still).
+    let after = |days: u64| day + chrono::Days::new(days);
+    let checks = [
+        (
+            "as the first hold ends",
+            at(after(30), 23, 59),
+            [3_000, 0, 0],
+        ),
+        (
+            "on the first release day",
+            at(after(31), 0, 0),
+            [2_000, 1_000, 0],
+        ),
+        (
+            "as the second hold ends",
+            at(after(31), 0, 1),
+            [2_000, 1_000, 0],
+        ),
+        (
+            "on the second release day",
+            at(after(32), 0, 0),
+            [0, 3_000, 0],
+        ),
+    ];
+    for (when, instant, expected) in checks {
+        move_program_to(&p.app, instant);
+        let [me, overview, ledger] = three_views(&p).await;
+        assert_eq!(ledger, expected, "{when}: the ledger");
+        assert_eq!(me, ledger, "{when}: the dashboard");
+        assert_eq!(overview, ledger, "{when}: the overview");
+    }
+    // A refund takes the released commission back; a payout moves some to paid.
+    let refund = "/api/v1/referrals/conversions/early/refund";
+    assert_eq!(
+        p.app.admin_post(refund, &service, None).await.status(),
+        StatusCode::OK
+    );
+    let path = format!("/api/v1/admin/influencers/{}/payouts", p.ada.id);
+    let payout = json!({"amount_minor": 400, "currency": "USD", "reference": "po-edge"});
+    let paid = p
+        .app
+        .admin_post(&path, &p.admin.access_token, Some(payout))
+        .await;
+    assert_eq!(paid.status(), StatusCode::CREATED);
+    let [me, overview, ledger] = three_views(&p).await;
+    assert_eq!(
+        ledger,
+        [0, 600, 400],
+        "after a refund and a payout: the ledger"
+    );
+    assert_eq!(me, ledger, "after a refund and a payout: the dashboard");
+    assert_eq!(
+        overview, ledger,
+        "after a refund and a payout: the overview"
+    );
+}

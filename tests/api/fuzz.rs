@@ -78,11 +78,15 @@ async fn fuzzing_every_operation_as_each_role_finds_no_5xx_and_only_problem_docu
             .args(["--max-examples", &EXAMPLES_PER_OPERATION.to_string()])
             .args(["--seed", &SEED.to_string()])
             .args(["--checks", "not_a_server_error,problem_documents"])
+            // One worker: with two, CPython 3.11's `ast` module can fail
+            // inside hypothesis under threads ("AST constructor recursion
+            // depth mismatch", cpython#106905), an error of the tool, not
+            // a finding.
             .args([
                 "--suppress-health-check",
                 "all",
                 "--workers",
-                "2",
+                "1",
                 "--no-color",
             ])
             .args(["--generation-database", "none"])
