@@ -83,6 +83,23 @@ struct CodeRow {
 
 pub async fn me(state: &AppState, id: Uuid) -> Result<Dashboard, AppError> {
     let today = state.config.program_clock.now().date_naive();
+    let codes = code_stats(state, id).await?;
+    let balances = earnings::balances(&state.db, Scope::Influencer(id), today).await?;
+    let daily = daily(state, id, today).await?;
+    Ok(Dashboard {
+        influencer_id: id,
+        codes,
+        balances: balances
+            .into_iter()
+            .map(|b| (b.currency.clone(), BalanceRow::from(b)))
+            .collect(),
+        daily,
+    })
+}
+
+/// Each of the influencer's codes with its signups, conversions and
+/// earnings per currency.
+async fn code_stats(state: &AppState, id: Uuid) -> Result<Vec<CodeStats>, AppError> {
     let codes: Vec<CodeRow> = crate::store::on_either!(&state.db, pool => {
     sqlx::query_as(
             "SELECT c.normalized, c.code, c.kind, c.active,
@@ -113,9 +130,7 @@ pub async fn me(state: &AppState, id: Uuid) -> Result<Dashboard, AppError> {
         .fetch_all(pool)
     .await
     })?;
-    let balances = earnings::balances(&state.db, Scope::Influencer(id), today).await?;
-    let daily = daily(state, id, today).await?;
-    let codes = codes
+    Ok(codes
         .into_iter()
         .map(|row| CodeStats {
             earnings: earnings
@@ -136,16 +151,7 @@ pub async fn me(state: &AppState, id: Uuid) -> Result<Dashboard, AppError> {
             verified_signups: row.verified_signups,
             conversions: row.conversions,
         })
-        .collect();
-    Ok(Dashboard {
-        influencer_id: id,
-        codes,
-        balances: balances
-            .into_iter()
-            .map(|b| (b.currency.clone(), BalanceRow::from(b)))
-            .collect(),
-        daily,
-    })
+        .collect())
 }
 
 /// The last [`SERIES_DAYS`] UTC days up to `today`, oldest first: signups,

@@ -87,6 +87,16 @@ pub fn statements(db: &Database, sample: &Sample) -> Vec<Statement> {
             vec![id.clone(), Time(now)],
         ),
     ];
+    all.extend(log_statements(db, sample));
+    all.extend(admin_statements(db, sample, now));
+    all
+}
+
+/// Tailing the log and reading one account's history, in the backend's
+/// dialect.
+fn log_statements(db: &Database, sample: &Sample) -> Vec<Statement> {
+    use Param::*;
+    let mut all = Vec::new();
     let user = sample.user_id.to_string();
     match db {
         Database::Postgres(_) => {
@@ -119,6 +129,13 @@ pub fn statements(db: &Database, sample: &Sample) -> Vec<Statement> {
             ));
         }
     }
+    all
+}
+
+/// Each shape of admin search, its own statement.
+fn admin_statements(db: &Database, sample: &Sample, now: DateTime<Utc>) -> Vec<Statement> {
+    use Param::*;
+    let mut all = Vec::new();
     let epoch = Time(DateTime::<Utc>::UNIX_EPOCH);
     let prefix = |p: &str| {
         vec![

@@ -241,6 +241,29 @@ async fn application(w: &mut Writer<'_>, change: &ApplicationChange) -> Result<(
 }
 
 async fn dashboard(w: &mut Writer<'_>, change: &DashboardChange) -> Result<(), sqlx::Error> {
+    use DashboardChange as C;
+    // Every change named, so a new one must be given a writer.
+    match change {
+        C::ProfileSubmitted { .. }
+        | C::ProfileApproved { .. }
+        | C::CommissionRate { .. }
+        | C::ProfileStatus { .. } => dashboard_profile(w, change).await,
+        C::CodeClaimed { .. }
+        | C::CodeDeactivated { .. }
+        | C::Referred { .. }
+        | C::ReferralVerified { .. } => dashboard_referrals(w, change).await,
+        C::Converted { .. } | C::Refunded { .. } => dashboard_sales(w, change).await,
+        C::PendingReleased { .. } | C::PendingAdded { .. } | C::Balance { .. } => {
+            dashboard_money(w, change).await
+        }
+    }
+}
+
+/// `influencer_profiles`.
+async fn dashboard_profile(
+    w: &mut Writer<'_>,
+    change: &DashboardChange,
+) -> Result<(), sqlx::Error> {
     match change {
         DashboardChange::ProfileSubmitted {
             influencer_id,
@@ -285,6 +308,17 @@ async fn dashboard(w: &mut Writer<'_>, change: &DashboardChange) -> Result<(), s
             influencer_id,
             *status,
         ),
+        // `dashboard` sends only the changes above here.
+        _ => Ok(()),
+    }
+}
+
+/// `influencer_codes` and `influencer_referrals`.
+async fn dashboard_referrals(
+    w: &mut Writer<'_>,
+    change: &DashboardChange,
+) -> Result<(), sqlx::Error> {
+    match change {
         DashboardChange::CodeClaimed {
             influencer_id,
             normalized,
@@ -331,6 +365,14 @@ async fn dashboard(w: &mut Writer<'_>, change: &DashboardChange) -> Result<(), s
             user_id,
             at,
         ),
+        // `dashboard` sends only the changes above here.
+        _ => Ok(()),
+    }
+}
+
+/// `influencer_conversions`.
+async fn dashboard_sales(w: &mut Writer<'_>, change: &DashboardChange) -> Result<(), sqlx::Error> {
+    match change {
         DashboardChange::Converted {
             external_id,
             influencer_id,
@@ -360,6 +402,14 @@ async fn dashboard(w: &mut Writer<'_>, change: &DashboardChange) -> Result<(), s
             external_id,
             at,
         ),
+        // `dashboard` sends only the changes above here.
+        _ => Ok(()),
+    }
+}
+
+/// `influencer_pending` and `influencer_balances`.
+async fn dashboard_money(w: &mut Writer<'_>, change: &DashboardChange) -> Result<(), sqlx::Error> {
+    match change {
         DashboardChange::PendingReleased {
             influencer_id,
             currency,
@@ -408,5 +458,7 @@ async fn dashboard(w: &mut Writer<'_>, change: &DashboardChange) -> Result<(), s
             available,
             paid,
         ),
+        // `dashboard` sends only the changes above here.
+        _ => Ok(()),
     }
 }

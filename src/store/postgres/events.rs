@@ -124,26 +124,13 @@ pub async fn import<A: StoredAggregate>(
     pool: &PgPool,
     appends: &[Append<'_, A>],
 ) -> Result<(), ImportError> {
-    let mut events = Columns::default();
-    let json = |error: serde_json::Error| ImportError::Store(error.into());
-    let (mut ids, mut sequences, mut snapshots) = (Vec::new(), Vec::new(), Vec::new());
-    let mut claims: (Vec<&str>, Vec<String>, Vec<&str>) = Default::default();
-    for append in appends {
-        let metadata = serde_json::to_string(append.metadata).map_err(json)?;
-        for (sequence, event) in (append.last_sequence + 1..).zip(append.events) {
-            events
-                .push(append.id, sequence, event, &metadata)
-                .map_err(json)?;
-            for claim in A::claims(event) {
-                claims.0.push(claim.kind.as_str());
-                claims.1.push(claim.value);
-                claims.2.push(append.id);
-            }
-        }
-        ids.push(append.id);
-        sequences.push(append.last_sequence + append.events.len() as i64);
-        snapshots.push(serde_json::to_string(append.state).map_err(json)?);
-    }
+    let Rows {
+        events,
+        ids,
+        sequences,
+        snapshots,
+        claims,
+    } = Rows::of(appends)?;
     sqlx::query(
         "WITH appended AS (
             INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
@@ -181,7 +168,14 @@ pub async fn import<A: StoredAggregate>(
     .bind(&claims.2)
     .execute(pool)
     .await
-    .map_err(|error| match &error {
+    .map_err(import_error)?;
+    Ok(())
+}
+
+/// A unique violation is a stream that exists or a value already claimed
+/// (named in PostgreSQL's detail); anything else is the store's failure.
+fn import_error(error: sqlx::Error) -> ImportError {
+    match &error {
         sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
             let what = db
                 .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
@@ -194,8 +188,49 @@ pub async fn import<A: StoredAggregate>(
             }
         }
         _ => ImportError::Store(error.into()),
-    })?;
-    Ok(())
+    }
+}
+
+/// An import as columns for `UNNEST`: the events, each stream's id, last
+/// sequence and snapshot, and the claims `(kind, value, owner)`.
+struct Rows<'a> {
+    events: Columns<'a>,
+    ids: Vec<&'a str>,
+    sequences: Vec<i64>,
+    snapshots: Vec<String>,
+    claims: (Vec<&'static str>, Vec<String>, Vec<&'a str>),
+}
+
+impl<'a> Rows<'a> {
+    fn of<A: StoredAggregate>(appends: &'a [Append<'a, A>]) -> Result<Self, ImportError> {
+        let mut events = Columns::default();
+        let json = |error: serde_json::Error| ImportError::Store(error.into());
+        let (mut ids, mut sequences, mut snapshots) = (Vec::new(), Vec::new(), Vec::new());
+        let mut claims: (Vec<&str>, Vec<String>, Vec<&str>) = Default::default();
+        for append in appends {
+            let metadata = serde_json::to_string(append.metadata).map_err(json)?;
+            for (sequence, event) in (append.last_sequence + 1..).zip(append.events) {
+                events
+                    .push(append.id, sequence, event, &metadata)
+                    .map_err(json)?;
+                for claim in A::claims(event) {
+                    claims.0.push(claim.kind.as_str());
+                    claims.1.push(claim.value);
+                    claims.2.push(append.id);
+                }
+            }
+            ids.push(append.id);
+            sequences.push(append.last_sequence + append.events.len() as i64);
+            snapshots.push(serde_json::to_string(append.state).map_err(json)?);
+        }
+        Ok(Self {
+            events,
+            ids,
+            sequences,
+            snapshots,
+            claims,
+        })
+    }
 }
 
 /// The events of an import, column by column (for `UNNEST`).

@@ -128,6 +128,15 @@ impl<'a> Round<'a> {
     /// Adds a change [`row_of`] accepted; the index of the new row when it
     /// inserts one.
     fn push(&mut self, change: &'a Change) -> Option<usize> {
+        let new_row = self.push_new(change);
+        if new_row.is_none() {
+            self.push_update(change);
+        }
+        new_row
+    }
+
+    /// A change that inserts a row: the index of the new row.
+    fn push_new(&mut self, change: &'a Change) -> Option<usize> {
         match change {
             Change::Login(LoginChange::Registered {
                 user_id,
@@ -140,7 +149,7 @@ impl<'a> Round<'a> {
                     username: username_normalized,
                     verified: false,
                 });
-                return Some(self.login_new.len() - 1);
+                Some(self.login_new.len() - 1)
             }
             Change::Directory(DirectoryChange::Registered {
                 user_id,
@@ -157,7 +166,7 @@ impl<'a> Round<'a> {
                     locked_until: None,
                     updated_at: at,
                 });
-                return Some(self.directory_new.len() - 1);
+                Some(self.directory_new.len() - 1)
             }
             Change::Session(SessionChange::Started {
                 session_id,
@@ -177,8 +186,15 @@ impl<'a> Round<'a> {
                     ip,
                     revoked_at: None,
                 });
-                return Some(self.session_new.len() - 1);
+                Some(self.session_new.len() - 1)
             }
+            _ => None,
+        }
+    }
+
+    /// A change to a row that exists before this round.
+    fn push_update(&mut self, change: &'a Change) {
+        match change {
             Change::Login(LoginChange::EmailVerified { user_id }) => {
                 self.login_verified.push(user_id)
             }
@@ -199,7 +215,6 @@ impl<'a> Round<'a> {
             // `row_of` lets no other change in.
             _ => {}
         }
-        None
     }
 
     /// Folds `change` into the new row at `index` (of its table); false if
@@ -233,6 +248,12 @@ impl<'a> Round<'a> {
     }
 
     async fn write(&self, w: &mut Writer<'_>) -> Result<(), sqlx::Error> {
+        self.write_login(w).await?;
+        self.write_directory(w).await?;
+        self.write_sessions(w).await
+    }
+
+    async fn write_login(&self, w: &mut Writer<'_>) -> Result<(), sqlx::Error> {
         let roles = w.initial_roles();
         for rows in self.login_new.chunks(ROWS) {
             let sql = values(
@@ -258,6 +279,11 @@ impl<'a> Round<'a> {
             );
             exec_rows!(w, &sql, rows, |r| *r)?;
         }
+        Ok(())
+    }
+
+    async fn write_directory(&self, w: &mut Writer<'_>) -> Result<(), sqlx::Error> {
+        let roles = w.initial_roles();
         for rows in self.directory_new.chunks(ROWS) {
             let sql = values(
                 w,
@@ -303,6 +329,10 @@ impl<'a> Round<'a> {
             );
             exec_rows!(w, &sql, rows, |r| r.0, r.1, r.2)?;
         }
+        Ok(())
+    }
+
+    async fn write_sessions(&self, w: &mut Writer<'_>) -> Result<(), sqlx::Error> {
         for rows in self.session_new.chunks(ROWS) {
             let sql = values(
                 w,

@@ -230,6 +230,13 @@ async fn write_one(conn: &mut SqliteConnection, write: &Write) -> Result<Cursor,
     .execute(&mut *conn)
     .await
     .map_err(commit_error)?;
+    claim_all(conn, write).await?;
+    Ok(cursor(position))
+}
+
+/// The write's claims: each value owned by this stream (a claim that is
+/// once per owner must be new).
+async fn claim_all(conn: &mut SqliteConnection, write: &Write) -> Result<(), CommitError> {
     for claim in &write.claims {
         let inserted = sqlx::query(
             "INSERT INTO unique_claims (kind, value, owner_id) VALUES (?, ?, ?)
@@ -254,7 +261,7 @@ async fn write_one(conn: &mut SqliteConnection, write: &Write) -> Result<Cursor,
             return Err(CommitError::Claimed(claim.kind));
         }
     }
-    Ok(cursor(position))
+    Ok(())
 }
 
 /// A duplicate `(aggregate, sequence)` is a lost race; the rest is the
