@@ -10,7 +10,7 @@ use anyhow::{anyhow, Context};
 use chrono::Utc;
 use tokio::sync::watch;
 
-use crate::store::{Database, Metadata, Repository};
+use crate::store::{Actor, Database, Metadata, Repository};
 
 /// Grants `role` to the account with `email`; says so on stdout (the
 /// command's output), and records nothing when the account has it already.
@@ -28,12 +28,12 @@ pub async fn grant_role(db: Database, email: &str, role: Role) -> anyhow::Result
         return Ok(());
     }
     let metadata = Metadata {
-        actor: Some("cli".to_owned()),
+        actor: Some(Actor::Cli),
         ..Metadata::default()
     };
     let command = UserCommand::GrantRole {
         role,
-        by: "cli".to_owned(),
+        by: Actor::Cli.to_string(),
         at: Utc::now(),
     };
     users

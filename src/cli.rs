@@ -45,6 +45,8 @@ pub enum Command {
         /// as it stood then.
         #[arg(long, value_parser = parse_as_of)]
         as_of: Option<chrono::DateTime<chrono::Utc>>,
+        /// How to print it: `table` for people, `json` for programs (one
+        /// document on stdout, so it pipes into `jq`).
         #[arg(long, value_enum, default_value_t = crate::history::cli::Format::Table)]
         format: crate::history::cli::Format,
     },

@@ -30,7 +30,7 @@ use uuid::Uuid;
 pub use state::AccountState;
 
 use crate::error::AppError;
-use crate::store::{Database, Metadata, Repository};
+use crate::store::{Actor, Database, Metadata, Repository};
 
 /// Page size when none is asked for.
 pub const DEFAULT_LIMIT: i64 = 100;
@@ -56,8 +56,7 @@ pub struct HistoryRequest {
 /// Who reads a history, recorded in the `HistoryViewed` event.
 #[derive(Debug, Clone)]
 pub struct Viewer {
-    /// A user id, or `cli`.
-    pub id: String,
+    pub id: Actor,
     pub via: Via,
 }
 
@@ -208,9 +207,9 @@ async fn record_view(
     viewer: Viewer,
     mut metadata: Metadata,
 ) -> Result<(), AppError> {
-    metadata.actor = Some(viewer.id.clone());
+    metadata.actor = Some(viewer.id);
     let command = AuditCommand::RecordHistoryView {
-        viewer: viewer.id,
+        viewer: viewer.id.to_string(),
         subject,
         as_of,
         via: viewer.via,

@@ -42,5 +42,5 @@ pub(crate) async fn pg_read_after(
 ) -> Result<Vec<projections::StoredEvent>, sqlx::Error> {
     postgres::log::read_matching(conn, after, limit, None).await
 }
-pub use metadata::Metadata;
+pub use metadata::{Actor, Metadata};
 pub use repository::{CommandError, Committed, Repository, StoreError, StoredAggregate};

@@ -148,7 +148,7 @@ async fn account(i: usize, hash: &str) -> anyhow::Result<Account> {
         session_events,
         session,
         metadata: Metadata {
-            actor: Some(user_id.to_string()),
+            actor: Some(identity::store::Actor::User(user_id)),
             ..Metadata::default()
         },
     })

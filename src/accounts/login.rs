@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::sessions::{start_session, ClientInfo, TokenPair};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::Metadata;
+use crate::store::{Actor, Metadata};
 
 /// What the user typed to say who they are.
 #[derive(Debug, Clone)]
@@ -68,9 +68,7 @@ pub async fn login(
     let Some(account) = super::find_login(state, &identifier).await? else {
         return Err(unknown_identifier(state, password, check_started).await);
     };
-    metadata
-        .actor
-        .get_or_insert_with(|| account.user_id.to_string());
+    metadata.actor.get_or_insert(Actor::User(account.user_id));
     let id = account.user_id.to_string();
     let start = UserCommand::StartPasswordCheck {
         at: Utc::now(),

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::verification::send_code;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::Metadata;
+use crate::store::{Actor, Metadata};
 
 /// A registration request that passed validation.
 #[derive(Debug)]
@@ -50,7 +50,7 @@ pub async fn register(
         .await
         .map_err(AppError::internal)?;
     let user_id = Uuid::now_v7();
-    metadata.actor.get_or_insert_with(|| user_id.to_string());
+    metadata.actor.get_or_insert(Actor::User(user_id));
     let now = Utc::now();
     let command = UserCommand::RegisterUser {
         user_id,

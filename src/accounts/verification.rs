@@ -12,7 +12,7 @@ use crate::auth::codes::CodePurpose;
 use crate::auth::CodeError;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::{CommandError, Metadata};
+use crate::store::{Actor, CommandError, Metadata};
 use crate::telemetry::Chain;
 
 /// Issues a fresh code for `user_id` and mails it in the background: the
@@ -52,9 +52,7 @@ pub async fn verify_email(
     let Some(account) = super::find_login(state, &Identifier::Email(email)).await? else {
         return Err(AppError::InvalidCode);
     };
-    metadata
-        .actor
-        .get_or_insert_with(|| account.user_id.to_string());
+    metadata.actor.get_or_insert(Actor::User(account.user_id));
     let id = account.user_id.to_string();
     let verify = || {
         state
@@ -138,9 +136,7 @@ async fn resend_if_unverified(
     if account.email_verified {
         return Ok(());
     }
-    metadata
-        .actor
-        .get_or_insert_with(|| account.user_id.to_string());
+    metadata.actor.get_or_insert(Actor::User(account.user_id));
     let now = Utc::now();
     let command = UserCommand::RecordVerificationCodeIssued {
         at: now,

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{AccountState, History, Viewer};
 use crate::error::AppError;
-use crate::store::{Database, Metadata, Repository};
+use crate::store::{Actor, Database, Metadata, Repository};
 
 /// How the history is printed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -36,7 +36,7 @@ pub async fn run(
     let user_id = resolve(&db, user).await?;
     let audits = Repository::new(db.clone(), Arc::new(watch::channel(0).0));
     let viewer = Viewer {
-        id: "cli".to_owned(),
+        id: Actor::Cli,
         via: Via::Cli,
     };
     let history =

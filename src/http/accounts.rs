@@ -14,7 +14,7 @@ use crate::accounts::{self, ClientInfo, Identifier, NewAccount, Profile, Session
 use crate::auth::RefreshToken;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::Metadata;
+use crate::store::{Actor, Metadata};
 
 pub fn router() -> OpenApiRouter<AppState> {
     documented_routes![
@@ -226,7 +226,7 @@ pub async fn logout_all(
     AuthUser(claims): AuthUser,
     mut metadata: Metadata,
 ) -> Result<StatusCode, AppError> {
-    metadata.actor = Some(claims.sub.to_string());
+    metadata.actor = Some(Actor::User(claims.sub));
     accounts::logout_all(&state, claims.sub, metadata).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -14,7 +14,7 @@ use crate::accounts::ClientInfo;
 use crate::auth::AccessClaims;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::Metadata;
+use crate::store::{Actor, Metadata};
 
 /// A JSON body; malformed JSON, wrong types, a missing content type, an
 /// oversized body or a NUL character in any string become 4xx problems.
@@ -246,7 +246,7 @@ impl<R: RoleSet> FromRequestParts<AppState> for RequireRole<R> {
 impl<R: RoleSet> RequireRole<R> {
     /// Event metadata naming the caller as the actor.
     pub fn actor_metadata(&self, mut metadata: Metadata) -> Metadata {
-        metadata.actor = Some(self.0.sub.to_string());
+        metadata.actor = Some(Actor::User(self.0.sub));
         metadata
     }
 }

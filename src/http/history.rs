@@ -14,7 +14,7 @@ use super::validate::Fields;
 use crate::error::AppError;
 use crate::history::{self, History, HistoryRequest, Viewer, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::state::AppState;
-use crate::store::Metadata;
+use crate::store::{Actor, Metadata};
 
 pub fn router() -> OpenApiRouter<AppState> {
     documented_routes![history]
@@ -91,7 +91,7 @@ pub async fn history(
 ) -> Result<Json<History>, AppError> {
     let request = params.validate(id)?;
     let viewer = Viewer {
-        id: caller.0.sub.to_string(),
+        id: Actor::User(caller.0.sub),
         via: Via::Api,
     };
     Ok(Json(

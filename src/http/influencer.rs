@@ -16,7 +16,7 @@ use crate::program::applications::{self, Application, NewApplication, Submitted}
 use crate::program::dashboard::{self, Dashboard, ReferralPage};
 use crate::program::influencers::{self, InfluencerView};
 use crate::state::AppState;
-use crate::store::Metadata;
+use crate::store::{Actor, Metadata};
 
 pub fn router() -> OpenApiRouter<AppState> {
     documented_routes![
@@ -79,7 +79,7 @@ pub async fn apply(
     };
     fields.finish()?;
     let metadata = Metadata {
-        actor: Some(claims.sub.to_string()),
+        actor: Some(Actor::User(claims.sub)),
         ..metadata
     };
     let submitted = applications::submit(

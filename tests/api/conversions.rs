@@ -717,6 +717,14 @@ async fn three_views(p: &Program) -> [[i64; 3]; 3] {
     ]
 }
 
+/// The ledger holds `expected`, and the dashboard and overview say the same.
+async fn assert_all_agree(p: &Program, when: &str, expected: [i64; 3]) {
+    let [me, overview, ledger] = three_views(p).await;
+    assert_eq!(ledger, expected, "{when}: the ledger");
+    assert_eq!(me, ledger, "{when}: the dashboard");
+    assert_eq!(overview, ledger, "{when}: the overview");
+}
+
 #[tokio::test]
 async fn the_dashboard_and_the_ledger_agree_on_when_earnings_become_available() {
     let p = program().await;
@@ -763,10 +771,7 @@ async fn the_dashboard_and_the_ledger_agree_on_when_earnings_become_available() 
     ];
     for (when, instant, expected) in checks {
         move_program_to(&p.app, instant);
-        let [me, overview, ledger] = three_views(&p).await;
-        assert_eq!(ledger, expected, "{when}: the ledger");
-        assert_eq!(me, ledger, "{when}: the dashboard");
-        assert_eq!(overview, ledger, "{when}: the overview");
+        assert_all_agree(&p, when, expected).await;
     }
     // A refund takes the released commission back; a payout moves some to paid.
     let refund = "/api/v1/referrals/conversions/early/refund";
@@ -781,15 +786,5 @@ async fn the_dashboard_and_the_ledger_agree_on_when_earnings_become_available() 
         .admin_post(&path, &p.admin.access_token, Some(payout))
         .await;
     assert_eq!(paid.status(), StatusCode::CREATED);
-    let [me, overview, ledger] = three_views(&p).await;
-    assert_eq!(
-        ledger,
-        [0, 600, 400],
-        "after a refund and a payout: the ledger"
-    );
-    assert_eq!(me, ledger, "after a refund and a payout: the dashboard");
-    assert_eq!(
-        overview, ledger,
-        "after a refund and a payout: the overview"
-    );
+    assert_all_agree(&p, "after a refund and a payout", [0, 600, 400]).await;
 }

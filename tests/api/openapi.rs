@@ -112,6 +112,12 @@ async fn every_operation_documents_its_success_body_its_errors_and_its_request_b
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+/// `method url` with `token`.
+fn request(app: &TestApp, method: &str, url: &str, token: &str) -> reqwest::RequestBuilder {
+    let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("a method");
+    app.client.request(method, url).bearer_auth(token)
+}
+
 /// A token holding every role, so that no guard answers before the body
 /// is read.
 async fn every_role(app: &TestApp) -> String {
@@ -135,15 +141,8 @@ async fn the_document_lists_exactly_what_the_router_serves_and_every_body_it_rea
     for (path, methods) in &documented {
         let url = app.url(&concrete(path));
         for method in ["get", "post", "put", "patch", "delete"] {
-            let request = app
-                .client
-                .request(
-                    Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
-                    &url,
-                )
-                .bearer_auth(&token);
             // The stream answers and stays open; its status is enough.
-            let response = request.send().await.unwrap();
+            let response = request(&app, method, &url, &token).send().await.unwrap();
             let status = response.status();
             let served = status != StatusCode::METHOD_NOT_ALLOWED;
             let listed = methods.iter().any(|m| m == method);
@@ -186,13 +185,8 @@ async fn every_field_a_handler_requires_is_required_in_the_document() {
             .flatten()
             .filter_map(Value::as_str)
             .collect();
-        let response = app
-            .client
-            .request(
-                Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
-                app.url(&concrete(&path)),
-            )
-            .bearer_auth(&token)
+        let url = app.url(&concrete(&path));
+        let response = request(&app, &method, &url, &token)
             .json(&json!({}))
             .send()
             .await
