@@ -223,3 +223,35 @@ async fn unknown_routes_and_methods_get_problems() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_failed_email_is_logged_with_its_whole_cause_chain() {
+    // A port nothing listens on: the SMTP connection is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = spawn_app_with(|config| config.smtp.port = closed).await;
+    let name = unique_name();
+    let registered = app
+        .register(&name, &format!("{name}@example.com"), PASSWORD)
+        .await;
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let user_id = body(registered).await["id"].as_str().unwrap().to_owned();
+    let line = eventually(std::time::Duration::from_secs(10), || async {
+        captured_logs()
+            .lines()
+            .find(|line| {
+                line.contains("verification email was not sent") && line.contains(&user_id)
+            })
+            .map(str::to_owned)
+    })
+    .await;
+    let logged: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let error = logged["fields"]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("sending failed: ") && error.contains("refused"),
+        "the cause is not in the log: {error}"
+    );
+}

@@ -42,3 +42,26 @@ fn the_relay_switched_on_without_a_nats_url_is_refused_in_one_line() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("IDENTITY_RELAY_ENABLED"), "{stderr}");
 }
+
+#[test]
+fn an_unparsable_setting_says_what_it_expects() {
+    let (code, stderr) = serve_with(&[("IDENTITY_RATE_LIMIT_API", "100")]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        r#"configuration error: IDENTITY_RATE_LIMIT_API: cannot parse "100": expected QUOTA/SECONDS"#
+    );
+}
+
+#[test]
+fn an_unreachable_database_is_named_by_host_port_and_database_in_one_line() {
+    // Port 1 on loopback: nothing listens, the connection is refused.
+    let url = "postgres://postgres@127.0.0.1:1/nowhere?sslmode=disable";
+    let (code, stderr) = serve_with(&[("IDENTITY_DATABASE_URL", url)]);
+    assert_ne!(code, Some(0), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("\"nowhere\" on 127.0.0.1:1"),
+        "the database it tried is not named: {stderr}"
+    );
+}
