@@ -3,6 +3,7 @@
 //! `AppError`, whose mapping to HTTP lives in `http::problem`.
 
 mod login;
+mod password;
 mod refresh;
 mod register;
 mod sessions;
@@ -10,11 +11,12 @@ pub mod timing;
 mod verification;
 
 pub use login::{login, Identifier};
+pub use password::{change_password, confirm_reset, request_reset, RESET_CODE_TTL};
 pub use refresh::{logout, refresh};
 pub use register::{register, NewAccount, Profile};
 pub use sessions::{
-    list_sessions, logout_all, revoke_all_sessions, start_session, ClientInfo, SessionView,
-    TokenPair,
+    end_session, list_sessions, logout_all, revoke_all_sessions, revoke_other_sessions,
+    start_session, ClientInfo, SessionView, TokenPair,
 };
 pub use verification::{resend_verification, verify_email};
 

@@ -21,6 +21,7 @@ mod history;
 mod influencer;
 mod influencer_admin;
 mod me;
+mod passwords;
 pub mod problem;
 mod rate_limit;
 mod referrals;
@@ -50,6 +51,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub fn routes() -> (Router<AppState>, Router<AppState>, OpenApi) {
     let api = OpenApiRouter::new()
         .merge(accounts::router())
+        .merge(passwords::router())
         .merge(admin::router())
         .merge(history::router())
         .merge(influencer::router())

@@ -54,6 +54,10 @@ impl From<UserError> for AppError {
             },
             UserError::Deactivated => Self::AccountDeactivated,
             UserError::CannotRevokeUserRole => field("roles", "user_role_required", &error),
+            // Only a reset with a valid code gets this far: for the person
+            // holding it, the code no longer opens anything.
+            UserError::ResetNotAllowed => Self::InvalidCode,
+            UserError::PasswordReused => field("new_password", "same_as_current", &error),
         }
     }
 }
@@ -198,7 +202,7 @@ mod tests {
         all.extend(
             every!(UserError: AlreadyRegistered, NotFound, EmailAlreadyVerified,
             AccountLocked { until: now }, ChecksInFlight { until: now }, Deactivated,
-            CannotRevokeUserRole),
+            CannotRevokeUserRole, ResetNotAllowed, PasswordReused),
         );
         all.extend(every!(SessionError: AlreadyStarted, NotFound, Revoked, Expired, UnknownToken));
         all.extend(

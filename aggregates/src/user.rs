@@ -13,7 +13,7 @@ mod tests;
 
 pub use aggregate::{Role, User, UserStatus};
 pub use commands::UserCommand;
-pub use events::{LoginRefusal, UserEvent};
+pub use events::{LoginRefusal, PasswordChangeMethod, UserEvent};
 pub use lockout::LockoutPolicy;
 
 use chrono::{DateTime, Utc};
@@ -37,4 +37,9 @@ pub enum UserError {
     Deactivated,
     #[error("every account keeps the user role")]
     CannotRevokeUserRole,
+    /// Only a verified, active account may reset its password.
+    #[error("the account cannot reset its password")]
+    ResetNotAllowed,
+    #[error("the new password must differ from the current one")]
+    PasswordReused,
 }

@@ -91,6 +91,16 @@ impl Projection for UserDirectory {
                 until: None,
                 at,
             },
+            // A reset proves control of the mailbox and ends a lockout.
+            UserEvent::PasswordChanged {
+                lockout_cleared: true,
+                at,
+                ..
+            } => DirectoryChange::LockedUntil {
+                user_id,
+                until: None,
+                at,
+            },
             UserEvent::RoleGranted { role, at, .. } => DirectoryChange::RoleAdded {
                 user_id,
                 role: role.as_str().to_owned(),
@@ -113,7 +123,12 @@ impl Projection for UserDirectory {
             },
             UserEvent::EmailVerificationCodeIssued { .. }
             | UserEvent::PasswordCheckStarted { .. }
-            | UserEvent::LoginFailed { .. } => return Ok(vec![]),
+            | UserEvent::LoginFailed { .. }
+            | UserEvent::PasswordResetRequested { .. }
+            | UserEvent::PasswordChanged {
+                lockout_cleared: false,
+                ..
+            } => return Ok(vec![]),
         };
         Ok(vec![Change::Directory(change)])
     }

@@ -109,6 +109,36 @@ pub async fn login(
     .await
 }
 
+/// Checks `password` of the signed-in `user_id` under the lockout, as a
+/// login does: a reserved check, a wrong password counted (401
+/// `invalid_credentials`, and the lock at the limit). A right one leaves
+/// the reservation to the command that follows (`ChangePassword` ends it).
+pub(super) async fn check_password(
+    state: &AppState,
+    user_id: Uuid,
+    password: &str,
+    metadata: &Metadata,
+) -> Result<(), AppError> {
+    let check_started = Instant::now();
+    let id = user_id.to_string();
+    let start = UserCommand::StartPasswordCheck {
+        at: Utc::now(),
+        policy: state.config.lockout,
+    };
+    let user = state.users.execute(&id, start, metadata).await?.state;
+    let hashing_started = Instant::now();
+    let matches = state
+        .hasher
+        .verify(password, &user.password_hash)
+        .await
+        .map_err(AppError::internal)?;
+    if matches {
+        return Ok(());
+    }
+    let hashing = hashing_started.elapsed();
+    Err(wrong_password(state, &id, metadata, check_started, hashing).await)
+}
+
 /// An unknown identifier: the same argon2 work and, by the bookkeeping's
 /// measure, the same time as a known account's wrong password.
 async fn unknown_identifier(state: &AppState, password: &str, check_started: Instant) -> AppError {

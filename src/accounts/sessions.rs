@@ -140,6 +140,28 @@ pub async fn revoke_all_sessions(
     reason: RevocationReason,
     metadata: Metadata,
 ) -> Result<(), AppError> {
+    revoke_sessions(state, user_id, None, reason, metadata).await
+}
+
+/// Revokes every session of the user but `keep` (the caller's, when a
+/// signed-in person changed the password): reason `password_changed`.
+pub async fn revoke_other_sessions(
+    state: &AppState,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+    metadata: Metadata,
+) -> Result<(), AppError> {
+    let reason = RevocationReason::PasswordChanged;
+    revoke_sessions(state, user_id, keep, reason, metadata).await
+}
+
+async fn revoke_sessions(
+    state: &AppState,
+    user_id: Uuid,
+    keep: Option<Uuid>,
+    reason: RevocationReason,
+    metadata: Metadata,
+) -> Result<(), AppError> {
     let ids: Vec<Uuid> = on_either!(&state.db, pool => {
         sqlx::query_scalar(
             "SELECT session_id FROM user_sessions WHERE user_id = $1 AND revoked_at IS NULL",
@@ -149,7 +171,7 @@ pub async fn revoke_all_sessions(
         .await
     })?;
     let mut last = None;
-    for id in ids {
+    for id in ids.into_iter().filter(|id| Some(*id) != keep) {
         let command = SessionCommand::RevokeSession {
             reason,
             at: Utc::now(),
@@ -165,5 +187,29 @@ pub async fn revoke_all_sessions(
         }
     }
     super::settle(state, last).await;
+    Ok(())
+}
+
+/// Ends one of `user_id`'s own sessions (a lost phone's): its refresh token
+/// fails from then on, its access tokens at once. Someone else's session,
+/// or one that never was, is 404; an already ended one is left as it is.
+pub async fn end_session(
+    state: &AppState,
+    user_id: Uuid,
+    session_id: Uuid,
+    metadata: Metadata,
+) -> Result<(), AppError> {
+    let id = session_id.to_string();
+    let (session, _) = state.sessions.load(&id).await?;
+    if session.user_id != Some(user_id) {
+        return Err(AppError::NotFound);
+    }
+    let command = SessionCommand::RevokeSession {
+        reason: RevocationReason::EndedByUser,
+        at: Utc::now(),
+    };
+    // Revoking an ended session records nothing (the aggregate's no-op).
+    let committed = state.sessions.execute(&id, command, &metadata).await?;
+    super::settle(state, committed.cursor).await;
     Ok(())
 }

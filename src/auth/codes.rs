@@ -21,12 +21,18 @@ use crate::telemetry::Chain;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodePurpose {
     EmailVerification,
+    /// Valid for [`crate::accounts::RESET_CODE_TTL`], whatever the
+    /// verification codes' lifetime.
+    PasswordReset,
 }
 
 impl CodePurpose {
+    /// Part of the key and of the MAC: a code of one purpose never opens
+    /// another.
     fn as_str(self) -> &'static str {
         match self {
             Self::EmailVerification => "email_verification",
+            Self::PasswordReset => "password_reset",
         }
     }
 }
@@ -98,8 +104,12 @@ impl OneTimeCodes {
             rand::rngs::OsRng.gen_range(0..1_000_000u32)
         ));
         let mac = self.mac(purpose, subject, &code);
+        let ttl = match purpose {
+            CodePurpose::EmailVerification => self.ttl,
+            CodePurpose::PasswordReset => crate::accounts::RESET_CODE_TTL,
+        };
         self.db
-            .put_code(purpose.as_str(), subject, &mac, self.ttl)
+            .put_code(purpose.as_str(), subject, &mac, ttl)
             .await?;
         Ok(IssuedCode(code))
     }

@@ -102,6 +102,26 @@ impl Mailer {
         self.send(to, "Your verification code", body).await
     }
 
+    /// Sends a password-reset code to `to`.
+    pub async fn send_password_reset_code(
+        &self,
+        to: &str,
+        code: &str,
+        valid_for: Duration,
+    ) -> Result<(), MailError> {
+        let minutes = valid_for.as_secs().div_ceil(60);
+        let body = format!(
+            "Your password reset code is {code}\n\nIt is valid for {minutes} minutes. If you did not ask to reset your password, ignore this email: your password stays as it is.\n"
+        );
+        self.send(to, "Your password reset code", body).await
+    }
+
+    /// Tells `to` that the account's password was changed.
+    pub async fn send_password_changed(&self, to: &str) -> Result<(), MailError> {
+        let body = "The password of your account was just changed, and every other session was signed out.\n\nIf this was not you, reset your password at once and contact support.\n".to_owned();
+        self.send(to, "Your password was changed", body).await
+    }
+
     async fn send(&self, to: &str, subject: &str, body: String) -> Result<(), MailError> {
         let message = Message::builder()
             .from(self.from.clone())

@@ -7,7 +7,7 @@ use axum::Json;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 
-use super::extract::{ApiJson, AuthUser};
+use super::extract::{ApiJson, ApiPath, AuthUser};
 use super::problem::Problem;
 use super::validate::Fields;
 use crate::accounts::{self, ClientInfo, Identifier, NewAccount, Profile, SessionView, TokenPair};
@@ -25,12 +25,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         refresh,
         logout,
         logout_all,
-        sessions
+        sessions,
+        end_session
     ]
 }
 
 /// Token responses must never be cached.
-fn tokens(pair: TokenPair) -> Response {
+pub(super) fn tokens(pair: TokenPair) -> Response {
     let mut response = Json(pair).into_response();
     response
         .headers_mut()
@@ -241,6 +242,21 @@ pub async fn sessions(
     Ok(Json(
         accounts::list_sessions(&state, claims.sub, claims.sid).await?,
     ))
+}
+
+/// End one of the caller's own sessions.
+#[utoipa::path(delete, path = "/auth/sessions/{id}", tag = "auth", params(("id" = Uuid, Path)), security(("bearer" = [])),
+    description = "Its refresh token fails from then on, its access tokens at once; the caller's current session goes on (unless it is the one ended). Someone else's session is 404.",
+    responses((status = 204, description = "ended"), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn end_session(
+    State(state): State<AppState>,
+    AuthUser(claims): AuthUser,
+    mut metadata: Metadata,
+    ApiPath(id): ApiPath<uuid::Uuid>,
+) -> Result<StatusCode, AppError> {
+    metadata.actor = Some(Actor::User(claims.sub));
+    accounts::end_session(&state, claims.sub, id, metadata).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 impl Fields {

@@ -28,6 +28,7 @@ mod multi_instance;
 mod nats;
 mod openapi;
 mod optional_parts;
+mod password_reset;
 mod projection_failures;
 mod projections;
 mod query_plans;

@@ -15,6 +15,10 @@ pub enum RevocationReason {
     LogoutAll,
     RefreshTokenReuse,
     AccountDeactivated,
+    /// The account's password was reset or changed: the other sessions end.
+    PasswordChanged,
+    /// The person ended this one session from another (`DELETE /auth/sessions/{id}`).
+    EndedByUser,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

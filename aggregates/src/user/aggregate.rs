@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::lockout::Lockout;
-use super::{LockoutPolicy, LoginRefusal, UserCommand, UserError, UserEvent};
+use super::{LockoutPolicy, LoginRefusal, PasswordChangeMethod, UserCommand, UserError, UserEvent};
 
 /// Roles known to the service. `User` is implicit for every account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -138,6 +138,47 @@ impl User {
         Ok(events)
     }
 
+    fn request_reset(
+        &self,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Vec<UserEvent>, UserError> {
+        self.ensure_registered()?;
+        if !self.email_verified || self.status != UserStatus::Active {
+            return Err(UserError::ResetNotAllowed);
+        }
+        Ok(vec![UserEvent::PasswordResetRequested { at, expires_at }])
+    }
+
+    fn change_password(
+        &self,
+        password_hash: String,
+        method: PasswordChangeMethod,
+        reuses_current: bool,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<UserEvent>, UserError> {
+        self.ensure_registered()?;
+        if reuses_current {
+            return Err(UserError::PasswordReused);
+        }
+        if method == PasswordChangeMethod::Reset {
+            if self.status != UserStatus::Active {
+                return Err(UserError::ResetNotAllowed);
+            }
+            // A reset lifts the failure limit's lock, never an admin's.
+            if let Some(until) = self.lockout.admin_lock_at(at) {
+                return Err(UserError::AccountLocked { until });
+            }
+        }
+        let locked = self.locked_until(at).is_some() || self.lockout.consecutive_failures > 0;
+        Ok(vec![UserEvent::PasswordChanged {
+            password_hash,
+            method,
+            lockout_cleared: method == PasswordChangeMethod::Reset && locked,
+            at,
+        }])
+    }
+
     fn set_roles(
         &self,
         wanted: BTreeSet<Role>,
@@ -227,6 +268,15 @@ impl User {
                     None => UserEvent::LoginSucceeded { at, session_id },
                 }])
             }
+            UserCommand::RequestPasswordReset { at, expires_at } => {
+                self.request_reset(at, expires_at)
+            }
+            UserCommand::ChangePassword {
+                password_hash,
+                method,
+                reuses_current,
+                at,
+            } => self.change_password(password_hash, method, reuses_current, at),
             UserCommand::LockAccount { until, by, at } => {
                 self.ensure_registered()?;
                 Ok(vec![UserEvent::AccountLocked {
@@ -308,7 +358,25 @@ impl Aggregate for User {
             }
             UserEvent::LoginSucceeded { .. } => self.lockout.reset(),
             UserEvent::LoginRefused { .. } => self.lockout.reset(),
-            UserEvent::AccountLocked { until, .. } => self.lockout.locked_until = Some(until),
+            UserEvent::PasswordResetRequested { .. } => {}
+            UserEvent::PasswordChanged {
+                password_hash,
+                method,
+                lockout_cleared,
+                ..
+            } => {
+                self.password_hash = password_hash;
+                // A change follows a right current password (its reserved
+                // check ends here, as a login's does); a reset may lift
+                // the failure limit's lock.
+                if lockout_cleared || method == PasswordChangeMethod::Change {
+                    self.lockout.reset();
+                }
+            }
+            UserEvent::AccountLocked { until, by, .. } => {
+                self.lockout.locked_until = Some(until);
+                self.lockout.by_admin = by.is_some();
+            }
             UserEvent::AccountUnlocked { .. } => self.lockout.reset(),
             UserEvent::RoleGranted { role, .. } => {
                 self.roles.insert(role);

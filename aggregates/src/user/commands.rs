@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{LockoutPolicy, Role};
+use super::{LockoutPolicy, PasswordChangeMethod, Role};
 use crate::values::{Email, Username};
 
 #[derive(Debug, Clone)]
@@ -48,6 +48,22 @@ pub enum UserCommand {
     CompletePasswordCheck {
         at: DateTime<Utc>,
         session_id: Uuid,
+    },
+    /// Note that a password-reset code went out (the code itself is kept,
+    /// hashed, outside the event store). Only a verified, active account
+    /// gets one.
+    RequestPasswordReset {
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    },
+    /// Replace the password hash. The caller proved the right to (a reset
+    /// code, or the current password) and checked whether the new password
+    /// is the current one (`reuses_current`: only argon2 can tell).
+    ChangePassword {
+        password_hash: String,
+        method: PasswordChangeMethod,
+        reuses_current: bool,
+        at: DateTime<Utc>,
     },
     /// An admin locks the account until `until`.
     LockAccount {

@@ -16,6 +16,16 @@ pub enum LoginRefusal {
     AccountDeactivated,
 }
 
+/// How a password came to change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordChangeMethod {
+    /// With a code sent to the verified email address.
+    Reset,
+    /// Signed in, with the current password.
+    Change,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum UserEvent {
     /// The account exists. Carries the personal data (email, username) that
@@ -52,6 +62,19 @@ pub enum UserEvent {
     LoginRefused {
         at: DateTime<Utc>,
         reason: LoginRefusal,
+    },
+    /// A password-reset code went out (the code is not in the event).
+    PasswordResetRequested {
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    },
+    /// The password hash was replaced. A reset also clears a lockout (it
+    /// proves control of the mailbox): `lockout_cleared` says it did.
+    PasswordChanged {
+        password_hash: String,
+        method: PasswordChangeMethod,
+        lockout_cleared: bool,
+        at: DateTime<Utc>,
     },
     /// `by` is `None` when the failure limit locked the account.
     AccountLocked {
@@ -95,6 +118,8 @@ impl UserEvent {
         "LoginFailed",
         "LoginSucceeded",
         "LoginRefused",
+        "PasswordResetRequested",
+        "PasswordChanged",
         "AccountLocked",
         "AccountUnlocked",
         "RoleGranted",
@@ -113,6 +138,8 @@ impl UserEvent {
             Self::LoginFailed { .. } => "LoginFailed",
             Self::LoginSucceeded { .. } => "LoginSucceeded",
             Self::LoginRefused { .. } => "LoginRefused",
+            Self::PasswordResetRequested { .. } => "PasswordResetRequested",
+            Self::PasswordChanged { .. } => "PasswordChanged",
             Self::AccountLocked { .. } => "AccountLocked",
             Self::AccountUnlocked { .. } => "AccountUnlocked",
             Self::RoleGranted { .. } => "RoleGranted",
@@ -173,6 +200,13 @@ mod tests {
                 at,
                 reason: super::LoginRefusal::EmailNotVerified,
             },
+            UserEvent::PasswordResetRequested { at, expires_at: at },
+            UserEvent::PasswordChanged {
+                password_hash: "$argon2id$...".to_owned(),
+                method: super::PasswordChangeMethod::Reset,
+                lockout_cleared: true,
+                at,
+            },
             UserEvent::AccountLocked {
                 until: at,
                 by: None,
@@ -204,6 +238,8 @@ mod tests {
             | UserEvent::LoginFailed { .. }
             | UserEvent::LoginSucceeded { .. }
             | UserEvent::LoginRefused { .. }
+            | UserEvent::PasswordResetRequested { .. }
+            | UserEvent::PasswordChanged { .. }
             | UserEvent::AccountLocked { .. }
             | UserEvent::AccountUnlocked { .. }
             | UserEvent::RoleGranted { .. }

@@ -36,6 +36,10 @@ pub struct Lockout {
     /// Start times of reserved checks without an outcome yet, oldest first.
     pub pending_checks: Vec<DateTime<Utc>>,
     pub locked_until: Option<DateTime<Utc>>,
+    /// Whether `locked_until` is an admin's lock (a password reset does not
+    /// lift it) rather than the failure limit's.
+    #[serde(default)]
+    pub by_admin: bool,
 }
 
 /// Most reservations kept; more than any sane `max_failures`.
@@ -44,6 +48,11 @@ const MAX_PENDING: usize = 32;
 impl Lockout {
     pub fn locked_at(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.locked_until.filter(|until| *until > at)
+    }
+
+    /// The admin's lock in force at `at`, if any.
+    pub fn admin_lock_at(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.locked_at(at).filter(|_| self.by_admin)
     }
 
     /// Failures that still count: a lock that ran out starts a fresh count.

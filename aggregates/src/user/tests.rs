@@ -481,3 +481,131 @@ fn deactivate_and_reactivate_toggle_the_status_once() {
             at: at(3),
         }]);
 }
+
+fn verified() -> UserEvent {
+    UserEvent::EmailVerified { verified_at: at(1) }
+}
+
+fn change(method: PasswordChangeMethod, reuses_current: bool) -> UserCommand {
+    UserCommand::ChangePassword {
+        password_hash: "$argon2id$new".into(),
+        method,
+        reuses_current,
+        at: at(30),
+    }
+}
+
+#[test]
+fn a_verified_active_account_may_request_a_password_reset() {
+    UserTest::with(())
+        .given(vec![registered(), verified()])
+        .when(UserCommand::RequestPasswordReset {
+            at: at(20),
+            expires_at: at(35),
+        })
+        .then_expect_events(vec![UserEvent::PasswordResetRequested {
+            at: at(20),
+            expires_at: at(35),
+        }]);
+}
+
+#[test]
+fn an_unverified_or_deactivated_account_may_not_request_a_password_reset() {
+    let request = || UserCommand::RequestPasswordReset {
+        at: at(20),
+        expires_at: at(35),
+    };
+    UserTest::with(())
+        .given(vec![registered()])
+        .when(request())
+        .then_expect_error(UserError::ResetNotAllowed);
+    UserTest::with(())
+        .given(vec![
+            registered(),
+            verified(),
+            UserEvent::UserDeactivated {
+                by: "admin".into(),
+                at: at(5),
+            },
+        ])
+        .when(request())
+        .then_expect_error(UserError::ResetNotAllowed);
+}
+
+#[test]
+fn a_reset_replaces_the_password_and_clears_a_lockout_saying_so() {
+    UserTest::with(())
+        .given(vec![
+            registered(),
+            verified(),
+            UserEvent::AccountLocked {
+                until: at(50),
+                by: None,
+                at: at(10),
+            },
+        ])
+        .when(change(PasswordChangeMethod::Reset, false))
+        .then_expect_events(vec![UserEvent::PasswordChanged {
+            password_hash: "$argon2id$new".into(),
+            method: PasswordChangeMethod::Reset,
+            lockout_cleared: true,
+            at: at(30),
+        }]);
+}
+
+#[test]
+fn a_change_keeps_a_lockout_and_the_same_password_is_refused() {
+    UserTest::with(())
+        .given(vec![registered(), verified()])
+        .when(change(PasswordChangeMethod::Change, false))
+        .then_expect_events(vec![UserEvent::PasswordChanged {
+            password_hash: "$argon2id$new".into(),
+            method: PasswordChangeMethod::Change,
+            lockout_cleared: false,
+            at: at(30),
+        }]);
+    UserTest::with(())
+        .given(vec![registered(), verified()])
+        .when(change(PasswordChangeMethod::Change, true))
+        .then_expect_error(UserError::PasswordReused);
+}
+
+#[test]
+fn after_a_reset_the_new_hash_is_the_password_and_the_lock_is_gone() {
+    let mut user = User::default();
+    for event in [
+        registered(),
+        verified(),
+        UserEvent::AccountLocked {
+            until: at(50),
+            by: None,
+            at: at(10),
+        },
+        UserEvent::PasswordChanged {
+            password_hash: "$argon2id$new".into(),
+            method: PasswordChangeMethod::Reset,
+            lockout_cleared: true,
+            at: at(30),
+        },
+    ] {
+        cqrs_es::Aggregate::apply(&mut user, event);
+    }
+    assert_eq!(user.password_hash, "$argon2id$new");
+    assert_eq!(user.locked_until(at(31)), None);
+}
+
+#[test]
+fn a_reset_does_not_lift_an_admins_lock() {
+    UserTest::with(())
+        .given(vec![
+            registered(),
+            verified(),
+            UserEvent::AccountLocked {
+                until: at(50),
+                by: Some("admin".into()),
+                at: at(10),
+            },
+        ])
+        .when(change(PasswordChangeMethod::Reset, false))
+        .then_expect_error(UserError::AccountLocked { until: at(50) });
+}

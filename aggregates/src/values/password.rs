@@ -41,6 +41,10 @@ pub enum PasswordError {
     MissingDigit,
     #[error("password needs a symbol")]
     MissingSymbol,
+    #[error("password may not contain the username")]
+    ContainsUsername,
+    #[error("password may not contain the email address's local part")]
+    ContainsEmail,
 }
 
 impl PasswordError {
@@ -52,6 +56,8 @@ impl PasswordError {
             Self::MissingLower => "missing_lower",
             Self::MissingDigit => "missing_digit",
             Self::MissingSymbol => "missing_symbol",
+            Self::ContainsUsername => "contains_username",
+            Self::ContainsEmail => "contains_email",
         }
     }
 }
@@ -89,6 +95,24 @@ impl Password {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Refuses a password that holds the account's username or its email
+    /// address's local part, ignoring case (OWASP: no context-specific
+    /// words). Parts shorter than 3 characters are not checked: they would
+    /// refuse too much and guard nothing.
+    pub fn check_personal(&self, username: &str, email: &str) -> Result<(), PasswordError> {
+        let password = self.0.to_lowercase();
+        let holds =
+            |part: &str| part.chars().count() >= 3 && password.contains(&part.to_lowercase());
+        if holds(username) {
+            return Err(PasswordError::ContainsUsername);
+        }
+        let local = email.split('@').next().unwrap_or_default();
+        if holds(local) {
+            return Err(PasswordError::ContainsEmail);
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Debug for Password {
@@ -100,6 +124,21 @@ impl fmt::Debug for Password {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_holding_the_username_or_the_email_local_part_is_refused() {
+        let p = PasswordPolicy::default();
+        let password = Password::parse("Xalice-Secret-9!", &p).unwrap();
+        assert_eq!(
+            password.check_personal("ALICE", "a@example.com"),
+            Err(PasswordError::ContainsUsername)
+        );
+        assert_eq!(
+            password.check_personal("bob", "Alice@example.com"),
+            Err(PasswordError::ContainsEmail)
+        );
+        assert_eq!(password.check_personal("bob", "bo@example.com"), Ok(()));
+    }
 
     #[test]
     fn password_policy_requires_every_character_class() {
