@@ -4,6 +4,7 @@
 
 mod login;
 mod password;
+mod passwordless;
 mod refresh;
 mod register;
 mod sessions;
@@ -12,6 +13,7 @@ mod verification;
 
 pub use login::{login, Identifier};
 pub use password::{change_password, confirm_reset, request_reset, RESET_CODE_TTL};
+pub use passwordless::{request_sign_in_code, sign_in_with_code};
 pub use refresh::{logout, refresh};
 pub use register::{register, NewAccount, Profile};
 pub use sessions::{

@@ -21,6 +21,7 @@ mod history;
 mod influencer;
 mod influencer_admin;
 mod me;
+mod passwordless;
 mod passwords;
 pub mod problem;
 mod rate_limit;
@@ -52,6 +53,7 @@ pub fn routes() -> (Router<AppState>, Router<AppState>, OpenApi) {
     let api = OpenApiRouter::new()
         .merge(accounts::router())
         .merge(passwords::router())
+        .merge(passwordless::router())
         .merge(admin::router())
         .merge(history::router())
         .merge(influencer::router())

@@ -58,6 +58,9 @@ impl From<UserError> for AppError {
             // holding it, the code no longer opens anything.
             UserError::ResetNotAllowed => Self::InvalidCode,
             UserError::PasswordReused => field("new_password", "same_as_current", &error),
+            // Sign-in codes are only issued, never refused to the caller
+            // (the start endpoint answers alike for every address).
+            UserError::SignInCodeNotAllowed => Self::InvalidCode,
         }
     }
 }
@@ -202,7 +205,7 @@ mod tests {
         all.extend(
             every!(UserError: AlreadyRegistered, NotFound, EmailAlreadyVerified,
             AccountLocked { until: now }, ChecksInFlight { until: now }, Deactivated,
-            CannotRevokeUserRole, ResetNotAllowed, PasswordReused),
+            CannotRevokeUserRole, ResetNotAllowed, PasswordReused, SignInCodeNotAllowed),
         );
         all.extend(every!(SessionError: AlreadyStarted, NotFound, Revoked, Expired, UnknownToken));
         all.extend(

@@ -13,7 +13,7 @@ mod tests;
 
 pub use aggregate::{Role, User, UserStatus};
 pub use commands::UserCommand;
-pub use events::{LoginRefusal, PasswordChangeMethod, UserEvent};
+pub use events::{CodeChannel, LoginMethod, LoginRefusal, PasswordChangeMethod, UserEvent};
 pub use lockout::LockoutPolicy;
 
 use chrono::{DateTime, Utc};
@@ -42,4 +42,8 @@ pub enum UserError {
     ResetNotAllowed,
     #[error("the new password must differ from the current one")]
     PasswordReused,
+    /// No sign-in code for an account that may not sign in that way (an
+    /// unverified address, a deactivated account).
+    #[error("the account cannot sign in by code")]
+    SignInCodeNotAllowed,
 }

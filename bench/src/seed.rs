@@ -123,7 +123,11 @@ async fn account(i: usize, hash: &str) -> anyhow::Result<Account> {
             },
             UserCommand::VerifyEmail { at },
             UserCommand::StartPasswordCheck { at, policy },
-            UserCommand::CompletePasswordCheck { at, session_id },
+            UserCommand::CompletePasswordCheck {
+                at,
+                session_id,
+                method: aggregates::user::LoginMethod::Password,
+            },
         ],
     )
     .await?;

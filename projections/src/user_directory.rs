@@ -125,6 +125,7 @@ impl Projection for UserDirectory {
             | UserEvent::PasswordCheckStarted { .. }
             | UserEvent::LoginFailed { .. }
             | UserEvent::PasswordResetRequested { .. }
+            | UserEvent::SignInCodeIssued { .. }
             | UserEvent::PasswordChanged {
                 lockout_cleared: false,
                 ..

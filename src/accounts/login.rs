@@ -1,6 +1,6 @@
 //! Password login by username or email, with per-account lockout.
 
-use aggregates::user::LoginRefusal;
+use aggregates::user::{LoginMethod, LoginRefusal};
 use aggregates::values::Email;
 use aggregates::{UserCommand, UserEvent};
 use std::time::Instant;
@@ -91,6 +91,7 @@ pub async fn login(
     let complete = UserCommand::CompletePasswordCheck {
         at: Utc::now(),
         session_id,
+        method: LoginMethod::Password,
     };
     let completed = state.users.execute(&id, complete, &metadata).await?;
     if let Some(refused) = completed.events.iter().find_map(refusal) {
@@ -176,7 +177,7 @@ async fn wrong_password(
 }
 
 /// The answer to a right password the account refused anyway.
-fn refusal(event: &UserEvent) -> Option<AppError> {
+pub(super) fn refusal(event: &UserEvent) -> Option<AppError> {
     match event {
         UserEvent::LoginRefused { reason, .. } => Some(match reason {
             LoginRefusal::EmailNotVerified => AppError::EmailNotVerified,

@@ -51,7 +51,7 @@ pub async fn request_reset(
         .try_start("password-reset", email.as_str(), cooldown)
         .await?
     {
-        return Err(cooldown_refusal(left, cooldown));
+        return Err(cooldown_refusal("password-reset-cooldown", left, cooldown));
     }
     let state = state.clone();
     // Done after answering, so timing does not tell known from unknown.
@@ -67,12 +67,16 @@ pub async fn request_reset(
 }
 
 /// The 429 of a running cooldown, with its `RateLimit` headers.
-fn cooldown_refusal(left: Duration, cooldown: Duration) -> AppError {
+pub(super) fn cooldown_refusal(
+    policy: &'static str,
+    left: Duration,
+    cooldown: Duration,
+) -> AppError {
     let secs = left.as_secs().max(1);
     AppError::RateLimited {
         retry_after: left,
         policy: crate::ratelimit::Verdict {
-            policy: "password-reset-cooldown",
+            policy,
             limit: crate::ratelimit::Limit::new(1, cooldown.as_secs()),
             remaining: 0,
             reset: secs,

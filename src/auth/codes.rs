@@ -24,6 +24,8 @@ pub enum CodePurpose {
     /// Valid for [`crate::accounts::RESET_CODE_TTL`], whatever the
     /// verification codes' lifetime.
     PasswordReset,
+    /// Passwordless sign-in, by email or SMS.
+    SignIn,
 }
 
 impl CodePurpose {
@@ -33,6 +35,7 @@ impl CodePurpose {
         match self {
             Self::EmailVerification => "email_verification",
             Self::PasswordReset => "password_reset",
+            Self::SignIn => "sign_in",
         }
     }
 }
@@ -105,7 +108,7 @@ impl OneTimeCodes {
         ));
         let mac = self.mac(purpose, subject, &code);
         let ttl = match purpose {
-            CodePurpose::EmailVerification => self.ttl,
+            CodePurpose::EmailVerification | CodePurpose::SignIn => self.ttl,
             CodePurpose::PasswordReset => crate::accounts::RESET_CODE_TTL,
         };
         self.db

@@ -116,6 +116,20 @@ impl Mailer {
         self.send(to, "Your password reset code", body).await
     }
 
+    /// Sends a passwordless sign-in code to `to`.
+    pub async fn send_sign_in_code(
+        &self,
+        to: &str,
+        code: &str,
+        valid_for: Duration,
+    ) -> Result<(), MailError> {
+        let minutes = valid_for.as_secs().div_ceil(60);
+        let body = format!(
+            "Your sign-in code is {code}\n\nIt is valid for {minutes} minutes. If you did not ask to sign in, ignore this email.\n"
+        );
+        self.send(to, "Your sign-in code", body).await
+    }
+
     /// Tells `to` that the account's password was changed.
     pub async fn send_password_changed(&self, to: &str) -> Result<(), MailError> {
         let body = "The password of your account was just changed, and every other session was signed out.\n\nIf this was not you, reset your password at once and contact support.\n".to_owned();

@@ -29,6 +29,7 @@ mod nats;
 mod openapi;
 mod optional_parts;
 mod password_reset;
+mod passwordless;
 mod projection_failures;
 mod projections;
 mod query_plans;

@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::lockout::Lockout;
-use super::{LockoutPolicy, LoginRefusal, PasswordChangeMethod, UserCommand, UserError, UserEvent};
+use super::{
+    CodeChannel, LockoutPolicy, LoginRefusal, PasswordChangeMethod, UserCommand, UserError,
+    UserEvent,
+};
 
 /// Roles known to the service. `User` is implicit for every account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -150,6 +153,28 @@ impl User {
         Ok(vec![UserEvent::PasswordResetRequested { at, expires_at }])
     }
 
+    fn issue_sign_in_code(
+        &self,
+        channel: CodeChannel,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Vec<UserEvent>, UserError> {
+        self.ensure_registered()?;
+        let verified = match channel {
+            CodeChannel::Email => self.email_verified,
+            // Phones come with their own verification; none is verified yet.
+            CodeChannel::Sms => false,
+        };
+        if !verified || self.status != UserStatus::Active {
+            return Err(UserError::SignInCodeNotAllowed);
+        }
+        Ok(vec![UserEvent::SignInCodeIssued {
+            channel,
+            at,
+            expires_at,
+        }])
+    }
+
     fn change_password(
         &self,
         password_hash: String,
@@ -254,7 +279,16 @@ impl User {
             UserCommand::VerifyEmail { at } => self.verification(at, None),
             UserCommand::StartPasswordCheck { at, policy } => self.start_check(at, &policy),
             UserCommand::RecordLoginFailure { at, policy } => self.failure(at, &policy),
-            UserCommand::CompletePasswordCheck { at, session_id } => {
+            UserCommand::IssueSignInCode {
+                channel,
+                at,
+                expires_at,
+            } => self.issue_sign_in_code(channel, at, expires_at),
+            UserCommand::CompletePasswordCheck {
+                at,
+                session_id,
+                method,
+            } => {
                 self.ensure_registered()?;
                 let refusal = if !self.email_verified {
                     Some(LoginRefusal::EmailNotVerified)
@@ -265,7 +299,11 @@ impl User {
                 };
                 Ok(vec![match refusal {
                     Some(reason) => UserEvent::LoginRefused { at, reason },
-                    None => UserEvent::LoginSucceeded { at, session_id },
+                    None => UserEvent::LoginSucceeded {
+                        at,
+                        session_id,
+                        method,
+                    },
                 }])
             }
             UserCommand::RequestPasswordReset { at, expires_at } => {
@@ -358,7 +396,7 @@ impl Aggregate for User {
             }
             UserEvent::LoginSucceeded { .. } => self.lockout.reset(),
             UserEvent::LoginRefused { .. } => self.lockout.reset(),
-            UserEvent::PasswordResetRequested { .. } => {}
+            UserEvent::PasswordResetRequested { .. } | UserEvent::SignInCodeIssued { .. } => {}
             UserEvent::PasswordChanged {
                 password_hash,
                 method,

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{LockoutPolicy, PasswordChangeMethod, Role};
+use super::{CodeChannel, LockoutPolicy, LoginMethod, PasswordChangeMethod, Role};
 use crate::values::{Email, Username};
 
 #[derive(Debug, Clone)]
@@ -48,6 +48,17 @@ pub enum UserCommand {
     CompletePasswordCheck {
         at: DateTime<Utc>,
         session_id: Uuid,
+        method: LoginMethod,
+    },
+    /// Note that a one-time sign-in code went out by `channel` (the code is
+    /// kept, hashed, outside the event store). Only an active account with
+    /// that channel verified gets one. Redeeming it is a reserved check
+    /// like a password's (`StartPasswordCheck`, then `RecordLoginFailure`
+    /// or `CompletePasswordCheck`), so wrong codes count toward the lockout.
+    IssueSignInCode {
+        channel: CodeChannel,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
     },
     /// Note that a password-reset code went out (the code itself is kept,
     /// hashed, outside the event store). Only a verified, active account

@@ -16,6 +16,27 @@ pub enum LoginRefusal {
     AccountDeactivated,
 }
 
+/// How a person proved who they are at sign-in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginMethod {
+    /// Events before version 2 of `LoginSucceeded` were all password logins.
+    #[default]
+    Password,
+    /// A one-time code sent to the verified email address.
+    EmailCode,
+    /// A one-time code sent by SMS to the verified phone number.
+    SmsCode,
+}
+
+/// Where a one-time sign-in code went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeChannel {
+    Email,
+    Sms,
+}
+
 /// How a password came to change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -52,9 +73,19 @@ pub enum UserEvent {
         at: DateTime<Utc>,
         consecutive_failures: u32,
     },
+    /// Version 2 added `method` (absent in version 1: a password).
     LoginSucceeded {
         at: DateTime<Utc>,
         session_id: Uuid,
+        #[serde(default)]
+        method: LoginMethod,
+    },
+    /// A one-time sign-in code went out by `channel` (the code is not in
+    /// the event).
+    SignInCodeIssued {
+        channel: CodeChannel,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
     },
     /// The password was right but the account may not sign in (yet). Ends
     /// the reserved check without counting a failure: a correct password
@@ -117,6 +148,7 @@ impl UserEvent {
         "PasswordCheckStarted",
         "LoginFailed",
         "LoginSucceeded",
+        "SignInCodeIssued",
         "LoginRefused",
         "PasswordResetRequested",
         "PasswordChanged",
@@ -137,6 +169,7 @@ impl UserEvent {
             Self::PasswordCheckStarted { .. } => "PasswordCheckStarted",
             Self::LoginFailed { .. } => "LoginFailed",
             Self::LoginSucceeded { .. } => "LoginSucceeded",
+            Self::SignInCodeIssued { .. } => "SignInCodeIssued",
             Self::LoginRefused { .. } => "LoginRefused",
             Self::PasswordResetRequested { .. } => "PasswordResetRequested",
             Self::PasswordChanged { .. } => "PasswordChanged",
@@ -156,7 +189,11 @@ impl DomainEvent for UserEvent {
     }
 
     fn event_version(&self) -> String {
-        "1".to_owned()
+        match self {
+            Self::LoginSucceeded { .. } => "2",
+            _ => "1",
+        }
+        .to_owned()
     }
 }
 
@@ -195,6 +232,12 @@ mod tests {
             UserEvent::LoginSucceeded {
                 at,
                 session_id: Uuid::from_u128(2),
+                method: super::LoginMethod::EmailCode,
+            },
+            UserEvent::SignInCodeIssued {
+                channel: super::CodeChannel::Email,
+                at,
+                expires_at: at,
             },
             UserEvent::LoginRefused {
                 at,
@@ -237,6 +280,7 @@ mod tests {
             | UserEvent::PasswordCheckStarted { .. }
             | UserEvent::LoginFailed { .. }
             | UserEvent::LoginSucceeded { .. }
+            | UserEvent::SignInCodeIssued { .. }
             | UserEvent::LoginRefused { .. }
             | UserEvent::PasswordResetRequested { .. }
             | UserEvent::PasswordChanged { .. }

@@ -266,6 +266,7 @@ fn complete_password_check_refuses_without_a_failure_when_the_email_is_unverifie
         .when(UserCommand::CompletePasswordCheck {
             at: at(2),
             session_id: Uuid::from_u128(9),
+            method: LoginMethod::Password,
         })
         .then_expect_events(vec![UserEvent::LoginRefused {
             at: at(2),
@@ -285,6 +286,7 @@ fn complete_password_check_refuses_when_the_account_is_deactivated() {
         .when(UserCommand::CompletePasswordCheck {
             at: at(2),
             session_id: Uuid::from_u128(9),
+            method: LoginMethod::Password,
         })
         .then_expect_events(vec![UserEvent::LoginRefused {
             at: at(2),
@@ -324,6 +326,7 @@ fn record_login_success_resets_the_failure_count() {
         UserEvent::LoginSucceeded {
             at: at(3),
             session_id: Uuid::from_u128(9),
+            method: LoginMethod::Password,
         },
     );
     assert_eq!(user.lockout.consecutive_failures, 0);
@@ -608,4 +611,67 @@ fn a_reset_does_not_lift_an_admins_lock() {
         ])
         .when(change(PasswordChangeMethod::Reset, false))
         .then_expect_error(UserError::AccountLocked { until: at(50) });
+}
+
+#[test]
+fn a_sign_in_code_goes_only_to_a_verified_active_account() {
+    let issue = || UserCommand::IssueSignInCode {
+        channel: CodeChannel::Email,
+        at: at(20),
+        expires_at: at(30),
+    };
+    UserTest::with(())
+        .given(vec![registered(), verified()])
+        .when(issue())
+        .then_expect_events(vec![UserEvent::SignInCodeIssued {
+            channel: CodeChannel::Email,
+            at: at(20),
+            expires_at: at(30),
+        }]);
+    UserTest::with(())
+        .given(vec![registered()])
+        .when(issue())
+        .then_expect_error(UserError::SignInCodeNotAllowed);
+    UserTest::with(())
+        .given(vec![
+            registered(),
+            verified(),
+            UserEvent::UserDeactivated {
+                by: "admin".into(),
+                at: at(5),
+            },
+        ])
+        .when(issue())
+        .then_expect_error(UserError::SignInCodeNotAllowed);
+}
+
+#[test]
+fn a_sign_in_by_code_is_recorded_with_its_method() {
+    let mut events = history_with_failures(2);
+    events.push(UserEvent::PasswordCheckStarted { at: at(2) });
+    UserTest::with(())
+        .given(events)
+        .when(UserCommand::CompletePasswordCheck {
+            at: at(2),
+            session_id: Uuid::from_u128(9),
+            method: LoginMethod::EmailCode,
+        })
+        .then_expect_events(vec![UserEvent::LoginSucceeded {
+            at: at(2),
+            session_id: Uuid::from_u128(9),
+            method: LoginMethod::EmailCode,
+        }]);
+}
+
+#[test]
+fn a_login_succeeded_of_version_one_reads_as_a_password_login() {
+    let v1 = serde_json::json!({"LoginSucceeded": {"at": at(2), "session_id": Uuid::from_u128(9)}});
+    let event: UserEvent = serde_json::from_value(v1).unwrap();
+    assert!(matches!(
+        event,
+        UserEvent::LoginSucceeded {
+            method: LoginMethod::Password,
+            ..
+        }
+    ));
 }
