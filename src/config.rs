@@ -60,6 +60,7 @@ pub struct Config {
     /// `<data_dir>/mail/` (see `email::Mailer`).
     pub smtp_enabled: bool,
     pub smtp: SmtpConfig,
+    pub sms: SmsConfig,
     pub tokens: TokenConfig,
     pub codes: CodeConfig,
     pub username_policy: UsernamePolicy,
@@ -105,6 +106,19 @@ pub struct SmtpConfig {
     pub timeout: Duration,
 }
 
+/// The SMS provider (a Twilio-compatible Messages API).
+#[derive(Debug, Clone)]
+pub struct SmsConfig {
+    /// Base URL; `None`: messages are written under `<data_dir>/sms/`.
+    pub url: Option<String>,
+    pub account: String,
+    pub token: Option<String>,
+    pub from: String,
+    pub timeout: Duration,
+    /// How long the breaker stays open (not a setting: tests shorten it).
+    pub breaker_cool_down: Duration,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct TokenConfig {
     pub access_ttl: Duration,
@@ -148,6 +162,14 @@ impl Default for Config {
                 username: None,
                 password: None,
                 timeout: Duration::from_secs(5),
+            },
+            sms: SmsConfig {
+                url: None,
+                account: "identity".to_owned(),
+                token: None,
+                from: "+15005550006".to_owned(),
+                timeout: Duration::from_secs(5),
+                breaker_cool_down: crate::breaker::COOL_DOWN,
             },
             tokens: TokenConfig {
                 access_ttl: Duration::from_secs(15 * 60),
@@ -205,6 +227,7 @@ impl Config {
         c.read_storage(&env)?;
         c.read_http(&env)?;
         c.read_smtp(&env)?;
+        c.read_sms(&env)?;
         c.read_accounts(&env)?;
         c.read_limits(&env)?;
         c.read_program(&env)?;
@@ -257,6 +280,17 @@ impl Config {
         c.smtp.username = env.var("IDENTITY_SMTP_USERNAME");
         c.smtp.password = env.var("IDENTITY_SMTP_PASSWORD");
         env.millis(&mut c.smtp.timeout, "IDENTITY_SMTP_TIMEOUT_MS")?;
+        Ok(())
+    }
+
+    /// The SMS provider.
+    fn read_sms(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        let c = self;
+        c.sms.url = env.var("IDENTITY_SMS_URL");
+        env.set(&mut c.sms.account, "IDENTITY_SMS_ACCOUNT")?;
+        c.sms.token = env.var("IDENTITY_SMS_TOKEN");
+        env.set(&mut c.sms.from, "IDENTITY_SMS_FROM")?;
+        env.millis(&mut c.sms.timeout, "IDENTITY_SMS_TIMEOUT_MS")?;
         Ok(())
     }
 

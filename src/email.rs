@@ -1,8 +1,6 @@
 //! Outgoing email over SMTP (lettre), behind a timeout and a circuit
 //! breaker so a dead relay costs callers nothing but a log line.
 
-mod breaker;
 mod mailer;
 
-pub use breaker::CircuitBreaker;
 pub use mailer::{MailError, Mailer};

@@ -1,10 +1,10 @@
-//! The bench's view of the workspace's SMTP sink (`smtp-sink`, shared with
+//! The bench's view of the workspace's SMTP sink (`sinks`, shared with
 //! the API tests): the verification code of each account it creates.
 
 use std::time::Duration;
 
 use anyhow::anyhow;
-pub use smtp_sink::SmtpSink;
+pub use sinks::SmtpSink;
 
 /// The codes a sink received, by recipient.
 #[derive(Clone)]

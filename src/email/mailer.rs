@@ -12,7 +12,7 @@ use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::breaker::{BreakerError, CircuitBreaker};
+use crate::breaker::{BreakerError, CircuitBreaker};
 use crate::config::{Config, SmtpConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +82,7 @@ impl Mailer {
             breaker: Arc::new(CircuitBreaker::new(
                 "smtp",
                 5,
-                Duration::from_secs(30),
+                crate::breaker::COOL_DOWN,
                 config.timeout + Duration::from_secs(1),
             )),
         })

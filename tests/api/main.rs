@@ -39,6 +39,7 @@ mod relay;
 mod security_headers;
 mod session_revocation;
 mod settings;
+mod sms;
 mod smtp;
 mod store_conformance;
 mod tcp_proxy;

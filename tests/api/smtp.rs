@@ -1,9 +1,9 @@
-//! The tests' SMTP sink: the workspace's shared `smtp-sink` (also the
+//! The tests' SMTP sink: the workspace's shared `sinks` (also the
 //! bench's), with waits that fail the test when no code comes.
 
 use std::time::Duration;
 
-pub use smtp_sink::{extract_code, SmtpSink};
+pub use sinks::{extract_code, SmtpSink};
 
 /// How long a test waits for a message.
 const WAIT: Duration = Duration::from_secs(10);

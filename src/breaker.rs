@@ -1,5 +1,5 @@
-//! A circuit breaker for calls to external services (SMTP now; SMS and
-//! Google later).
+//! The one circuit breaker for calls to external services: the SMTP relay
+//! and the SMS provider each have one (OpenID providers will too).
 //!
 //! Closed: calls go through. After `threshold` consecutive failures it opens
 //! and refuses calls at once for `cool_down`; then one trial call is let
@@ -8,6 +8,9 @@
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// How long an open circuit refuses calls before it lets a trial through.
+pub const COOL_DOWN: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BreakerError<E> {
@@ -61,6 +64,11 @@ impl CircuitBreaker {
         };
         self.record(result.is_ok());
         result
+    }
+
+    /// Whether calls are refused right now (open, cool-down not over).
+    pub fn is_open(&self) -> bool {
+        matches!(*self.lock(), State::Open { until } if Instant::now() < until)
     }
 
     fn admit(&self) -> bool {

@@ -1,7 +1,5 @@
-//! A real SMTP server on loopback that keeps what it receives, shared by
-//! the API tests and the bench: the service talks to it over TCP exactly as
-//! to a relay (plain SMTP, no TLS, no auth), and callers read the one-time
-//! codes from the delivered messages.
+//! A real SMTP server on loopback (plain SMTP, no TLS, no auth) that keeps
+//! the messages it receives.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
