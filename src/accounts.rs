@@ -5,6 +5,7 @@
 mod login;
 mod password;
 mod passwordless;
+mod phone;
 mod refresh;
 mod register;
 mod sessions;
@@ -14,6 +15,7 @@ mod verification;
 pub use login::{login, Identifier};
 pub use password::{change_password, confirm_reset, request_reset, RESET_CODE_TTL};
 pub use passwordless::{request_sign_in_code, sign_in_with_code};
+pub use phone::{add_phone, remove_phone, verify_phone};
 pub use refresh::{logout, refresh};
 pub use register::{register, NewAccount, Profile};
 pub use sessions::{
@@ -32,9 +34,10 @@ pub(crate) async fn find_login(
     state: &AppState,
     identifier: &Identifier,
 ) -> Result<Option<LoginRow>, AppError> {
-    use crate::store::hot::{LOGIN_BY_EMAIL, LOGIN_BY_USERNAME};
+    use crate::store::hot::{LOGIN_BY_EMAIL, LOGIN_BY_PHONE, LOGIN_BY_USERNAME};
     let (sql, value) = match identifier {
         Identifier::Email(email) => (LOGIN_BY_EMAIL, email.as_str().to_owned()),
+        Identifier::Phone(phone) => (LOGIN_BY_PHONE, phone.as_str().to_owned()),
         Identifier::Username(name) => (LOGIN_BY_USERNAME, name.to_ascii_lowercase()),
     };
     Ok(crate::store::on_either!(&state.db, pool => {

@@ -340,6 +340,10 @@ impl Config {
             &mut c.rate_limits.email_codes_per_address,
             "IDENTITY_RATE_LIMIT_EMAIL_CODES",
         )?;
+        env.set(
+            &mut c.rate_limits.sms_per_ip_and_account,
+            "IDENTITY_RATE_LIMIT_SMS",
+        )?;
         env.set(&mut c.trusted_proxy_hops, "IDENTITY_TRUSTED_PROXY_HOPS")?;
         Ok(())
     }

@@ -86,6 +86,10 @@ pub enum AppError {
     Unavailable,
     #[error("the database is unreachable; retry shortly")]
     DatabaseUnavailable,
+    /// An outside service the request needs (the SMS provider) failed or
+    /// its circuit is open: 503, retry later.
+    #[error("{detail}")]
+    DependencyUnavailable { code: &'static str, detail: String },
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -144,6 +148,10 @@ where
             CommandError::Claimed(ClaimKind::PayoutReference) => Self::Conflict {
                 code: "payout_reference_reused",
                 detail: "this payout reference was already used".to_owned(),
+            },
+            CommandError::Claimed(ClaimKind::Phone) => Self::Conflict {
+                code: "phone_taken",
+                detail: "this phone number belongs to another account".to_owned(),
             },
             CommandError::Contention => Self::Contention,
             CommandError::Store(e) => Self::internal(e),

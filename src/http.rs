@@ -23,6 +23,7 @@ mod influencer_admin;
 mod me;
 mod passwordless;
 mod passwords;
+mod phone;
 pub mod problem;
 mod rate_limit;
 mod referrals;
@@ -60,6 +61,7 @@ pub fn routes() -> (Router<AppState>, Router<AppState>, OpenApi) {
         .merge(influencer_admin::router())
         .merge(referrals::router())
         .merge(me::router())
+        .merge(phone::router())
         .merge(events::router());
     let (api, mut openapi) = OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .nest("/api/v1", api)

@@ -60,8 +60,11 @@ pub struct RateLimits {
     pub login_per_identifier: Limit,
     /// Registrations per client IP.
     pub register_per_ip: Limit,
-    /// Email-code requests per address (on top of the resend cooldown).
+    /// Email-code requests per address (on top of the resend cooldown);
+    /// the same quota holds for SMS codes per phone number.
     pub email_codes_per_address: Limit,
+    /// Texts (SMS cost money) asked for per client IP, and per account.
+    pub sms_per_ip_and_account: Limit,
 }
 
 impl Default for RateLimits {
@@ -71,6 +74,7 @@ impl Default for RateLimits {
             login_per_identifier: Limit::new(5, 15 * 60),
             register_per_ip: Limit::new(10, 3600),
             email_codes_per_address: Limit::new(5, 3600),
+            sms_per_ip_and_account: Limit::new(10, 3600),
         }
     }
 }

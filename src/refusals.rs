@@ -61,6 +61,7 @@ impl From<UserError> for AppError {
             // Sign-in codes are only issued, never refused to the caller
             // (the start endpoint answers alike for every address).
             UserError::SignInCodeNotAllowed => Self::InvalidCode,
+            UserError::NoPendingPhone => conflict("no_pending_phone", &error),
         }
     }
 }
@@ -205,7 +206,8 @@ mod tests {
         all.extend(
             every!(UserError: AlreadyRegistered, NotFound, EmailAlreadyVerified,
             AccountLocked { until: now }, ChecksInFlight { until: now }, Deactivated,
-            CannotRevokeUserRole, ResetNotAllowed, PasswordReused, SignInCodeNotAllowed),
+            CannotRevokeUserRole, ResetNotAllowed, PasswordReused, SignInCodeNotAllowed,
+            NoPendingPhone),
         );
         all.extend(every!(SessionError: AlreadyStarted, NotFound, Revoked, Expired, UnknownToken));
         all.extend(

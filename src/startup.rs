@@ -270,6 +270,7 @@ async fn app_state(
         ),
         cooldowns: Cooldowns::new(db.clone(), secret.derive(KeyPurpose::RateLimitKeys)),
         mailer: Mailer::new(config)?,
+        sms: crate::sms::SmsSender::new(&config.sms, &config.data_dir)?,
         login_bookkeeping: Default::default(),
         limiter: RateLimiter::new(db.clone(), secret.derive(KeyPurpose::RateLimitKeys)),
         projections: ProjectionWaiter::new(background.progress.clone(), READ_YOUR_WRITES_TIMEOUT),

@@ -39,6 +39,7 @@ pub struct Inner {
     pub codes: OneTimeCodes,
     pub cooldowns: Cooldowns,
     pub mailer: Mailer,
+    pub sms: crate::sms::SmsSender,
     pub limiter: RateLimiter,
     /// What recording a login check costs (see `accounts::timing`).
     pub login_bookkeeping: crate::accounts::timing::RecentSamples,

@@ -46,4 +46,6 @@ pub enum UserError {
     /// unverified address, a deactivated account).
     #[error("the account cannot sign in by code")]
     SignInCodeNotAllowed,
+    #[error("no phone number is waiting for verification")]
+    NoPendingPhone,
 }

@@ -7,6 +7,7 @@ mod commission_rate;
 mod currency;
 mod email;
 mod password;
+mod phone;
 mod referral_code;
 mod token_hash;
 mod username;
@@ -15,6 +16,7 @@ pub use commission_rate::{CommissionRate, CommissionRateError};
 pub use currency::{Currency, CurrencyError};
 pub use email::{Email, EmailError};
 pub use password::{Password, PasswordError, PasswordPolicy};
+pub use phone::{Phone, PhoneError};
 pub use referral_code::{
     ReferralCode, ReferralCodeError, VanityCodePolicy, GENERATED_ALPHABET, GENERATED_LEN,
 };

@@ -1,5 +1,5 @@
-//! `login_lookup`: normalized email and username to the user id, roles and
-//! status that login needs, in one indexed row.
+//! `login_lookup`: normalized email, username and verified phone to the
+//! user id, roles and status that login needs, in one indexed row.
 
 use aggregates::UserEvent;
 use chrono::{DateTime, Utc};
@@ -33,6 +33,11 @@ pub enum LoginChange {
     Status {
         user_id: Uuid,
         status: &'static str,
+    },
+    /// The verified phone (E.164), or `None` once it is removed.
+    Phone {
+        user_id: Uuid,
+        phone: Option<String>,
     },
     /// An admin's lock until a time, or `None` when lifted.
     AdminLock {
@@ -87,6 +92,14 @@ impl Projection for LoginLookup {
             } => LoginChange::AdminLock {
                 user_id,
                 until: Some(until),
+            },
+            UserEvent::PhoneVerified { phone, .. } => LoginChange::Phone {
+                user_id,
+                phone: Some(phone),
+            },
+            UserEvent::PhoneRemoved { .. } => LoginChange::Phone {
+                user_id,
+                phone: None,
             },
             UserEvent::AccountUnlocked { .. } => LoginChange::AdminLock {
                 user_id,

@@ -46,6 +46,13 @@ pub enum DirectoryChange {
         status: &'static str,
         at: DateTime<Utc>,
     },
+    /// The number most recently added, and whether it is verified.
+    Phone {
+        user_id: Uuid,
+        phone: Option<String>,
+        verified: bool,
+        at: DateTime<Utc>,
+    },
 }
 
 impl Projection for UserDirectory {
@@ -99,6 +106,24 @@ impl Projection for UserDirectory {
             } => DirectoryChange::LockedUntil {
                 user_id,
                 until: None,
+                at,
+            },
+            UserEvent::PhoneAdded { phone, at, .. } => DirectoryChange::Phone {
+                user_id,
+                phone: Some(phone),
+                verified: false,
+                at,
+            },
+            UserEvent::PhoneVerified { phone, at, .. } => DirectoryChange::Phone {
+                user_id,
+                phone: Some(phone),
+                verified: true,
+                at,
+            },
+            UserEvent::PhoneRemoved { at, .. } => DirectoryChange::Phone {
+                user_id,
+                phone: None,
+                verified: false,
                 at,
             },
             UserEvent::RoleGranted { role, at, .. } => DirectoryChange::RoleAdded {

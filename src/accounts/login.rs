@@ -1,7 +1,7 @@
 //! Password login by username or email, with per-account lockout.
 
 use aggregates::user::{LoginMethod, LoginRefusal};
-use aggregates::values::Email;
+use aggregates::values::{Email, Phone};
 use aggregates::{UserCommand, UserEvent};
 use std::time::Instant;
 
@@ -17,18 +17,23 @@ use crate::store::{Actor, Metadata};
 #[derive(Debug, Clone)]
 pub enum Identifier {
     Email(Email),
+    /// A verified phone number, given in international form (`+...`).
+    Phone(Phone),
     /// Any other string; compared ignoring case.
     Username(String),
 }
 
 impl Identifier {
-    /// Anything with an `@` is an email (usernames cannot contain one).
+    /// Anything with an `@` is an email, anything starting with `+` a phone
+    /// number (usernames can contain neither).
     pub fn parse(raw: &str) -> Option<Self> {
         let trimmed = raw.trim();
         if trimmed.is_empty() {
             return None;
         }
-        if trimmed.contains('@') {
+        if trimmed.starts_with('+') {
+            Phone::parse(trimmed).ok().map(Self::Phone)
+        } else if trimmed.contains('@') {
             Email::parse(trimmed).ok().map(Self::Email)
         } else {
             Some(Self::Username(trimmed.to_owned()))
@@ -39,6 +44,7 @@ impl Identifier {
     pub fn normalized(&self) -> String {
         match self {
             Self::Email(email) => email.as_str().to_owned(),
+            Self::Phone(phone) => phone.as_str().to_owned(),
             Self::Username(name) => name.to_ascii_lowercase(),
         }
     }

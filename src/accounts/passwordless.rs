@@ -1,5 +1,5 @@
 //! Passwordless sign-in by a one-time code sent to the verified email
-//! address.
+//! address, or by SMS to the verified phone number.
 //!
 //! The start endpoint answers 202 alike for every address (the code goes
 //! out after the answer, only to a verified, active account), and its
@@ -10,7 +10,6 @@
 //! A sign-in is recorded as `LoginSucceeded` with `method: email_code`.
 
 use aggregates::user::{CodeChannel, LoginMethod};
-use aggregates::values::Email;
 use aggregates::UserCommand;
 use chrono::Utc;
 use tracing::Instrument;
@@ -25,18 +24,29 @@ use crate::state::AppState;
 use crate::store::{Actor, Metadata};
 use crate::telemetry::Chain;
 
-/// Asks for a sign-in code for `email`: the same 202 for every address.
+/// Asks for a sign-in code for `to` (an email address or a phone number):
+/// the same 202 for every one.
 pub async fn request_sign_in_code(
     state: &AppState,
-    email: Email,
+    to: Identifier,
     metadata: Metadata,
 ) -> Result<(), AppError> {
-    let limit = state.config.rate_limits.email_codes_per_address;
-    state.limit("email-codes", email.as_str(), limit).await?;
+    let limits = &state.config.rate_limits;
+    let target = to.normalized();
+    if let Identifier::Phone(_) = to {
+        // Texts cost money: per client IP too (no account is known yet).
+        let ip = metadata.ip.clone().unwrap_or_else(|| "unknown".to_owned());
+        state
+            .limit("sms-ip", &ip, limits.sms_per_ip_and_account)
+            .await?;
+    }
+    state
+        .limit("email-codes", &target, limits.email_codes_per_address)
+        .await?;
     let cooldown = state.config.codes.resend_cooldown;
     if let Some(left) = state
         .cooldowns
-        .try_start("sign-in-code", email.as_str(), cooldown)
+        .try_start("sign-in-code", &target, cooldown)
         .await?
     {
         return Err(super::password::cooldown_refusal(
@@ -49,7 +59,7 @@ pub async fn request_sign_in_code(
     // Done after answering, so timing does not tell known from unknown.
     tokio::spawn(
         async move {
-            if let Err(error) = send_sign_in_code(&state, email, metadata).await {
+            if let Err(error) = send_sign_in_code(&state, to, metadata).await {
                 tracing::error!(error = %Chain(&error), "sending a sign-in code failed");
             }
         }
@@ -60,17 +70,21 @@ pub async fn request_sign_in_code(
 
 async fn send_sign_in_code(
     state: &AppState,
-    email: Email,
+    to: Identifier,
     mut metadata: Metadata,
 ) -> Result<(), AppError> {
-    let Some(account) = super::find_login(state, &Identifier::Email(email)).await? else {
+    let Some(account) = super::find_login(state, &to).await? else {
         return Ok(());
+    };
+    let channel = match to {
+        Identifier::Phone(_) => CodeChannel::Sms,
+        _ => CodeChannel::Email,
     };
     metadata.actor.get_or_insert(Actor::User(account.user_id));
     let now = Utc::now();
     let ttl = state.codes.ttl();
     let command = UserCommand::IssueSignInCode {
-        channel: CodeChannel::Email,
+        channel,
         at: now,
         expires_at: now + chrono::Duration::seconds(ttl.as_secs() as i64),
     };
@@ -80,26 +94,45 @@ async fn send_sign_in_code(
         return Ok(());
     }
     let code = state.codes.issue(CodePurpose::SignIn, &id).await?;
-    let sent = state
-        .mailer
-        .send_sign_in_code(&account.email, code.expose(), ttl)
-        .await;
+    let sent = match &to {
+        Identifier::Phone(phone) => {
+            let minutes = ttl.as_secs().div_ceil(60);
+            let body = format!(
+                "Your sign-in code is {}. It is valid for {minutes} minutes.",
+                code.expose()
+            );
+            state
+                .sms
+                .send(phone.as_str(), &body)
+                .await
+                .map_err(|e| Chain(&e).to_string())
+        }
+        _ => state
+            .mailer
+            .send_sign_in_code(&account.email, code.expose(), ttl)
+            .await
+            .map_err(|e| Chain(&e).to_string()),
+    };
     if let Err(error) = sent {
-        tracing::error!(user_id = %account.user_id, error = %Chain(&error), "sign-in email was not sent");
+        tracing::error!(user_id = %account.user_id, %error, "sign-in code was not sent");
     }
     Ok(())
 }
 
-/// Signs in with an emailed code: a new session.
+/// Signs in with a code sent to `to`: a new session.
 pub async fn sign_in_with_code(
     state: &AppState,
-    email: Email,
+    to: Identifier,
     code: &str,
     client: ClientInfo,
     mut metadata: Metadata,
 ) -> Result<TokenPair, AppError> {
-    let Some(account) = super::find_login(state, &Identifier::Email(email)).await? else {
+    let Some(account) = super::find_login(state, &to).await? else {
         return Err(AppError::InvalidCode);
+    };
+    let method = match to {
+        Identifier::Phone(_) => LoginMethod::SmsCode,
+        _ => LoginMethod::EmailCode,
     };
     metadata.actor.get_or_insert(Actor::User(account.user_id));
     let id = account.user_id.to_string();
@@ -114,7 +147,7 @@ pub async fn sign_in_with_code(
         let command = UserCommand::CompletePasswordCheck {
             at: Utc::now(),
             session_id,
-            method: LoginMethod::EmailCode,
+            method,
         };
         state.users.execute(&id, command, &metadata)
     };

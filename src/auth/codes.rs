@@ -26,6 +26,8 @@ pub enum CodePurpose {
     PasswordReset,
     /// Passwordless sign-in, by email or SMS.
     SignIn,
+    /// A phone number being added to an account.
+    PhoneVerification,
 }
 
 impl CodePurpose {
@@ -36,6 +38,7 @@ impl CodePurpose {
             Self::EmailVerification => "email_verification",
             Self::PasswordReset => "password_reset",
             Self::SignIn => "sign_in",
+            Self::PhoneVerification => "phone_verification",
         }
     }
 }
@@ -108,7 +111,9 @@ impl OneTimeCodes {
         ));
         let mac = self.mac(purpose, subject, &code);
         let ttl = match purpose {
-            CodePurpose::EmailVerification | CodePurpose::SignIn => self.ttl,
+            CodePurpose::EmailVerification
+            | CodePurpose::SignIn
+            | CodePurpose::PhoneVerification => self.ttl,
             CodePurpose::PasswordReset => crate::accounts::RESET_CODE_TTL,
         };
         self.db

@@ -23,6 +23,10 @@ pub struct Me {
     pub username: String,
     pub email: String,
     pub email_verified: bool,
+    /// The number most recently added (E.164); a number verified before
+    /// keeps working for sign-in until this one is verified.
+    pub phone: Option<String>,
+    pub phone_verified: bool,
     #[schema(value_type = Vec<String>)]
     pub roles: Roles,
     pub created_at: DateTime<Utc>,
@@ -35,11 +39,16 @@ pub async fn me(
     State(state): State<AppState>,
     AuthUser(claims): AuthUser,
 ) -> Result<Json<Me>, AppError> {
+    Ok(Json(profile(&state, claims.sub).await?))
+}
+
+/// The account `id` as `GET /me` shows it.
+pub(super) async fn profile(state: &AppState, id: Uuid) -> Result<Me, AppError> {
     let me: Option<Me> = on_either!(&state.db, pool => {
         sqlx::query_as(crate::store::hot::PROFILE)
-        .bind(claims.sub)
+        .bind(id)
         .fetch_optional(pool)
         .await
     })?;
-    me.map(Json).ok_or(AppError::NotFound)
+    me.ok_or(AppError::NotFound)
 }

@@ -1,5 +1,5 @@
 //! `/auth/passwordless` and `/auth/passwordless/verify`: sign-in by a
-//! one-time code sent to the verified email address.
+//! one-time code sent to the verified email address or phone number.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,16 +20,20 @@ pub fn router() -> OpenApiRouter<AppState> {
     documented_routes![start, verify]
 }
 
+/// One of `email` and `phone` (E.164, `+` and the country code).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct StartRequest {
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = String)]
     email: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    phone: Option<String>,
 }
 
 /// Ask for a sign-in code. The same answer for every address.
 #[utoipa::path(post, path = "/auth/passwordless", tag = "auth", request_body = StartRequest,
-    description = "202 alike for every address (no enumeration); a verified, active account gets a 6-digit code by email, replacing any earlier one.",
+    description = "`{email}` or `{phone}`. 202 alike for every address and number (no enumeration); an active account gets a 6-digit code by email to its verified address, or by SMS to its verified phone, replacing any earlier one.",
     responses((status = 202, description = "accepted"), (status = 422, body = Problem),
               (status = 429, body = Problem, description = "rate_limited: per address, and the resend cooldown")))]
 pub async fn start(
@@ -38,23 +42,27 @@ pub async fn start(
     ApiJson(body): ApiJson<StartRequest>,
 ) -> Result<StatusCode, AppError> {
     let mut fields = Fields::default();
-    let email = fields.email("email", body.email.as_deref());
-    let email = fields.finish_with(|| email)?;
-    accounts::request_sign_in_code(&state, email, metadata).await?;
+    let to = fields.email_or_phone(body.email.as_deref(), body.phone.as_deref());
+    let to = fields.finish_with(|| to)?;
+    accounts::request_sign_in_code(&state, to, metadata).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
+/// One of `email` and `phone`, and the code sent there.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct VerifyRequest {
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = String)]
     email: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    phone: Option<String>,
     #[serde(default)]
     #[schema(value_type = String, required = true)]
     code: Option<String>,
 }
 
-/// Sign in with the emailed code.
+/// Sign in with the code sent by email or SMS.
 #[utoipa::path(post, path = "/auth/passwordless/verify", tag = "auth", request_body = VerifyRequest,
     description = "A wrong code counts toward the account's lockout as a wrong password does; while the account is locked even the right code is refused.",
     responses((status = 200, body = TokenPair), (status = 400, body = Problem, description = "invalid_code"),
@@ -67,9 +75,9 @@ pub async fn verify(
     ApiJson(body): ApiJson<VerifyRequest>,
 ) -> Result<Response, AppError> {
     let mut fields = Fields::default();
-    let email = fields.email("email", body.email.as_deref());
+    let to = fields.email_or_phone(body.email.as_deref(), body.phone.as_deref());
     let code = fields.code("code", body.code.as_deref());
-    let (email, code) = fields.finish_with(|| Some((email?, code?)))?;
-    let pair = accounts::sign_in_with_code(&state, email, &code, client, metadata).await?;
+    let (to, code) = fields.finish_with(|| Some((to?, code?)))?;
+    let pair = accounts::sign_in_with_code(&state, to, &code, client, metadata).await?;
     Ok(tokens(pair))
 }

@@ -59,6 +59,7 @@ impl AppError {
             Self::Contention => (S::SERVICE_UNAVAILABLE, "retry"),
             Self::Unavailable => (S::SERVICE_UNAVAILABLE, "not_ready"),
             Self::DatabaseUnavailable => (S::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::DependencyUnavailable { code, .. } => (S::SERVICE_UNAVAILABLE, code),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
@@ -132,6 +133,9 @@ impl AppError {
             }
             Self::Contention | Self::Unavailable | Self::DatabaseUnavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Self::DependencyUnavailable { .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
             }
             _ => {}
         }

@@ -1,6 +1,8 @@
 //! Collects every invalid field of a request body into one 422 answer.
 
-use aggregates::values::{Currency, Email, Password, PasswordPolicy, Username, UsernamePolicy};
+use aggregates::values::{
+    Currency, Email, Password, PasswordPolicy, Phone, Username, UsernamePolicy,
+};
 
 use crate::error::{AppError, FieldError};
 
@@ -61,6 +63,31 @@ impl Fields {
 
     pub fn email(&mut self, field: &str, raw: Option<&str>) -> Option<Email> {
         self.parsed(field, raw, Email::parse, |e| e.code())
+    }
+
+    pub fn phone(&mut self, field: &str, raw: Option<&str>) -> Option<Phone> {
+        self.parsed(field, raw, Phone::parse, |e| e.code())
+    }
+
+    /// Exactly one of `email` and `phone`, as the account's identifier.
+    pub fn email_or_phone(
+        &mut self,
+        email: Option<&str>,
+        phone: Option<&str>,
+    ) -> Option<crate::accounts::Identifier> {
+        use crate::accounts::Identifier;
+        match (email, phone) {
+            (Some(_), Some(_)) => {
+                self.push("phone", "conflict", "give email or phone, not both");
+                None
+            }
+            (None, Some(_)) => self.phone("phone", phone).map(Identifier::Phone),
+            (Some(_), None) => self.email("email", email).map(Identifier::Email),
+            (None, None) => {
+                self.push("email", "one_of_required", "give email or phone");
+                None
+            }
+        }
     }
 
     pub fn currency(&mut self, field: &str, raw: Option<&str>) -> Option<Currency> {

@@ -6,9 +6,11 @@
 //! waits for the first to commit, finds the row taken and rolls back, so
 //! exactly one of them exists afterwards and nothing is left half-written.
 //!
-//! Claims are never released: a deactivated referral code stays claimed by
-//! the influencer who held it, so a code once printed in someone's video
-//! can never start attributing signups to somebody else.
+//! Claims are kept for good, with one exception: a deactivated referral
+//! code stays claimed by the influencer who held it, so a code once printed
+//! in someone's video can never start attributing signups to somebody
+//! else; only a phone number given up is released (`releases`), in the
+//! same transaction as the event that gives it up.
 
 use aggregates::{
     Audit, Conversion, Influencer, InfluencerEvent, Ledger, LedgerEvent, Referral, Session, User,
@@ -36,6 +38,10 @@ pub enum ClaimKind {
     /// A payout's `reference` (the payment provider's id for the transfer),
     /// as given: one transfer is recorded as one payout, on one ledger.
     PayoutReference,
+    /// A verified phone number (E.164). The one claim that is released: a
+    /// number given up (removed, or replaced by another) is free for its
+    /// next owner, as carriers reassign numbers.
+    Phone,
 }
 
 impl ClaimKind {
@@ -47,6 +53,7 @@ impl ClaimKind {
             Self::ConversionAccrual => "conversion_accrual",
             Self::ConversionReversal => "conversion_reversal",
             Self::PayoutReference => "payout_reference",
+            Self::Phone => "phone",
         }
     }
 
@@ -88,8 +95,27 @@ impl StoredAggregate for User {
                     value: username.to_ascii_lowercase(),
                 },
             ],
+            UserEvent::PhoneVerified { phone, .. } => vec![Claim {
+                kind: ClaimKind::Phone,
+                value: phone.clone(),
+            }],
             _ => vec![],
         }
+    }
+
+    fn releases(event: &UserEvent) -> Vec<Claim> {
+        let given_up = match event {
+            UserEvent::PhoneVerified { replaced, .. } => replaced,
+            UserEvent::PhoneRemoved { phone, .. } => phone,
+            _ => &None,
+        };
+        given_up
+            .iter()
+            .map(|phone| Claim {
+                kind: ClaimKind::Phone,
+                value: phone.clone(),
+            })
+            .collect()
     }
 }
 
@@ -149,5 +175,22 @@ impl StoredAggregate for Ledger {
             }],
             _ => vec![],
         }
+    }
+}
+
+impl super::Database {
+    /// The stream that holds `value` of `kind`, if one does.
+    pub async fn claim_owner(
+        &self,
+        kind: ClaimKind,
+        value: &str,
+    ) -> Result<Option<String>, super::StoreError> {
+        Ok(super::on_either!(self, pool => {
+            sqlx::query_scalar("SELECT owner_id FROM unique_claims WHERE kind = $1 AND value = $2")
+                .bind(kind.as_str())
+                .bind(value)
+                .fetch_optional(pool)
+                .await
+        })?)
     }
 }

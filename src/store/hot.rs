@@ -17,13 +17,18 @@ pub const LOGIN_BY_EMAIL: &str =
 /// The account behind a login by username (normalized).
 pub const LOGIN_BY_USERNAME: &str =
     "SELECT user_id, email, email_verified, roles FROM login_lookup WHERE username_normalized = $1";
+/// The account behind a sign-in by verified phone (E.164).
+pub const LOGIN_BY_PHONE: &str =
+    "SELECT user_id, email, email_verified, roles FROM login_lookup WHERE phone = $1";
 /// The roles a refresh puts in the next access token, if the account may
 /// still refresh (`$2`: now).
 pub const ROLES_FOR_REFRESH: &str =
     "SELECT roles FROM login_lookup WHERE user_id = $1 AND status = 'active'
         AND (admin_locked_until IS NULL OR admin_locked_until <= $2)";
 /// `GET /me`.
-pub const PROFILE: &str = "SELECT user_id AS id, username, email, email_verified, roles, created_at
+pub const PROFILE: &str =
+    "SELECT user_id AS id, username, email, email_verified, phone, phone_verified,
+            roles, created_at
        FROM user_directory WHERE user_id = $1";
 /// `GET /auth/sessions` (`$2`: now).
 pub const SESSIONS_OF_USER: &str =
@@ -74,6 +79,11 @@ pub fn statements(db: &Database, sample: &Sample) -> Vec<Statement> {
             "login by username",
             LOGIN_BY_USERNAME,
             vec![Text(sample.username.clone())],
+        ),
+        statement(
+            "login by phone",
+            LOGIN_BY_PHONE,
+            vec![Text("+4915123456789".to_owned())],
         ),
         statement(
             "roles for a refresh",

@@ -109,6 +109,7 @@ async fn login(w: &mut Writer<'_>, change: &LoginChange) -> Result<(), sqlx::Err
         LoginChange::Status { user_id, status } => {
             exec!(w, &set("status = $2"), user_id, *status)
         }
+        LoginChange::Phone { user_id, phone } => exec!(w, &set("phone = $2"), user_id, phone),
         LoginChange::AdminLock { user_id, until } => {
             exec!(w, &set("admin_locked_until = $2"), user_id, until)
         }
@@ -137,6 +138,19 @@ async fn directory(w: &mut Writer<'_>, change: &DirectoryChange) -> Result<(), s
         DirectoryChange::EmailVerified { user_id, at } => {
             exec!(w, &set("email_verified = $2"), user_id, true, at)
         }
+        DirectoryChange::Phone {
+            user_id,
+            phone,
+            verified,
+            at,
+        } => exec!(
+            w,
+            &set("phone = $2, phone_verified = $4"),
+            user_id,
+            phone,
+            at,
+            verified
+        ),
         DirectoryChange::LockedUntil { user_id, until, at } => {
             exec!(w, &set("locked_until = $2"), user_id, until, at)
         }

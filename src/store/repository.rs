@@ -36,6 +36,12 @@ pub trait StoredAggregate: Aggregate {
     fn claims(_event: &Self::Event) -> Vec<Claim> {
         Vec::new()
     }
+
+    /// Unique values of this aggregate the event gives up: deleted in the
+    /// same transaction, before the event's own claims are taken.
+    fn releases(_event: &Self::Event) -> Vec<Claim> {
+        Vec::new()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -181,6 +181,7 @@ pub fn test_config(database_url: &str, smtp_port: u16, data_dir: &std::path::Pat
             login_per_identifier: Limit::new(100_000, 60),
             register_per_ip: Limit::new(100_000, 60),
             email_codes_per_address: Limit::new(100_000, 60),
+            sms_per_ip_and_account: Limit::new(100_000, 60),
         },
         ..Config::default()
     };

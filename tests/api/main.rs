@@ -30,6 +30,7 @@ mod openapi;
 mod optional_parts;
 mod password_reset;
 mod passwordless;
+mod phone;
 mod projection_failures;
 mod projections;
 mod query_plans;

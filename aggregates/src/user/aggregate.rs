@@ -72,6 +72,12 @@ pub struct User {
     pub roles: BTreeSet<Role>,
     pub created_at: Option<DateTime<Utc>>,
     pub lockout: Lockout,
+    /// The verified phone (E.164), unique across accounts.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// A phone added and waiting for its SMS code.
+    #[serde(default)]
+    pub pending_phone: Option<String>,
 }
 
 impl User {
@@ -162,8 +168,7 @@ impl User {
         self.ensure_registered()?;
         let verified = match channel {
             CodeChannel::Email => self.email_verified,
-            // Phones come with their own verification; none is verified yet.
-            CodeChannel::Sms => false,
+            CodeChannel::Sms => self.phone.is_some(),
         };
         if !verified || self.status != UserStatus::Active {
             return Err(UserError::SignInCodeNotAllowed);
@@ -173,6 +178,46 @@ impl User {
             at,
             expires_at,
         }])
+    }
+
+    fn phone(&self, command: UserCommand) -> Result<Vec<UserEvent>, UserError> {
+        self.ensure_registered()?;
+        if self.status != UserStatus::Active {
+            return Err(UserError::Deactivated);
+        }
+        Ok(match command {
+            UserCommand::AddPhone {
+                phone,
+                at,
+                expires_at,
+            } => vec![UserEvent::PhoneAdded {
+                phone: phone.as_str().to_owned(),
+                at,
+                expires_at,
+            }],
+            UserCommand::VerifyPhone { at } => {
+                let phone = self
+                    .pending_phone
+                    .clone()
+                    .ok_or(UserError::NoPendingPhone)?;
+                let replaced = self.phone.clone().filter(|old| *old != phone);
+                vec![UserEvent::PhoneVerified {
+                    phone,
+                    replaced,
+                    at,
+                }]
+            }
+            UserCommand::RemovePhone { at } => {
+                if self.phone.is_none() && self.pending_phone.is_none() {
+                    return Ok(vec![]);
+                }
+                vec![UserEvent::PhoneRemoved {
+                    phone: self.phone.clone(),
+                    at,
+                }]
+            }
+            _ => vec![],
+        })
     }
 
     fn change_password(
@@ -315,6 +360,9 @@ impl User {
                 reuses_current,
                 at,
             } => self.change_password(password_hash, method, reuses_current, at),
+            command @ (UserCommand::AddPhone { .. }
+            | UserCommand::VerifyPhone { .. }
+            | UserCommand::RemovePhone { .. }) => self.phone(command),
             UserCommand::LockAccount { until, by, at } => {
                 self.ensure_registered()?;
                 Ok(vec![UserEvent::AccountLocked {
@@ -410,6 +458,15 @@ impl Aggregate for User {
                 if lockout_cleared || method == PasswordChangeMethod::Change {
                     self.lockout.reset();
                 }
+            }
+            UserEvent::PhoneAdded { phone, .. } => self.pending_phone = Some(phone),
+            UserEvent::PhoneVerified { phone, .. } => {
+                self.phone = Some(phone);
+                self.pending_phone = None;
+            }
+            UserEvent::PhoneRemoved { .. } => {
+                self.phone = None;
+                self.pending_phone = None;
             }
             UserEvent::AccountLocked { until, by, .. } => {
                 self.lockout.locked_until = Some(until);

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{CodeChannel, LockoutPolicy, LoginMethod, PasswordChangeMethod, Role};
-use crate::values::{Email, Username};
+use crate::values::{Email, Phone, Username};
 
 #[derive(Debug, Clone)]
 pub enum UserCommand {
@@ -74,6 +74,22 @@ pub enum UserCommand {
         password_hash: String,
         method: PasswordChangeMethod,
         reuses_current: bool,
+        at: DateTime<Utc>,
+    },
+    /// Put `phone` on the account, unverified; an SMS code goes out with
+    /// it (kept, hashed, outside the event store). A verified phone stays
+    /// the account's until this one is verified.
+    AddPhone {
+        phone: Phone,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    },
+    /// The pending phone's code was right: it becomes the account's phone.
+    VerifyPhone {
+        at: DateTime<Utc>,
+    },
+    /// Take the phone (verified or pending) off the account.
+    RemovePhone {
         at: DateTime<Utc>,
     },
     /// An admin locks the account until `until`.

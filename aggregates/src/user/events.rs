@@ -107,6 +107,26 @@ pub enum UserEvent {
         lockout_cleared: bool,
         at: DateTime<Utc>,
     },
+    /// `phone` (E.164) is on the account, waiting for its SMS code (which
+    /// is in no event), valid until `expires_at`.
+    PhoneAdded {
+        phone: String,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    },
+    /// The pending phone was verified; it replaces `replaced`, the phone
+    /// verified before, if any. A verified phone is unique across accounts.
+    PhoneVerified {
+        phone: String,
+        replaced: Option<String>,
+        at: DateTime<Utc>,
+    },
+    /// The phone is off the account: `phone` is the verified number it no
+    /// longer holds (`None` when only an unverified one was pending).
+    PhoneRemoved {
+        phone: Option<String>,
+        at: DateTime<Utc>,
+    },
     /// `by` is `None` when the failure limit locked the account.
     AccountLocked {
         until: DateTime<Utc>,
@@ -152,6 +172,9 @@ impl UserEvent {
         "LoginRefused",
         "PasswordResetRequested",
         "PasswordChanged",
+        "PhoneAdded",
+        "PhoneVerified",
+        "PhoneRemoved",
         "AccountLocked",
         "AccountUnlocked",
         "RoleGranted",
@@ -173,6 +196,9 @@ impl UserEvent {
             Self::LoginRefused { .. } => "LoginRefused",
             Self::PasswordResetRequested { .. } => "PasswordResetRequested",
             Self::PasswordChanged { .. } => "PasswordChanged",
+            Self::PhoneAdded { .. } => "PhoneAdded",
+            Self::PhoneVerified { .. } => "PhoneVerified",
+            Self::PhoneRemoved { .. } => "PhoneRemoved",
             Self::AccountLocked { .. } => "AccountLocked",
             Self::AccountUnlocked { .. } => "AccountUnlocked",
             Self::RoleGranted { .. } => "RoleGranted",
@@ -250,6 +276,17 @@ mod tests {
                 lockout_cleared: true,
                 at,
             },
+            UserEvent::PhoneAdded {
+                phone: "+4915123456789".to_owned(),
+                at,
+                expires_at: at,
+            },
+            UserEvent::PhoneVerified {
+                phone: "+4915123456789".to_owned(),
+                replaced: None,
+                at,
+            },
+            UserEvent::PhoneRemoved { phone: None, at },
             UserEvent::AccountLocked {
                 until: at,
                 by: None,
@@ -284,6 +321,9 @@ mod tests {
             | UserEvent::LoginRefused { .. }
             | UserEvent::PasswordResetRequested { .. }
             | UserEvent::PasswordChanged { .. }
+            | UserEvent::PhoneAdded { .. }
+            | UserEvent::PhoneVerified { .. }
+            | UserEvent::PhoneRemoved { .. }
             | UserEvent::AccountLocked { .. }
             | UserEvent::AccountUnlocked { .. }
             | UserEvent::RoleGranted { .. }

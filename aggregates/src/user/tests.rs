@@ -675,3 +675,108 @@ fn a_login_succeeded_of_version_one_reads_as_a_password_login() {
         }
     ));
 }
+
+fn phone_added(phone: &str) -> UserEvent {
+    UserEvent::PhoneAdded {
+        phone: phone.into(),
+        at: at(20),
+        expires_at: at(30),
+    }
+}
+
+#[test]
+fn an_added_phone_waits_for_its_code_and_replaces_the_verified_one_once_verified() {
+    let phone = crate::values::Phone::parse("+4915123456789").unwrap();
+    UserTest::with(())
+        .given(vec![registered(), verified()])
+        .when(UserCommand::AddPhone {
+            phone,
+            at: at(20),
+            expires_at: at(30),
+        })
+        .then_expect_events(vec![phone_added("+4915123456789")]);
+    UserTest::with(())
+        .given(vec![
+            registered(),
+            verified(),
+            phone_added("+4915123456789"),
+            UserEvent::PhoneVerified {
+                phone: "+4915123456789".into(),
+                replaced: None,
+                at: at(21),
+            },
+            phone_added("+14155552671"),
+        ])
+        .when(UserCommand::VerifyPhone { at: at(22) })
+        .then_expect_events(vec![UserEvent::PhoneVerified {
+            phone: "+14155552671".into(),
+            replaced: Some("+4915123456789".into()),
+            at: at(22),
+        }]);
+}
+
+#[test]
+fn verifying_without_a_pending_phone_is_refused_and_removing_nothing_records_nothing() {
+    UserTest::with(())
+        .given(vec![registered(), verified()])
+        .when(UserCommand::VerifyPhone { at: at(22) })
+        .then_expect_error(UserError::NoPendingPhone);
+    UserTest::with(())
+        .given(vec![registered(), verified()])
+        .when(UserCommand::RemovePhone { at: at(22) })
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn removing_the_phone_names_the_verified_number_it_gives_up() {
+    UserTest::with(())
+        .given(vec![
+            registered(),
+            verified(),
+            phone_added("+4915123456789"),
+            UserEvent::PhoneVerified {
+                phone: "+4915123456789".into(),
+                replaced: None,
+                at: at(21),
+            },
+        ])
+        .when(UserCommand::RemovePhone { at: at(23) })
+        .then_expect_events(vec![UserEvent::PhoneRemoved {
+            phone: Some("+4915123456789".into()),
+            at: at(23),
+        }]);
+}
+
+#[test]
+fn a_sign_in_code_goes_by_sms_only_to_a_verified_phone() {
+    let issue = || UserCommand::IssueSignInCode {
+        channel: CodeChannel::Sms,
+        at: at(24),
+        expires_at: at(34),
+    };
+    UserTest::with(())
+        .given(vec![
+            registered(),
+            verified(),
+            phone_added("+4915123456789"),
+        ])
+        .when(issue())
+        .then_expect_error(UserError::SignInCodeNotAllowed);
+    UserTest::with(())
+        .given(vec![
+            registered(),
+            verified(),
+            phone_added("+4915123456789"),
+            UserEvent::PhoneVerified {
+                phone: "+4915123456789".into(),
+                replaced: None,
+                at: at(21),
+            },
+        ])
+        .when(issue())
+        .then_expect_events(vec![UserEvent::SignInCodeIssued {
+            channel: CodeChannel::Sms,
+            at: at(24),
+            expires_at: at(34),
+        }]);
+}

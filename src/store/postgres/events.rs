@@ -82,7 +82,8 @@ pub async fn commit<A: StoredAggregate>(
     append: Append<'_, A>,
 ) -> Result<Cursor, CommitError> {
     let mut claims: Vec<Claim> = append.events.iter().flat_map(A::claims).collect();
-    if claims.is_empty() {
+    let releases: Vec<Claim> = append.events.iter().flat_map(A::releases).collect();
+    if claims.is_empty() && releases.is_empty() {
         let mut conn = pool
             .acquire()
             .await
@@ -92,6 +93,15 @@ pub async fn commit<A: StoredAggregate>(
     }
     let mut tx = pool.begin().await.map_err(commit_error)?;
     let cursor = write(&mut tx, &append).await?;
+    for release in releases {
+        sqlx::query("DELETE FROM unique_claims WHERE kind = $1 AND value = $2 AND owner_id = $3")
+            .bind(release.kind.as_str())
+            .bind(&release.value)
+            .bind(append.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(commit_error)?;
+    }
     // A fixed order keeps two writers from waiting on each other's claims.
     claims.sort();
     for claim in claims {

@@ -77,6 +77,8 @@ pub struct Write {
     snapshot: String,
     /// Sorted, so concurrent writers take them in the same order.
     claims: Vec<Claim>,
+    /// Claims given up, deleted before the new ones are taken.
+    releases: Vec<Claim>,
 }
 
 impl Write {
@@ -94,6 +96,7 @@ impl Write {
             .collect::<Result<_, serde_json::Error>>()?;
         let mut claims: Vec<Claim> = append.events.iter().flat_map(A::claims).collect();
         claims.sort();
+        let releases = append.events.iter().flat_map(A::releases).collect();
         Ok(Self {
             aggregate_type: A::TYPE,
             id: append.id.to_owned(),
@@ -103,6 +106,7 @@ impl Write {
             schema_version: A::SCHEMA_VERSION,
             snapshot: serde_json::to_string(append.state)?,
             claims,
+            releases,
         })
     }
 }
@@ -237,6 +241,15 @@ async fn write_one(conn: &mut SqliteConnection, write: &Write) -> Result<Cursor,
 /// The write's claims: each value owned by this stream (a claim that is
 /// once per owner must be new).
 async fn claim_all(conn: &mut SqliteConnection, write: &Write) -> Result<(), CommitError> {
+    for release in &write.releases {
+        sqlx::query("DELETE FROM unique_claims WHERE kind = ? AND value = ? AND owner_id = ?")
+            .bind(release.kind.as_str())
+            .bind(&release.value)
+            .bind(&write.id)
+            .execute(&mut *conn)
+            .await
+            .map_err(commit_error)?;
+    }
     for claim in &write.claims {
         let inserted = sqlx::query(
             "INSERT INTO unique_claims (kind, value, owner_id) VALUES (?, ?, ?)
