@@ -20,6 +20,10 @@ pub struct NewAccount {
     /// The referral code typed at signup, if any (checked here, before
     /// anything is written).
     pub referral_code: Option<String>,
+    /// A phone number to add, verified by SMS code as `POST /me/phone`
+    /// does. Whether it could be added is not told (a number another
+    /// account holds would otherwise be found out by registering).
+    pub phone: Option<aggregates::values::Phone>,
 }
 
 /// The public view of an account.
@@ -81,6 +85,11 @@ pub async fn register(
     }
     send_code(state, user_id, account.email.as_str()).await?;
     super::settle(state, cursor).await;
+    if let Some(phone) = account.phone.clone() {
+        if let Err(error) = super::add_phone(state, user_id, phone, metadata).await {
+            tracing::info!(%user_id, error = %crate::telemetry::Chain(&error), "the phone given at registration was not added");
+        }
+    }
     Ok(Profile::new_account(user_id, &account, now))
 }
 

@@ -56,6 +56,10 @@ pub struct RegisterRequest {
     /// empty fields).
     #[serde(default)]
     referral_code: Option<String>,
+    /// Optional: a phone number in international form, texted a code to
+    /// verify it with `POST /me/phone/verify` (as `POST /me/phone` does).
+    #[serde(default)]
+    phone: Option<String>,
 }
 
 impl RegisterRequest {
@@ -74,12 +78,17 @@ impl RegisterRequest {
             &config.password_policy,
         );
         let referral_code = self.referral_code.filter(|code| !code.trim().is_empty());
+        let phone = match self.phone.as_deref().filter(|p| !p.trim().is_empty()) {
+            Some(raw) => fields.phone("phone", Some(raw)).map(Some),
+            None => Some(None),
+        };
         fields.finish_with(|| {
             Some(NewAccount {
                 username: username?,
                 email: email?,
                 password: password?,
                 referral_code,
+                phone: phone?,
             })
         })
     }

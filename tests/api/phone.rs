@@ -228,3 +228,81 @@ async fn with_the_provider_down_adding_a_phone_answers_503_promptly_and_recovers
     tokio::time::sleep(Duration::from_millis(350)).await;
     app.give_phone(&sink, &account, NUMBER).await;
 }
+
+#[tokio::test]
+async fn a_phone_given_at_registration_is_texted_a_code_to_verify_once_signed_in() {
+    let (app, sink) = app_with_sms().await;
+    let name = unique_name();
+    let email = format!("{name}@example.com");
+    let body_json =
+        json!({"username": name, "email": email, "password": PASSWORD, "phone": "+14155552671"});
+    let registered = app.post("/api/v1/auth/register", body_json).await;
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let phone_code = sink
+        .nth_code("+14155552671", 1, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let email_code = app.code_for(&email).await;
+    let pair = body(app.verify_email(&email, &email_code).await).await;
+    let token = pair["access_token"].as_str().unwrap();
+    let me = body(app.verify_phone(token, &phone_code).await).await;
+    assert_eq!(me["phone"], "+14155552671", "{me}");
+    assert_eq!(me["phone_verified"], true, "{me}");
+}
+
+#[tokio::test]
+async fn no_code_or_password_of_the_new_flows_is_at_rest_or_in_a_log() {
+    let (app, sink) = app_with_sms().await;
+    let account = app.create_account().await;
+    let email = format!("{}@example.com", account.username);
+    let mut secrets = vec![PASSWORD.to_owned()];
+    // A reset to a new password.
+    app.post("/api/v1/auth/password-reset", json!({ "email": &email }))
+        .await;
+    let reset = crate::smtp::Codes::wait_for_nth_code(&app.smtp, &email, 2).await;
+    let new_password = "Another-Horse-42!";
+    let confirm = json!({"email": &email, "code": &reset, "new_password": new_password});
+    let pair = body(
+        app.post("/api/v1/auth/password-reset/confirm", confirm)
+            .await,
+    )
+    .await;
+    let token = pair["access_token"].as_str().unwrap().to_owned();
+    // A phone, and a passwordless sign-in by text.
+    let me = Account {
+        access_token: token,
+        ..account
+    };
+    app.give_phone(&sink, &me, NUMBER).await;
+    let phone_code = sink
+        .nth_code(NUMBER, 1, Duration::from_secs(5))
+        .await
+        .unwrap();
+    app.post("/api/v1/auth/passwordless", json!({ "phone": NUMBER }))
+        .await;
+    let sign_in = sink
+        .nth_code(NUMBER, 2, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let verify = json!({ "phone": NUMBER, "code": &sign_in });
+    assert_eq!(
+        app.post("/api/v1/auth/passwordless/verify", verify)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    secrets.extend([reset, new_password.to_owned(), phone_code, sign_in]);
+    let tables = app.dump_all_tables().await;
+    for secret in &secrets {
+        let at_rest = if secret.bytes().all(|b| b.is_ascii_digit()) {
+            // A six-digit code counts only as a whole run of digits.
+            tables
+                .split(|c: char| !c.is_ascii_digit())
+                .any(|run| run == secret)
+        } else {
+            tables.contains(secret.as_str())
+        };
+        assert!(!at_rest, "a secret is at rest");
+        assert!(!logs_contain(secret), "a secret was logged");
+    }
+}
