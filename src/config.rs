@@ -142,6 +142,33 @@ pub struct Argon2Config {
     pub concurrency: usize,
 }
 
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: 1025,
+            from: "no-reply@identity.local".to_owned(),
+            starttls: false,
+            username: None,
+            password: None,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            account: "identity".to_owned(),
+            token: None,
+            from: "+15005550006".to_owned(),
+            timeout: Duration::from_secs(5),
+            breaker_cool_down: crate::breaker::COOL_DOWN,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -154,23 +181,8 @@ impl Default for Config {
             secret_hex: None,
             data_dir: PathBuf::from("./data"),
             smtp_enabled: false,
-            smtp: SmtpConfig {
-                host: "127.0.0.1".to_owned(),
-                port: 1025,
-                from: "no-reply@identity.local".to_owned(),
-                starttls: false,
-                username: None,
-                password: None,
-                timeout: Duration::from_secs(5),
-            },
-            sms: SmsConfig {
-                url: None,
-                account: "identity".to_owned(),
-                token: None,
-                from: "+15005550006".to_owned(),
-                timeout: Duration::from_secs(5),
-                breaker_cool_down: crate::breaker::COOL_DOWN,
-            },
+            smtp: SmtpConfig::default(),
+            sms: SmsConfig::default(),
             tokens: TokenConfig {
                 access_ttl: Duration::from_secs(15 * 60),
                 refresh_ttl: Duration::from_secs(30 * 24 * 3600),
