@@ -22,6 +22,7 @@ mod service;
 mod smtp;
 mod stats;
 mod timing;
+mod ways_in;
 mod xacts;
 
 use std::io::Write as _;
@@ -37,6 +38,8 @@ use scenarios::{Argon2Baseline, User};
 use service::{Backend, Database, LogSummary, Service, ServiceConfig};
 use smtp::SmtpSink;
 
+/// Requests of each kind (known, unknown) to each start endpoint.
+const WAYS_IN_SAMPLES: usize = 200;
 /// Rounds of the timing scenario.
 const TIMING_ROUNDS: usize = 3;
 /// Single-thread argon2 verifications whose median is the baseline, each
@@ -187,10 +190,12 @@ async fn bench_backend(
         bin.display(),
         database.name()
     ));
+    let sms = sinks::SmsSink::start(ways_in::SMS_ACCOUNT, ways_in::SMS_TOKEN).await?;
     let config = ServiceConfig {
         bin,
         database_url: database.url(),
         smtp_port: sink.port(),
+        sms_url: sms.url(),
         data_dir: data_dir.clone(),
         db_max_connections: (backend == Backend::Postgres).then_some(DB_MAX_CONNECTIONS),
         secret_hex: service::random_secret_hex(),
@@ -199,7 +204,7 @@ async fn bench_backend(
     };
     // Cancelling drops the running service, which kills it.
     let outcome = tokio::select! {
-        outcome = run(args, backend, &config, &database, sink, target.as_ref()) => outcome,
+        outcome = run(args, backend, &config, &database, (sink, &sms), target.as_ref()) => outcome,
         _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
     };
     if let Some(target) = &target {
@@ -228,7 +233,7 @@ async fn run(
     backend: Backend,
     config: &ServiceConfig<'_>,
     database: &Database,
-    sink: &SmtpSink,
+    (sink, sms): (&SmtpSink, &sinks::SmsSink),
     target: Option<&nats::Target>,
 ) -> anyhow::Result<Report> {
     // On an empty database and data directory: migrations, keys, projector.
@@ -236,7 +241,7 @@ async fn run(
     let service = Service::start(config, READY_TIMEOUT).await?;
     let startup_to_ready_ms = starting.elapsed().as_secs_f64() * 1000.0;
     progress(format!("ready after {startup_to_ready_ms:.0} ms"));
-    let measured = measure(args, backend, config, &service, sink).await;
+    let measured = measure(args, backend, config, &service, (sink, sms)).await;
     let logs = service.stop().await;
     let (mut report, users) = measured?;
     report.service_log = logs;
@@ -268,7 +273,7 @@ async fn measure(
     backend: Backend,
     config: &ServiceConfig<'_>,
     service: &Service,
-    sink: &SmtpSink,
+    (sink, sms): (&SmtpSink, &sinks::SmsSink),
 ) -> anyhow::Result<(Report, Vec<User>)> {
     let base = service.base_url();
     let load_before = load_average();
@@ -348,6 +353,24 @@ async fn measure(
         n = args.timing_logins
     ));
     let timing = timing::measure(base, &user.username, TIMING_ROUNDS, args.timing_logins).await?;
+
+    let phone = "+4915123456789";
+    ways_in::verify_phone(base, sms, user, phone).await?;
+    progress(format!(
+        "ways in: {WAYS_IN_SAMPLES} known and unknown requests to each start endpoint"
+    ));
+    let start_timing = ways_in::start_timing(base, &user.email, phone, WAYS_IN_SAMPLES).await?;
+    let signers = &users[..users.len().min(args.connections)];
+    progress(format!(
+        "passwordless: {} clients signing in by emailed code for {secs} s",
+        signers.len()
+    ));
+    let passwordless = ways_in::passwordless_sign_ins(base, sink, signers, duration).await?;
+    let ways_in = ways_in::WaysInReport {
+        start_timing,
+        passwordless_clients: signers.len(),
+        passwordless,
+    };
 
     let feed = if args.skip_feed {
         None
@@ -442,6 +465,7 @@ async fn measure(
         argon2,
         history,
         timing,
+        ways_in,
         conversions,
         feed,
         relay_during_scenarios: false,

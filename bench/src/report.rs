@@ -65,6 +65,8 @@ pub struct Report {
     /// Unknown identifier vs wrong password, per round (target AUC
     /// 0.45-0.55).
     pub timing: Vec<crate::timing::TimingRound>,
+    /// Start endpoints, known vs unknown; passwordless sign-ins per second.
+    pub ways_in: crate::ways_in::WaysInReport,
     /// Conversion recording at 10 vs many prior conversions; `None` with
     /// `--skip-conversions`.
     pub conversions: Option<ConversionsReport>,
@@ -246,6 +248,31 @@ impl Report {
                 verdict((0.45..=0.55).contains(&t.auc))
             )?;
         }
+        for t in &self.ways_in.start_timing {
+            writeln!(
+                out,
+                "{:<18} {}: {} requests each, known p50 {:.2} ms, unknown p50 {:.2} ms, ratio {:.2} (target 0.90-1.10) {}",
+                "start timing",
+                t.endpoint,
+                t.samples,
+                t.known_median_ms,
+                t.unknown_median_ms,
+                t.ratio,
+                verdict((0.9..=1.1).contains(&t.ratio))
+            )?;
+        }
+        let p = &self.ways_in.passwordless;
+        writeln!(
+            out,
+            "{:<18} x{} {:.1}/s p50 {:.2} ms p99 {:.2} ms, errors {}; password logins {:.1}/s in the same run",
+            "passwordless",
+            self.ways_in.passwordless_clients,
+            p.per_s,
+            p.p50_ms,
+            p.p99_ms,
+            p.errors,
+            self.login.logins_per_s
+        )?;
         if let Some(f) = &self.feed {
             writeln!(
                 out,

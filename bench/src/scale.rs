@@ -116,6 +116,8 @@ async fn measure_on(
         bin,
         database_url: url.clone(),
         smtp_port,
+        // No texts in the scale scenarios: nothing listens there.
+        sms_url: "http://127.0.0.1:9".to_owned(),
         data_dir: data_dir.to_path_buf(),
         db_max_connections: None,
         secret_hex: crate::service::random_secret_hex(),

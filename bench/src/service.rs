@@ -104,6 +104,8 @@ pub struct ServiceConfig<'a> {
     pub bin: &'a Path,
     pub database_url: String,
     pub smtp_port: u16,
+    /// The SMS provider stand-in (`sinks::SmsSink`).
+    pub sms_url: String,
     pub data_dir: PathBuf,
     /// `None`: the service's default for the backend.
     pub db_max_connections: Option<u32>,
@@ -199,6 +201,12 @@ impl Service {
             .env("IDENTITY_RATE_LIMIT_LOGIN", "0/60")
             .env("IDENTITY_RATE_LIMIT_REGISTER", "0/60")
             .env("IDENTITY_RATE_LIMIT_EMAIL_CODES", "0/60")
+            .env("IDENTITY_RATE_LIMIT_SMS", "0/60")
+            // The ways-in scenarios ask again and again for one address.
+            .env("IDENTITY_EMAIL_RESEND_COOLDOWN_SECS", "0")
+            .env("IDENTITY_SMS_URL", &config.sms_url)
+            .env("IDENTITY_SMS_ACCOUNT", crate::ways_in::SMS_ACCOUNT)
+            .env("IDENTITY_SMS_TOKEN", crate::ways_in::SMS_TOKEN)
             // Seeding 100,000 conversions can outlast the default 15-minute
             // access token of the `service` account.
             .env("IDENTITY_ACCESS_TOKEN_TTL_SECS", "7200")
