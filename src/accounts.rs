@@ -2,6 +2,7 @@
 //! (already parsed into value objects) and the aggregates. Each returns
 //! `AppError`, whose mapping to HTTP lives in `http::problem`.
 
+mod code_flow;
 mod login;
 mod password;
 mod passwordless;

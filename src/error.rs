@@ -159,3 +159,17 @@ where
         }
     }
 }
+
+impl<E: Into<AppError>> From<crate::auth::CodeError<E>> for AppError {
+    /// A wrong, expired, used or replaced code is `invalid_code`, too many
+    /// tries `too_many_attempts`; the follow-up's own failure as it maps.
+    fn from(error: crate::auth::CodeError<E>) -> Self {
+        use crate::auth::CodeError;
+        match error {
+            CodeError::Invalid => Self::InvalidCode,
+            CodeError::TooManyAttempts => Self::TooManyAttempts,
+            CodeError::Then(error) => error.into(),
+            CodeError::Database(error) => error.into(),
+        }
+    }
+}

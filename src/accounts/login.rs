@@ -76,11 +76,7 @@ pub async fn login(
     };
     metadata.actor.get_or_insert(Actor::User(account.user_id));
     let id = account.user_id.to_string();
-    let start = UserCommand::StartPasswordCheck {
-        at: Utc::now(),
-        policy: state.config.lockout,
-    };
-    let user = state.users.execute(&id, start, &metadata).await?.state;
+    let user = reserve_check(state, &id, &metadata).await?;
     let hashing_started = Instant::now();
     let matches = state
         .hasher
@@ -116,6 +112,20 @@ pub async fn login(
     .await
 }
 
+/// Reserves one check (password or code) in the account's lockout: refused
+/// while it is locked or as many checks as the limit allows are running.
+pub(super) async fn reserve_check(
+    state: &AppState,
+    id: &str,
+    metadata: &Metadata,
+) -> Result<aggregates::User, AppError> {
+    let start = UserCommand::StartPasswordCheck {
+        at: Utc::now(),
+        policy: state.config.lockout,
+    };
+    Ok(state.users.execute(id, start, metadata).await?.state)
+}
+
 /// Checks `password` of the signed-in `user_id` under the lockout, as a
 /// login does: a reserved check, a wrong password counted (401
 /// `invalid_credentials`, and the lock at the limit). A right one leaves
@@ -128,11 +138,7 @@ pub(super) async fn check_password(
 ) -> Result<(), AppError> {
     let check_started = Instant::now();
     let id = user_id.to_string();
-    let start = UserCommand::StartPasswordCheck {
-        at: Utc::now(),
-        policy: state.config.lockout,
-    };
-    let user = state.users.execute(&id, start, metadata).await?.state;
+    let user = reserve_check(state, &id, metadata).await?;
     let hashing_started = Instant::now();
     let matches = state
         .hasher

@@ -18,17 +18,18 @@
 
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use aggregates::user::PasswordChangeMethod;
 use aggregates::values::{Email, Password};
 use aggregates::UserCommand;
 use chrono::Utc;
-use tracing::Instrument;
 use uuid::Uuid;
 
+use super::code_flow::{answer_then_send, InCooldown};
 use super::sessions::{start_session, ClientInfo, TokenPair};
 use super::{revoke_other_sessions, Identifier};
 use crate::auth::codes::CodePurpose;
-use crate::auth::CodeError;
 use crate::error::{AppError, FieldError};
 use crate::state::AppState;
 use crate::store::{Actor, Metadata};
@@ -43,46 +44,16 @@ pub async fn request_reset(
     email: Email,
     metadata: Metadata,
 ) -> Result<(), AppError> {
-    let limit = state.config.rate_limits.email_codes_per_address;
-    state.limit("email-codes", email.as_str(), limit).await?;
-    let cooldown = state.config.codes.resend_cooldown;
-    if let Some(left) = state
-        .cooldowns
-        .try_start("password-reset", email.as_str(), cooldown)
-        .await?
-    {
-        return Err(cooldown_refusal("password-reset-cooldown", left, cooldown));
-    }
-    let state = state.clone();
-    // Done after answering, so timing does not tell known from unknown.
-    tokio::spawn(
-        async move {
-            if let Err(error) = send_reset_code(&state, email, metadata).await {
-                tracing::error!(error = %Chain(&error), "sending a password-reset code failed");
-            }
-        }
-        .instrument(tracing::Span::current()),
-    );
-    Ok(())
-}
-
-/// The 429 of a running cooldown, with its `RateLimit` headers.
-pub(super) fn cooldown_refusal(
-    policy: &'static str,
-    left: Duration,
-    cooldown: Duration,
-) -> AppError {
-    let secs = left.as_secs().max(1);
-    AppError::RateLimited {
-        retry_after: left,
-        policy: crate::ratelimit::Verdict {
-            policy,
-            limit: crate::ratelimit::Limit::new(1, cooldown.as_secs()),
-            remaining: 0,
-            reset: secs,
-            allowed: false,
-        },
-    }
+    let target = email.as_str().to_owned();
+    let refuse = InCooldown::Refuse("password-reset-cooldown");
+    answer_then_send(
+        state,
+        "password-reset",
+        &target,
+        refuse,
+        move |state| async move { send_reset_code(&state, email, metadata).await },
+    )
+    .await
 }
 
 async fn send_reset_code(
@@ -139,17 +110,10 @@ pub async fn confirm_reset(
             &metadata,
         )
     };
-    let roles = match state
+    let roles = state
         .codes
         .redeem(CodePurpose::PasswordReset, &id.to_string(), code, change)
-        .await
-    {
-        Ok(roles) => roles,
-        Err(CodeError::Invalid) => return Err(AppError::InvalidCode),
-        Err(CodeError::TooManyAttempts) => return Err(AppError::TooManyAttempts),
-        Err(CodeError::Then(error)) => return Err(error),
-        Err(CodeError::Database(error)) => return Err(error.into()),
-    };
+        .await?;
     revoke_other_sessions(state, id, None, metadata.clone()).await?;
     notify_changed(state, account.email);
     start_session(state, id, Uuid::now_v7(), roles, client, metadata).await

@@ -12,9 +12,9 @@
 use aggregates::user::{CodeChannel, LoginMethod};
 use aggregates::UserCommand;
 use chrono::Utc;
-use tracing::Instrument;
 use uuid::Uuid;
 
+use super::code_flow::{answer_then_send, InCooldown};
 use super::sessions::{start_session, ClientInfo, TokenPair};
 use super::Identifier;
 use crate::auth::codes::CodePurpose;
@@ -31,41 +31,22 @@ pub async fn request_sign_in_code(
     to: Identifier,
     metadata: Metadata,
 ) -> Result<(), AppError> {
-    let limits = &state.config.rate_limits;
-    let target = to.normalized();
     if let Identifier::Phone(_) = to {
         // Texts cost money: per client IP too (no account is known yet).
+        let limit = state.config.rate_limits.sms_per_ip_and_account;
         let ip = metadata.ip.clone().unwrap_or_else(|| "unknown".to_owned());
-        state
-            .limit("sms-ip", &ip, limits.sms_per_ip_and_account)
-            .await?;
+        state.limit("sms-ip", &ip, limit).await?;
     }
-    state
-        .limit("email-codes", &target, limits.email_codes_per_address)
-        .await?;
-    let cooldown = state.config.codes.resend_cooldown;
-    if let Some(left) = state
-        .cooldowns
-        .try_start("sign-in-code", &target, cooldown)
-        .await?
-    {
-        return Err(super::password::cooldown_refusal(
-            "sign-in-code-cooldown",
-            left,
-            cooldown,
-        ));
-    }
-    let state = state.clone();
-    // Done after answering, so timing does not tell known from unknown.
-    tokio::spawn(
-        async move {
-            if let Err(error) = send_sign_in_code(&state, to, metadata).await {
-                tracing::error!(error = %Chain(&error), "sending a sign-in code failed");
-            }
-        }
-        .instrument(tracing::Span::current()),
-    );
-    Ok(())
+    let target = to.normalized();
+    let refuse = InCooldown::Refuse("sign-in-code-cooldown");
+    answer_then_send(
+        state,
+        "sign-in-code",
+        &target,
+        refuse,
+        move |state| async move { send_sign_in_code(&state, to, metadata).await },
+    )
+    .await
 }
 
 async fn send_sign_in_code(
@@ -136,12 +117,7 @@ pub async fn sign_in_with_code(
     };
     metadata.actor.get_or_insert(Actor::User(account.user_id));
     let id = account.user_id.to_string();
-    let policy = state.config.lockout;
-    let start = UserCommand::StartPasswordCheck {
-        at: Utc::now(),
-        policy,
-    };
-    state.users.execute(&id, start, &metadata).await?;
+    super::login::reserve_check(state, &id, &metadata).await?;
     let session_id = Uuid::now_v7();
     let complete = || {
         let command = UserCommand::CompletePasswordCheck {
@@ -164,15 +140,13 @@ pub async fn sign_in_with_code(
             return start_session(state, account.user_id, session_id, roles, client, metadata)
                 .await;
         }
-        Err(CodeError::Invalid) => AppError::InvalidCode,
-        Err(CodeError::TooManyAttempts) => AppError::TooManyAttempts,
-        Err(CodeError::Then(error)) => return Err(error.into()),
-        Err(CodeError::Database(error)) => return Err(error.into()),
+        Err(wrong @ (CodeError::Invalid | CodeError::TooManyAttempts)) => wrong.into(),
+        Err(other) => return Err(other.into()),
     };
     // A wrong code is a failed check: counted, and the lock at the limit.
     let failure = UserCommand::RecordLoginFailure {
         at: Utc::now(),
-        policy,
+        policy: state.config.lockout,
     };
     state.users.execute(&id, failure, &metadata).await?;
     Err(refused)

@@ -15,7 +15,6 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use crate::auth::codes::CodePurpose;
-use crate::auth::CodeError;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::{ClaimKind, Metadata};
@@ -97,7 +96,7 @@ pub(super) async fn limit_texts(
         .try_start("phone-code", number, cooldown)
         .await?
     {
-        return Err(super::password::cooldown_refusal(
+        return Err(super::code_flow::cooldown_refusal(
             "phone-code-cooldown",
             left,
             cooldown,
@@ -119,17 +118,10 @@ pub async fn verify_phone(
             .users
             .execute(&id, UserCommand::VerifyPhone { at: Utc::now() }, &metadata)
     };
-    let committed = match state
+    let committed = state
         .codes
         .redeem(CodePurpose::PhoneVerification, &id, code, verify)
-        .await
-    {
-        Ok(committed) => committed,
-        Err(CodeError::Invalid) => return Err(AppError::InvalidCode),
-        Err(CodeError::TooManyAttempts) => return Err(AppError::TooManyAttempts),
-        Err(CodeError::Then(error)) => return Err(error.into()),
-        Err(CodeError::Database(error)) => return Err(error.into()),
-    };
+        .await?;
     super::settle(state, committed.cursor).await;
     Ok(())
 }

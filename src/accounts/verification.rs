@@ -6,6 +6,7 @@ use chrono::Utc;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use super::code_flow::{answer_then_send, InCooldown};
 use super::sessions::{start_session, ClientInfo, TokenPair};
 use super::Identifier;
 use crate::auth::codes::CodePurpose;
@@ -65,13 +66,11 @@ pub async fn verify_email(
         .await
     {
         Ok(committed) => committed,
-        Err(CodeError::Invalid) => return Err(AppError::InvalidCode),
-        Err(CodeError::TooManyAttempts) => return Err(AppError::TooManyAttempts),
+        // A code for an address verified meanwhile is a used code.
         Err(CodeError::Then(CommandError::Domain(UserError::EmailAlreadyVerified))) => {
             return Err(AppError::InvalidCode)
         }
-        Err(CodeError::Then(other)) => return Err(other.into()),
-        Err(CodeError::Database(e)) => return Err(e.into()),
+        Err(other) => return Err(other.into()),
     };
     let referral =
         crate::program::referrals::record_verified_signup(state, account.user_id, &metadata)
@@ -100,29 +99,16 @@ pub async fn resend_verification(
     // nothing. The resend cooldown is started by registration too, so a
     // 429 from it would tell a just-registered address from an unknown one:
     // within the cooldown the answer is the same 202, and nothing is sent.
-    let limit = state.config.rate_limits.email_codes_per_address;
-    state.limit("email-codes", email.as_str(), limit).await?;
-    let cooldown = state.config.codes.resend_cooldown;
-    if state
-        .cooldowns
-        .try_start("verification-email", email.as_str(), cooldown)
-        .await?
-        .is_some()
-    {
-        tracing::info!("resend within the cooldown: nothing sent");
-        return Ok(());
-    }
-    let state = state.clone();
-    // Done after answering, so timing does not tell known from unknown.
-    tokio::spawn(
-        async move {
-            if let Err(error) = resend_if_unverified(&state, email, metadata).await {
-                tracing::error!(error = %Chain(&error), "resending a verification code failed");
-            }
-        }
-        .instrument(tracing::Span::current()),
-    );
-    Ok(())
+    let target = email.as_str().to_owned();
+    let alike = InCooldown::AnswerAlike;
+    answer_then_send(
+        state,
+        "verification-email",
+        &target,
+        alike,
+        move |state| async move { resend_if_unverified(&state, email, metadata).await },
+    )
+    .await
 }
 
 async fn resend_if_unverified(

@@ -95,11 +95,9 @@ impl Mailer {
         code: &str,
         valid_for: Duration,
     ) -> Result<(), MailError> {
-        let minutes = valid_for.as_secs().div_ceil(60);
-        let body = format!(
-            "Your verification code is {code}\n\nIt is valid for {minutes} minutes. If you did not ask for it, ignore this email.\n"
-        );
-        self.send(to, "Your verification code", body).await
+        let note = "If you did not ask for it, ignore this email.";
+        self.send_code(to, "verification", code, valid_for, note)
+            .await
     }
 
     /// Sends a password-reset code to `to`.
@@ -109,11 +107,9 @@ impl Mailer {
         code: &str,
         valid_for: Duration,
     ) -> Result<(), MailError> {
-        let minutes = valid_for.as_secs().div_ceil(60);
-        let body = format!(
-            "Your password reset code is {code}\n\nIt is valid for {minutes} minutes. If you did not ask to reset your password, ignore this email: your password stays as it is.\n"
-        );
-        self.send(to, "Your password reset code", body).await
+        let note = "If you did not ask to reset your password, ignore this email: your password stays as it is.";
+        self.send_code(to, "password reset", code, valid_for, note)
+            .await
     }
 
     /// Sends a passwordless sign-in code to `to`.
@@ -123,11 +119,23 @@ impl Mailer {
         code: &str,
         valid_for: Duration,
     ) -> Result<(), MailError> {
+        let note = "If you did not ask to sign in, ignore this email.";
+        self.send_code(to, "sign-in", code, valid_for, note).await
+    }
+
+    /// "Your {what} code is {code}", how long it is valid, and `note`.
+    async fn send_code(
+        &self,
+        to: &str,
+        what: &str,
+        code: &str,
+        valid_for: Duration,
+        note: &str,
+    ) -> Result<(), MailError> {
         let minutes = valid_for.as_secs().div_ceil(60);
-        let body = format!(
-            "Your sign-in code is {code}\n\nIt is valid for {minutes} minutes. If you did not ask to sign in, ignore this email.\n"
-        );
-        self.send(to, "Your sign-in code", body).await
+        let body =
+            format!("Your {what} code is {code}\n\nIt is valid for {minutes} minutes. {note}\n");
+        self.send(to, &format!("Your {what} code"), body).await
     }
 
     /// Tells `to` that the account's password was changed.
