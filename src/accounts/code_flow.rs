@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use tracing::Instrument;
 
+use super::{Identifier, LoginRow};
 use crate::error::AppError;
 use crate::ratelimit::{Limit, Verdict};
 use crate::state::AppState;
+use crate::store::{Actor, Metadata};
 use crate::telemetry::Chain;
 
 /// What a request within the flow's cooldown gets.
@@ -24,23 +26,26 @@ pub(super) enum InCooldown {
     AnswerAlike,
 }
 
-/// Applies the quota of codes per address and `scope`'s cooldown for
-/// `target`, then runs `send` after the answer (failures are logged).
+/// Applies the quota of codes per address and `scope`'s cooldown for `to`,
+/// then, after the answer, looks the account up and runs `send` for it if
+/// there is one (as its actor; failures are logged).
 pub(super) async fn answer_then_send<F, Fut>(
     state: &AppState,
     scope: &'static str,
-    target: &str,
+    to: Identifier,
     in_cooldown: InCooldown,
+    metadata: Metadata,
     send: F,
 ) -> Result<(), AppError>
 where
-    F: FnOnce(AppState) -> Fut + Send + 'static,
+    F: FnOnce(AppState, LoginRow, Metadata) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), AppError>> + Send + 'static,
 {
+    let target = to.normalized();
     let limit = state.config.rate_limits.email_codes_per_address;
-    state.limit("email-codes", target, limit).await?;
+    state.limit("email-codes", &target, limit).await?;
     let cooldown = state.config.codes.resend_cooldown;
-    if let Some(left) = state.cooldowns.try_start(scope, target, cooldown).await? {
+    if let Some(left) = state.cooldowns.try_start(scope, &target, cooldown).await? {
         return match in_cooldown {
             InCooldown::Refuse(policy) => Err(cooldown_refusal(policy, left, cooldown)),
             InCooldown::AnswerAlike => {
@@ -50,9 +55,17 @@ where
         };
     }
     let state = state.clone();
+    let lookup_then_send = async move {
+        let Some(account) = super::find_login(&state, &to).await? else {
+            return Ok(());
+        };
+        let mut metadata = metadata;
+        metadata.actor.get_or_insert(Actor::User(account.user_id));
+        send(state, account, metadata).await
+    };
     tokio::spawn(
         async move {
-            if let Err(error) = send(state).await {
+            if let Err(error) = lookup_then_send.await {
                 tracing::error!(flow = scope, error = %Chain(&error), "sending a code failed");
             }
         }

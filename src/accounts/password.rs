@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use super::code_flow::{answer_then_send, InCooldown};
 use super::sessions::{start_session, ClientInfo, TokenPair};
-use super::{revoke_other_sessions, Identifier};
+use super::{revoke_other_sessions, Identifier, LoginRow};
 use crate::auth::codes::CodePurpose;
 use crate::error::{AppError, FieldError};
 use crate::state::AppState;
@@ -44,27 +44,24 @@ pub async fn request_reset(
     email: Email,
     metadata: Metadata,
 ) -> Result<(), AppError> {
-    let target = email.as_str().to_owned();
     let refuse = InCooldown::Refuse("password-reset-cooldown");
+    let to = Identifier::Email(email);
     answer_then_send(
         state,
         "password-reset",
-        &target,
+        to,
         refuse,
-        move |state| async move { send_reset_code(&state, email, metadata).await },
+        metadata,
+        send_reset_code,
     )
     .await
 }
 
 async fn send_reset_code(
-    state: &AppState,
-    email: Email,
-    mut metadata: Metadata,
+    state: AppState,
+    account: LoginRow,
+    metadata: Metadata,
 ) -> Result<(), AppError> {
-    let Some(account) = super::find_login(state, &Identifier::Email(email)).await? else {
-        return Ok(());
-    };
-    metadata.actor.get_or_insert(Actor::User(account.user_id));
     let now = Utc::now();
     let command = UserCommand::RequestPasswordReset {
         at: now,

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::code_flow::{answer_then_send, InCooldown};
 use super::sessions::{start_session, ClientInfo, TokenPair};
-use super::Identifier;
+use super::{Identifier, LoginRow};
 use crate::auth::codes::CodePurpose;
 use crate::auth::CodeError;
 use crate::error::AppError;
@@ -37,31 +37,34 @@ pub async fn request_sign_in_code(
         let ip = metadata.ip.clone().unwrap_or_else(|| "unknown".to_owned());
         state.limit("sms-ip", &ip, limit).await?;
     }
-    let target = to.normalized();
     let refuse = InCooldown::Refuse("sign-in-code-cooldown");
+    let phone = match &to {
+        Identifier::Phone(phone) => Some(phone.clone()),
+        _ => None,
+    };
     answer_then_send(
         state,
         "sign-in-code",
-        &target,
+        to,
         refuse,
-        move |state| async move { send_sign_in_code(&state, to, metadata).await },
+        metadata,
+        move |state, account, metadata| send_sign_in_code(state, account, phone, metadata),
     )
     .await
 }
 
+/// Issues a code to `account`: by text to `phone` when the person asked by
+/// phone, by email otherwise.
 async fn send_sign_in_code(
-    state: &AppState,
-    to: Identifier,
-    mut metadata: Metadata,
+    state: AppState,
+    account: LoginRow,
+    phone: Option<aggregates::values::Phone>,
+    metadata: Metadata,
 ) -> Result<(), AppError> {
-    let Some(account) = super::find_login(state, &to).await? else {
-        return Ok(());
+    let channel = match phone {
+        Some(_) => CodeChannel::Sms,
+        None => CodeChannel::Email,
     };
-    let channel = match to {
-        Identifier::Phone(_) => CodeChannel::Sms,
-        _ => CodeChannel::Email,
-    };
-    metadata.actor.get_or_insert(Actor::User(account.user_id));
     let now = Utc::now();
     let ttl = state.codes.ttl();
     let command = UserCommand::IssueSignInCode {
@@ -75,8 +78,8 @@ async fn send_sign_in_code(
         return Ok(());
     }
     let code = state.codes.issue(CodePurpose::SignIn, &id).await?;
-    let sent = match &to {
-        Identifier::Phone(phone) => {
+    let sent = match &phone {
+        Some(phone) => {
             let minutes = ttl.as_secs().div_ceil(60);
             let body = format!(
                 "Your sign-in code is {}. It is valid for {minutes} minutes.",
@@ -88,7 +91,7 @@ async fn send_sign_in_code(
                 .await
                 .map_err(|e| Chain(&e).to_string())
         }
-        _ => state
+        None => state
             .mailer
             .send_sign_in_code(&account.email, code.expose(), ttl)
             .await

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::code_flow::{answer_then_send, InCooldown};
 use super::sessions::{start_session, ClientInfo, TokenPair};
-use super::Identifier;
+use super::{Identifier, LoginRow};
 use crate::auth::codes::CodePurpose;
 use crate::auth::CodeError;
 use crate::error::AppError;
@@ -99,30 +99,27 @@ pub async fn resend_verification(
     // nothing. The resend cooldown is started by registration too, so a
     // 429 from it would tell a just-registered address from an unknown one:
     // within the cooldown the answer is the same 202, and nothing is sent.
-    let target = email.as_str().to_owned();
     let alike = InCooldown::AnswerAlike;
+    let to = Identifier::Email(email);
     answer_then_send(
         state,
         "verification-email",
-        &target,
+        to,
         alike,
-        move |state| async move { resend_if_unverified(&state, email, metadata).await },
+        metadata,
+        resend_if_unverified,
     )
     .await
 }
 
 async fn resend_if_unverified(
-    state: &AppState,
-    email: Email,
-    mut metadata: Metadata,
+    state: AppState,
+    account: LoginRow,
+    metadata: Metadata,
 ) -> Result<(), AppError> {
-    let Some(account) = super::find_login(state, &Identifier::Email(email)).await? else {
-        return Ok(());
-    };
     if account.email_verified {
         return Ok(());
     }
-    metadata.actor.get_or_insert(Actor::User(account.user_id));
     let now = Utc::now();
     let command = UserCommand::RecordVerificationCodeIssued {
         at: now,
@@ -133,7 +130,7 @@ async fn resend_if_unverified(
         .execute(&account.user_id.to_string(), command, &metadata)
         .await
     {
-        Ok(_) => send_code(state, account.user_id, &account.email).await,
+        Ok(_) => send_code(&state, account.user_id, &account.email).await,
         Err(CommandError::Domain(UserError::EmailAlreadyVerified)) => Ok(()),
         Err(other) => Err(other.into()),
     }
