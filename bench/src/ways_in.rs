@@ -9,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
+use rand::seq::SliceRandom;
 use serde::Serialize;
 use serde_json::{json, Value};
 use sinks::{SmsSink, SmtpSink};
@@ -18,6 +19,9 @@ use crate::stats::{median_ms, run_for, Recorder, Summary};
 
 /// How long a code may take to reach a sink.
 const CODE_TIMEOUT: Duration = Duration::from_secs(15);
+/// Between two timed start requests: the known identifier's sending, after
+/// its answer, is over by then.
+const PAUSE: Duration = Duration::from_millis(15);
 /// The bench's SMS provider account.
 pub const SMS_ACCOUNT: &str = "ACbench";
 pub const SMS_TOKEN: &str = "bench-token";
@@ -149,16 +153,29 @@ pub async fn start_timing(
             "phone" => "+4917612345678".to_owned(),
             _ => format!("nobody.{}@example.com", uuid::Uuid::new_v4().simple()),
         };
-        for i in 0..samples + 10 {
-            for (value, into) in [(&known, &mut known_ms), (&unknown, &mut unknown_ms)] {
-                let started = Instant::now();
-                let (status, body) = client.post(path, None, &json!({ field: value })).await?;
-                anyhow::ensure!(status == 202, "{name} answered {status}: {body}");
-                // The first requests warm both paths; they are not counted.
-                if i >= 10 {
-                    into.push(started.elapsed());
-                }
+        // Known and unknown in a random order, a pause after each: a known
+        // identifier's sending runs after its answer, and would otherwise
+        // slow whichever request came next.
+        let mut order: Vec<bool> = (0..samples + 10).flat_map(|_| [true, false]).collect();
+        order.shuffle(&mut rand::thread_rng());
+        let (mut seen_known, mut seen_unknown) = (0, 0);
+        for is_known in order {
+            let value = if is_known { &known } else { &unknown };
+            let started = Instant::now();
+            let (status, body) = client.post(path, None, &json!({ field: value })).await?;
+            let took = started.elapsed();
+            anyhow::ensure!(status == 202, "{name} answered {status}: {body}");
+            // The first ten of each kind warm both paths; they are not counted.
+            let (seen, into) = if is_known {
+                (&mut seen_known, &mut known_ms)
+            } else {
+                (&mut seen_unknown, &mut unknown_ms)
+            };
+            *seen += 1;
+            if *seen > 10 {
+                into.push(took);
             }
+            tokio::time::sleep(PAUSE).await;
         }
         let (known_median, unknown_median) = (median_ms(&known_ms), median_ms(&unknown_ms));
         results.push(StartTiming {

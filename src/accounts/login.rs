@@ -76,18 +76,7 @@ pub async fn login(
     };
     metadata.actor.get_or_insert(Actor::User(account.user_id));
     let id = account.user_id.to_string();
-    let user = reserve_check(state, &id, &metadata).await?;
-    let hashing_started = Instant::now();
-    let matches = state
-        .hasher
-        .verify(password, &user.password_hash)
-        .await
-        .map_err(AppError::internal)?;
-    let hashing = hashing_started.elapsed();
-    if !matches {
-        tracing::info!(user_id = %account.user_id, "login failed: wrong password");
-        return Err(wrong_password(state, &id, &metadata, check_started, hashing).await);
-    }
+    verify_reserved(state, &id, password, &metadata, check_started).await?;
     // The aggregate decides what a right password means for this account.
     let session_id = Uuid::now_v7();
     let complete = UserCommand::CompletePasswordCheck {
@@ -136,9 +125,21 @@ pub(super) async fn check_password(
     password: &str,
     metadata: &Metadata,
 ) -> Result<(), AppError> {
-    let check_started = Instant::now();
     let id = user_id.to_string();
-    let user = reserve_check(state, &id, metadata).await?;
+    verify_reserved(state, &id, password, metadata, Instant::now()).await
+}
+
+/// Reserves a check of account `id` and verifies `password` against its
+/// hash; a wrong one is recorded as a failure (`check_started` is when
+/// the request's timed part began).
+async fn verify_reserved(
+    state: &AppState,
+    id: &str,
+    password: &str,
+    metadata: &Metadata,
+    check_started: Instant,
+) -> Result<(), AppError> {
+    let user = reserve_check(state, id, metadata).await?;
     let hashing_started = Instant::now();
     let matches = state
         .hasher
@@ -149,7 +150,8 @@ pub(super) async fn check_password(
         return Ok(());
     }
     let hashing = hashing_started.elapsed();
-    Err(wrong_password(state, &id, metadata, check_started, hashing).await)
+    tracing::info!(user_id = id, "password check failed: wrong password");
+    Err(wrong_password(state, id, metadata, check_started, hashing).await)
 }
 
 /// An unknown identifier: the same argon2 work and, by the bookkeeping's

@@ -31,6 +31,33 @@ pub enum MailError {
     MailDir(String, std::io::Error),
 }
 
+/// The kinds of one-time code mailed.
+#[derive(Debug, Clone, Copy)]
+enum CodeMail {
+    Verification,
+    PasswordReset,
+    SignIn,
+}
+
+impl CodeMail {
+    fn wording(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Verification => (
+                "verification",
+                "If you did not ask for it, ignore this email.",
+            ),
+            Self::PasswordReset => (
+                "password reset",
+                "If you did not ask to reset your password, ignore this email: your password stays as it is.",
+            ),
+            Self::SignIn => (
+                "sign-in",
+                "If you did not ask to sign in, ignore this email.",
+            ),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Mailer {
     transport: Transport,
@@ -95,8 +122,7 @@ impl Mailer {
         code: &str,
         valid_for: Duration,
     ) -> Result<(), MailError> {
-        let note = "If you did not ask for it, ignore this email.";
-        self.send_code(to, "verification", code, valid_for, note)
+        self.send_code(to, CodeMail::Verification, code, valid_for)
             .await
     }
 
@@ -107,8 +133,7 @@ impl Mailer {
         code: &str,
         valid_for: Duration,
     ) -> Result<(), MailError> {
-        let note = "If you did not ask to reset your password, ignore this email: your password stays as it is.";
-        self.send_code(to, "password reset", code, valid_for, note)
+        self.send_code(to, CodeMail::PasswordReset, code, valid_for)
             .await
     }
 
@@ -119,19 +144,19 @@ impl Mailer {
         code: &str,
         valid_for: Duration,
     ) -> Result<(), MailError> {
-        let note = "If you did not ask to sign in, ignore this email.";
-        self.send_code(to, "sign-in", code, valid_for, note).await
+        self.send_code(to, CodeMail::SignIn, code, valid_for).await
     }
 
-    /// "Your {what} code is {code}", how long it is valid, and `note`.
+    /// "Your {what} code is {code}", how long it is valid, and what to do
+    /// if it was not asked for.
     async fn send_code(
         &self,
         to: &str,
-        what: &str,
+        kind: CodeMail,
         code: &str,
         valid_for: Duration,
-        note: &str,
     ) -> Result<(), MailError> {
+        let (what, note) = kind.wording();
         let minutes = valid_for.as_secs().div_ceil(60);
         let body =
             format!("Your {what} code is {code}\n\nIt is valid for {minutes} minutes. {note}\n");
