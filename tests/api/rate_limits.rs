@@ -6,6 +6,11 @@ use serde_json::json;
 
 use crate::helpers::*;
 
+/// Windows are aligned to the clock, so a short one can end between two of
+/// a test's requests (slow debug logins); a day-long window keeps a test in
+/// one window.
+const DAY: u64 = 86_400;
+
 async fn assert_rate_limited(response: reqwest::Response, policy: &str) {
     let headers = response.headers().clone();
     assert_problem(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
@@ -20,11 +25,11 @@ async fn assert_rate_limited(response: reqwest::Response, policy: &str) {
 
 #[tokio::test]
 async fn the_api_limit_per_ip_answers_429_with_ratelimit_headers() {
-    let app = spawn_app_with(|c| c.rate_limits.api_per_ip = Limit::new(3, 60)).await;
+    let app = spawn_app_with(|c| c.rate_limits.api_per_ip = Limit::new(3, DAY)).await;
     for _ in 0..3 {
         let response = app.login("someone", PASSWORD).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(response.headers()["ratelimit-policy"], "\"api\";q=3;w=60");
+        assert_eq!(response.headers()["ratelimit-policy"], "\"api\";q=3;w=86400");
     }
     assert_rate_limited(app.login("someone", PASSWORD).await, "api").await;
     // Health and docs are outside the API limit.
@@ -41,7 +46,7 @@ async fn the_api_limit_per_ip_answers_429_with_ratelimit_headers() {
 
 #[tokio::test]
 async fn forwarded_for_counts_only_behind_a_trusted_proxy() {
-    let app = spawn_app_with(|c| c.rate_limits.api_per_ip = Limit::new(1, 60)).await;
+    let app = spawn_app_with(|c| c.rate_limits.api_per_ip = Limit::new(1, DAY)).await;
     let spoofed = |ip: &'static str| {
         app.client
             .post(app.url("/api/v1/auth/login"))
@@ -59,7 +64,7 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy() {
     );
 
     let proxied = spawn_app_with(|c| {
-        c.rate_limits.api_per_ip = Limit::new(1, 60);
+        c.rate_limits.api_per_ip = Limit::new(1, DAY);
         c.trusted_proxy_hops = 1;
     })
     .await;
@@ -87,7 +92,7 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy() {
 
 #[tokio::test]
 async fn login_is_limited_per_identifier_for_unknown_identifiers_exactly_like_known_ones() {
-    let app = spawn_app_with(|c| c.rate_limits.login_per_identifier = Limit::new(5, 900)).await;
+    let app = spawn_app_with(|c| c.rate_limits.login_per_identifier = Limit::new(5, DAY)).await;
     let account = app.create_account().await;
     for identifier in [account.username.as_str(), "no_such_user"] {
         for _ in 0..5 {
@@ -107,7 +112,7 @@ async fn login_is_limited_per_identifier_for_unknown_identifiers_exactly_like_kn
 
 #[tokio::test]
 async fn registration_is_limited_per_ip() {
-    let app = spawn_app_with(|c| c.rate_limits.register_per_ip = Limit::new(2, 3600)).await;
+    let app = spawn_app_with(|c| c.rate_limits.register_per_ip = Limit::new(2, DAY)).await;
     for _ in 0..2 {
         let name = unique_name();
         assert_eq!(
@@ -130,7 +135,7 @@ async fn registration_is_limited_per_ip() {
 async fn email_code_requests_are_limited_per_address_beyond_the_cooldown() {
     let app = spawn_app_with(|c| {
         c.codes.resend_cooldown = std::time::Duration::ZERO;
-        c.rate_limits.email_codes_per_address = Limit::new(2, 3600);
+        c.rate_limits.email_codes_per_address = Limit::new(2, DAY);
     })
     .await;
     for _ in 0..2 {
@@ -148,7 +153,7 @@ async fn email_code_requests_are_limited_per_address_beyond_the_cooldown() {
 
 #[tokio::test]
 async fn two_instances_together_never_allow_more_than_the_limit() {
-    let app = spawn_app_with(|c| c.rate_limits.login_per_identifier = Limit::new(10, 900)).await;
+    let app = spawn_app_with(|c| c.rate_limits.login_per_identifier = Limit::new(10, DAY)).await;
     let second = identity::startup::Application::build(app.config.clone())
         .await
         .unwrap();
