@@ -29,7 +29,10 @@ async fn the_api_limit_per_ip_answers_429_with_ratelimit_headers() {
     for _ in 0..3 {
         let response = app.login("someone", PASSWORD).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(response.headers()["ratelimit-policy"], "\"api\";q=3;w=86400");
+        assert_eq!(
+            response.headers()["ratelimit-policy"],
+            "\"api\";q=3;w=86400"
+        );
     }
     assert_rate_limited(app.login("someone", PASSWORD).await, "api").await;
     // Health and docs are outside the API limit.
