@@ -3,7 +3,9 @@
 //! `AppError`, whose mapping to HTTP lives in `http::problem`.
 
 mod code_flow;
+mod external;
 mod login;
+mod mfa;
 mod password;
 mod passwordless;
 mod phone;
@@ -13,7 +15,18 @@ mod sessions;
 pub mod timing;
 mod verification;
 
+pub use external::{LinkedIdentity, LOGIN_CODE_TTL};
 pub use login::{login, Identifier};
+pub mod oidc {
+    //! The provider sign-in use cases, by their own names.
+    pub use super::external::{
+        callback, exchange, identities, sign_in_with_id_token, start, unlink,
+    };
+}
+pub use mfa::{
+    complete_second_factor, confirm_totp, disable_totp, replace_recovery_codes, start_totp,
+    MfaChallenge, RecoveryCodes, SecondFactorAnswer, SignedIn, TotpEnrollment, MFA_TOKEN_TTL,
+};
 pub use password::{change_password, confirm_reset, request_reset, RESET_CODE_TTL};
 pub use passwordless::{request_sign_in_code, sign_in_with_code};
 pub use phone::{add_phone, remove_phone, verify_phone};
@@ -21,7 +34,7 @@ pub use refresh::{logout, refresh};
 pub use register::{register, NewAccount, Profile};
 pub use sessions::{
     end_session, list_sessions, logout_all, revoke_all_sessions, revoke_other_sessions,
-    start_session, ClientInfo, SessionView, TokenPair,
+    start_session, Amr, ClientInfo, SessionView, TokenPair,
 };
 pub use verification::{resend_verification, verify_email};
 

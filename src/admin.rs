@@ -105,11 +105,15 @@ pub async fn get_user(state: &AppState, id: Uuid) -> Result<UserSummary, AppErro
 /// An admin action on one account.
 #[derive(Debug, Clone)]
 pub enum AdminAction {
-    Lock { until: DateTime<Utc> },
+    Lock {
+        until: DateTime<Utc>,
+    },
     Unlock,
     Deactivate,
     Reactivate,
     SetRoles(BTreeSet<Role>),
+    /// Turn the account's second factor off (a lost authenticator).
+    RemoveSecondFactor,
 }
 
 /// Whether `action`, taken by an admin on their own account, would shut
@@ -119,7 +123,7 @@ fn locks_out(action: &AdminAction) -> bool {
     match action {
         AdminAction::Lock { .. } | AdminAction::Deactivate => true,
         AdminAction::SetRoles(roles) => !roles.contains(&Role::Admin),
-        AdminAction::Unlock | AdminAction::Reactivate => false,
+        AdminAction::Unlock | AdminAction::Reactivate | AdminAction::RemoveSecondFactor => false,
     }
 }
 
@@ -146,6 +150,11 @@ pub async fn act(
         AdminAction::Deactivate => UserCommand::DeactivateUser { by, at },
         AdminAction::Reactivate => UserCommand::ReactivateUser { by, at },
         AdminAction::SetRoles(roles) => UserCommand::SetRoles { roles, by, at },
+        AdminAction::RemoveSecondFactor => UserCommand::DisableTotp {
+            by: Some(by),
+            step: None,
+            at,
+        },
     };
     let committed = state
         .users

@@ -9,6 +9,7 @@ pub mod passwords;
 pub mod refresh_tokens;
 pub mod revocations;
 pub mod secret;
+pub mod totp;
 
 pub use codes::{CodeError, OneTimeCodes};
 pub use jwt::{AccessClaims, TokenIssuer};
@@ -16,3 +17,4 @@ pub use passwords::PasswordHasher;
 pub use refresh_tokens::RefreshToken;
 pub use revocations::Revocations;
 pub use secret::ServerSecret;
+pub use totp::Totp;

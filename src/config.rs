@@ -11,6 +11,7 @@ use aggregates::user::LockoutPolicy;
 use aggregates::values::{PasswordPolicy, UsernamePolicy};
 
 mod database_url;
+pub mod oidc;
 pub mod settings;
 
 pub use database_url::DatabaseUrl;
@@ -61,12 +62,16 @@ pub struct Config {
     pub smtp_enabled: bool,
     pub smtp: SmtpConfig,
     pub sms: SmsConfig,
+    /// OpenID providers to sign in with (see `config::oidc`).
+    pub oidc: oidc::OidcConfig,
     pub tokens: TokenConfig,
     pub codes: CodeConfig,
     pub username_policy: UsernamePolicy,
     pub password_policy: PasswordPolicy,
     pub argon2: Argon2Config,
     pub lockout: LockoutPolicy,
+    /// The issuer name authenticator apps show beside a TOTP account.
+    pub totp_issuer: String,
     pub rate_limits: RateLimits,
     /// Reverse proxies in front of the service that append to
     /// `X-Forwarded-For`; 0 means the socket's peer is the client.
@@ -183,6 +188,7 @@ impl Default for Config {
             smtp_enabled: false,
             smtp: SmtpConfig::default(),
             sms: SmsConfig::default(),
+            oidc: oidc::OidcConfig::default(),
             tokens: TokenConfig {
                 access_ttl: Duration::from_secs(15 * 60),
                 refresh_ttl: Duration::from_secs(30 * 24 * 3600),
@@ -202,6 +208,7 @@ impl Default for Config {
                 concurrency: cores,
             },
             lockout: LockoutPolicy::default(),
+            totp_issuer: "Identity".to_owned(),
             rate_limits: RateLimits::default(),
             trusted_proxy_hops: 0,
             projection_poll: Duration::from_millis(250),
@@ -240,6 +247,7 @@ impl Config {
         c.read_http(&env)?;
         c.read_smtp(&env)?;
         c.read_sms(&env)?;
+        c.oidc.read(&env)?;
         c.read_accounts(&env)?;
         c.read_limits(&env)?;
         c.read_program(&env)?;
@@ -333,6 +341,7 @@ impl Config {
         let mut lock_secs = c.lockout.lock_duration.num_seconds();
         env.set(&mut lock_secs, "IDENTITY_LOCKOUT_SECS")?;
         c.lockout.lock_duration = chrono::Duration::seconds(lock_secs);
+        env.set(&mut c.totp_issuer, "IDENTITY_TOTP_ISSUER")?;
         Ok(())
     }
 
@@ -437,6 +446,17 @@ impl Env<'_> {
         (self.0)(name).filter(|v| !v.is_empty())
     }
 
+    /// A setting of one OpenID provider: `pattern` as the table names it
+    /// (`IDENTITY_OIDC_<NAME>_...`), `<NAME>` replaced by the provider's.
+    fn per_provider(&self, pattern: &'static str, provider: &str) -> Option<String> {
+        debug_assert!(
+            settings::setting(pattern).is_some(),
+            "{pattern} is not in SETTINGS"
+        );
+        let name = pattern.replace("<NAME>", &provider.to_ascii_uppercase());
+        (self.0)(&name).filter(|v| !v.is_empty())
+    }
+
     fn set<T: FromStr>(&self, slot: &mut T, name: &'static str) -> Result<(), ConfigError> {
         if let Some(value) = self.var(name) {
             *slot = value
@@ -479,7 +499,9 @@ mod tests {
     fn configuration_reads_every_setting_of_the_table_and_nothing_else() {
         let asked = RefCell::new(BTreeSet::new());
         Config::from_lookup(|name| {
-            asked.borrow_mut().insert(name.to_owned());
+            // The default provider's settings, as the table names them.
+            let pattern = name.replace("IDENTITY_OIDC_GOOGLE_", "IDENTITY_OIDC_<NAME>_");
+            asked.borrow_mut().insert(pattern);
             None
         })
         .unwrap();

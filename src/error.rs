@@ -72,6 +72,14 @@ pub enum AppError {
     EmailNotVerified,
     #[error("the refresh token is not valid")]
     InvalidRefreshToken,
+    /// Unknown, expired, already used or replaced by a newer sign-in.
+    #[error("the mfa_token is not valid; sign in again")]
+    InvalidMfaToken,
+    /// A provider sign-in's `state`: unknown, forged, expired or used.
+    #[error("the sign-in state is not valid; start again")]
+    InvalidState,
+    #[error("the OpenID provider has not verified an email address for this identity")]
+    ProviderEmailNotVerified,
     #[error("a valid bearer token is required")]
     Unauthorized,
     #[error("the session of this token has ended, or the account is locked or deactivated")]
@@ -149,6 +157,10 @@ where
                 code: "payout_reference_reused",
                 detail: "this payout reference was already used".to_owned(),
             },
+            CommandError::Claimed(ClaimKind::ExternalIdentity) => Self::Conflict {
+                code: "identity_taken",
+                detail: "this identity is linked to another account".to_owned(),
+            },
             CommandError::Claimed(ClaimKind::Phone) => Self::Conflict {
                 code: "phone_taken",
                 detail: "this phone number belongs to another account".to_owned(),
@@ -170,6 +182,29 @@ impl<E: Into<AppError>> From<crate::auth::CodeError<E>> for AppError {
             CodeError::TooManyAttempts => Self::TooManyAttempts,
             CodeError::Then(error) => error.into(),
             CodeError::Database(error) => error.into(),
+        }
+    }
+}
+
+impl From<crate::oidc::OidcError> for AppError {
+    /// A provider that fails is a 503 the client may retry; what the
+    /// provider or the client sent that does not check out is a 4xx.
+    fn from(error: crate::oidc::OidcError) -> Self {
+        use crate::oidc::OidcError;
+        match error {
+            OidcError::UnknownProvider(_) => Self::NotFound,
+            OidcError::Unavailable(_) => Self::DependencyUnavailable {
+                code: "provider_unavailable",
+                detail: "the OpenID provider could not be reached; retry later".to_owned(),
+            },
+            OidcError::CodeRefused(_) => Self::BadRequest {
+                code: "invalid_authorization_code",
+                detail: error.to_string(),
+            },
+            OidcError::InvalidIdToken(_) => Self::BadRequest {
+                code: "invalid_id_token",
+                detail: error.to_string(),
+            },
         }
     }
 }

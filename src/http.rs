@@ -21,6 +21,7 @@ mod history;
 mod influencer;
 mod influencer_admin;
 mod me;
+mod mfa;
 mod passwordless;
 mod passwords;
 mod phone;
@@ -62,6 +63,7 @@ pub fn routes() -> (Router<AppState>, Router<AppState>, OpenApi) {
         .merge(referrals::router())
         .merge(me::router())
         .merge(phone::router())
+        .merge(mfa::router())
         .merge(events::router());
     let (api, mut openapi) = OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .nest("/api/v1", api)

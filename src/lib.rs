@@ -17,6 +17,7 @@ pub mod feed;
 pub mod history;
 pub mod http;
 pub mod monitor;
+pub mod oidc;
 pub mod program;
 pub mod ratelimit;
 pub mod refusals;

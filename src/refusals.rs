@@ -62,6 +62,14 @@ impl From<UserError> for AppError {
             // (the start endpoint answers alike for every address).
             UserError::SignInCodeNotAllowed => Self::InvalidCode,
             UserError::NoPendingPhone => conflict("no_pending_phone", &error),
+            UserError::TotpAlreadyEnabled => conflict("mfa_already_enabled", &error),
+            UserError::NoTotpEnrollment => conflict("no_totp_enrollment", &error),
+            UserError::TotpNotEnabled => conflict("mfa_not_enabled", &error),
+            // The code was right once; a second use is a wrong code.
+            UserError::SecondFactorReplayed => Self::InvalidCode,
+            UserError::ProviderAlreadyLinked => conflict("provider_already_linked", &error),
+            UserError::IdentityNotLinked => Self::NotFound,
+            UserError::LastSignInMethod => conflict("last_sign_in_method", &error),
         }
     }
 }
@@ -207,7 +215,8 @@ mod tests {
             every!(UserError: AlreadyRegistered, NotFound, EmailAlreadyVerified,
             AccountLocked { until: now }, ChecksInFlight { until: now }, Deactivated,
             CannotRevokeUserRole, ResetNotAllowed, PasswordReused, SignInCodeNotAllowed,
-            NoPendingPhone),
+            NoPendingPhone, TotpAlreadyEnabled, NoTotpEnrollment, TotpNotEnabled,
+            SecondFactorReplayed, ProviderAlreadyLinked, IdentityNotLinked, LastSignInMethod),
         );
         all.extend(every!(SessionError: AlreadyStarted, NotFound, Revoked, Expired, UnknownToken));
         all.extend(

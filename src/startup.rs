@@ -268,6 +268,13 @@ async fn app_state(
             config.codes.ttl,
             config.codes.max_attempts,
         ),
+        oidc: crate::oidc::Providers::new(&config.oidc, &config.public_url)?,
+        oidc_states: crate::oidc::StateSealer::new(secret.derive(KeyPurpose::OidcState)),
+        totp: crate::auth::Totp::new(
+            secret.derive(KeyPurpose::TotpSeal),
+            secret.derive(KeyPurpose::RecoveryCodes),
+            config.totp_issuer.clone(),
+        ),
         cooldowns: Cooldowns::new(db.clone(), secret.derive(KeyPurpose::RateLimitKeys)),
         mailer: Mailer::new(config)?,
         sms: crate::sms::SmsSender::new(&config.sms, &config.data_dir)?,

@@ -37,6 +37,12 @@ pub struct Inner {
     /// Sessions and accounts whose access tokens stop before they expire.
     pub revocations: Arc<Revocations>,
     pub codes: OneTimeCodes,
+    /// OpenID providers to sign in with, and the sealer of their flows'
+    /// `state` (see `oidc`).
+    pub oidc: crate::oidc::Providers,
+    pub oidc_states: crate::oidc::StateSealer,
+    /// TOTP secrets (sealed) and recovery codes (see `auth::totp`).
+    pub totp: crate::auth::Totp,
     pub cooldowns: Cooldowns,
     pub mailer: Mailer,
     pub sms: crate::sms::SmsSender,

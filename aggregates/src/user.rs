@@ -7,14 +7,20 @@
 mod aggregate;
 mod commands;
 mod events;
+mod identities;
 mod lockout;
+mod mfa;
+#[cfg(test)]
+mod mfa_tests;
 #[cfg(test)]
 mod tests;
 
 pub use aggregate::{Role, User, UserStatus};
 pub use commands::UserCommand;
 pub use events::{CodeChannel, LoginMethod, LoginRefusal, PasswordChangeMethod, UserEvent};
+pub use identities::ExternalIdentity;
 pub use lockout::LockoutPolicy;
+pub use mfa::{SecondFactor, SecondFactorMethod, SecondFactorProof};
 
 use chrono::{DateTime, Utc};
 
@@ -48,4 +54,21 @@ pub enum UserError {
     SignInCodeNotAllowed,
     #[error("no phone number is waiting for verification")]
     NoPendingPhone,
+    #[error("a second factor is already enabled")]
+    TotpAlreadyEnabled,
+    #[error("no TOTP enrollment was started")]
+    NoTotpEnrollment,
+    #[error("no second factor is enabled")]
+    TotpNotEnabled,
+    /// A TOTP code of a time step already used, or a used recovery code.
+    #[error("this code was already used")]
+    SecondFactorReplayed,
+    #[error("another identity of this provider is linked to the account")]
+    ProviderAlreadyLinked,
+    #[error("no identity of this provider is linked to the account")]
+    IdentityNotLinked,
+    /// Unlinking would leave the account no way to sign in (no password,
+    /// no other provider).
+    #[error("this is the account's only way to sign in")]
+    LastSignInMethod,
 }

@@ -139,6 +139,7 @@ async fn account(i: usize, hash: &str) -> anyhow::Result<Account> {
             refresh_token_hash: TokenHash::from_hex(format!("{:064x}", Uuid::new_v4().as_u128())),
             user_agent: Some("bench-seed".to_owned()),
             ip: None,
+            amr: vec!["pwd".to_owned()],
             at,
             expires_at: at + Duration::days(30),
         }],

@@ -98,9 +98,15 @@ impl Projection for UserDirectory {
                 until: None,
                 at,
             },
-            // A reset proves control of the mailbox and ends a lockout.
+            // A reset proves control of the mailbox and ends a lockout; so
+            // does an account taken over from whoever never verified it.
             UserEvent::PasswordChanged {
                 lockout_cleared: true,
+                at,
+                ..
+            }
+            | UserEvent::ExternalIdentityLinked {
+                claimed_unverified: true,
                 at,
                 ..
             } => DirectoryChange::LockedUntil {
@@ -154,7 +160,18 @@ impl Projection for UserDirectory {
             | UserEvent::PasswordChanged {
                 lockout_cleared: false,
                 ..
-            } => return Ok(vec![]),
+            }
+            | UserEvent::SecondFactorRequired { .. }
+            | UserEvent::SecondFactorVerified { .. }
+            | UserEvent::TotpEnrollmentStarted { .. }
+            | UserEvent::TotpEnabled { .. }
+            | UserEvent::RecoveryCodesReplaced { .. }
+            | UserEvent::TotpDisabled { .. }
+            | UserEvent::ExternalIdentityLinked {
+                claimed_unverified: false,
+                ..
+            }
+            | UserEvent::ExternalIdentityUnlinked { .. } => return Ok(vec![]),
         };
         Ok(vec![Change::Directory(change)])
     }

@@ -8,7 +8,8 @@ use std::time::Instant;
 use chrono::Utc;
 use uuid::Uuid;
 
-use super::sessions::{start_session, ClientInfo, TokenPair};
+use super::mfa::{after_first_factor, SignedIn};
+use super::sessions::ClientInfo;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::{Actor, Metadata};
@@ -63,7 +64,7 @@ pub async fn login(
     password: &str,
     client: ClientInfo,
     mut metadata: Metadata,
-) -> Result<TokenPair, AppError> {
+) -> Result<SignedIn, AppError> {
     let limit = state.config.rate_limits.login_per_identifier;
     state
         .limit("login", &identifier.normalized(), limit)
@@ -85,20 +86,10 @@ pub async fn login(
         method: LoginMethod::Password,
     };
     let completed = state.users.execute(&id, complete, &metadata).await?;
-    if let Some(refused) = completed.events.iter().find_map(refusal) {
-        return Err(refused);
-    }
     // Nothing a client reads next depends on the user event; the session's
     // start is awaited by `start_session`.
-    start_session(
-        state,
-        account.user_id,
-        session_id,
-        super::refresh::roles(&completed.state),
-        client,
-        metadata,
-    )
-    .await
+    let method = LoginMethod::Password;
+    after_first_factor(state, completed, session_id, method, client, metadata).await
 }
 
 /// Reserves one check (password or code) in the account's lockout: refused
@@ -118,13 +109,14 @@ pub(super) async fn reserve_check(
 /// Checks `password` of the signed-in `user_id` under the lockout, as a
 /// login does: a reserved check, a wrong password counted (401
 /// `invalid_credentials`, and the lock at the limit). A right one leaves
-/// the reservation to the command that follows (`ChangePassword` ends it).
+/// the reservation to the command that follows (`ChangePassword` ends it)
+/// and answers the account as it was checked.
 pub(super) async fn check_password(
     state: &AppState,
     user_id: Uuid,
     password: &str,
     metadata: &Metadata,
-) -> Result<(), AppError> {
+) -> Result<aggregates::User, AppError> {
     let id = user_id.to_string();
     verify_reserved(state, &id, password, metadata, Instant::now()).await
 }
@@ -138,7 +130,7 @@ async fn verify_reserved(
     password: &str,
     metadata: &Metadata,
     check_started: Instant,
-) -> Result<(), AppError> {
+) -> Result<aggregates::User, AppError> {
     let user = reserve_check(state, id, metadata).await?;
     let hashing_started = Instant::now();
     let matches = state
@@ -147,7 +139,7 @@ async fn verify_reserved(
         .await
         .map_err(AppError::internal)?;
     if matches {
-        return Ok(());
+        return Ok(user);
     }
     let hashing = hashing_started.elapsed();
     tracing::info!(user_id = id, "password check failed: wrong password");

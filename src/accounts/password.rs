@@ -20,14 +20,15 @@ use std::time::Duration;
 
 use tracing::Instrument;
 
-use aggregates::user::PasswordChangeMethod;
+use aggregates::user::{LoginMethod, PasswordChangeMethod};
 use aggregates::values::{Email, Password};
 use aggregates::UserCommand;
 use chrono::Utc;
 use uuid::Uuid;
 
 use super::code_flow::{answer_then_send, InCooldown};
-use super::sessions::{start_session, ClientInfo, TokenPair};
+use super::mfa::{challenge, SignedIn};
+use super::sessions::{start_session, Amr, ClientInfo};
 use super::{revoke_other_sessions, Identifier, LoginRow};
 use crate::auth::codes::CodePurpose;
 use crate::error::{AppError, FieldError};
@@ -91,7 +92,7 @@ pub async fn confirm_reset(
     new_password: Password,
     client: ClientInfo,
     mut metadata: Metadata,
-) -> Result<TokenPair, AppError> {
+) -> Result<SignedIn, AppError> {
     // An unknown address is answered as a wrong code.
     let Some(account) = super::find_login(state, &Identifier::Email(email)).await? else {
         return Err(AppError::InvalidCode);
@@ -107,13 +108,22 @@ pub async fn confirm_reset(
             &metadata,
         )
     };
-    let roles = state
+    let user = state
         .codes
         .redeem(CodePurpose::PasswordReset, &id.to_string(), code, change)
         .await?;
     revoke_other_sessions(state, id, None, metadata.clone()).await?;
     notify_changed(state, account.email);
-    start_session(state, id, Uuid::now_v7(), roles, client, metadata).await
+    // The mailbox is one factor: a second one still stands between a reset
+    // and a session (the password is changed either way).
+    let method = LoginMethod::EmailCode;
+    if user.mfa.enabled() {
+        return Ok(SignedIn::SecondFactor(challenge(state, id, method).await?));
+    }
+    let roles = super::refresh::roles(&user);
+    let amr = Amr::of(method, None);
+    let pair = start_session(state, id, Uuid::now_v7(), roles, amr, client, metadata).await?;
+    Ok(SignedIn::Tokens(pair))
 }
 
 /// Changes the password of the signed-in `user_id`, whose session
@@ -143,14 +153,14 @@ pub async fn change_password(
 }
 
 /// Checks the new password against the account (not its username or email,
-/// not the current password) and records it; the account's roles.
+/// not the current password) and records it; the account as it is then.
 async fn set_password(
     state: &AppState,
     user_id: Uuid,
     new_password: &Password,
     method: PasswordChangeMethod,
     metadata: &Metadata,
-) -> Result<Vec<String>, AppError> {
+) -> Result<aggregates::User, AppError> {
     let id = user_id.to_string();
     let (user, _) = state.users.load(&id).await?;
     if let Err(problem) = new_password.check_personal(&user.username, &user.email) {
@@ -178,7 +188,7 @@ async fn set_password(
     };
     let committed = state.users.execute(&id, command, metadata).await?;
     super::settle(state, committed.cursor).await;
-    Ok(super::refresh::roles(&committed.state))
+    Ok(committed.state)
 }
 
 /// Mails "your password was changed" in the background.

@@ -15,7 +15,8 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::code_flow::{answer_then_send, InCooldown};
-use super::sessions::{start_session, ClientInfo, TokenPair};
+use super::mfa::{after_first_factor, SignedIn};
+use super::sessions::ClientInfo;
 use super::{Identifier, LoginRow};
 use crate::auth::codes::CodePurpose;
 use crate::auth::CodeError;
@@ -110,7 +111,7 @@ pub async fn sign_in_with_code(
     code: &str,
     client: ClientInfo,
     mut metadata: Metadata,
-) -> Result<TokenPair, AppError> {
+) -> Result<SignedIn, AppError> {
     let Some(account) = super::find_login(state, &to).await? else {
         return Err(AppError::InvalidCode);
     };
@@ -136,11 +137,7 @@ pub async fn sign_in_with_code(
         .await
     {
         Ok(completed) => {
-            if let Some(refused) = completed.events.iter().find_map(super::login::refusal) {
-                return Err(refused);
-            }
-            let roles = super::refresh::roles(&completed.state);
-            return start_session(state, account.user_id, session_id, roles, client, metadata)
+            return after_first_factor(state, completed, session_id, method, client, metadata)
                 .await;
         }
         Err(wrong @ (CodeError::Invalid | CodeError::TooManyAttempts)) => wrong.into(),

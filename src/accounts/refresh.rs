@@ -73,7 +73,8 @@ pub async fn refresh(
         .await
     })?;
     let roles = roles.ok_or(AppError::InvalidRefreshToken)?;
-    TokenPair::new(state, user_id, session_id, roles.0, &successor)
+    let amr = committed.state.amr;
+    TokenPair::new(state, user_id, session_id, roles.0, amr, &successor)
 }
 
 /// The account's role names, sorted as the read models sort them.

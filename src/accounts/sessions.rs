@@ -1,6 +1,7 @@
 //! Opening sessions (the token pair) and listing or ending a user's sessions.
 
 use aggregates::session::RevocationReason;
+use aggregates::user::{LoginMethod, SecondFactorMethod};
 use aggregates::{SessionCommand, SessionError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -32,17 +33,47 @@ pub struct TokenPair {
     pub session_id: Uuid,
 }
 
+/// How a session was signed into: the access tokens' `amr` claim.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Amr(pub Vec<String>);
+
+impl Amr {
+    /// RFC 8176 names where there is one (`pwd`, `otp`, `mfa`), ours for
+    /// the rest.
+    pub fn of(first: LoginMethod, second: Option<SecondFactorMethod>) -> Self {
+        let first = match first {
+            LoginMethod::Password => "pwd",
+            LoginMethod::EmailCode => "email_code",
+            LoginMethod::SmsCode => "sms_code",
+            LoginMethod::Oidc => "oidc",
+        };
+        let mut names = vec![first.to_owned()];
+        if let Some(second) = second {
+            names.push(
+                match second {
+                    SecondFactorMethod::Totp => "otp",
+                    SecondFactorMethod::RecoveryCode => "recovery_code",
+                }
+                .to_owned(),
+            );
+            names.push("mfa".to_owned());
+        }
+        Self(names)
+    }
+}
+
 impl TokenPair {
     pub(super) fn new(
         state: &AppState,
         user: Uuid,
         session: Uuid,
         roles: Vec<String>,
+        amr: Vec<String>,
         refresh: &RefreshToken,
     ) -> Result<Self, AppError> {
         let access_token = state
             .tokens
-            .issue(user, session, roles)
+            .issue(user, session, roles, amr)
             .map_err(AppError::internal)?;
         Ok(Self {
             access_token,
@@ -66,6 +97,7 @@ pub async fn start_session(
     user_id: Uuid,
     session_id: Uuid,
     roles: Vec<String>,
+    amr: Amr,
     client: ClientInfo,
     metadata: Metadata,
 ) -> Result<TokenPair, AppError> {
@@ -77,6 +109,7 @@ pub async fn start_session(
         refresh_token_hash: refresh.hash(),
         user_agent: client.user_agent,
         ip: client.ip,
+        amr: amr.0.clone(),
         at: now,
         expires_at: now + span(state.config.tokens.refresh_ttl),
     };
@@ -85,7 +118,7 @@ pub async fn start_session(
         .execute(&session_id.to_string(), command, &metadata)
         .await?;
     super::settle(state, committed.cursor).await;
-    TokenPair::new(state, user_id, session_id, roles, &refresh)
+    TokenPair::new(state, user_id, session_id, roles, amr.0, &refresh)
 }
 
 /// One entry of `GET /auth/sessions`.

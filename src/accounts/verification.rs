@@ -7,7 +7,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::code_flow::{answer_then_send, InCooldown};
-use super::sessions::{start_session, ClientInfo, TokenPair};
+use super::sessions::{start_session, Amr, ClientInfo, TokenPair};
 use super::{Identifier, LoginRow};
 use crate::auth::codes::CodePurpose;
 use crate::auth::CodeError;
@@ -15,6 +15,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::{Actor, CommandError, Metadata};
 use crate::telemetry::Chain;
+use aggregates::user::LoginMethod;
 
 /// Issues a fresh code for `user_id` and mails it in the background: the
 /// caller's answer must not depend on (or wait for) the SMTP relay. A failed
@@ -76,11 +77,14 @@ pub async fn verify_email(
         crate::program::referrals::record_verified_signup(state, account.user_id, &metadata)
             .await?;
     super::settle(state, referral.or(committed.cursor)).await;
+    let amr = Amr::of(LoginMethod::EmailCode, None);
+    let session = uuid::Uuid::now_v7();
     start_session(
         state,
         account.user_id,
-        uuid::Uuid::now_v7(),
+        session,
         account.roles.0,
+        amr,
         client,
         metadata,
     )

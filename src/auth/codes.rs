@@ -28,6 +28,13 @@ pub enum CodePurpose {
     SignIn,
     /// A phone number being added to an account.
     PhoneVerification,
+    /// The `mfa_token` between a first factor and the second: a long
+    /// random token, not six digits (see [`OneTimeCodes::issue_token`]).
+    SecondFactor,
+    /// A web sign-in's `state` at an OpenID provider (single use).
+    OidcState,
+    /// The `login_code` a finished provider sign-in redirects with.
+    ExternalLogin,
 }
 
 impl CodePurpose {
@@ -39,6 +46,9 @@ impl CodePurpose {
             Self::PasswordReset => "password_reset",
             Self::SignIn => "sign_in",
             Self::PhoneVerification => "phone_verification",
+            Self::SecondFactor => "second_factor",
+            Self::OidcState => "oidc_state",
+            Self::ExternalLogin => "external_login",
         }
     }
 }
@@ -109,12 +119,45 @@ impl OneTimeCodes {
             "{:06}",
             rand::rngs::OsRng.gen_range(0..1_000_000u32)
         ));
+        self.store(purpose, subject, code).await
+    }
+
+    /// Creates a token of 256 random bits for `subject`, after `prefix`
+    /// (which the MAC covers, so it cannot be changed), replacing any
+    /// earlier one: for codes that travel between programs, never typed.
+    pub async fn issue_token(
+        &self,
+        purpose: CodePurpose,
+        subject: &str,
+        prefix: &str,
+    ) -> Result<IssuedCode, StoreError> {
+        use base64::Engine;
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut *bytes);
+        let random = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(*bytes);
+        self.store(
+            purpose,
+            subject,
+            Zeroizing::new(format!("{prefix}{random}")),
+        )
+        .await
+    }
+
+    async fn store(
+        &self,
+        purpose: CodePurpose,
+        subject: &str,
+        code: Zeroizing<String>,
+    ) -> Result<IssuedCode, StoreError> {
         let mac = self.mac(purpose, subject, &code);
         let ttl = match purpose {
             CodePurpose::EmailVerification
             | CodePurpose::SignIn
             | CodePurpose::PhoneVerification => self.ttl,
             CodePurpose::PasswordReset => crate::accounts::RESET_CODE_TTL,
+            CodePurpose::SecondFactor => crate::accounts::MFA_TOKEN_TTL,
+            CodePurpose::OidcState => crate::oidc::STATE_TTL,
+            CodePurpose::ExternalLogin => crate::accounts::LOGIN_CODE_TTL,
         };
         self.db
             .put_code(purpose.as_str(), subject, &mac, ttl)
@@ -155,6 +198,17 @@ impl OneTimeCodes {
                 Err(CodeError::Then(error))
             }
         }
+    }
+
+    /// Takes `code` for good if it is right (a single-use token that no
+    /// follow-up can give back).
+    pub async fn consume(
+        &self,
+        purpose: CodePurpose,
+        subject: &str,
+        code: &str,
+    ) -> Result<(), CodeError<std::convert::Infallible>> {
+        self.take(purpose, subject, code).await.map(|_| ())
     }
 
     /// Checks `code` under the row's lock and deletes it if it is right.

@@ -24,6 +24,11 @@ pub struct AccessClaims {
     pub jti: Uuid,
     pub sid: Uuid,
     pub roles: Vec<String>,
+    /// How the person signed in (RFC 8176 `amr`): `pwd`, `email_code`,
+    /// `sms_code`, `oidc`, and with a second factor `otp` or
+    /// `recovery_code` and `mfa`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +69,13 @@ impl TokenIssuer {
     }
 
     /// Signs an access token for `user` in `session`.
-    pub fn issue(&self, user: Uuid, session: Uuid, roles: Vec<String>) -> Result<String, JwtError> {
+    pub fn issue(
+        &self,
+        user: Uuid,
+        session: Uuid,
+        roles: Vec<String>,
+        amr: Vec<String>,
+    ) -> Result<String, JwtError> {
         let now = chrono::Utc::now().timestamp();
         let claims = AccessClaims {
             iss: self.issuer.clone(),
@@ -75,6 +86,7 @@ impl TokenIssuer {
             jti: Uuid::now_v7(),
             sid: session,
             roles,
+            amr,
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.keys.active_kid.clone());

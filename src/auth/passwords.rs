@@ -68,9 +68,18 @@ impl PasswordHasher {
     pub async fn verify(&self, candidate: &str, phc: &str) -> Result<bool, HashError> {
         let memory = self.memory.clone();
         let candidate = candidate.to_owned();
-        let phc = phc.to_owned();
-        self.blocking(move || memory.verify(candidate.as_bytes(), &phc))
-            .await
+        // An account without a password (signed up through an OpenID
+        // provider) matches nothing, after the same work as any other.
+        let no_password = phc.is_empty();
+        let phc = if no_password {
+            self.dummy_hash.to_string()
+        } else {
+            phc.to_owned()
+        };
+        let matches = self
+            .blocking(move || memory.verify(candidate.as_bytes(), &phc))
+            .await?;
+        Ok(matches && !no_password)
     }
 
     /// Does the work of a verification for an account that does not exist.

@@ -29,6 +29,9 @@ pub enum KeyPurpose {
     RefreshSuccessors,
     SigningKeySeal,
     RateLimitKeys,
+    TotpSeal,
+    RecoveryCodes,
+    OidcState,
 }
 
 impl KeyPurpose {
@@ -38,6 +41,9 @@ impl KeyPurpose {
             Self::RefreshSuccessors => b"identity/refresh-successors/v1",
             Self::SigningKeySeal => b"identity/signing-key-seal/v1",
             Self::RateLimitKeys => b"identity/rate-limit-keys/v1",
+            Self::TotpSeal => b"identity/totp-seal/v1",
+            Self::RecoveryCodes => b"identity/recovery-codes/v1",
+            Self::OidcState => b"identity/oidc-state/v1",
         }
     }
 }

@@ -130,6 +130,7 @@ mod tests {
             ip: None,
             started_at: at(second),
             expires_at: at(expires),
+            amr: vec!["pwd".to_owned()],
         }
     }
 

@@ -10,7 +10,9 @@ use utoipa_axum::router::OpenApiRouter;
 use super::extract::{ApiJson, ApiPath, AuthUser};
 use super::problem::Problem;
 use super::validate::Fields;
-use crate::accounts::{self, ClientInfo, Identifier, NewAccount, Profile, SessionView, TokenPair};
+use crate::accounts::{
+    self, ClientInfo, Identifier, NewAccount, Profile, SessionView, SignedIn, TokenPair,
+};
 use crate::auth::RefreshToken;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -30,9 +32,9 @@ pub fn router() -> OpenApiRouter<AppState> {
     ]
 }
 
-/// Token responses must never be cached.
-pub(super) fn tokens(pair: TokenPair) -> Response {
-    let mut response = Json(pair).into_response();
+/// Token responses (and `mfa_token` challenges) must never be cached.
+pub(super) fn tokens(body: impl serde::Serialize) -> Response {
+    let mut response = Json(body).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -172,7 +174,8 @@ pub struct LoginRequest {
 
 /// Log in with username or email and password.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = TokenPair), (status = 401, body = Problem, description = "invalid_credentials"),
+    description = "With a second factor on, the answer is `mfa_required: true` and an `mfa_token` for `POST /auth/mfa` instead of tokens.",
+    responses((status = 200, body = SignedIn), (status = 401, body = Problem, description = "invalid_credentials"),
               (status = 403, body = Problem, description = "email_not_verified"), (status = 422, body = Problem)))]
 pub async fn login(
     State(state): State<AppState>,

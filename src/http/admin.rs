@@ -20,7 +20,16 @@ use crate::store::directory::Key;
 use crate::store::Metadata;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    documented_routes![list_users, get_user, lock, unlock, deactivate, reactivate, set_roles]
+    documented_routes![
+        list_users,
+        get_user,
+        lock,
+        unlock,
+        deactivate,
+        reactivate,
+        set_roles,
+        remove_second_factor
+    ]
 }
 
 /// Search filters. At most one of `query`, `email` and `username`; each
@@ -232,6 +241,27 @@ pub async fn deactivate(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<UserSummary>, AppError> {
     act(&state, &admin, id, AdminAction::Deactivate, metadata).await
+}
+
+/// Remove the account's second factor (role `admin`), for a person who
+/// lost the authenticator and the recovery codes.
+#[utoipa::path(delete, path = "/admin/users/{id}/mfa", tag = "admin", params(("id" = Uuid, Path)), security(("bearer" = ["admin"])),
+    description = "Requires role `admin`. Recorded as `TotpDisabled` with the admin in `by` and as the actor.",
+    responses((status = 200, body = UserSummary), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "mfa_not_enabled")))]
+pub async fn remove_second_factor(
+    State(state): State<AppState>,
+    admin: RequireRole<Admin>,
+    metadata: Metadata,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<UserSummary>, AppError> {
+    act(
+        &state,
+        &admin,
+        id,
+        AdminAction::RemoveSecondFactor,
+        metadata,
+    )
+    .await
 }
 
 /// Reactivate a deactivated account (role `admin`).

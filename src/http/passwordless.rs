@@ -11,7 +11,7 @@ use super::accounts::tokens;
 use super::extract::ApiJson;
 use super::problem::Problem;
 use super::validate::Fields;
-use crate::accounts::{self, ClientInfo, TokenPair};
+use crate::accounts::{self, ClientInfo, SignedIn};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::Metadata;
@@ -65,7 +65,7 @@ pub struct VerifyRequest {
 /// Sign in with the code sent by email or SMS.
 #[utoipa::path(post, path = "/auth/passwordless/verify", tag = "auth", request_body = VerifyRequest,
     description = "A wrong code counts toward the account's lockout as a wrong password does; while the account is locked even the right code is refused.",
-    responses((status = 200, body = TokenPair), (status = 400, body = Problem, description = "invalid_code"),
+    responses((status = 200, body = SignedIn, description = "tokens, or with a second factor on an `mfa_token` for `POST /auth/mfa`"), (status = 400, body = Problem, description = "invalid_code"),
               (status = 403, body = Problem, description = "account_deactivated"), (status = 422, body = Problem),
               (status = 429, body = Problem, description = "too_many_attempts, account_locked or login_in_progress")))]
 pub async fn verify(

@@ -11,7 +11,7 @@ use super::accounts::tokens;
 use super::extract::{ApiJson, AuthUser};
 use super::problem::Problem;
 use super::validate::Fields;
-use crate::accounts::{self, ClientInfo, TokenPair};
+use crate::accounts::{self, ClientInfo, SignedIn};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::{Actor, Metadata};
@@ -60,7 +60,7 @@ pub struct ConfirmResetRequest {
 /// Set a new password with the emailed code; answers a new session.
 #[utoipa::path(post, path = "/auth/password-reset/confirm", tag = "auth", request_body = ConfirmResetRequest,
     description = "Every other session of the account ends; a notice goes to the address. A reset also lifts a lockout of the failure limit (not an admin's lock).",
-    responses((status = 200, body = TokenPair), (status = 400, body = Problem, description = "invalid_code: wrong, expired, used or replaced"),
+    responses((status = 200, body = SignedIn, description = "tokens, or with a second factor on an `mfa_token` for `POST /auth/mfa` (the password is changed either way)"), (status = 400, body = Problem, description = "invalid_code: wrong, expired, used or replaced"),
               (status = 422, body = Problem, description = "validation_failed: the new password is refused"),
               (status = 429, body = Problem, description = "too_many_attempts, or account_locked by an admin")))]
 pub async fn confirm_reset(

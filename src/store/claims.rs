@@ -42,6 +42,10 @@ pub enum ClaimKind {
     /// number given up (removed, or replaced by another) is free for its
     /// next owner, as carriers reassign numbers.
     Phone,
+    /// An identity at an OpenID provider, as `issuer` and `subject` joined
+    /// by a space (neither holds one): one account per identity. Released
+    /// when the identity is unlinked.
+    ExternalIdentity,
 }
 
 impl ClaimKind {
@@ -54,6 +58,7 @@ impl ClaimKind {
             Self::ConversionReversal => "conversion_reversal",
             Self::PayoutReference => "payout_reference",
             Self::Phone => "phone",
+            Self::ExternalIdentity => "external_identity",
         }
     }
 
@@ -99,11 +104,20 @@ impl StoredAggregate for User {
                 kind: ClaimKind::Phone,
                 value: phone.clone(),
             }],
+            UserEvent::ExternalIdentityLinked {
+                issuer, subject, ..
+            } => vec![external_identity(issuer, subject)],
             _ => vec![],
         }
     }
 
     fn releases(event: &UserEvent) -> Vec<Claim> {
+        if let UserEvent::ExternalIdentityUnlinked {
+            issuer, subject, ..
+        } = event
+        {
+            return vec![external_identity(issuer, subject)];
+        }
         let given_up = match event {
             UserEvent::PhoneVerified { replaced, .. } => replaced,
             UserEvent::PhoneRemoved { phone, .. } => phone,
@@ -116,6 +130,14 @@ impl StoredAggregate for User {
                 value: phone.clone(),
             })
             .collect()
+    }
+}
+
+/// The claim of the identity `subject` at `issuer`.
+pub fn external_identity(issuer: &str, subject: &str) -> Claim {
+    Claim {
+        kind: ClaimKind::ExternalIdentity,
+        value: format!("{issuer} {subject}"),
     }
 }
 

@@ -23,6 +23,7 @@ mod influencer;
 mod lifecycle;
 mod lockout;
 mod log_order;
+mod mfa;
 mod migrations;
 mod multi_instance;
 mod nats;

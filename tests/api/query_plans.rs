@@ -97,6 +97,7 @@ async fn seed(db: &Database) -> Sample {
             refresh_token_hash: TokenHash::from_hex("00".repeat(32)),
             user_agent: None,
             ip: None,
+            amr: vec!["pwd".to_owned()],
             at: Utc::now(),
             expires_at: Utc::now() + chrono::Duration::days(1),
         };

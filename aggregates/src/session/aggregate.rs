@@ -37,6 +37,9 @@ pub struct Session {
     pub started_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
     pub generation: u64,
+    /// How the person signed in; every access token of the session says so.
+    #[serde(default)]
+    pub amr: Vec<String>,
 }
 
 impl Session {
@@ -104,6 +107,7 @@ impl Aggregate for Session {
                 refresh_token_hash,
                 user_agent,
                 ip,
+                amr,
                 at,
                 expires_at,
             } => {
@@ -118,6 +122,7 @@ impl Aggregate for Session {
                     ip,
                     started_at: at,
                     expires_at,
+                    amr,
                 }]
             }
             SessionCommand::RefreshSession {
@@ -163,8 +168,10 @@ impl Aggregate for Session {
                 refresh_token_hash,
                 started_at,
                 expires_at,
+                amr,
                 ..
             } => {
+                self.amr = amr;
                 self.id = Some(session_id);
                 self.user_id = Some(user_id);
                 self.status = SessionStatus::Active;

@@ -14,6 +14,9 @@ pub enum SessionCommand {
         refresh_token_hash: TokenHash,
         user_agent: Option<String>,
         ip: Option<String>,
+        /// How the person signed in (RFC 8176 values and ours); every
+        /// access token of the session carries them.
+        amr: Vec<String>,
         at: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     },

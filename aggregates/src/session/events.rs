@@ -19,6 +19,9 @@ pub enum RevocationReason {
     PasswordChanged,
     /// The person ended this one session from another (`DELETE /auth/sessions/{id}`).
     EndedByUser,
+    /// An account registered without verifying its address was taken over
+    /// by the person an OpenID provider verified the address for.
+    AccountClaimed,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +34,9 @@ pub enum SessionEvent {
         ip: Option<String>,
         started_at: DateTime<Utc>,
         expires_at: DateTime<Utc>,
+        /// Version 2: how the person signed in (absent in version 1).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        amr: Vec<String>,
     },
     RefreshTokenRotated {
         refresh_token_hash: TokenHash,
@@ -77,7 +83,11 @@ impl DomainEvent for SessionEvent {
     }
 
     fn event_version(&self) -> String {
-        "1".to_owned()
+        match self {
+            Self::SessionStarted { .. } => "2",
+            _ => "1",
+        }
+        .to_owned()
     }
 }
 
@@ -103,6 +113,7 @@ mod tests {
                 refresh_token_hash: hash(),
                 user_agent: None,
                 ip: None,
+                amr: vec!["pwd".to_owned()],
                 started_at: at,
                 expires_at: at,
             },

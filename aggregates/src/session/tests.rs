@@ -22,6 +22,7 @@ fn started() -> SessionEvent {
         refresh_token_hash: hash("t1"),
         user_agent: Some("curl".into()),
         ip: Some("127.0.0.1".into()),
+        amr: vec!["pwd".to_owned()],
         started_at: at(0),
         expires_at: at(1000),
     }
@@ -68,6 +69,7 @@ fn start_session_records_session_started_when_new() {
             refresh_token_hash: hash("t1"),
             user_agent: Some("curl".into()),
             ip: Some("127.0.0.1".into()),
+            amr: vec!["pwd".to_owned()],
             at: at(0),
             expires_at: at(1000),
         })
@@ -84,6 +86,7 @@ fn start_session_fails_when_already_started() {
             refresh_token_hash: hash("t1"),
             user_agent: None,
             ip: None,
+            amr: vec!["pwd".to_owned()],
             at: at(0),
             expires_at: at(1000),
         })

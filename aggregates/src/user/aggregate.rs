@@ -10,8 +10,8 @@ use uuid::Uuid;
 
 use super::lockout::Lockout;
 use super::{
-    CodeChannel, LockoutPolicy, LoginRefusal, PasswordChangeMethod, UserCommand, UserError,
-    UserEvent,
+    CodeChannel, LockoutPolicy, LoginMethod, LoginRefusal, PasswordChangeMethod, SecondFactor,
+    SecondFactorProof, UserCommand, UserError, UserEvent,
 };
 
 /// Roles known to the service. `User` is implicit for every account.
@@ -78,6 +78,12 @@ pub struct User {
     /// A phone added and waiting for its SMS code.
     #[serde(default)]
     pub pending_phone: Option<String>,
+    /// The TOTP second factor and its recovery codes.
+    #[serde(default)]
+    pub mfa: SecondFactor,
+    /// Identities at OpenID providers, one per provider.
+    #[serde(default)]
+    pub identities: Vec<super::ExternalIdentity>,
 }
 
 impl User {
@@ -86,6 +92,69 @@ impl User {
             UserStatus::Unregistered => Err(UserError::NotFound),
             UserStatus::Active | UserStatus::Deactivated => Ok(()),
         }
+    }
+
+    fn ensure_active(&self) -> Result<(), UserError> {
+        self.ensure_registered()?;
+        match self.status {
+            UserStatus::Active => Ok(()),
+            _ => Err(UserError::Deactivated),
+        }
+    }
+
+    /// Why a right first factor opens no session, if it does not.
+    fn login_refusal(&self) -> Option<LoginRefusal> {
+        if !self.email_verified {
+            Some(LoginRefusal::EmailNotVerified)
+        } else if self.status == UserStatus::Deactivated {
+            Some(LoginRefusal::AccountDeactivated)
+        } else {
+            None
+        }
+    }
+
+    /// A right password (or sign-in code, or provider's word): a session,
+    /// a refusal, or, with a second factor on, the wait for it.
+    fn complete_first_factor(
+        &self,
+        at: DateTime<Utc>,
+        session_id: Uuid,
+        method: LoginMethod,
+    ) -> Result<Vec<UserEvent>, UserError> {
+        self.ensure_registered()?;
+        Ok(vec![match self.login_refusal() {
+            Some(reason) => UserEvent::LoginRefused { at, reason },
+            None if self.mfa.enabled() => UserEvent::SecondFactorRequired { method, at },
+            None => UserEvent::LoginSucceeded {
+                at,
+                session_id,
+                method,
+                second_factor: None,
+            },
+        }])
+    }
+
+    fn complete_second_factor(
+        &self,
+        proof: SecondFactorProof,
+        session_id: Uuid,
+        method: LoginMethod,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<UserEvent>, UserError> {
+        self.ensure_registered()?;
+        if let Some(reason) = self.login_refusal() {
+            return Ok(vec![UserEvent::LoginRefused { at, reason }]);
+        }
+        let second_factor = Some(proof.method());
+        Ok(vec![
+            self.mfa.verify(proof, at)?,
+            UserEvent::LoginSucceeded {
+                at,
+                session_id,
+                method,
+                second_factor,
+            },
+        ])
     }
 
     /// The lock in force at `at`, if any.
@@ -318,6 +387,40 @@ impl User {
                     },
                 ])
             }
+            UserCommand::RegisterExternalUser {
+                user_id,
+                username,
+                email,
+                identity,
+            } => {
+                if self.status != UserStatus::Unregistered {
+                    return Err(UserError::AlreadyRegistered);
+                }
+                let at = identity.linked_at;
+                Ok(vec![
+                    UserEvent::UserRegistered {
+                        user_id,
+                        username: username.as_str().to_owned(),
+                        email: email.as_str().to_owned(),
+                        // No password: the provider is the way in.
+                        password_hash: String::new(),
+                        registered_at: at,
+                    },
+                    UserEvent::EmailVerified { verified_at: at },
+                    super::identities::linked(identity, false),
+                ])
+            }
+            UserCommand::LinkExternalIdentity {
+                identity,
+                claim_unverified,
+            } => {
+                self.ensure_registered()?;
+                self.link(identity, claim_unverified)
+            }
+            UserCommand::UnlinkExternalIdentity { provider, at } => {
+                self.ensure_registered()?;
+                self.unlink(&provider, at)
+            }
             UserCommand::RecordVerificationCodeIssued { at, expires_at } => {
                 self.verification(at, Some(expires_at))
             }
@@ -333,23 +436,32 @@ impl User {
                 at,
                 session_id,
                 method,
+            } => self.complete_first_factor(at, session_id, method),
+            UserCommand::VerifySecondFactor {
+                proof,
+                session_id,
+                method,
+                at,
+            } => self.complete_second_factor(proof, session_id, method, at),
+            UserCommand::StartTotpEnrollment { sealed_secret, at } => {
+                self.ensure_active()?;
+                self.mfa.start(sealed_secret, at)
+            }
+            UserCommand::ConfirmTotp {
+                step,
+                recovery_codes,
+                at,
             } => {
+                self.ensure_active()?;
+                self.mfa.confirm(step, recovery_codes, at)
+            }
+            UserCommand::ReplaceRecoveryCodes { recovery_codes, at } => {
+                self.ensure_active()?;
+                self.mfa.replace_codes(recovery_codes, at)
+            }
+            UserCommand::DisableTotp { by, step, at } => {
                 self.ensure_registered()?;
-                let refusal = if !self.email_verified {
-                    Some(LoginRefusal::EmailNotVerified)
-                } else if self.status == UserStatus::Deactivated {
-                    Some(LoginRefusal::AccountDeactivated)
-                } else {
-                    None
-                };
-                Ok(vec![match refusal {
-                    Some(reason) => UserEvent::LoginRefused { at, reason },
-                    None => UserEvent::LoginSucceeded {
-                        at,
-                        session_id,
-                        method,
-                    },
-                }])
+                self.mfa.disable(by, step, at)
             }
             UserCommand::RequestPasswordReset { at, expires_at } => {
                 self.request_reset(at, expires_at)
@@ -443,6 +555,20 @@ impl Aggregate for User {
                 self.lockout.consecutive_failures = consecutive_failures;
             }
             UserEvent::LoginSucceeded { .. } => self.lockout.reset(),
+            UserEvent::SecondFactorRequired { .. } => self.lockout.check_finished(),
+            event @ (UserEvent::SecondFactorVerified { .. } | UserEvent::TotpEnabled { .. }) => {
+                self.mfa.apply(&event)
+            }
+            // These follow a right password, whose reserved check ends here
+            // as a login's does; an admin's removal checked no password.
+            event @ (UserEvent::TotpEnrollmentStarted { .. }
+            | UserEvent::RecoveryCodesReplaced { .. }
+            | UserEvent::TotpDisabled { .. }) => {
+                if !matches!(event, UserEvent::TotpDisabled { by: Some(_), .. }) {
+                    self.lockout.reset();
+                }
+                self.mfa.apply(&event);
+            }
             UserEvent::LoginRefused { .. } => self.lockout.reset(),
             UserEvent::PasswordResetRequested { .. } | UserEvent::SignInCodeIssued { .. } => {}
             UserEvent::PasswordChanged {
@@ -472,6 +598,8 @@ impl Aggregate for User {
                 self.lockout.locked_until = Some(until);
                 self.lockout.by_admin = by.is_some();
             }
+            event @ (UserEvent::ExternalIdentityLinked { .. }
+            | UserEvent::ExternalIdentityUnlinked { .. }) => self.apply_identity(event),
             UserEvent::AccountUnlocked { .. } => self.lockout.reset(),
             UserEvent::RoleGranted { role, .. } => {
                 self.roles.insert(role);

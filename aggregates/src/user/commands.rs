@@ -6,7 +6,10 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{CodeChannel, LockoutPolicy, LoginMethod, PasswordChangeMethod, Role};
+use super::ExternalIdentity;
+use super::{
+    CodeChannel, LockoutPolicy, LoginMethod, PasswordChangeMethod, Role, SecondFactorProof,
+};
 use crate::values::{Email, Phone, Username};
 
 #[derive(Debug, Clone)]
@@ -20,6 +23,26 @@ pub enum UserCommand {
         password_hash: String,
         at: DateTime<Utc>,
         code_expires_at: DateTime<Utc>,
+    },
+    /// Create an account for a person an OpenID provider vouches for: its
+    /// verified email, a derived username, no password, the identity
+    /// linked.
+    RegisterExternalUser {
+        user_id: Uuid,
+        username: Username,
+        email: Email,
+        identity: ExternalIdentity,
+    },
+    /// Link an identity at an OpenID provider. `claim_unverified`: the
+    /// provider verified the account's email, so an account whose owner
+    /// never did becomes the provider user's (see `identities`).
+    LinkExternalIdentity {
+        identity: ExternalIdentity,
+        claim_unverified: bool,
+    },
+    UnlinkExternalIdentity {
+        provider: String,
+        at: DateTime<Utc>,
     },
     /// Note that a verification code went out. The code itself is kept
     /// (hashed) outside the event store; this records only that it happened.
@@ -59,6 +82,42 @@ pub enum UserCommand {
         channel: CodeChannel,
         at: DateTime<Utc>,
         expires_at: DateTime<Utc>,
+    },
+    /// The first factor's session is waiting for the second: `proof` was
+    /// matched at the edge (a TOTP code's step, a recovery code's hash).
+    /// The account decides whether it is new: `SecondFactorVerified` and
+    /// `LoginSucceeded` (open `session_id` next), or a refusal.
+    VerifySecondFactor {
+        proof: SecondFactorProof,
+        session_id: Uuid,
+        method: LoginMethod,
+        at: DateTime<Utc>,
+    },
+    /// Show a new TOTP secret (sealed at the edge); it counts once
+    /// confirmed. The caller checked the password (the reserved check ends
+    /// here).
+    StartTotpEnrollment {
+        sealed_secret: String,
+        at: DateTime<Utc>,
+    },
+    /// The pending secret's code matched at `step`: turn TOTP on, with the
+    /// recovery codes' keyed hashes.
+    ConfirmTotp {
+        step: u64,
+        recovery_codes: Vec<String>,
+        at: DateTime<Utc>,
+    },
+    /// Replace the recovery codes (the caller checked the password).
+    ReplaceRecoveryCodes {
+        recovery_codes: Vec<String>,
+        at: DateTime<Utc>,
+    },
+    /// Turn the second factor off: by the person (`by` none; password and
+    /// a code at `step` checked) or by an admin.
+    DisableTotp {
+        by: Option<String>,
+        step: Option<u64>,
+        at: DateTime<Utc>,
     },
     /// Note that a password-reset code went out (the code itself is kept,
     /// hashed, outside the event store). Only a verified, active account

@@ -6,7 +6,7 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::Role;
+use super::{Role, SecondFactorMethod, SecondFactorProof};
 
 /// Why a login with the right password opened no session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +27,8 @@ pub enum LoginMethod {
     EmailCode,
     /// A one-time code sent by SMS to the verified phone number.
     SmsCode,
+    /// An ID token of an OpenID provider, for a linked identity.
+    Oidc,
 }
 
 /// Where a one-time sign-in code went.
@@ -73,12 +75,56 @@ pub enum UserEvent {
         at: DateTime<Utc>,
         consecutive_failures: u32,
     },
-    /// Version 2 added `method` (absent in version 1: a password).
+    /// Version 2 added `method` (absent in version 1: a password);
+    /// version 3 `second_factor` (absent: none was asked for).
     LoginSucceeded {
         at: DateTime<Utc>,
         session_id: Uuid,
         #[serde(default)]
         method: LoginMethod,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        second_factor: Option<SecondFactorMethod>,
+    },
+    /// The first factor (`method`) was right, and the account has a second
+    /// one: no session yet. Ends the reserved check without clearing the
+    /// failure count (only a completed login does).
+    SecondFactorRequired {
+        method: LoginMethod,
+        at: DateTime<Utc>,
+    },
+    /// A second factor was proved: a TOTP code at a time step later than
+    /// any before, or an unused recovery code (by its keyed hash, never the
+    /// code).
+    SecondFactorVerified {
+        proof: SecondFactorProof,
+        remaining_recovery_codes: u32,
+        at: DateTime<Utc>,
+    },
+    /// A TOTP secret was made and shown; it counts once confirmed. The
+    /// secret is sealed (encrypted under a key derived from the server
+    /// secret), never in plain text.
+    TotpEnrollmentStarted {
+        sealed_secret: String,
+        at: DateTime<Utc>,
+    },
+    /// The pending secret's first code was right: TOTP is on. Carries the
+    /// keyed hashes of the recovery codes (shown once, then only hashed)
+    /// and the step of the confirming code, which is used up.
+    TotpEnabled {
+        step: u64,
+        recovery_codes: Vec<String>,
+        at: DateTime<Utc>,
+    },
+    /// New recovery codes replace the old ones (keyed hashes only).
+    RecoveryCodesReplaced {
+        recovery_codes: Vec<String>,
+        at: DateTime<Utc>,
+    },
+    /// The second factor is off: `by` names the admin who removed it, or
+    /// is `None` when the person did (with password and code).
+    TotpDisabled {
+        by: Option<String>,
+        at: DateTime<Utc>,
     },
     /// A one-time sign-in code went out by `channel` (the code is not in
     /// the event).
@@ -127,6 +173,24 @@ pub enum UserEvent {
         phone: Option<String>,
         at: DateTime<Utc>,
     },
+    /// An identity at an OpenID provider was linked; `(issuer, subject)`
+    /// is unique across accounts. `claimed_unverified`: the account's email
+    /// had never been verified and the provider verified it, so the account
+    /// became the provider user's and its password was removed.
+    ExternalIdentityLinked {
+        provider: String,
+        issuer: String,
+        subject: String,
+        email: Option<String>,
+        claimed_unverified: bool,
+        at: DateTime<Utc>,
+    },
+    ExternalIdentityUnlinked {
+        provider: String,
+        issuer: String,
+        subject: String,
+        at: DateTime<Utc>,
+    },
     /// `by` is `None` when the failure limit locked the account.
     AccountLocked {
         until: DateTime<Utc>,
@@ -168,6 +232,12 @@ impl UserEvent {
         "PasswordCheckStarted",
         "LoginFailed",
         "LoginSucceeded",
+        "SecondFactorRequired",
+        "SecondFactorVerified",
+        "TotpEnrollmentStarted",
+        "TotpEnabled",
+        "RecoveryCodesReplaced",
+        "TotpDisabled",
         "SignInCodeIssued",
         "LoginRefused",
         "PasswordResetRequested",
@@ -175,6 +245,8 @@ impl UserEvent {
         "PhoneAdded",
         "PhoneVerified",
         "PhoneRemoved",
+        "ExternalIdentityLinked",
+        "ExternalIdentityUnlinked",
         "AccountLocked",
         "AccountUnlocked",
         "RoleGranted",
@@ -192,6 +264,12 @@ impl UserEvent {
             Self::PasswordCheckStarted { .. } => "PasswordCheckStarted",
             Self::LoginFailed { .. } => "LoginFailed",
             Self::LoginSucceeded { .. } => "LoginSucceeded",
+            Self::SecondFactorRequired { .. } => "SecondFactorRequired",
+            Self::SecondFactorVerified { .. } => "SecondFactorVerified",
+            Self::TotpEnrollmentStarted { .. } => "TotpEnrollmentStarted",
+            Self::TotpEnabled { .. } => "TotpEnabled",
+            Self::RecoveryCodesReplaced { .. } => "RecoveryCodesReplaced",
+            Self::TotpDisabled { .. } => "TotpDisabled",
             Self::SignInCodeIssued { .. } => "SignInCodeIssued",
             Self::LoginRefused { .. } => "LoginRefused",
             Self::PasswordResetRequested { .. } => "PasswordResetRequested",
@@ -199,6 +277,8 @@ impl UserEvent {
             Self::PhoneAdded { .. } => "PhoneAdded",
             Self::PhoneVerified { .. } => "PhoneVerified",
             Self::PhoneRemoved { .. } => "PhoneRemoved",
+            Self::ExternalIdentityLinked { .. } => "ExternalIdentityLinked",
+            Self::ExternalIdentityUnlinked { .. } => "ExternalIdentityUnlinked",
             Self::AccountLocked { .. } => "AccountLocked",
             Self::AccountUnlocked { .. } => "AccountUnlocked",
             Self::RoleGranted { .. } => "RoleGranted",
@@ -216,7 +296,7 @@ impl DomainEvent for UserEvent {
 
     fn event_version(&self) -> String {
         match self {
-            Self::LoginSucceeded { .. } => "2",
+            Self::LoginSucceeded { .. } => "3",
             _ => "1",
         }
         .to_owned()
@@ -259,7 +339,31 @@ mod tests {
                 at,
                 session_id: Uuid::from_u128(2),
                 method: super::LoginMethod::EmailCode,
+                second_factor: Some(super::SecondFactorMethod::Totp),
             },
+            UserEvent::SecondFactorRequired {
+                method: super::LoginMethod::Password,
+                at,
+            },
+            UserEvent::SecondFactorVerified {
+                proof: super::SecondFactorProof::Totp { step: 59_000_000 },
+                remaining_recovery_codes: 10,
+                at,
+            },
+            UserEvent::TotpEnrollmentStarted {
+                sealed_secret: "sealed".to_owned(),
+                at,
+            },
+            UserEvent::TotpEnabled {
+                step: 59_000_000,
+                recovery_codes: vec!["hash".to_owned()],
+                at,
+            },
+            UserEvent::RecoveryCodesReplaced {
+                recovery_codes: vec!["hash".to_owned()],
+                at,
+            },
+            UserEvent::TotpDisabled { by: None, at },
             UserEvent::SignInCodeIssued {
                 channel: super::CodeChannel::Email,
                 at,
@@ -287,6 +391,20 @@ mod tests {
                 at,
             },
             UserEvent::PhoneRemoved { phone: None, at },
+            UserEvent::ExternalIdentityLinked {
+                provider: "google".to_owned(),
+                issuer: "https://accounts.google.com".to_owned(),
+                subject: "1234".to_owned(),
+                email: Some("alice@example.com".to_owned()),
+                claimed_unverified: false,
+                at,
+            },
+            UserEvent::ExternalIdentityUnlinked {
+                provider: "google".to_owned(),
+                issuer: "https://accounts.google.com".to_owned(),
+                subject: "1234".to_owned(),
+                at,
+            },
             UserEvent::AccountLocked {
                 until: at,
                 by: None,
@@ -317,6 +435,12 @@ mod tests {
             | UserEvent::PasswordCheckStarted { .. }
             | UserEvent::LoginFailed { .. }
             | UserEvent::LoginSucceeded { .. }
+            | UserEvent::SecondFactorRequired { .. }
+            | UserEvent::SecondFactorVerified { .. }
+            | UserEvent::TotpEnrollmentStarted { .. }
+            | UserEvent::TotpEnabled { .. }
+            | UserEvent::RecoveryCodesReplaced { .. }
+            | UserEvent::TotpDisabled { .. }
             | UserEvent::SignInCodeIssued { .. }
             | UserEvent::LoginRefused { .. }
             | UserEvent::PasswordResetRequested { .. }
@@ -324,6 +448,8 @@ mod tests {
             | UserEvent::PhoneAdded { .. }
             | UserEvent::PhoneVerified { .. }
             | UserEvent::PhoneRemoved { .. }
+            | UserEvent::ExternalIdentityLinked { .. }
+            | UserEvent::ExternalIdentityUnlinked { .. }
             | UserEvent::AccountLocked { .. }
             | UserEvent::AccountUnlocked { .. }
             | UserEvent::RoleGranted { .. }

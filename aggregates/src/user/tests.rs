@@ -327,6 +327,7 @@ fn record_login_success_resets_the_failure_count() {
             at: at(3),
             session_id: Uuid::from_u128(9),
             method: LoginMethod::Password,
+            second_factor: None,
         },
     );
     assert_eq!(user.lockout.consecutive_failures, 0);
@@ -660,6 +661,7 @@ fn a_sign_in_by_code_is_recorded_with_its_method() {
             at: at(2),
             session_id: Uuid::from_u128(9),
             method: LoginMethod::EmailCode,
+            second_factor: None,
         }]);
 }
 
