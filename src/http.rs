@@ -22,6 +22,7 @@ mod influencer;
 mod influencer_admin;
 mod me;
 mod mfa;
+mod oidc;
 mod passwordless;
 mod passwords;
 mod phone;
@@ -64,6 +65,7 @@ pub fn routes() -> (Router<AppState>, Router<AppState>, OpenApi) {
         .merge(me::router())
         .merge(phone::router())
         .merge(mfa::router())
+        .merge(oidc::router())
         .merge(events::router());
     let (api, mut openapi) = OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .nest("/api/v1", api)

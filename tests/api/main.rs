@@ -27,6 +27,7 @@ mod mfa;
 mod migrations;
 mod multi_instance;
 mod nats;
+mod oidc;
 mod openapi;
 mod optional_parts;
 mod password_reset;

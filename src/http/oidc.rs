@@ -1,0 +1,217 @@
+//! `/auth/oidc/...` (signing in through an OpenID provider) and
+//! `/me/identities/...` (the identities linked to one's account).
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+
+use super::accounts::tokens;
+use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
+use super::problem::Problem;
+use super::validate::Fields;
+use crate::accounts::{self, ClientInfo, LinkedIdentity, SignedIn};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::store::{Actor, Metadata};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    documented_routes![start, callback, exchange, id_token, identities, link, unlink]
+}
+
+/// A 302 to `location`, never cached (it carries a one-time code or state).
+fn found(location: &str) -> Result<Response, AppError> {
+    let location = HeaderValue::from_str(location).map_err(AppError::internal)?;
+    let mut response = StatusCode::FOUND.into_response();
+    response.headers_mut().insert(header::LOCATION, location);
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
+pub struct StartParams {
+    /// The client's page to come back to; one of `IDENTITY_OIDC_REDIRECT_URIS`.
+    redirect_uri: Option<String>,
+}
+
+fn redirect_uri(raw: Option<String>) -> Result<String, AppError> {
+    let mut fields = Fields::default();
+    let uri = fields.required("redirect_uri", raw.as_deref());
+    fields.finish_with(|| uri)
+}
+
+/// Start a web sign-in at the provider: a redirect to it.
+#[utoipa::path(get, path = "/auth/oidc/{provider}/start", tag = "auth", params(("provider" = String, Path, description = "e.g. `google`"), StartParams),
+    description = "Authorization code flow with PKCE (S256), `state` and `nonce`. The provider sends the browser to `IDENTITY_PUBLIC_URL/api/v1/auth/oidc/{provider}/callback`; the state is single use and lasts 10 minutes.",
+    responses((status = 302, description = "to the provider's authorization endpoint"),
+              (status = 404, body = Problem, description = "no such provider is configured"),
+              (status = 422, body = Problem, description = "redirect_uri missing or not allowed"),
+              (status = 503, body = Problem, description = "provider_unavailable")))]
+pub async fn start(
+    State(state): State<AppState>,
+    ApiPath(provider): ApiPath<String>,
+    ApiQuery(params): ApiQuery<StartParams>,
+) -> Result<Response, AppError> {
+    let redirect_uri = redirect_uri(params.redirect_uri)?;
+    let url = accounts::oidc::start(&state, &provider, &redirect_uri, None).await?;
+    found(&url)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct CallbackParams {
+    code: Option<String>,
+    state: Option<String>,
+}
+
+/// Where the provider sends the browser back: a redirect to the client's
+/// `redirect_uri` with a one-time `login_code` (or `linked={provider}`).
+#[utoipa::path(get, path = "/auth/oidc/{provider}/callback", tag = "auth", params(("provider" = String, Path), CallbackParams),
+    description = "Checks the state, exchanges the code, checks the ID token (signature, `iss`, `aud`, `exp`, `nonce`), then finds, links or creates the account. Tokens never travel in a URL: the `login_code` lasts 60 s and works once at `POST /auth/oidc/exchange`.",
+    responses((status = 302, description = "to the client's redirect_uri"),
+              (status = 400, body = Problem, description = "invalid_state, invalid_authorization_code or invalid_id_token"),
+              (status = 403, body = Problem, description = "provider_email_not_verified"),
+              (status = 404, body = Problem), (status = 409, body = Problem, description = "identity_taken (linking)"),
+              (status = 422, body = Problem), (status = 503, body = Problem, description = "provider_unavailable")))]
+pub async fn callback(
+    State(state): State<AppState>,
+    metadata: Metadata,
+    ApiPath(provider): ApiPath<String>,
+    ApiQuery(params): ApiQuery<CallbackParams>,
+) -> Result<Response, AppError> {
+    let mut fields = Fields::default();
+    let code = fields.required("code", params.code.as_deref());
+    let sealed = fields.required("state", params.state.as_deref());
+    let (code, sealed) = fields.finish_with(|| Some((code?, sealed?)))?;
+    let url = accounts::oidc::callback(&state, &provider, &code, &sealed, metadata).await?;
+    found(&url)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ExchangeRequest {
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    login_code: Option<String>,
+}
+
+/// Turn the callback's `login_code` into tokens.
+#[utoipa::path(post, path = "/auth/oidc/exchange", tag = "auth", request_body = ExchangeRequest,
+    responses((status = 200, body = SignedIn, description = "tokens, or with a second factor on an `mfa_token` for `POST /auth/mfa`"),
+              (status = 400, body = Problem, description = "invalid_code: unknown, expired or used"),
+              (status = 403, body = Problem, description = "account_deactivated"), (status = 422, body = Problem),
+              (status = 429, body = Problem, description = "account_locked")))]
+pub async fn exchange(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    metadata: Metadata,
+    ApiJson(body): ApiJson<ExchangeRequest>,
+) -> Result<Response, AppError> {
+    let mut fields = Fields::default();
+    let code = fields.required("login_code", body.login_code.as_deref());
+    let code = fields.finish_with(|| code)?;
+    Ok(tokens(
+        accounts::oidc::exchange(&state, &code, client, metadata).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct IdTokenRequest {
+    /// An ID token the app obtained from the provider (e.g. Google
+    /// Identity Services), for this service's client id.
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    id_token: Option<String>,
+    /// The nonce the app put in its request to the provider.
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    nonce: Option<String>,
+}
+
+/// Sign in with an ID token a native app obtained itself.
+#[utoipa::path(post, path = "/auth/oidc/{provider}/id-token", tag = "auth", params(("provider" = String, Path)), request_body = IdTokenRequest,
+    description = "The ID token is checked as at the callback (signature, `iss`, `aud`, `exp`, `nonce`) and signs in once.",
+    responses((status = 200, body = SignedIn, description = "tokens, or with a second factor on an `mfa_token` for `POST /auth/mfa`"),
+              (status = 400, body = Problem, description = "invalid_id_token"),
+              (status = 403, body = Problem, description = "provider_email_not_verified or account_deactivated"),
+              (status = 404, body = Problem), (status = 422, body = Problem),
+              (status = 429, body = Problem, description = "account_locked"),
+              (status = 503, body = Problem, description = "provider_unavailable")))]
+pub async fn id_token(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    metadata: Metadata,
+    ApiPath(provider): ApiPath<String>,
+    ApiJson(body): ApiJson<IdTokenRequest>,
+) -> Result<Response, AppError> {
+    let mut fields = Fields::default();
+    let token = fields.required("id_token", body.id_token.as_deref());
+    let nonce = fields.required("nonce", body.nonce.as_deref());
+    let (token, nonce) = fields.finish_with(|| Some((token?, nonce?)))?;
+    let signed_in: SignedIn =
+        accounts::oidc::sign_in_with_id_token(&state, &provider, &token, &nonce, client, metadata)
+            .await?;
+    Ok(tokens(signed_in))
+}
+
+/// The identities at OpenID providers linked to the caller's account.
+#[utoipa::path(get, path = "/me/identities", tag = "account", security(("bearer" = [])),
+    responses((status = 200, body = Vec<LinkedIdentity>), (status = 401, body = Problem)))]
+pub async fn identities(
+    State(state): State<AppState>,
+    AuthUser(claims): AuthUser,
+) -> Result<Json<Vec<LinkedIdentity>>, AppError> {
+    Ok(Json(accounts::oidc::identities(&state, claims.sub).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct LinkRequest {
+    /// The client's page to come back to; one of `IDENTITY_OIDC_REDIRECT_URIS`.
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    redirect_uri: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuthorizationUrl {
+    /// Send the browser here; it comes back to `redirect_uri` with
+    /// `linked={provider}`.
+    pub authorization_url: String,
+}
+
+/// Start linking an identity at `provider` to the caller's account.
+#[utoipa::path(post, path = "/me/identities/{provider}", tag = "account", params(("provider" = String, Path)), request_body = LinkRequest, security(("bearer" = [])),
+    description = "The same flow as a sign-in, with a link intent: the callback links the identity to the caller's account (409 `identity_taken` if it is another account's, `provider_already_linked` if the account has another identity of this provider).",
+    responses((status = 200, body = AuthorizationUrl), (status = 401, body = Problem), (status = 404, body = Problem),
+              (status = 422, body = Problem, description = "redirect_uri missing or not allowed"),
+              (status = 503, body = Problem, description = "provider_unavailable")))]
+pub async fn link(
+    State(state): State<AppState>,
+    AuthUser(claims): AuthUser,
+    ApiPath(provider): ApiPath<String>,
+    ApiJson(body): ApiJson<LinkRequest>,
+) -> Result<Json<AuthorizationUrl>, AppError> {
+    let redirect_uri = redirect_uri(body.redirect_uri)?;
+    let url = accounts::oidc::start(&state, &provider, &redirect_uri, Some(claims.sub)).await?;
+    Ok(Json(AuthorizationUrl {
+        authorization_url: url,
+    }))
+}
+
+/// Unlink the caller's identity at `provider`.
+#[utoipa::path(delete, path = "/me/identities/{provider}", tag = "account", params(("provider" = String, Path)), security(("bearer" = [])),
+    responses((status = 204, description = "unlinked"), (status = 401, body = Problem),
+              (status = 404, body = Problem, description = "no identity of this provider is linked"),
+              (status = 409, body = Problem, description = "last_sign_in_method: no password and no other provider")))]
+pub async fn unlink(
+    State(state): State<AppState>,
+    AuthUser(claims): AuthUser,
+    mut metadata: Metadata,
+    ApiPath(provider): ApiPath<String>,
+) -> Result<StatusCode, AppError> {
+    metadata.actor = Some(Actor::User(claims.sub));
+    accounts::oidc::unlink(&state, claims.sub, &provider, metadata).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
