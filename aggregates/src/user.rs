@@ -8,6 +8,8 @@ mod aggregate;
 mod commands;
 mod events;
 mod identities;
+#[cfg(test)]
+mod identities_tests;
 mod lockout;
 mod mfa;
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod commands;
 mod compare;
 mod conversions;
 mod feed;
+mod mfa_oidc;
 mod nats;
 mod pgbench;
 mod relay;
@@ -121,6 +122,10 @@ struct Args {
     /// Skip the event feed scenario (a backlog streamed over SSE).
     #[arg(long)]
     skip_feed: bool,
+    /// Skip the OpenID and second-factor sign-ins (they need Node.js and
+    /// `npm ci --prefix tests/oidc` for the provider stand-in).
+    #[arg(long)]
+    skip_mfa_oidc: bool,
     /// Events in the feed scenario's backlog.
     #[arg(long, default_value_t = 100_000)]
     feed_backlog: usize,
@@ -191,6 +196,11 @@ async fn bench_backend(
         database.name()
     ));
     let sms = sinks::SmsSink::start(ways_in::SMS_ACCOUNT, ways_in::SMS_TOKEN).await?;
+    let provider = if args.skip_mfa_oidc {
+        None
+    } else {
+        Some(mfa_oidc::Provider::start().await?)
+    };
     let config = ServiceConfig {
         bin,
         database_url: database.url(),
@@ -201,6 +211,7 @@ async fn bench_backend(
         secret_hex: service::random_secret_hex(),
         relay: None,
         skip_revocation_check: false,
+        oidc_issuer: provider.as_ref().map(|p| p.issuer.clone()),
     };
     // Cancelling drops the running service, which kills it.
     let outcome = tokio::select! {
@@ -371,6 +382,11 @@ async fn measure(
         passwordless_clients: signers.len(),
         passwordless,
     };
+    let mfa_oidc = if args.skip_mfa_oidc {
+        None
+    } else {
+        Some(mfa_oidc_scenarios(args, base, sink, clients, duration, login.per_s).await?)
+    };
 
     let feed = if args.skip_feed {
         None
@@ -466,6 +482,7 @@ async fn measure(
         history,
         timing,
         ways_in,
+        mfa_oidc,
         conversions,
         feed,
         relay_during_scenarios: false,
@@ -474,6 +491,46 @@ async fn measure(
         service_log: LogSummary::default(),
     };
     Ok((report, users))
+}
+
+/// OpenID sign-ins for `duration`, then one MFA login of each of its
+/// accounts, both at the login scenario's `clients`.
+async fn mfa_oidc_scenarios(
+    args: &Args,
+    base: &str,
+    sink: &SmtpSink,
+    clients: usize,
+    duration: Duration,
+    password_per_s: f64,
+) -> anyhow::Result<mfa_oidc::MfaOidcReport> {
+    progress(format!(
+        "openid: {clients} clients signing in through the provider stand-in for {} s",
+        duration.as_secs()
+    ));
+    let oidc = mfa_oidc::oidc_sign_ins(base, service::PUBLIC_URL, clients, duration).await?;
+    let count = if args.quick { 100 } else { 200 };
+    progress(format!(
+        "mfa: {count} accounts with TOTP, each signing in once with password and code"
+    ));
+    let accounts = scenarios::create_users(base, &smtp::Inbox::of(sink), count).await?;
+    let (mfa_accounts, mfa_logins_per_s, mfa_failures) =
+        mfa_oidc::mfa_logins(base, &accounts, clients).await?;
+    let ratio = |x: f64| {
+        if password_per_s > 0.0 {
+            x / password_per_s
+        } else {
+            0.0
+        }
+    };
+    Ok(mfa_oidc::MfaOidcReport {
+        clients,
+        oidc_vs_password: ratio(oidc.per_s),
+        oidc,
+        mfa_accounts,
+        mfa_logins_per_s,
+        mfa_vs_password: ratio(mfa_logins_per_s),
+        mfa_failures,
+    })
 }
 
 /// The argon2 baseline, measured while the service idles.

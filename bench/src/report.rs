@@ -67,6 +67,9 @@ pub struct Report {
     pub timing: Vec<crate::timing::TimingRound>,
     /// Start endpoints, known vs unknown; passwordless sign-ins per second.
     pub ways_in: crate::ways_in::WaysInReport,
+    /// OpenID and MFA sign-ins against password logins; `None` with
+    /// `--skip-mfa-oidc`.
+    pub mfa_oidc: Option<crate::mfa_oidc::MfaOidcReport>,
     /// Conversion recording at 10 vs many prior conversions; `None` with
     /// `--skip-conversions`.
     pub conversions: Option<ConversionsReport>,
@@ -273,6 +276,30 @@ impl Report {
             p.errors,
             self.login.logins_per_s
         )?;
+        if let Some(m) = &self.mfa_oidc {
+            writeln!(
+                out,
+                "{:<18} x{} {:.1}/s p50 {:.2} ms p99 {:.2} ms, errors {}; {:.2} of password logins/s (target >= 1) {}",
+                "openid sign-in",
+                m.clients,
+                m.oidc.per_s,
+                m.oidc.p50_ms,
+                m.oidc.p99_ms,
+                m.oidc.errors,
+                m.oidc_vs_password,
+                verdict(m.oidc_vs_password >= 1.0)
+            )?;
+            writeln!(
+                out,
+                "{:<18} x{} {} accounts, {:.1} logins/s (password + TOTP), failures {}; {:.2} of password logins/s (no argon2 added: about 1)",
+                "mfa login",
+                m.clients,
+                m.mfa_accounts,
+                m.mfa_logins_per_s,
+                m.mfa_failures,
+                m.mfa_vs_password
+            )?;
+        }
         if let Some(f) = &self.feed {
             writeln!(
                 out,

@@ -123,6 +123,7 @@ async fn measure_on(
         secret_hex: crate::service::random_secret_hex(),
         relay: None,
         skip_revocation_check: false,
+        oidc_issuer: None,
     };
     crate::progress(format!(
         "{backend:?}: starting the service {} events behind",

@@ -117,7 +117,12 @@ pub struct ServiceConfig<'a> {
     /// Start it with `IDENTITY_BENCH_SKIP_REVOCATION_CHECK=true`: the `/me`
     /// baseline without the revocation lookup.
     pub skip_revocation_check: bool,
+    /// The OpenID provider stand-in's issuer, configured as `google`.
+    pub oidc_issuer: Option<String>,
 }
+
+/// The public URL every instance of a run says it has (never fetched).
+pub const PUBLIC_URL: &str = "http://identity.bench";
 
 /// The run's own stream and subject prefix on the NATS server at `url`.
 #[derive(Clone)]
@@ -177,7 +182,7 @@ impl Service {
             .env("IDENTITY_LISTEN_ADDR", format!("127.0.0.1:{port}"))
             // One issuer for every instance of a run, so that the tokens of
             // one are valid on another (the unchecked /me instance).
-            .env("IDENTITY_PUBLIC_URL", "http://identity.bench")
+            .env("IDENTITY_PUBLIC_URL", PUBLIC_URL)
             .env("IDENTITY_SMTP_HOST", "127.0.0.1")
             .env("IDENTITY_SMTP_PORT", config.smtp_port.to_string())
             .env("IDENTITY_SECRET", &config.secret_hex)
@@ -219,6 +224,12 @@ impl Service {
             );
         if let Some(size) = config.db_max_connections {
             command.env("IDENTITY_DB_MAX_CONNECTIONS", size.to_string());
+        }
+        if let Some(issuer) = &config.oidc_issuer {
+            command
+                .env("IDENTITY_OIDC_GOOGLE_CLIENT_ID", crate::mfa_oidc::CLIENT_ID)
+                .env("IDENTITY_OIDC_GOOGLE_ISSUER", issuer)
+                .env("IDENTITY_OIDC_REDIRECT_URIS", crate::mfa_oidc::BACK);
         }
         match &config.relay {
             None => command.env("IDENTITY_RELAY_ENABLED", "false"),

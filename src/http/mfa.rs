@@ -77,6 +77,14 @@ pub struct PasswordRequest {
     password: Option<String>,
 }
 
+impl PasswordRequest {
+    fn password(self) -> Result<String, AppError> {
+        let mut fields = Fields::default();
+        let password = fields.required("password", self.password.as_deref());
+        fields.finish_with(|| password)
+    }
+}
+
 /// Start TOTP enrollment: a new secret to add to an authenticator app.
 #[utoipa::path(post, path = "/me/mfa/totp", tag = "account", request_body = PasswordRequest, security(("bearer" = [])),
     description = "Needs the current password (a wrong one counts toward the lockout). Nothing changes for sign-in until `POST /me/mfa/totp/confirm`; a new start replaces an unconfirmed secret.",
@@ -89,9 +97,7 @@ pub async fn start_totp(
     mut metadata: Metadata,
     ApiJson(body): ApiJson<PasswordRequest>,
 ) -> Result<Response, AppError> {
-    let mut fields = Fields::default();
-    let password = fields.required("password", body.password.as_deref());
-    let password = fields.finish_with(|| password)?;
+    let password = body.password()?;
     metadata.actor = Some(Actor::User(claims.sub));
     let enrollment = accounts::start_totp(&state, claims.sub, &password, metadata).await?;
     Ok(tokens(enrollment))
@@ -168,9 +174,7 @@ pub async fn replace_recovery_codes(
     mut metadata: Metadata,
     ApiJson(body): ApiJson<PasswordRequest>,
 ) -> Result<Response, AppError> {
-    let mut fields = Fields::default();
-    let password = fields.required("password", body.password.as_deref());
-    let password = fields.finish_with(|| password)?;
+    let password = body.password()?;
     metadata.actor = Some(Actor::User(claims.sub));
     Ok(tokens(
         accounts::replace_recovery_codes(&state, claims.sub, &password, metadata).await?,

@@ -264,6 +264,16 @@ async fn a_login_code_works_once_and_a_used_or_foreign_state_is_refused() {
     ));
     let forged = app.client.get(forged).send().await.unwrap();
     assert_problem(forged, StatusCode::BAD_REQUEST, "invalid_state").await;
+    // Neither the state, the provider's code nor the login_code is at rest
+    // or in a log (the events table is also what NATS and the feed carry).
+    let state = query_value(&callback_url, "state").unwrap();
+    let login_code = query_value(&location(&callback), "login_code").unwrap();
+    let random_part = login_code.split_once('.').unwrap().1.to_owned();
+    let tables = app.dump_all_tables().await;
+    for secret in [state, code, login_code, random_part] {
+        assert!(!tables.contains(&secret), "at rest: {secret}");
+        assert!(!logs_contain(&secret), "logged: {secret}");
+    }
 }
 
 #[tokio::test]
