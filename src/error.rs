@@ -72,7 +72,7 @@ pub enum AppError {
     EmailNotVerified,
     #[error("the refresh token is not valid")]
     InvalidRefreshToken,
-    /// Unknown, expired, already used or replaced by a newer sign-in.
+    /// Unknown, expired or already used.
     #[error("the mfa_token is not valid; sign in again")]
     InvalidMfaToken,
     /// A provider sign-in's `state`: unknown, forged, expired or used.

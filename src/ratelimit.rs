@@ -155,13 +155,15 @@ impl RateLimiter {
         }))
     }
 
-    /// Drops counters of windows long past.
+    /// Drops counters of windows long past, and expired cooldowns and
+    /// one-time codes (see `Database::prune_expired`).
     pub async fn purge(&self) -> Result<u64, StoreError> {
-        self.db.prune_counters().await
+        self.db.prune_expired().await
     }
 
-    /// Purges every `period` until `shutdown` changes, so the counters
-    /// table holds only live windows however many clients come and go.
+    /// Purges every `period` until `shutdown` changes, so the counters,
+    /// cooldowns and codes tables hold only live rows however many clients
+    /// come and go.
     /// Every instance may run it: deleting what is past is idempotent.
     pub async fn purge_every(
         self,

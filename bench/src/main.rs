@@ -513,8 +513,7 @@ async fn mfa_oidc_scenarios(
         "mfa: {count} accounts with TOTP, each signing in once with password and code"
     ));
     let accounts = scenarios::create_users(base, &smtp::Inbox::of(sink), count).await?;
-    let (mfa_accounts, mfa_logins_per_s, mfa_failures) =
-        mfa_oidc::mfa_logins(base, &accounts, clients).await?;
+    let mfa = mfa_oidc::mfa_logins(base, &accounts, clients).await?;
     let ratio = |x: f64| {
         if password_per_s > 0.0 {
             x / password_per_s
@@ -526,10 +525,11 @@ async fn mfa_oidc_scenarios(
         clients,
         oidc_vs_password: ratio(oidc.per_s),
         oidc,
-        mfa_accounts,
-        mfa_logins_per_s,
-        mfa_vs_password: ratio(mfa_logins_per_s),
-        mfa_failures,
+        mfa_accounts: mfa.accounts,
+        mfa_logins_per_s: mfa.per_s,
+        mfa_second_step_per_s: mfa.second_step_per_s,
+        mfa_vs_password: ratio(mfa.per_s),
+        mfa_failures: mfa.failures,
     })
 }
 

@@ -116,11 +116,15 @@ pub async fn callback(
         return Ok(back.to_string());
     }
     let user_id = resolve(state, identity, metadata).await?;
+    // An id of its own: two sign-ins of one person do not replace each
+    // other's code.
+    let id = Uuid::new_v4();
+    let prefix = format!("{}.", user_id.simple());
     let code = state
         .codes
-        .issue_token(CodePurpose::ExternalLogin, &user_id.to_string(), "")
+        .issue_token(CodePurpose::ExternalLogin, &id.to_string(), &prefix)
         .await?;
-    let login_code = format!("{}.{}", user_id.simple(), code.expose());
+    let login_code = format!("{}.{}", id.simple(), code.expose());
     back.query_pairs_mut()
         .append_pair("login_code", &login_code);
     Ok(back.to_string())
@@ -134,10 +138,13 @@ pub async fn exchange(
     client: ClientInfo,
     mut metadata: Metadata,
 ) -> Result<SignedIn, AppError> {
-    let (user, random) = login_code
+    // `id.user.random`; the MAC covers `user.random`.
+    let (id, mac_part) = login_code
         .trim()
         .split_once('.')
         .ok_or(AppError::InvalidCode)?;
+    let (user, _) = mac_part.split_once('.').ok_or(AppError::InvalidCode)?;
+    let id = Uuid::try_parse(id).map_err(|_| AppError::InvalidCode)?;
     let user_id = Uuid::try_parse(user).map_err(|_| AppError::InvalidCode)?;
     metadata.actor.get_or_insert(Actor::User(user_id));
     let session_id = Uuid::now_v7();
@@ -146,8 +153,8 @@ pub async fn exchange(
         .codes
         .redeem(
             CodePurpose::ExternalLogin,
-            &user_id.to_string(),
-            random,
+            &id.to_string(),
+            mac_part,
             complete,
         )
         .await

@@ -4,13 +4,13 @@
 //! Any first factor (password, sign-in code, OpenID provider) of an account
 //! with TOTP on ends in `SecondFactorRequired` and an `mfa_token` instead
 //! of tokens. The token is single use and lasts [`MFA_TOKEN_TTL`]; it is a
-//! one-time code of its own purpose (kept as a MAC, like every code), and
-//! names its account and first factor in the clear before the random part
-//! (the MAC covers both, so neither can be changed). A wrong TOTP or
-//! recovery code does not use the token up (the person may mistype); it is
-//! a failed check of the account's lockout, as a wrong password is, so
-//! guessing ends at the lockout limit. A newer sign-in replaces an
-//! account's pending token.
+//! one-time code of its own purpose (kept as a MAC, like every code) under
+//! an id of its own, so two sign-ins of one account (two devices) do not
+//! disturb each other. It names its account and first factor in the clear
+//! before the random part (the MAC covers both, so neither can be
+//! changed). A wrong TOTP or recovery code does not use the token up (the
+//! person may mistype); it is a failed check of the account's lockout, as
+//! a wrong password is, so guessing ends at the lockout limit.
 
 use std::time::Duration;
 
@@ -93,14 +93,15 @@ pub(super) async fn challenge(
     user_id: Uuid,
     method: LoginMethod,
 ) -> Result<MfaChallenge, AppError> {
-    let prefix = format!("{}.", method_name(method));
+    let id = Uuid::new_v4();
+    let prefix = format!("{}.{}.", user_id.simple(), method_name(method));
     let token = state
         .codes
-        .issue_token(CodePurpose::SecondFactor, &user_id.to_string(), &prefix)
+        .issue_token(CodePurpose::SecondFactor, &id.to_string(), &prefix)
         .await?;
     Ok(MfaChallenge {
         mfa_required: true,
-        mfa_token: format!("{}.{}", user_id.simple(), token.expose()),
+        mfa_token: format!("{}.{}", id.simple(), token.expose()),
         expires_in: MFA_TOKEN_TTL.as_secs(),
         methods: vec!["totp", "recovery_code"],
     })
@@ -115,10 +116,11 @@ fn method_name(method: LoginMethod) -> &'static str {
     }
 }
 
-/// `user.method.random` into its account, its first factor and the part
-/// the MAC was made of (`method.random`).
-fn parse_token(token: &str) -> Option<(Uuid, LoginMethod, &str)> {
-    let (user, rest) = token.trim().split_once('.')?;
+/// `id.user.method.random` into its id, its account, its first factor and
+/// the part the MAC was made of (`user.method.random`).
+fn parse_token(token: &str) -> Option<(Uuid, Uuid, LoginMethod, &str)> {
+    let (id, mac_part) = token.trim().split_once('.')?;
+    let (user, rest) = mac_part.split_once('.')?;
     let (method, _) = rest.split_once('.')?;
     let method = [
         LoginMethod::Password,
@@ -128,7 +130,12 @@ fn parse_token(token: &str) -> Option<(Uuid, LoginMethod, &str)> {
     ]
     .into_iter()
     .find(|m| method_name(*m) == method)?;
-    Some((Uuid::try_parse(user).ok()?, method, rest))
+    Some((
+        Uuid::try_parse(id).ok()?,
+        Uuid::try_parse(user).ok()?,
+        method,
+        mac_part,
+    ))
 }
 
 /// `POST /auth/mfa`: the second factor of the sign-in `mfa_token` began.
@@ -139,15 +146,18 @@ pub async fn complete_second_factor(
     client: ClientInfo,
     mut metadata: Metadata,
 ) -> Result<TokenPair, AppError> {
-    let (user_id, method, mac_part) = parse_token(mfa_token).ok_or(AppError::InvalidMfaToken)?;
+    let (token_id, user_id, method, mac_part) =
+        parse_token(mfa_token).ok_or(AppError::InvalidMfaToken)?;
     metadata.actor.get_or_insert(Actor::User(user_id));
-    let id = user_id.to_string();
     let session_id = Uuid::now_v7();
     let proved = state
         .codes
-        .redeem(CodePurpose::SecondFactor, &id, mac_part, || {
-            prove(state, user_id, method, &answer, session_id, &metadata)
-        })
+        .redeem(
+            CodePurpose::SecondFactor,
+            &token_id.to_string(),
+            mac_part,
+            || prove(state, user_id, method, &answer, session_id, &metadata),
+        )
         .await;
     let committed = match proved {
         Ok(committed) => committed,
@@ -377,13 +387,14 @@ mod tests {
 
     #[test]
     fn an_mfa_token_names_its_account_and_first_factor() {
-        let user = Uuid::from_u128(7);
-        let token = format!("{}.email_code.abc", user.simple());
-        let (parsed, method, mac_part) = parse_token(&token).unwrap();
-        assert_eq!(parsed, user);
+        let (id, user) = (Uuid::from_u128(1), Uuid::from_u128(7));
+        let token = format!("{}.{}.email_code.abc", id.simple(), user.simple());
+        let (parsed_id, parsed, method, mac_part) = parse_token(&token).unwrap();
+        assert_eq!((parsed_id, parsed), (id, user));
         assert_eq!(method, LoginMethod::EmailCode);
-        assert_eq!(mac_part, "email_code.abc");
+        assert_eq!(mac_part, format!("{}.email_code.abc", user.simple()));
         assert!(parse_token("nonsense").is_none());
-        assert!(parse_token(&format!("{}.root.abc", user.simple())).is_none());
+        let root = format!("{}.{}.root.abc", id.simple(), user.simple());
+        assert!(parse_token(&root).is_none());
     }
 }

@@ -46,7 +46,7 @@ pub struct SecondFactorRequest {
 #[utoipa::path(post, path = "/auth/mfa", tag = "auth", request_body = SecondFactorRequest,
     description = "The `mfa_token` lasts 5 minutes and signs in once. A wrong code leaves it usable but counts toward the account's lockout, as a wrong password does; a TOTP code is accepted at most once.",
     responses((status = 200, body = TokenPair), (status = 400, body = Problem, description = "invalid_code: wrong or already used"),
-              (status = 401, body = Problem, description = "invalid_mfa_token: unknown, expired, used or replaced"),
+              (status = 401, body = Problem, description = "invalid_mfa_token: unknown, expired or used"),
               (status = 403, body = Problem, description = "account_deactivated"), (status = 422, body = Problem),
               (status = 429, body = Problem, description = "account_locked or login_in_progress")))]
 pub async fn second_factor(

@@ -29,11 +29,13 @@ impl Database {
         }
     }
 
-    /// Deletes counters of windows that ended over a day ago; how many.
-    pub async fn prune_counters(&self) -> Result<u64, StoreError> {
+    /// Deletes counters of windows that ended over a day ago, and cooldowns
+    /// and one-time codes (codes, tokens, sign-in states: one row per
+    /// provider sign-in) that ran out; how many rows.
+    pub async fn prune_expired(&self) -> Result<u64, StoreError> {
         match self {
-            Self::Postgres(pool) => postgres::limits::prune_counters(pool).await,
-            Self::Sqlite(pool) => sqlite::limits::prune_counters(pool).await,
+            Self::Postgres(pool) => postgres::limits::prune_expired(pool).await,
+            Self::Sqlite(pool) => sqlite::limits::prune_expired(pool).await,
         }
     }
 }

@@ -297,12 +297,16 @@ async fn the_mfa_token_works_once_and_only_as_issued() {
     let forged = token.replacen(".password.", ".oidc.", 1);
     let refused = app.second_factor(&forged, recovery(0)).await;
     assert_problem(refused, StatusCode::UNAUTHORIZED, "invalid_mfa_token").await;
+    // Two sign-ins at once (two devices) each keep their own token.
+    let other = app.mfa_token_of_login(&account.username).await;
     assert_eq!(
         app.second_factor(&token, recovery(0)).await.status(),
         StatusCode::OK
     );
     let reused = app.second_factor(&token, recovery(1)).await;
     assert_problem(reused, StatusCode::UNAUTHORIZED, "invalid_mfa_token").await;
+    let second = app.second_factor(&other, recovery(1)).await;
+    assert_eq!(second.status(), StatusCode::OK);
     let neither = app.second_factor(&token, json!({})).await;
     assert_invalid(neither).await;
 }

@@ -268,7 +268,7 @@ async fn a_login_code_works_once_and_a_used_or_foreign_state_is_refused() {
     // or in a log (the events table is also what NATS and the feed carry).
     let state = query_value(&callback_url, "state").unwrap();
     let login_code = query_value(&location(&callback), "login_code").unwrap();
-    let random_part = login_code.split_once('.').unwrap().1.to_owned();
+    let random_part = login_code.rsplit_once('.').unwrap().1.to_owned();
     let tables = app.dump_all_tables().await;
     for secret in [state, code, login_code, random_part] {
         assert!(!tables.contains(&secret), "at rest: {secret}");
@@ -616,4 +616,19 @@ async fn with_the_provider_not_answering_a_sign_in_fails_promptly_and_the_breake
         began.elapsed() < Duration::from_secs(1),
         "an open breaker answers at once"
     );
+}
+
+#[tokio::test]
+async fn two_sign_ins_of_one_person_at_once_both_finish() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider).await;
+    provider
+        .person("sub-11", &format!("{}@gmail.test", unique_name()), true)
+        .await;
+    let first = app.web_sign_in().await;
+    let second = app.web_sign_in().await;
+    for callback in [first, second] {
+        let code = query_value(&location(&callback), "login_code").unwrap();
+        assert_eq!(app.exchange(&code).await.status(), StatusCode::OK);
+    }
 }

@@ -305,7 +305,18 @@ async fn a_cooldown_refuses_a_second_start_until_it_ends_and_hits_count_per_wind
         let (_, reset) = db.count_hit("ip", hour).await.unwrap();
         assert!((0.0..=3600.0).contains(&reset), "{backend}: {reset}");
         assert_eq!(db.count_hit("other", hour).await.unwrap().0, 1, "{backend}");
-        assert_eq!(db.prune_counters().await.unwrap(), 0, "{backend}");
+        assert_eq!(db.prune_expired().await.unwrap(), 0, "{backend}");
+        // What ran out goes: the short cooldown and a code; the rest stays.
+        let ms = std::time::Duration::from_millis(1);
+        db.put_code("p", "gone", b"mac", ms).await.unwrap();
+        db.put_code("p", "live", b"mac", hour).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert_eq!(db.prune_expired().await.unwrap(), 2, "{backend}");
+        assert_eq!(db.prune_expired().await.unwrap(), 0, "{backend}");
+        assert!(matches!(
+            db.take_code("p", "live", 5, |_| true).await.unwrap(),
+            identity::store::codes::Taken::Code(_)
+        ));
     }
 }
 

@@ -54,13 +54,15 @@ pub async fn count_hit(
     .await?)
 }
 
-pub async fn prune_counters(pool: &PgPool) -> Result<u64, StoreError> {
-    Ok(
-        sqlx::query(
-            "DELETE FROM rate_limit_counters WHERE window_start < now() - interval '1 day'",
-        )
-        .execute(pool)
-        .await?
-        .rows_affected(),
-    )
+pub async fn prune_expired(pool: &PgPool) -> Result<u64, StoreError> {
+    let mut pruned = 0;
+    for statement in [
+        "DELETE FROM rate_limit_counters WHERE window_start < now() - interval '1 day'",
+        // An expired cooldown or code answers as a missing one does.
+        "DELETE FROM cooldowns WHERE until < now()",
+        "DELETE FROM one_time_codes WHERE expires_at < now()",
+    ] {
+        pruned += sqlx::query(statement).execute(pool).await?.rows_affected();
+    }
+    Ok(pruned)
 }

@@ -63,14 +63,23 @@ pub async fn count_hit(
     Ok((hits, start + window - now))
 }
 
-pub async fn prune_counters(pool: &SqlitePool) -> Result<u64, StoreError> {
+pub async fn prune_expired(pool: &SqlitePool) -> Result<u64, StoreError> {
     let _turn = turn(pool).await;
     let day_ago = Utc::now().timestamp() - 24 * 3600;
-    Ok(
-        sqlx::query("DELETE FROM rate_limit_counters WHERE window_start < ?1")
-            .bind(day_ago)
-            .execute(pool)
-            .await?
-            .rows_affected(),
-    )
+    // An expired cooldown or code answers as a missing one does.
+    let now = Utc::now();
+    let counters = sqlx::query("DELETE FROM rate_limit_counters WHERE window_start < ?1")
+        .bind(day_ago)
+        .execute(pool)
+        .await?;
+    // Times are RFC 3339 text of one format: they compare as they sort.
+    let cooldowns = sqlx::query("DELETE FROM cooldowns WHERE until < ?1")
+        .bind(now)
+        .execute(pool)
+        .await?;
+    let codes = sqlx::query("DELETE FROM one_time_codes WHERE expires_at < ?1")
+        .bind(now)
+        .execute(pool)
+        .await?;
+    Ok(counters.rows_affected() + cooldowns.rows_affected() + codes.rows_affected())
 }
