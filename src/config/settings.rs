@@ -60,7 +60,7 @@ pub const SETTINGS: &[Setting] = &[
     s("IDENTITY_LISTEN_ADDR", "127.0.0.1:8080", "an address such as 0.0.0.0:8080", "address the HTTP server listens on"),
     s("IDENTITY_PUBLIC_URL", "http://localhost:8080", TEXT, "the URL clients reach the service at; also the JWT iss"),
     s("IDENTITY_AUDIENCE", "identity-clients", TEXT, "the JWT aud"),
-    s("IDENTITY_SECRET", "none", "hex of at least 32 bytes", "keys code HMACs, refresh successors and sealed signing keys; unset: a random one in IDENTITY_DATA_DIR/secret.key"),
+    s("IDENTITY_SECRET", "none", "hex of at least 32 bytes", "keys code HMACs, refresh successors, sealed signing keys, TOTP secrets and sign-in states; unset: a random one in IDENTITY_DATA_DIR/secret.key"),
     s("IDENTITY_DATA_DIR", "./data", "a writable directory", "local state: the SQLite file by default, mail/ without SMTP, secret.key"),
     s("IDENTITY_SMTP_HOST", "unset", TEXT, "SMTP server for outgoing email; unset: messages are written under IDENTITY_DATA_DIR/mail/"),
     s("IDENTITY_SMTP_PORT", "1025", "a port number", "the SMTP server's port"),
