@@ -24,14 +24,14 @@ use crate::relay::RelayConfig;
 #[derive(Debug, thiserror::Error)]
 #[error("{name}: {problem}")]
 pub struct ConfigError {
-    name: &'static str,
+    name: String,
     problem: String,
 }
 
 impl ConfigError {
-    pub fn new(name: &'static str, problem: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<String>, problem: impl Into<String>) -> Self {
         Self {
-            name,
+            name: name.into(),
             problem: problem.into(),
         }
     }

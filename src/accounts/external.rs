@@ -93,18 +93,7 @@ pub async fn callback(
     sealed_state: &str,
     metadata: Metadata,
 ) -> Result<String, AppError> {
-    known(state, provider)?;
-    let flow = state
-        .oidc_states
-        .open(sealed_state, Utc::now())
-        .filter(|flow| flow.provider == provider)
-        .ok_or(AppError::InvalidState)?;
-    // Single use: taken before anything else, whatever follows.
-    state
-        .codes
-        .consume(CodePurpose::OidcState, &flow.id.to_string(), &flow.token)
-        .await
-        .map_err(|_| AppError::InvalidState)?;
+    let flow = take_state(state, provider, sealed_state).await?;
     let identity = state
         .oidc
         .exchange(provider, code, &flow.pkce_verifier, &flow.nonce)
@@ -128,6 +117,49 @@ pub async fn callback(
     back.query_pairs_mut()
         .append_pair("login_code", &login_code);
     Ok(back.to_string())
+}
+
+/// `GET /auth/oidc/{provider}/callback?error=...`: the provider (or the
+/// person there) said no; the browser goes back to the client with the
+/// provider's `error` code, as OAuth 2.0 does, and the state is spent.
+pub async fn callback_refused(
+    state: &AppState,
+    provider: &str,
+    sealed_state: &str,
+    error: &str,
+) -> Result<String, AppError> {
+    let flow = take_state(state, provider, sealed_state).await?;
+    let mut back = reqwest::Url::parse(&flow.redirect_uri).map_err(AppError::internal)?;
+    // Only the code's characters (RFC 6749: printable ASCII) go back.
+    let error: String = error
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(64)
+        .collect();
+    back.query_pairs_mut().append_pair("error", &error);
+    Ok(back.to_string())
+}
+
+/// Opens and spends a callback's `state`: one of ours, of this provider,
+/// not expired, and not used before.
+async fn take_state(
+    state: &AppState,
+    provider: &str,
+    sealed_state: &str,
+) -> Result<FlowState, AppError> {
+    known(state, provider)?;
+    let flow = state
+        .oidc_states
+        .open(sealed_state, Utc::now())
+        .filter(|flow| flow.provider == provider)
+        .ok_or(AppError::InvalidState)?;
+    // Single use: taken before anything else, whatever follows.
+    state
+        .codes
+        .consume(CodePurpose::OidcState, &flow.id.to_string(), &flow.token)
+        .await
+        .map_err(|_| AppError::InvalidState)?;
+    Ok(flow)
 }
 
 /// `POST /auth/oidc/exchange`: the `login_code` for tokens (or the

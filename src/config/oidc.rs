@@ -64,13 +64,18 @@ impl OidcConfig {
                 (Some(issuer), _) => issuer,
                 (None, "google") => GOOGLE_ISSUER.to_owned(),
                 (None, _) => {
-                    let variable = format!("IDENTITY_OIDC_{}_ISSUER", name.to_ascii_uppercase());
                     return Err(ConfigError::new(
-                        "IDENTITY_OIDC_<NAME>_ISSUER",
-                        format!("{variable} is required for a provider other than google"),
+                        issuer_variable(&name),
+                        "required for a provider other than google",
                     ));
                 }
             };
+            if !is_http_url(&issuer) {
+                return Err(ConfigError::new(
+                    issuer_variable(&name),
+                    format!("cannot parse {issuer:?}: expected an http(s) URL"),
+                ));
+            }
             self.providers.push(OidcProvider {
                 name,
                 client_id,
@@ -84,7 +89,74 @@ impl OidcConfig {
                 .map(|u| u.trim().to_owned())
                 .filter(|u| !u.is_empty())
                 .collect();
+            if let Some(bad) = self.redirect_uris.iter().find(|u| !is_http_url(u)) {
+                return Err(ConfigError::unparsable("IDENTITY_OIDC_REDIRECT_URIS", bad));
+            }
         }
         env.millis(&mut self.timeout, "IDENTITY_OIDC_TIMEOUT_MS")
+    }
+}
+
+fn issuer_variable(provider: &str) -> String {
+    format!("IDENTITY_OIDC_{}_ISSUER", provider.to_ascii_uppercase())
+}
+
+/// An absolute `http` or `https` URL.
+fn is_http_url(raw: &str) -> bool {
+    reqwest::Url::parse(raw).is_ok_and(|url| matches!(url.scheme(), "http" | "https"))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, String> {
+        Config::from_lookup(|name| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_provider_is_on_when_its_client_id_is_set_and_google_knows_its_issuer() {
+        let google = config(&[("IDENTITY_OIDC_GOOGLE_CLIENT_ID", "id")]).unwrap();
+        assert_eq!(google.oidc.providers[0].issuer, super::GOOGLE_ISSUER);
+        assert!(config(&[]).unwrap().oidc.providers.is_empty());
+        let acme = config(&[
+            ("IDENTITY_OIDC_PROVIDERS", "google,acme"),
+            ("IDENTITY_OIDC_ACME_CLIENT_ID", "id"),
+            ("IDENTITY_OIDC_ACME_ISSUER", "https://id.acme.test/"),
+        ])
+        .unwrap();
+        assert_eq!(acme.oidc.providers[0].name, "acme");
+        assert_eq!(acme.oidc.providers[0].issuer, "https://id.acme.test");
+    }
+
+    #[test]
+    fn a_bad_provider_setting_stops_start_up_naming_it() {
+        let no_issuer = config(&[
+            ("IDENTITY_OIDC_PROVIDERS", "acme"),
+            ("IDENTITY_OIDC_ACME_CLIENT_ID", "id"),
+        ]);
+        assert!(no_issuer.unwrap_err().contains("IDENTITY_OIDC_ACME_ISSUER"));
+        let bad_uri = config(&[(
+            "IDENTITY_OIDC_REDIRECT_URIS",
+            "https://ok.test/back, not a url",
+        )]);
+        assert_eq!(
+            bad_uri.unwrap_err(),
+            r#"IDENTITY_OIDC_REDIRECT_URIS: cannot parse "not a url": expected comma-separated URLs"#
+        );
+        let bad_issuer = config(&[
+            ("IDENTITY_OIDC_GOOGLE_CLIENT_ID", "id"),
+            ("IDENTITY_OIDC_GOOGLE_ISSUER", "accounts.google.com"),
+        ]);
+        assert_eq!(
+            bad_issuer.unwrap_err(),
+            r#"IDENTITY_OIDC_GOOGLE_ISSUER: cannot parse "accounts.google.com": expected an http(s) URL"#
+        );
     }
 }

@@ -65,13 +65,16 @@ pub async fn start(
 pub struct CallbackParams {
     code: Option<String>,
     state: Option<String>,
+    /// The provider's refusal (e.g. `access_denied`), instead of `code`:
+    /// passed back to the client's `redirect_uri` as `error`.
+    error: Option<String>,
 }
 
 /// Where the provider sends the browser back: a redirect to the client's
 /// `redirect_uri` with a one-time `login_code` (or `linked={provider}`).
 #[utoipa::path(get, path = "/auth/oidc/{provider}/callback", tag = "auth", params(("provider" = String, Path), CallbackParams),
     description = "Checks the state, exchanges the code, checks the ID token (signature, `iss`, `aud`, `exp`, `nonce`), then finds, links or creates the account. Tokens never travel in a URL: the `login_code` lasts 60 s and works once at `POST /auth/oidc/exchange`.",
-    responses((status = 302, description = "to the client's redirect_uri"),
+    responses((status = 302, description = "to the client's redirect_uri, with `login_code`, `linked` or the provider's `error`"),
               (status = 400, body = Problem, description = "invalid_state, invalid_authorization_code or invalid_id_token"),
               (status = 403, body = Problem, description = "provider_email_not_verified"),
               (status = 404, body = Problem), (status = 409, body = Problem, description = "identity_taken (linking)"),
@@ -83,8 +86,13 @@ pub async fn callback(
     ApiQuery(params): ApiQuery<CallbackParams>,
 ) -> Result<Response, AppError> {
     let mut fields = Fields::default();
-    let code = fields.required("code", params.code.as_deref());
     let sealed = fields.required("state", params.state.as_deref());
+    if let Some(error) = params.error.filter(|_| params.code.is_none()) {
+        let sealed = fields.finish_with(|| sealed)?;
+        let url = accounts::oidc::callback_refused(&state, &provider, &sealed, &error).await?;
+        return found(&url);
+    }
+    let code = fields.required("code", params.code.as_deref());
     let (code, sealed) = fields.finish_with(|| Some((code?, sealed?)))?;
     let url = accounts::oidc::callback(&state, &provider, &code, &sealed, metadata).await?;
     found(&url)

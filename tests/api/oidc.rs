@@ -632,3 +632,25 @@ async fn two_sign_ins_of_one_person_at_once_both_finish() {
         assert_eq!(app.exchange(&code).await.status(), StatusCode::OK);
     }
 }
+
+#[tokio::test]
+async fn a_refusal_at_the_provider_sends_the_browser_back_with_its_error() {
+    let provider = Provider::start().await;
+    let app = app_with(&provider).await;
+    let start = app.start_url().await;
+    let state = query_value(&start, "state").unwrap();
+    let refused = app.url(&format!(
+        "/api/v1/auth/oidc/google/callback?error=access_denied&state={state}"
+    ));
+    let back = app.client.get(&refused).send().await.unwrap();
+    assert_eq!(back.status(), StatusCode::FOUND);
+    let back = location(&back);
+    assert!(back.starts_with(BACK), "{back}");
+    assert_eq!(
+        query_value(&back, "error").as_deref(),
+        Some("access_denied")
+    );
+    // The state is spent.
+    let again = app.client.get(&refused).send().await.unwrap();
+    assert_problem(again, StatusCode::BAD_REQUEST, "invalid_state").await;
+}
