@@ -70,6 +70,22 @@ pub(crate) struct LoginRow {
     pub roles: crate::store::Roles,
 }
 
+/// Runs `command` on the account `user_id` and waits for the read models to
+/// show it (read-your-writes for the caller's next request).
+pub(crate) async fn on_account(
+    state: &AppState,
+    user_id: uuid::Uuid,
+    command: aggregates::UserCommand,
+    metadata: &crate::store::Metadata,
+) -> Result<aggregates::User, AppError> {
+    let committed = state
+        .users
+        .execute(&user_id.to_string(), command, metadata)
+        .await?;
+    settle(state, committed.cursor).await;
+    Ok(committed.state)
+}
+
 /// Waits for the projections to show `cursor` (read-your-writes).
 pub(crate) async fn settle(state: &AppState, cursor: Option<Cursor>) {
     state.projections.wait_for(cursor).await;

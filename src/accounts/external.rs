@@ -419,11 +419,7 @@ async fn link(
         },
         claim_unverified: false,
     };
-    let committed = state
-        .users
-        .execute(&user_id.to_string(), command, &metadata)
-        .await?;
-    super::settle(state, committed.cursor).await;
+    super::on_account(state, user_id, command, &metadata).await?;
     Ok(())
 }
 
@@ -438,10 +434,7 @@ pub async fn unlink(
         provider: provider.to_owned(),
         at: Utc::now(),
     };
-    state
-        .users
-        .execute(&user_id.to_string(), command, &metadata)
-        .await?;
+    super::on_account(state, user_id, command, &metadata).await?;
     Ok(())
 }
 

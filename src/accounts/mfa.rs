@@ -286,10 +286,7 @@ pub async fn start_totp(
         sealed_secret: enrollment.sealed,
         at: Utc::now(),
     };
-    state
-        .users
-        .execute(&user_id.to_string(), command, &metadata)
-        .await?;
+    super::on_account(state, user_id, command, &metadata).await?;
     Ok(TotpEnrollment {
         secret: enrollment.secret,
         otpauth_uri: enrollment.otpauth_uri,
@@ -326,7 +323,7 @@ pub async fn confirm_totp(
         recovery_codes: hashes,
         at: Utc::now(),
     };
-    state.users.execute(&id, command, &metadata).await?;
+    super::on_account(state, user_id, command, &metadata).await?;
     Ok(RecoveryCodes {
         recovery_codes: codes,
     })
@@ -346,10 +343,7 @@ pub async fn replace_recovery_codes(
         recovery_codes: hashes,
         at: Utc::now(),
     };
-    state
-        .users
-        .execute(&user_id.to_string(), command, &metadata)
-        .await?;
+    super::on_account(state, user_id, command, &metadata).await?;
     Ok(RecoveryCodes {
         recovery_codes: codes,
     })
@@ -377,7 +371,7 @@ pub async fn disable_totp(
         step: Some(step),
         at: Utc::now(),
     };
-    state.users.execute(&id, command, &metadata).await?;
+    super::on_account(state, user_id, command, &metadata).await?;
     Ok(())
 }
 

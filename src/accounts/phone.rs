@@ -133,10 +133,6 @@ pub async fn remove_phone(
     metadata: Metadata,
 ) -> Result<(), AppError> {
     let command = UserCommand::RemovePhone { at: Utc::now() };
-    let committed = state
-        .users
-        .execute(&user_id.to_string(), command, &metadata)
-        .await?;
-    super::settle(state, committed.cursor).await;
+    super::on_account(state, user_id, command, &metadata).await?;
     Ok(())
 }

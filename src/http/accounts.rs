@@ -7,7 +7,7 @@ use axum::Json;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 
-use super::extract::{ApiJson, ApiPath, AuthUser};
+use super::extract::{ApiJson, ApiPath, AuthUser, Caller};
 use super::problem::Problem;
 use super::validate::Fields;
 use crate::accounts::{
@@ -16,7 +16,7 @@ use crate::accounts::{
 use crate::auth::RefreshToken;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::{Actor, Metadata};
+use crate::store::Metadata;
 
 pub fn router() -> OpenApiRouter<AppState> {
     documented_routes![
@@ -236,10 +236,8 @@ pub async fn logout(
     responses((status = 204, description = "all sessions revoked"), (status = 401, body = Problem)))]
 pub async fn logout_all(
     State(state): State<AppState>,
-    AuthUser(claims): AuthUser,
-    mut metadata: Metadata,
+    Caller { claims, metadata }: Caller,
 ) -> Result<StatusCode, AppError> {
-    metadata.actor = Some(Actor::User(claims.sub));
     accounts::logout_all(&state, claims.sub, metadata).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -262,11 +260,9 @@ pub async fn sessions(
     responses((status = 204, description = "ended"), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn end_session(
     State(state): State<AppState>,
-    AuthUser(claims): AuthUser,
-    mut metadata: Metadata,
+    Caller { claims, metadata }: Caller,
     ApiPath(id): ApiPath<uuid::Uuid>,
 ) -> Result<StatusCode, AppError> {
-    metadata.actor = Some(Actor::User(claims.sub));
     accounts::end_session(&state, claims.sub, id, metadata).await?;
     Ok(StatusCode::NO_CONTENT)
 }

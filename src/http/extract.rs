@@ -186,6 +186,24 @@ impl FromRequestParts<AppState> for Metadata {
     }
 }
 
+/// A Bearer-authenticated caller and their request's metadata, with the
+/// caller as its actor: what a handler acting on one's own account needs.
+pub struct Caller {
+    pub claims: AccessClaims,
+    pub metadata: Metadata,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let AuthUser(claims) = AuthUser::from_request_parts(parts, state).await?;
+        let mut metadata = Metadata::from_request_parts(parts, state).await?;
+        metadata.actor = Some(crate::store::Actor::User(claims.sub));
+        Ok(Self { claims, metadata })
+    }
+}
+
 /// A set of roles any one of which grants access to a route.
 pub trait RoleSet: Send + Sync + 'static {
     const ROLES: &'static [Role];

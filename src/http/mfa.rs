@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 
 use super::accounts::tokens;
-use super::extract::{ApiJson, AuthUser};
+use super::extract::{ApiJson, Caller};
 use super::problem::Problem;
 use super::validate::Fields;
 use crate::accounts::{
@@ -16,7 +16,7 @@ use crate::accounts::{
 };
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::{Actor, Metadata};
+use crate::store::Metadata;
 
 pub fn router() -> OpenApiRouter<AppState> {
     documented_routes![
@@ -93,12 +93,10 @@ impl PasswordRequest {
               (status = 429, body = Problem, description = "account_locked")))]
 pub async fn start_totp(
     State(state): State<AppState>,
-    AuthUser(claims): AuthUser,
-    mut metadata: Metadata,
+    Caller { claims, metadata }: Caller,
     ApiJson(body): ApiJson<PasswordRequest>,
 ) -> Result<Response, AppError> {
     let password = body.password()?;
-    metadata.actor = Some(Actor::User(claims.sub));
     let enrollment = accounts::start_totp(&state, claims.sub, &password, metadata).await?;
     Ok(tokens(enrollment))
 }
@@ -118,14 +116,12 @@ pub struct CodeRequest {
               (status = 422, body = Problem)))]
 pub async fn confirm_totp(
     State(state): State<AppState>,
-    AuthUser(claims): AuthUser,
-    mut metadata: Metadata,
+    Caller { claims, metadata }: Caller,
     ApiJson(body): ApiJson<CodeRequest>,
 ) -> Result<Response, AppError> {
     let mut fields = Fields::default();
     let code = fields.required("code", body.code.as_deref());
     let code = fields.finish_with(|| code)?;
-    metadata.actor = Some(Actor::User(claims.sub));
     Ok(tokens(
         accounts::confirm_totp(&state, claims.sub, &code, metadata).await?,
     ))
@@ -150,15 +146,13 @@ pub struct DisableTotpRequest {
               (status = 422, body = Problem), (status = 429, body = Problem, description = "account_locked")))]
 pub async fn disable_totp(
     State(state): State<AppState>,
-    AuthUser(claims): AuthUser,
-    mut metadata: Metadata,
+    Caller { claims, metadata }: Caller,
     ApiJson(body): ApiJson<DisableTotpRequest>,
 ) -> Result<StatusCode, AppError> {
     let mut fields = Fields::default();
     let password = fields.required("password", body.password.as_deref());
     let code = fields.required("code", body.code.as_deref());
     let (password, code) = fields.finish_with(|| Some((password?, code?)))?;
-    metadata.actor = Some(Actor::User(claims.sub));
     accounts::disable_totp(&state, claims.sub, &password, &code, metadata).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -170,12 +164,10 @@ pub async fn disable_totp(
               (status = 429, body = Problem, description = "account_locked")))]
 pub async fn replace_recovery_codes(
     State(state): State<AppState>,
-    AuthUser(claims): AuthUser,
-    mut metadata: Metadata,
+    Caller { claims, metadata }: Caller,
     ApiJson(body): ApiJson<PasswordRequest>,
 ) -> Result<Response, AppError> {
     let password = body.password()?;
-    metadata.actor = Some(Actor::User(claims.sub));
     Ok(tokens(
         accounts::replace_recovery_codes(&state, claims.sub, &password, metadata).await?,
     ))

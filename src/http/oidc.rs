@@ -9,13 +9,13 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 
 use super::accounts::tokens;
-use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
+use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, Caller};
 use super::problem::Problem;
 use super::validate::Fields;
 use crate::accounts::{self, ClientInfo, LinkedIdentity, SignedIn};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::{Actor, Metadata};
+use crate::store::Metadata;
 
 pub fn router() -> OpenApiRouter<AppState> {
     documented_routes![start, callback, exchange, id_token, identities, link, unlink]
@@ -215,11 +215,9 @@ pub async fn link(
               (status = 409, body = Problem, description = "last_sign_in_method: no password and no other provider")))]
 pub async fn unlink(
     State(state): State<AppState>,
-    AuthUser(claims): AuthUser,
-    mut metadata: Metadata,
+    Caller { claims, metadata }: Caller,
     ApiPath(provider): ApiPath<String>,
 ) -> Result<StatusCode, AppError> {
-    metadata.actor = Some(Actor::User(claims.sub));
     accounts::oidc::unlink(&state, claims.sub, &provider, metadata).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,13 +8,13 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 
 use super::accounts::tokens;
-use super::extract::{ApiJson, AuthUser};
+use super::extract::{ApiJson, Caller};
 use super::problem::Problem;
 use super::validate::Fields;
 use crate::accounts::{self, ClientInfo, SignedIn};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::{Actor, Metadata};
+use crate::store::Metadata;
 
 pub fn router() -> OpenApiRouter<AppState> {
     documented_routes![request_reset, confirm_reset, change_password]
@@ -97,8 +97,7 @@ pub struct ChangePasswordRequest {
               (status = 429, body = Problem, description = "account_locked")))]
 pub async fn change_password(
     State(state): State<AppState>,
-    AuthUser(claims): AuthUser,
-    mut metadata: Metadata,
+    Caller { claims, metadata }: Caller,
     ApiJson(body): ApiJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, AppError> {
     let policy = &state.config.password_policy;
@@ -106,7 +105,6 @@ pub async fn change_password(
     let current = fields.required("current_password", body.current_password.as_deref());
     let password = fields.password("new_password", body.new_password.as_deref(), policy);
     let (current, password) = fields.finish_with(|| Some((current?, password?)))?;
-    metadata.actor = Some(Actor::User(claims.sub));
     accounts::change_password(&state, claims.sub, claims.sid, &current, password, metadata).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,14 +6,13 @@ use axum::Json;
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 
-use super::extract::{ApiJson, AuthUser};
+use super::extract::{ApiJson, Caller};
 use super::me::Me;
 use super::problem::Problem;
 use super::validate::Fields;
 use crate::accounts;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::{Actor, Metadata};
 
 pub fn router() -> OpenApiRouter<AppState> {
     documented_routes![add_phone, verify_phone, remove_phone]
@@ -37,14 +36,12 @@ pub struct PhoneRequest {
               (status = 503, body = Problem, description = "sms_unavailable: the SMS provider failed; retry later")))]
 pub async fn add_phone(
     State(state): State<AppState>,
-    AuthUser(claims): AuthUser,
-    mut metadata: Metadata,
+    Caller { claims, metadata }: Caller,
     ApiJson(body): ApiJson<PhoneRequest>,
 ) -> Result<StatusCode, AppError> {
     let mut fields = Fields::default();
     let phone = fields.phone("phone", body.phone.as_deref());
     let phone = fields.finish_with(|| phone)?;
-    metadata.actor = Some(Actor::User(claims.sub));
     accounts::add_phone(&state, claims.sub, phone, metadata).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -64,14 +61,12 @@ pub struct PhoneCodeRequest {
               (status = 422, body = Problem), (status = 429, body = Problem, description = "too_many_attempts")))]
 pub async fn verify_phone(
     State(state): State<AppState>,
-    AuthUser(claims): AuthUser,
-    mut metadata: Metadata,
+    Caller { claims, metadata }: Caller,
     ApiJson(body): ApiJson<PhoneCodeRequest>,
 ) -> Result<Json<Me>, AppError> {
     let mut fields = Fields::default();
     let code = fields.code("code", body.code.as_deref());
     let code = fields.finish_with(|| code)?;
-    metadata.actor = Some(Actor::User(claims.sub));
     accounts::verify_phone(&state, claims.sub, &code, metadata).await?;
     Ok(Json(super::me::profile(&state, claims.sub).await?))
 }
@@ -82,10 +77,8 @@ pub async fn verify_phone(
     responses((status = 204, description = "removed"), (status = 401, body = Problem)))]
 pub async fn remove_phone(
     State(state): State<AppState>,
-    AuthUser(claims): AuthUser,
-    mut metadata: Metadata,
+    Caller { claims, metadata }: Caller,
 ) -> Result<StatusCode, AppError> {
-    metadata.actor = Some(Actor::User(claims.sub));
     accounts::remove_phone(&state, claims.sub, metadata).await?;
     Ok(StatusCode::NO_CONTENT)
 }
