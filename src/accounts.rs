@@ -20,7 +20,8 @@ pub use login::{login, Identifier};
 pub mod oidc {
     //! The provider sign-in use cases, by their own names.
     pub use super::external::{
-        callback, callback_refused, exchange, identities, sign_in_with_id_token, start, unlink,
+        callback, callback_refused, confirm_link, exchange, identities, sign_in_with_id_token,
+        start, unlink, Started,
     };
 }
 pub use mfa::{

@@ -106,10 +106,25 @@ fn location(response: &reqwest::Response) -> anyhow::Result<String> {
 /// (`public_url`) stands for `base` in the provider's redirect.
 async fn oidc_sign_in(http: &reqwest::Client, base: &str, public_url: &str) -> anyhow::Result<()> {
     let start = format!("{base}/api/v1/auth/oidc/google/start?redirect_uri={BACK}");
-    let to_provider = location(&http.get(start).send().await?)?;
+    let started = http.get(start).send().await?;
+    // The browser's cookie binds the callback to the start.
+    let cookie = started
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .ok_or_else(|| anyhow!("no flow cookie"))?
+        .to_owned();
+    let to_provider = location(&started)?;
     let callback = location(&http.get(to_provider).send().await?)?;
     let callback = callback.replacen(public_url, base, 1);
-    let back = location(&http.get(callback).send().await?)?;
+    let back = location(
+        &http
+            .get(callback)
+            .header(reqwest::header::COOKIE, cookie)
+            .send()
+            .await?,
+    )?;
     let code = back
         .split_once("login_code=")
         .map(|(_, code)| code.to_owned())

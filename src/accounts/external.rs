@@ -31,7 +31,7 @@ use super::Identifier;
 use crate::auth::codes::CodePurpose;
 use crate::auth::CodeError;
 use crate::error::{AppError, FieldError};
-use crate::oidc::{FlowState, OidcError, VerifiedIdentity};
+use crate::oidc::{FlowState, LinkGrant, OidcError, VerifiedIdentity};
 use crate::state::AppState;
 use crate::store::claims::external_identity;
 use crate::store::{Actor, ClaimKind, CommandError, Committed, Metadata};
@@ -50,7 +50,7 @@ pub async fn start(
     provider: &str,
     redirect_uri: &str,
     link_to: Option<Uuid>,
-) -> Result<String, AppError> {
+) -> Result<Started, AppError> {
     known(state, provider)?;
     if !state
         .config
@@ -82,7 +82,18 @@ pub async fn start(
             expires_at: Utc::now() + super::sessions::span(crate::oidc::STATE_TTL),
         })
     };
-    Ok(state.oidc.authorize(provider, make_state).await?)
+    let url = state.oidc.authorize(provider, make_state).await?;
+    Ok(Started {
+        url,
+        browser: id.simple().to_string(),
+    })
+}
+
+/// A started flow: where to send the browser, and what the browser keeps
+/// (in a cookie) to prove at the callback that it is the one that started.
+pub struct Started {
+    pub url: String,
+    pub browser: String,
 }
 
 /// `GET /auth/oidc/{provider}/callback`: where to send the browser now.
@@ -91,17 +102,18 @@ pub async fn callback(
     provider: &str,
     code: &str,
     sealed_state: &str,
+    browser: Option<&str>,
     metadata: Metadata,
 ) -> Result<String, AppError> {
-    let flow = take_state(state, provider, sealed_state).await?;
+    let flow = take_state(state, provider, sealed_state, browser).await?;
     let identity = state
         .oidc
         .exchange(provider, code, &flow.pkce_verifier, &flow.nonce)
         .await?;
     let mut back = reqwest::Url::parse(&flow.redirect_uri).map_err(AppError::internal)?;
     if let Some(user_id) = flow.link_to {
-        link(state, user_id, identity, metadata).await?;
-        back.query_pairs_mut().append_pair("linked", provider);
+        let link_code = grant_link(state, user_id, identity).await?;
+        back.query_pairs_mut().append_pair("link_code", &link_code);
         return Ok(back.to_string());
     }
     let user_id = resolve(state, identity, metadata).await?;
@@ -126,9 +138,10 @@ pub async fn callback_refused(
     state: &AppState,
     provider: &str,
     sealed_state: &str,
+    browser: Option<&str>,
     error: &str,
 ) -> Result<String, AppError> {
-    let flow = take_state(state, provider, sealed_state).await?;
+    let flow = take_state(state, provider, sealed_state, browser).await?;
     let mut back = reqwest::Url::parse(&flow.redirect_uri).map_err(AppError::internal)?;
     // Only the code's characters (RFC 6749: printable ASCII) go back.
     let error: String = error
@@ -141,18 +154,24 @@ pub async fn callback_refused(
 }
 
 /// Opens and spends a callback's `state`: one of ours, of this provider,
-/// not expired, and not used before.
+/// not expired, not used before, and (a sign-in's) coming back to the
+/// browser that started it (`browser`, its cookie).
 async fn take_state(
     state: &AppState,
     provider: &str,
     sealed_state: &str,
+    browser: Option<&str>,
 ) -> Result<FlowState, AppError> {
     known(state, provider)?;
-    let flow = state
+    let flow: FlowState = state
         .oidc_states
         .open(sealed_state, Utc::now())
-        .filter(|flow| flow.provider == provider)
+        .filter(|flow: &FlowState| flow.provider == provider)
         .ok_or(AppError::InvalidState)?;
+    let started_here = browser == Some(flow.id.simple().to_string().as_str());
+    if flow.link_to.is_none() && !started_here {
+        return Err(AppError::InvalidState);
+    }
     // Single use: taken before anything else, whatever follows.
     state
         .codes
@@ -401,20 +420,60 @@ pub async fn identities(state: &AppState, user_id: Uuid) -> Result<Vec<LinkedIde
         .collect())
 }
 
-/// Links `identity` to the signed-in `user_id` (its callback).
-async fn link(
+/// A link flow's checked identity, sealed for its starter to confirm:
+/// the `link_code`.
+async fn grant_link(
+    state: &AppState,
+    user: Uuid,
+    identity: VerifiedIdentity,
+) -> Result<String, AppError> {
+    let id = Uuid::new_v4();
+    let token = state
+        .codes
+        .issue_token(CodePurpose::ExternalLogin, &id.to_string(), "link.")
+        .await?;
+    Ok(state.oidc_states.seal(&LinkGrant {
+        id,
+        token: token.expose().to_owned(),
+        user,
+        provider: identity.provider,
+        issuer: identity.issuer,
+        subject: identity.subject,
+        email: identity.email.filter(|_| identity.email_verified),
+        expires_at: Utc::now() + super::sessions::span(LOGIN_CODE_TTL),
+    }))
+}
+
+/// `POST /me/identities/{provider}/confirm`: the signed-in person who
+/// started a link flow links the identity its callback checked.
+pub async fn confirm_link(
     state: &AppState,
     user_id: Uuid,
-    identity: VerifiedIdentity,
-    mut metadata: Metadata,
+    provider: &str,
+    link_code: &str,
+    metadata: Metadata,
 ) -> Result<(), AppError> {
-    metadata.actor = Some(Actor::User(user_id));
+    known(state, provider)?;
+    let grant: LinkGrant = state
+        .oidc_states
+        .open(link_code, Utc::now())
+        .filter(|g: &LinkGrant| g.provider == provider && g.user == user_id)
+        .ok_or(AppError::InvalidCode)?;
+    state
+        .codes
+        .consume(
+            CodePurpose::ExternalLogin,
+            &grant.id.to_string(),
+            &grant.token,
+        )
+        .await
+        .map_err(|_| AppError::InvalidCode)?;
     let command = UserCommand::LinkExternalIdentity {
         identity: ExternalIdentity {
-            provider: identity.provider,
-            issuer: identity.issuer,
-            subject: identity.subject,
-            email: identity.email.filter(|_| identity.email_verified),
+            provider: grant.provider,
+            issuer: grant.issuer,
+            subject: grant.subject,
+            email: grant.email,
             linked_at: Utc::now(),
         },
         claim_unverified: false,

@@ -18,7 +18,51 @@ use crate::state::AppState;
 use crate::store::Metadata;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    documented_routes![start, callback, exchange, id_token, identities, link, unlink]
+    documented_routes![
+        start,
+        callback,
+        exchange,
+        id_token,
+        identities,
+        link,
+        confirm_link,
+        unlink
+    ]
+}
+
+/// The cookie that binds a web sign-in to the browser that started it.
+const FLOW_COOKIE: &str = "identity_oidc";
+
+/// `Set-Cookie` of the flow cookie: `value` for the length of a flow, or
+/// empty and expired to clear it. Only sent back to the sign-in paths;
+/// `Lax`, so the provider's redirect (a top-level GET) carries it.
+fn flow_cookie(state: &AppState, value: &str) -> Result<HeaderValue, AppError> {
+    let max_age = if value.is_empty() {
+        0
+    } else {
+        crate::oidc::STATE_TTL.as_secs()
+    };
+    let secure = if state.config.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{FLOW_COOKIE}={value}; Path=/api/v1/auth/oidc; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+    ))
+    .map_err(AppError::internal)
+}
+
+/// The flow cookie the browser sent, if any.
+fn browser_of(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == FLOW_COOKIE)
+        .map(|(_, value)| value.to_owned())
 }
 
 /// A 302 to `location`, never cached (it carries a one-time code or state).
@@ -57,8 +101,11 @@ pub async fn start(
     ApiQuery(params): ApiQuery<StartParams>,
 ) -> Result<Response, AppError> {
     let redirect_uri = redirect_uri(params.redirect_uri)?;
-    let url = accounts::oidc::start(&state, &provider, &redirect_uri, None).await?;
-    found(&url)
+    let started = accounts::oidc::start(&state, &provider, &redirect_uri, None).await?;
+    let mut response = found(&started.url)?;
+    let cookie = flow_cookie(&state, &started.browser)?;
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -73,8 +120,8 @@ pub struct CallbackParams {
 /// Where the provider sends the browser back: a redirect to the client's
 /// `redirect_uri` with a one-time `login_code` (or `linked={provider}`).
 #[utoipa::path(get, path = "/auth/oidc/{provider}/callback", tag = "auth", params(("provider" = String, Path), CallbackParams),
-    description = "Checks the state, exchanges the code, checks the ID token (signature, `iss`, `aud`, `exp`, `nonce`), then finds, links or creates the account. Tokens never travel in a URL: the `login_code` lasts 60 s and works once at `POST /auth/oidc/exchange`.",
-    responses((status = 302, description = "to the client's redirect_uri, with `login_code`, `linked` or the provider's `error`"),
+    description = "Checks the state (single use, and for a sign-in the browser's `identity_oidc` cookie set by the start), exchanges the code, checks the ID token (signature, `iss`, `aud`, `exp`, `nonce`), then finds or creates the account. Tokens never travel in a URL: the `login_code` lasts 60 s and works once at `POST /auth/oidc/exchange`. A link flow returns a `link_code` for `POST /me/identities/{provider}/confirm`.",
+    responses((status = 302, description = "to the client's redirect_uri, with `login_code`, `link_code` or the provider's `error`"),
               (status = 400, body = Problem, description = "invalid_state, invalid_authorization_code or invalid_id_token"),
               (status = 403, body = Problem, description = "provider_email_not_verified"),
               (status = 404, body = Problem), (status = 409, body = Problem, description = "identity_taken (linking)"),
@@ -82,20 +129,26 @@ pub struct CallbackParams {
 pub async fn callback(
     State(state): State<AppState>,
     metadata: Metadata,
+    headers: axum::http::HeaderMap,
     ApiPath(provider): ApiPath<String>,
     ApiQuery(params): ApiQuery<CallbackParams>,
 ) -> Result<Response, AppError> {
+    let browser = browser_of(&headers);
+    let browser = browser.as_deref();
     let mut fields = Fields::default();
     let sealed = fields.required("state", params.state.as_deref());
-    if let Some(error) = params.error.filter(|_| params.code.is_none()) {
+    let url = if let Some(error) = params.error.filter(|_| params.code.is_none()) {
         let sealed = fields.finish_with(|| sealed)?;
-        let url = accounts::oidc::callback_refused(&state, &provider, &sealed, &error).await?;
-        return found(&url);
-    }
-    let code = fields.required("code", params.code.as_deref());
-    let (code, sealed) = fields.finish_with(|| Some((code?, sealed?)))?;
-    let url = accounts::oidc::callback(&state, &provider, &code, &sealed, metadata).await?;
-    found(&url)
+        accounts::oidc::callback_refused(&state, &provider, &sealed, browser, &error).await?
+    } else {
+        let code = fields.required("code", params.code.as_deref());
+        let (code, sealed) = fields.finish_with(|| Some((code?, sealed?)))?;
+        accounts::oidc::callback(&state, &provider, &code, &sealed, browser, metadata).await?
+    };
+    let mut response = found(&url)?;
+    let cleared = flow_cookie(&state, "")?;
+    response.headers_mut().insert(header::SET_COOKIE, cleared);
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -184,8 +237,8 @@ pub struct LinkRequest {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AuthorizationUrl {
-    /// Send the browser here; it comes back to `redirect_uri` with
-    /// `linked={provider}`.
+    /// Send the browser here; it comes back to `redirect_uri` with a
+    /// `link_code` for `POST /me/identities/{provider}/confirm`.
     pub authorization_url: String,
 }
 
@@ -202,10 +255,38 @@ pub async fn link(
     ApiJson(body): ApiJson<LinkRequest>,
 ) -> Result<Json<AuthorizationUrl>, AppError> {
     let redirect_uri = redirect_uri(body.redirect_uri)?;
-    let url = accounts::oidc::start(&state, &provider, &redirect_uri, Some(claims.sub)).await?;
+    let started = accounts::oidc::start(&state, &provider, &redirect_uri, Some(claims.sub)).await?;
     Ok(Json(AuthorizationUrl {
-        authorization_url: url,
+        authorization_url: started.url,
     }))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ConfirmLinkRequest {
+    /// From the link flow's return to `redirect_uri`.
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    link_code: Option<String>,
+}
+
+/// Finish linking: the person who started the link flow confirms the
+/// identity the provider vouched for.
+#[utoipa::path(post, path = "/me/identities/{provider}/confirm", tag = "account", params(("provider" = String, Path)), request_body = ConfirmLinkRequest, security(("bearer" = [])),
+    description = "The `link_code` lasts 60 s, works once, and only for the account that started the flow: a link flow finished in someone else's browser attaches nothing.",
+    responses((status = 200, body = Vec<LinkedIdentity>), (status = 400, body = Problem, description = "invalid_code"),
+              (status = 401, body = Problem), (status = 404, body = Problem),
+              (status = 409, body = Problem, description = "identity_taken or provider_already_linked"), (status = 422, body = Problem)))]
+pub async fn confirm_link(
+    State(state): State<AppState>,
+    Caller { claims, metadata }: Caller,
+    ApiPath(provider): ApiPath<String>,
+    ApiJson(body): ApiJson<ConfirmLinkRequest>,
+) -> Result<Json<Vec<LinkedIdentity>>, AppError> {
+    let mut fields = Fields::default();
+    let code = fields.required("link_code", body.link_code.as_deref());
+    let code = fields.finish_with(|| code)?;
+    accounts::oidc::confirm_link(&state, claims.sub, &provider, &code, metadata).await?;
+    Ok(Json(accounts::oidc::identities(&state, claims.sub).await?))
 }
 
 /// Unlink the caller's identity at `provider`.

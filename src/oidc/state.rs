@@ -1,8 +1,16 @@
-//! The `state` of a web sign-in, carried by the browser through the
-//! provider and back: sealed (XChaCha20-Poly1305 under a key derived from
-//! the server secret), so nobody can read its PKCE verifier and nonce or
-//! forge one, and single use (its id is a one-time token in the codes
-//! table, taken at the callback). It expires after [`STATE_TTL`].
+//! What a provider flow hands to the browser and wants back, sealed
+//! (XChaCha20-Poly1305 under a key derived from the server secret) so
+//! nobody can read or forge it, each single use (its id is a one-time token
+//! in the codes table) and short-lived:
+//! - the `state` of a web sign-in, through the provider and back, with its
+//!   PKCE verifier and nonce ([`STATE_TTL`]); a sign-in's state is also
+//!   bound to the browser that started it by a cookie of its id, so a
+//!   callback URL sent to someone else signs nobody in (login CSRF);
+//! - the `link_code` a link flow's callback returns with ([`LinkGrant`]),
+//!   which links only when the signed-in person who started the flow
+//!   confirms it with their own token (so a link flow cannot be finished in
+//!   someone else's browser to attach their identity to the starter's
+//!   account).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -33,6 +41,37 @@ pub struct FlowState {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A provider identity checked at a link flow's callback, waiting for the
+/// person who started the flow to confirm it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LinkGrant {
+    pub id: Uuid,
+    pub token: String,
+    pub user: Uuid,
+    pub provider: String,
+    pub issuer: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Something sealed that runs out.
+pub trait Expiring {
+    fn expires_at(&self) -> DateTime<Utc>;
+}
+
+impl Expiring for FlowState {
+    fn expires_at(&self) -> DateTime<Utc> {
+        self.expires_at
+    }
+}
+
+impl Expiring for LinkGrant {
+    fn expires_at(&self) -> DateTime<Utc> {
+        self.expires_at
+    }
+}
+
 #[derive(Clone)]
 pub struct StateSealer {
     key: Zeroizing<[u8; 32]>,
@@ -47,8 +86,8 @@ impl StateSealer {
         XChaCha20Poly1305::new((&*self.key).into())
     }
 
-    pub fn seal(&self, state: &FlowState) -> String {
-        // Strings, a UUID and a timestamp always serialize.
+    pub fn seal<T: Serialize>(&self, state: &T) -> String {
+        // Strings, UUIDs and timestamps always serialize.
         let plain = Zeroizing::new(serde_json::to_vec(state).unwrap_or_default());
         let mut nonce = [0u8; 24];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
@@ -65,8 +104,12 @@ impl StateSealer {
         URL_SAFE_NO_PAD.encode([nonce.as_slice(), &sealed].concat())
     }
 
-    /// The state `sealed` holds, if it is one of ours and not expired.
-    pub fn open(&self, sealed: &str, now: DateTime<Utc>) -> Option<FlowState> {
+    /// What `sealed` holds, if it is one of ours and not expired.
+    pub fn open<T: serde::de::DeserializeOwned + Expiring>(
+        &self,
+        sealed: &str,
+        now: DateTime<Utc>,
+    ) -> Option<T> {
         let raw = URL_SAFE_NO_PAD.decode(sealed.trim()).ok()?;
         if raw.len() < 24 {
             return None;
@@ -81,8 +124,8 @@ impl StateSealer {
                 .decrypt(XNonce::from_slice(nonce), payload)
                 .ok()?,
         );
-        let state: FlowState = serde_json::from_slice(&plain).ok()?;
-        (state.expires_at > now).then_some(state)
+        let state: T = serde_json::from_slice(&plain).ok()?;
+        (state.expires_at() > now).then_some(state)
     }
 }
 
@@ -109,12 +152,16 @@ mod tests {
         let now = Utc::now();
         let sealed = sealer.seal(&state(now + chrono::Duration::minutes(10)));
         assert!(!sealed.contains("pkce") && !sealed.contains("app.example"));
-        assert_eq!(sealer.open(&sealed, now).unwrap().provider, "google");
-        assert!(sealer
-            .open(&sealed, now + chrono::Duration::minutes(11))
-            .is_none());
+        let opened: FlowState = sealer.open(&sealed, now).unwrap();
+        assert_eq!(opened.provider, "google");
+        let late = now + chrono::Duration::minutes(11);
+        assert!(sealer.open::<FlowState>(&sealed, late).is_none());
         let other = StateSealer::new(Zeroizing::new([4; 32]));
-        assert!(other.open(&sealed, now).is_none());
-        assert!(sealer.open("not-a-state", now).is_none());
+        assert!(other.open::<FlowState>(&sealed, now).is_none());
+        assert!(sealer.open::<FlowState>("not-a-state", now).is_none());
+        assert!(
+            sealer.open::<LinkGrant>(&sealed, now).is_none(),
+            "not a link grant"
+        );
     }
 }

@@ -142,11 +142,17 @@ fn query_value(url: &str, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// A started web sign-in: the provider's URL, and the cookie the start
+/// gave the browser.
+struct Started {
+    url: String,
+    cookie: String,
+}
+
 impl TestApp {
-    /// Follows a web sign-in from its start to the provider and back to
-    /// the callback; the callback's answer.
-    async fn through_provider(&self, start_url: &str) -> reqwest::Response {
-        let at_provider = self.client.get(start_url).send().await.expect("provider");
+    /// The provider's answer to `url`: the callback URL it redirects to.
+    async fn at_provider(&self, url: &str) -> String {
+        let at_provider = self.client.get(url).send().await.expect("provider");
         assert_eq!(
             at_provider.status(),
             StatusCode::FOUND,
@@ -154,15 +160,27 @@ impl TestApp {
         );
         let callback = location(&at_provider);
         assert!(callback.starts_with(&self.address), "{callback}");
-        self.client.get(callback).send().await.expect("callback")
+        callback
     }
 
+    /// The callback's answer, in a browser holding `cookie`.
+    async fn callback(&self, url: &str, cookie: Option<&str>) -> reqwest::Response {
+        let mut request = self.client.get(url);
+        if let Some(cookie) = cookie {
+            request = request.header(reqwest::header::COOKIE, cookie);
+        }
+        request.send().await.expect("callback")
+    }
+
+    /// Follows a web sign-in from its start to the provider and back to
+    /// the callback, in one browser; the callback's answer.
     async fn web_sign_in(&self) -> reqwest::Response {
-        let start = self.start_url().await;
-        self.through_provider(&start).await
+        let started = self.start().await;
+        let callback = self.at_provider(&started.url).await;
+        self.callback(&callback, Some(&started.cookie)).await
     }
 
-    async fn start_url(&self) -> String {
+    async fn start(&self) -> Started {
         let path = format!("/api/v1/auth/oidc/google/start?redirect_uri={BACK}");
         let start = self
             .client
@@ -171,7 +189,14 @@ impl TestApp {
             .await
             .expect("start");
         assert_eq!(start.status(), StatusCode::FOUND);
-        location(&start)
+        let set_cookie = start.headers()[reqwest::header::SET_COOKIE]
+            .to_str()
+            .expect("a cookie");
+        assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"));
+        Started {
+            url: location(&start),
+            cookie: set_cookie.split(';').next().expect("name=value").to_owned(),
+        }
     }
 
     /// A whole web sign-in: the exchange's answer.
@@ -246,28 +271,38 @@ async fn a_login_code_works_once_and_a_used_or_foreign_state_is_refused() {
     provider
         .person("sub-3", &format!("{}@gmail.test", unique_name()), true)
         .await;
-    let start = app.start_url().await;
-    let at_provider = app.client.get(&start).send().await.unwrap();
-    let callback_url = location(&at_provider);
-    let callback = app.client.get(&callback_url).send().await.unwrap();
-    let code = query_value(&location(&callback), "login_code").unwrap();
-    assert_eq!(app.exchange(&code).await.status(), StatusCode::OK);
-    let reused = app.exchange(&code).await;
+    let started = app.start().await;
+    let callback_url = app.at_provider(&started.url).await;
+    // The callback URL opened in another browser (sent to someone, login
+    // CSRF) signs nobody in, and leaves the state to its own browser.
+    let elsewhere = app.callback(&callback_url, None).await;
+    assert_problem(elsewhere, StatusCode::BAD_REQUEST, "invalid_state").await;
+    let other = app.start().await;
+    let wrong = app.callback(&callback_url, Some(&other.cookie)).await;
+    assert_problem(wrong, StatusCode::BAD_REQUEST, "invalid_state").await;
+    let callback = app.callback(&callback_url, Some(&started.cookie)).await;
+    let cleared = callback.headers()[reqwest::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    let login_code = query_value(&location(&callback), "login_code").unwrap();
+    assert_eq!(app.exchange(&login_code).await.status(), StatusCode::OK);
+    let reused = app.exchange(&login_code).await;
     assert_problem(reused, StatusCode::BAD_REQUEST, "invalid_code").await;
     // The same callback again: its state is used up.
-    let replayed = app.client.get(&callback_url).send().await.unwrap();
+    let replayed = app.callback(&callback_url, Some(&started.cookie)).await;
     assert_problem(replayed, StatusCode::BAD_REQUEST, "invalid_state").await;
     // A state this service never issued.
     let code = query_value(&callback_url, "code").unwrap();
     let forged = app.url(&format!(
         "/api/v1/auth/oidc/google/callback?code={code}&state=forged-state"
     ));
-    let forged = app.client.get(forged).send().await.unwrap();
+    let forged = app.callback(&forged, Some(&started.cookie)).await;
     assert_problem(forged, StatusCode::BAD_REQUEST, "invalid_state").await;
     // Neither the state, the provider's code nor the login_code is at rest
     // or in a log (the events table is also what NATS and the feed carry).
     let state = query_value(&callback_url, "state").unwrap();
-    let login_code = query_value(&location(&callback), "login_code").unwrap();
     let random_part = login_code.rsplit_once('.').unwrap().1.to_owned();
     let tables = app.dump_all_tables().await;
     for secret in [state, code, login_code, random_part] {
@@ -506,17 +541,32 @@ async fn a_signed_in_person_links_and_unlinks_and_the_last_way_in_stays() {
         .as_str()
         .unwrap()
         .to_owned();
-    let callback = app.through_provider(&url).await;
+    // A link flow needs no cookie: what binds it is its confirmation.
+    let callback_url = app.at_provider(&url).await;
+    let callback = app.callback(&callback_url, None).await;
     assert_eq!(callback.status(), StatusCode::FOUND);
     let back = location(&callback);
-    assert_eq!(query_value(&back, "linked").as_deref(), Some("google"));
     assert!(query_value(&back, "login_code").is_none());
-    let listed = body(
-        app.get_with_token("/api/v1/me/identities", &account.access_token)
-            .await,
-    )
-    .await;
+    let link_code = query_value(&back, "link_code").expect("a link_code");
+    // Nothing is linked until the person who started confirms it; someone
+    // else's token confirms nothing (a link finished in another browser).
+    let stranger = app.create_account().await;
+    let confirm = |token: String| {
+        let body = json!({ "link_code": &link_code });
+        let app = &app;
+        async move {
+            app.post_with_token("/api/v1/me/identities/google/confirm", &token, body)
+                .await
+        }
+    };
+    let foreign = confirm(stranger.access_token.clone()).await;
+    assert_problem(foreign, StatusCode::BAD_REQUEST, "invalid_code").await;
+    let confirmed = confirm(account.access_token.clone()).await;
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    let listed = body(confirmed).await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
+    let again = confirm(account.access_token.clone()).await;
+    assert_problem(again, StatusCode::BAD_REQUEST, "invalid_code").await;
     // The identity now signs into this account.
     let signed_in = app.google_sign_in().await;
     assert_eq!(
@@ -637,12 +687,12 @@ async fn two_sign_ins_of_one_person_at_once_both_finish() {
 async fn a_refusal_at_the_provider_sends_the_browser_back_with_its_error() {
     let provider = Provider::start().await;
     let app = app_with(&provider).await;
-    let start = app.start_url().await;
-    let state = query_value(&start, "state").unwrap();
+    let started = app.start().await;
+    let state = query_value(&started.url, "state").unwrap();
     let refused = app.url(&format!(
         "/api/v1/auth/oidc/google/callback?error=access_denied&state={state}"
     ));
-    let back = app.client.get(&refused).send().await.unwrap();
+    let back = app.callback(&refused, Some(&started.cookie)).await;
     assert_eq!(back.status(), StatusCode::FOUND);
     let back = location(&back);
     assert!(back.starts_with(BACK), "{back}");
@@ -651,6 +701,6 @@ async fn a_refusal_at_the_provider_sends_the_browser_back_with_its_error() {
         Some("access_denied")
     );
     // The state is spent.
-    let again = app.client.get(&refused).send().await.unwrap();
+    let again = app.callback(&refused, Some(&started.cookie)).await;
     assert_problem(again, StatusCode::BAD_REQUEST, "invalid_state").await;
 }
