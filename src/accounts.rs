@@ -4,6 +4,7 @@
 
 mod code_flow;
 mod external;
+mod leaving;
 mod login;
 mod mfa;
 mod password;
@@ -16,6 +17,7 @@ pub mod timing;
 mod verification;
 
 pub use external::{LinkedIdentity, LOGIN_CODE_TTL};
+pub use leaving::deactivate_self;
 pub use login::{login, Identifier};
 pub mod oidc {
     //! The provider sign-in use cases, by their own names.

@@ -78,7 +78,7 @@ pub struct PasswordRequest {
 }
 
 impl PasswordRequest {
-    fn password(self) -> Result<String, AppError> {
+    pub(super) fn password(self) -> Result<String, AppError> {
         let mut fields = Fields::default();
         let password = fields.required("password", self.password.as_deref());
         fields.finish_with(|| password)

@@ -20,6 +20,7 @@ mod history;
 mod hostile_input;
 mod http_contract;
 mod influencer;
+mod leaving;
 mod lifecycle;
 mod lockout;
 mod log_order;
