@@ -10,6 +10,7 @@ mod mfa;
 mod password;
 mod passwordless;
 mod phone;
+mod profile;
 mod refresh;
 mod register;
 mod sessions;
@@ -33,6 +34,7 @@ pub use mfa::{
 pub use password::{change_password, confirm_reset, request_reset, RESET_CODE_TTL};
 pub use passwordless::{request_sign_in_code, sign_in_with_code};
 pub use phone::{add_phone, remove_phone, verify_phone};
+pub use profile::update_profile;
 pub use refresh::{logout, refresh};
 pub use register::{register, NewAccount, Profile};
 pub use sessions::{

@@ -8,6 +8,7 @@ mod currency;
 mod email;
 mod password;
 mod phone;
+mod profile;
 mod referral_code;
 mod token_hash;
 mod username;
@@ -17,6 +18,7 @@ pub use currency::{Currency, CurrencyError};
 pub use email::{Email, EmailError};
 pub use password::{Password, PasswordError, PasswordPolicy};
 pub use phone::{Phone, PhoneError};
+pub use profile::{DisplayName, Locale, ProfileError, MAX_DISPLAY_NAME};
 pub use referral_code::{
     ReferralCode, ReferralCodeError, VanityCodePolicy, GENERATED_ALPHABET, GENERATED_LEN,
 };

@@ -53,6 +53,13 @@ pub enum DirectoryChange {
         verified: bool,
         at: DateTime<Utc>,
     },
+    /// What changed of the profile (`None`: unchanged).
+    Profile {
+        user_id: Uuid,
+        display_name: Option<String>,
+        locale: Option<String>,
+        at: DateTime<Utc>,
+    },
 }
 
 impl Projection for UserDirectory {
@@ -130,6 +137,16 @@ impl Projection for UserDirectory {
                 user_id,
                 phone: None,
                 verified: false,
+                at,
+            },
+            UserEvent::ProfileUpdated {
+                display_name,
+                locale,
+                at,
+            } => DirectoryChange::Profile {
+                user_id,
+                display_name,
+                locale,
                 at,
             },
             UserEvent::RoleGranted { role, at, .. } => DirectoryChange::RoleAdded {

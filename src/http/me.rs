@@ -1,22 +1,24 @@
 //! `GET /me`: the caller's profile, from the user directory.
 
+use aggregates::values::{DisplayName, Locale};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use super::extract::{ApiJson, AuthUser, Caller};
 use super::mfa::PasswordRequest;
 use super::problem::Problem;
+use super::validate::Fields;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::{on_either, Roles};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    documented_routes![me, deactivate]
+    documented_routes![me, update_profile, deactivate]
 }
 
 #[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -29,6 +31,10 @@ pub struct Me {
     /// keeps working for sign-in until this one is verified.
     pub phone: Option<String>,
     pub phone_verified: bool,
+    /// The name to show, if the person gave one.
+    pub display_name: Option<String>,
+    /// A BCP 47 language tag, if the person gave one.
+    pub locale: Option<String>,
     #[schema(value_type = Vec<String>)]
     pub roles: Roles,
     pub created_at: DateTime<Utc>,
@@ -41,6 +47,41 @@ pub async fn me(
     State(state): State<AppState>,
     AuthUser(claims): AuthUser,
 ) -> Result<Json<Me>, AppError> {
+    Ok(Json(profile(&state, claims.sub).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ProfileRequest {
+    /// 1 to 64 characters, no control characters.
+    #[serde(default)]
+    display_name: Option<String>,
+    /// A BCP 47 language tag such as `en` or `de-CH`.
+    #[serde(default)]
+    locale: Option<String>,
+}
+
+/// Change one's profile: what is given is set, the rest kept.
+#[utoipa::path(patch, path = "/me", tag = "account", request_body = ProfileRequest, security(("bearer" = [])),
+    description = "`ProfileUpdated` records only what changed.",
+    responses((status = 200, body = Me), (status = 401, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_profile(
+    State(state): State<AppState>,
+    Caller { claims, metadata }: Caller,
+    ApiJson(body): ApiJson<ProfileRequest>,
+) -> Result<Json<Me>, AppError> {
+    let mut fields = Fields::default();
+    let display_name = body.display_name.as_deref().and_then(|raw| {
+        DisplayName::parse(raw)
+            .map_err(|e| fields.push("display_name", e.code(), e.to_string()))
+            .ok()
+    });
+    let locale = body.locale.as_deref().and_then(|raw| {
+        Locale::parse(raw)
+            .map_err(|e| fields.push("locale", e.code(), e.to_string()))
+            .ok()
+    });
+    fields.finish()?;
+    crate::accounts::update_profile(&state, claims.sub, display_name, locale, metadata).await?;
     Ok(Json(profile(&state, claims.sub).await?))
 }
 

@@ -28,7 +28,7 @@ pub const ROLES_FOR_REFRESH: &str =
 /// `GET /me`.
 pub const PROFILE: &str =
     "SELECT user_id AS id, username, email, email_verified, phone, phone_verified,
-            roles, created_at
+            display_name, locale, roles, created_at
        FROM user_directory WHERE user_id = $1";
 /// `GET /auth/sessions` (`$2`: now).
 pub const SESSIONS_OF_USER: &str =

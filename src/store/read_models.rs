@@ -151,6 +151,19 @@ async fn directory(w: &mut Writer<'_>, change: &DirectoryChange) -> Result<(), s
             at,
             verified
         ),
+        DirectoryChange::Profile {
+            user_id,
+            display_name,
+            locale,
+            at,
+        } => exec!(
+            w,
+            &set("display_name = COALESCE($2, display_name), locale = COALESCE($4, locale)"),
+            user_id,
+            display_name,
+            at,
+            locale
+        ),
         DirectoryChange::LockedUntil { user_id, until, at } => {
             exec!(w, &set("locked_until = $2"), user_id, until, at)
         }

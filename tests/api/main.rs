@@ -34,6 +34,7 @@ mod optional_parts;
 mod password_reset;
 mod passwordless;
 mod phone;
+mod profile;
 mod projection_failures;
 mod projections;
 mod query_plans;

@@ -84,6 +84,10 @@ pub struct User {
     /// Identities at OpenID providers, one per provider.
     #[serde(default)]
     pub identities: Vec<super::ExternalIdentity>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub locale: Option<String>,
 }
 
 impl User {
@@ -387,6 +391,29 @@ impl User {
                     },
                 ])
             }
+            UserCommand::UpdateProfile {
+                display_name,
+                locale,
+                at,
+            } => {
+                self.ensure_active()?;
+                let changed = |new: Option<String>, old: &Option<String>| {
+                    new.filter(|value| Some(value) != old.as_ref())
+                };
+                let display_name = changed(
+                    display_name.map(|n| n.as_str().to_owned()),
+                    &self.display_name,
+                );
+                let locale = changed(locale.map(|l| l.as_str().to_owned()), &self.locale);
+                if display_name.is_none() && locale.is_none() {
+                    return Ok(vec![]);
+                }
+                Ok(vec![UserEvent::ProfileUpdated {
+                    display_name,
+                    locale,
+                    at,
+                }])
+            }
             UserCommand::RegisterExternalUser {
                 user_id,
                 username,
@@ -597,6 +624,14 @@ impl Aggregate for User {
             UserEvent::AccountLocked { until, by, .. } => {
                 self.lockout.locked_until = Some(until);
                 self.lockout.by_admin = by.is_some();
+            }
+            UserEvent::ProfileUpdated {
+                display_name,
+                locale,
+                ..
+            } => {
+                self.display_name = display_name.or(self.display_name.take());
+                self.locale = locale.or(self.locale.take());
             }
             event @ (UserEvent::ExternalIdentityLinked { .. }
             | UserEvent::ExternalIdentityUnlinked { .. }) => self.apply_identity(event),

@@ -10,7 +10,7 @@ use super::ExternalIdentity;
 use super::{
     CodeChannel, LockoutPolicy, LoginMethod, PasswordChangeMethod, Role, SecondFactorProof,
 };
-use crate::values::{Email, Phone, Username};
+use crate::values::{DisplayName, Email, Locale, Phone, Username};
 
 #[derive(Debug, Clone)]
 pub enum UserCommand {
@@ -23,6 +23,12 @@ pub enum UserCommand {
         password_hash: String,
         at: DateTime<Utc>,
         code_expires_at: DateTime<Utc>,
+    },
+    /// Change what the person says about themselves; `None` keeps a field.
+    UpdateProfile {
+        display_name: Option<DisplayName>,
+        locale: Option<Locale>,
+        at: DateTime<Utc>,
     },
     /// Create an account for a person an OpenID provider vouches for: its
     /// verified email, a derived username, no password, the identity

@@ -173,6 +173,14 @@ pub enum UserEvent {
         phone: Option<String>,
         at: DateTime<Utc>,
     },
+    /// The profile changed; only what changed is set (`None`: unchanged).
+    ProfileUpdated {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        display_name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        locale: Option<String>,
+        at: DateTime<Utc>,
+    },
     /// An identity at an OpenID provider was linked; `(issuer, subject)`
     /// is unique across accounts. `claimed_unverified`: the account's email
     /// had never been verified and the provider verified it, so the account
@@ -245,6 +253,7 @@ impl UserEvent {
         "PhoneAdded",
         "PhoneVerified",
         "PhoneRemoved",
+        "ProfileUpdated",
         "ExternalIdentityLinked",
         "ExternalIdentityUnlinked",
         "AccountLocked",
@@ -277,6 +286,7 @@ impl UserEvent {
             Self::PhoneAdded { .. } => "PhoneAdded",
             Self::PhoneVerified { .. } => "PhoneVerified",
             Self::PhoneRemoved { .. } => "PhoneRemoved",
+            Self::ProfileUpdated { .. } => "ProfileUpdated",
             Self::ExternalIdentityLinked { .. } => "ExternalIdentityLinked",
             Self::ExternalIdentityUnlinked { .. } => "ExternalIdentityUnlinked",
             Self::AccountLocked { .. } => "AccountLocked",
@@ -391,6 +401,11 @@ mod tests {
                 at,
             },
             UserEvent::PhoneRemoved { phone: None, at },
+            UserEvent::ProfileUpdated {
+                display_name: Some("Alice".to_owned()),
+                locale: None,
+                at,
+            },
             UserEvent::ExternalIdentityLinked {
                 provider: "google".to_owned(),
                 issuer: "https://accounts.google.com".to_owned(),
@@ -448,6 +463,7 @@ mod tests {
             | UserEvent::PhoneAdded { .. }
             | UserEvent::PhoneVerified { .. }
             | UserEvent::PhoneRemoved { .. }
+            | UserEvent::ProfileUpdated { .. }
             | UserEvent::ExternalIdentityLinked { .. }
             | UserEvent::ExternalIdentityUnlinked { .. }
             | UserEvent::AccountLocked { .. }

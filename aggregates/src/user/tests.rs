@@ -782,3 +782,69 @@ fn a_sign_in_code_goes_by_sms_only_to_a_verified_phone() {
             expires_at: at(34),
         }]);
 }
+
+fn update(display_name: Option<&str>, locale: Option<&str>) -> UserCommand {
+    use crate::values::{DisplayName, Locale};
+    UserCommand::UpdateProfile {
+        display_name: display_name.map(|n| DisplayName::parse(n).unwrap()),
+        locale: locale.map(|l| Locale::parse(l).unwrap()),
+        at: at(40),
+    }
+}
+
+#[test]
+fn a_profile_update_records_only_what_changed() {
+    let mut events = vec![registered(), verified()];
+    UserTest::with(())
+        .given(events.clone())
+        .when(update(Some("Ada"), Some("en-GB")))
+        .then_expect_events(vec![UserEvent::ProfileUpdated {
+            display_name: Some("Ada".into()),
+            locale: Some("en-GB".into()),
+            at: at(40),
+        }]);
+    events.push(UserEvent::ProfileUpdated {
+        display_name: Some("Ada".into()),
+        locale: Some("en-GB".into()),
+        at: at(40),
+    });
+    UserTest::with(())
+        .given(events.clone())
+        .when(update(Some("Ada"), Some("de-CH")))
+        .then_expect_events(vec![UserEvent::ProfileUpdated {
+            display_name: None,
+            locale: Some("de-CH".into()),
+            at: at(40),
+        }]);
+    UserTest::with(())
+        .given(events.clone())
+        .when(update(Some("Ada"), None))
+        .then_expect_events(vec![]);
+    // A locale change keeps the display name.
+    events.push(UserEvent::ProfileUpdated {
+        display_name: None,
+        locale: Some("de-CH".into()),
+        at: at(41),
+    });
+    let mut user = User::default();
+    for event in events {
+        cqrs_es::Aggregate::apply(&mut user, event);
+    }
+    assert_eq!(user.display_name.as_deref(), Some("Ada"));
+    assert_eq!(user.locale.as_deref(), Some("de-CH"));
+}
+
+#[test]
+fn a_deactivated_account_keeps_its_profile_as_it_was() {
+    let events = vec![
+        registered(),
+        UserEvent::UserDeactivated {
+            by: "admin".into(),
+            at: at(1),
+        },
+    ];
+    UserTest::with(())
+        .given(events)
+        .when(update(Some("Ada"), None))
+        .then_expect_error(UserError::Deactivated);
+}
