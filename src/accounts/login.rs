@@ -170,16 +170,27 @@ async fn wrong_password(
     check_started: Instant,
     hashing: std::time::Duration,
 ) -> AppError {
-    let failure = UserCommand::RecordLoginFailure {
-        at: Utc::now(),
-        policy: state.config.lockout,
-    };
-    if let Err(error) = state.users.execute(id, failure, metadata).await {
-        return error.into();
+    if let Err(error) = record_failure(state, id, metadata).await {
+        return error;
     }
     let bookkeeping = check_started.elapsed().saturating_sub(hashing);
     state.login_bookkeeping.record(bookkeeping, hashing);
     AppError::InvalidCredentials
+}
+
+/// A reserved check of account `id` failed (a wrong password, code or
+/// second factor): counted, and the lock at the limit.
+pub(super) async fn record_failure(
+    state: &AppState,
+    id: &str,
+    metadata: &Metadata,
+) -> Result<(), AppError> {
+    let failure = UserCommand::RecordLoginFailure {
+        at: Utc::now(),
+        policy: state.config.lockout,
+    };
+    state.users.execute(id, failure, metadata).await?;
+    Ok(())
 }
 
 /// The answer to a right password the account refused anyway.

@@ -240,13 +240,9 @@ fn match_answer(
 
 /// A wrong second factor: a failed check (the lock at the limit).
 async fn failure(state: &AppState, id: &str, metadata: &Metadata) -> AppError {
-    let failure = UserCommand::RecordLoginFailure {
-        at: Utc::now(),
-        policy: state.config.lockout,
-    };
-    match state.users.execute(id, failure, metadata).await {
-        Ok(_) => AppError::InvalidCode,
-        Err(error) => error.into(),
+    match super::login::record_failure(state, id, metadata).await {
+        Ok(()) => AppError::InvalidCode,
+        Err(error) => error,
     }
 }
 

@@ -144,10 +144,6 @@ pub async fn sign_in_with_code(
         Err(other) => return Err(other.into()),
     };
     // A wrong code is a failed check: counted, and the lock at the limit.
-    let failure = UserCommand::RecordLoginFailure {
-        at: Utc::now(),
-        policy: state.config.lockout,
-    };
-    state.users.execute(&id, failure, &metadata).await?;
+    super::login::record_failure(state, &id, &metadata).await?;
     Err(refused)
 }

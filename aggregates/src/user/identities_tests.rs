@@ -1,19 +1,15 @@
 //! Identities at OpenID providers: sign-up, linking, the takeover of an
 //! unverified account, one identity per provider, unlinking.
 
-use chrono::{DateTime, TimeZone, Utc};
 use cqrs_es::test::TestFramework;
 use cqrs_es::Aggregate;
 use uuid::Uuid;
 
+use super::tests::{at, registered};
 use super::*;
 use crate::values::{Email, Username, UsernamePolicy};
 
 type UserTest = TestFramework<User>;
-
-fn at(minute: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 1, 12, minute, 0).unwrap()
-}
 
 fn identity(subject: &str) -> ExternalIdentity {
     ExternalIdentity {
@@ -33,16 +29,6 @@ fn linked(subject: &str, claimed_unverified: bool) -> UserEvent {
         email: Some("ada@example.com".into()),
         claimed_unverified,
         at: at(5),
-    }
-}
-
-fn registered() -> UserEvent {
-    UserEvent::UserRegistered {
-        user_id: Uuid::from_u128(7),
-        username: "ada".into(),
-        email: "ada@example.com".into(),
-        password_hash: "$argon2id$stub".into(),
-        registered_at: at(0),
     }
 }
 

@@ -1,28 +1,18 @@
 //! The second factor: enrollment, confirmation, sign-in, replay, recovery
 //! codes and removal.
 
-use chrono::{DateTime, TimeZone, Utc};
 use cqrs_es::test::TestFramework;
 use cqrs_es::Aggregate;
 use uuid::Uuid;
 
+use super::tests::{at, registered};
 use super::*;
 
 type UserTest = TestFramework<User>;
 
-fn at(minute: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 1, 12, minute, 0).unwrap()
-}
-
 fn verified_account() -> Vec<UserEvent> {
     vec![
-        UserEvent::UserRegistered {
-            user_id: Uuid::from_u128(7),
-            username: "ada".into(),
-            email: "ada@example.com".into(),
-            password_hash: "$argon2id$stub".into(),
-            registered_at: at(0),
-        },
+        registered(),
         UserEvent::EmailVerified { verified_at: at(0) },
     ]
 }

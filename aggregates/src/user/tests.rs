@@ -7,7 +7,7 @@ use crate::values::{Email, Username, UsernamePolicy};
 
 type UserTest = TestFramework<User>;
 
-fn at(minute: u32) -> DateTime<Utc> {
+pub(super) fn at(minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 12, minute, 0).unwrap()
 }
 
@@ -15,7 +15,7 @@ fn user_id() -> Uuid {
     Uuid::from_u128(7)
 }
 
-fn registered() -> UserEvent {
+pub(super) fn registered() -> UserEvent {
     UserEvent::UserRegistered {
         user_id: user_id(),
         username: "Ada".into(),
