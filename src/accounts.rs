@@ -4,6 +4,7 @@
 
 mod code_flow;
 mod external;
+mod identifiers;
 mod leaving;
 mod login;
 mod mfa;
@@ -18,6 +19,7 @@ pub mod timing;
 mod verification;
 
 pub use external::{LinkedIdentity, LOGIN_CODE_TTL};
+pub use identifiers::{change_username, confirm_email_change, request_email_change};
 pub use leaving::deactivate_self;
 pub use login::{login, Identifier};
 pub mod oidc {

@@ -67,6 +67,9 @@ pub struct Config {
     pub tokens: TokenConfig,
     pub codes: CodeConfig,
     pub username_policy: UsernamePolicy,
+    /// How long a username changed for another stays reserved to its
+    /// account (see `store::claims`).
+    pub username_reservation: chrono::Duration,
     pub password_policy: PasswordPolicy,
     pub argon2: Argon2Config,
     pub lockout: LockoutPolicy,
@@ -200,6 +203,7 @@ impl Default for Config {
                 resend_cooldown: Duration::from_secs(60),
             },
             username_policy: UsernamePolicy::default(),
+            username_reservation: chrono::Duration::days(30),
             password_policy: PasswordPolicy::default(),
             argon2: Argon2Config {
                 memory_kib: 19_456,
@@ -331,6 +335,10 @@ impl Config {
         )?;
         env.set(&mut c.username_policy.min_len, "IDENTITY_USERNAME_MIN_LEN")?;
         env.set(&mut c.username_policy.max_len, "IDENTITY_USERNAME_MAX_LEN")?;
+        env.days(
+            &mut c.username_reservation,
+            "IDENTITY_USERNAME_RESERVATION_DAYS",
+        )?;
         env.set(&mut c.password_policy.min_len, "IDENTITY_PASSWORD_MIN_LEN")?;
         env.set(&mut c.password_policy.max_len, "IDENTITY_PASSWORD_MAX_LEN")?;
         env.set(&mut c.argon2.memory_kib, "IDENTITY_ARGON2_MEMORY_KIB")?;

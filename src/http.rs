@@ -18,6 +18,7 @@ mod extract;
 mod header_limit;
 mod health;
 mod history;
+mod identifiers;
 mod influencer;
 mod influencer_admin;
 mod me;
@@ -64,6 +65,7 @@ pub fn routes() -> (Router<AppState>, Router<AppState>, OpenApi) {
         .merge(referrals::router())
         .merge(me::router())
         .merge(phone::router())
+        .merge(identifiers::router())
         .merge(mfa::router())
         .merge(oidc::router())
         .merge(events::router());

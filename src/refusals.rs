@@ -70,6 +70,11 @@ impl From<UserError> for AppError {
             UserError::ProviderAlreadyLinked => conflict("provider_already_linked", &error),
             UserError::IdentityNotLinked => Self::NotFound,
             UserError::LastSignInMethod => conflict("last_sign_in_method", &error),
+            UserError::SameEmail => field("new_email", "same_as_current", &error),
+            // Only a right code gets this far: for the person holding it,
+            // it no longer changes anything (replaced, or its time is up).
+            UserError::NoPendingEmailChange => Self::InvalidCode,
+            UserError::SameUsername => field("username", "same_as_current", &error),
         }
     }
 }
@@ -216,7 +221,8 @@ mod tests {
             AccountLocked { until: now }, ChecksInFlight { until: now }, Deactivated,
             CannotRevokeUserRole, ResetNotAllowed, PasswordReused, SignInCodeNotAllowed,
             NoPendingPhone, TotpAlreadyEnabled, NoTotpEnrollment, TotpNotEnabled,
-            SecondFactorReplayed, ProviderAlreadyLinked, IdentityNotLinked, LastSignInMethod),
+            SecondFactorReplayed, ProviderAlreadyLinked, IdentityNotLinked, LastSignInMethod,
+            SameEmail, NoPendingEmailChange, SameUsername),
         );
         all.extend(every!(SessionError: AlreadyStarted, NotFound, Revoked, Expired, UnknownToken));
         all.extend(

@@ -28,7 +28,7 @@ mod roles;
 mod sqlite;
 mod writers;
 
-pub use claims::{Claim, ClaimKind};
+pub use claims::{Claim, ClaimKind, Hold};
 pub(crate) use database::on_either;
 pub use database::Database;
 pub use dialect::Dialect;

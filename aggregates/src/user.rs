@@ -7,6 +7,9 @@
 mod aggregate;
 mod commands;
 mod events;
+mod identifiers;
+#[cfg(test)]
+mod identifiers_tests;
 mod identities;
 #[cfg(test)]
 mod identities_tests;
@@ -20,6 +23,7 @@ mod tests;
 pub use aggregate::{Role, User, UserStatus};
 pub use commands::UserCommand;
 pub use events::{CodeChannel, LoginMethod, LoginRefusal, PasswordChangeMethod, UserEvent};
+pub use identifiers::PendingEmail;
 pub use identities::ExternalIdentity;
 pub use lockout::LockoutPolicy;
 pub use mfa::{SecondFactor, SecondFactorMethod, SecondFactorProof};
@@ -73,4 +77,11 @@ pub enum UserError {
     /// no other provider).
     #[error("this is the account's only way to sign in")]
     LastSignInMethod,
+    #[error("the new email address is the current one")]
+    SameEmail,
+    /// No change asked for, or its code's time is up.
+    #[error("no email change is waiting for confirmation")]
+    NoPendingEmailChange,
+    #[error("the new username is the current one")]
+    SameUsername,
 }

@@ -39,6 +39,16 @@ pub enum LoginChange {
         user_id: Uuid,
         phone: Option<String>,
     },
+    /// The address changed (the new one verified by its code).
+    Email {
+        user_id: Uuid,
+        email: String,
+    },
+    /// The username changed; the old one no longer signs in.
+    Username {
+        user_id: Uuid,
+        username_normalized: String,
+    },
     /// An admin's lock until a time, or `None` when lifted.
     AdminLock {
         user_id: Uuid,
@@ -100,6 +110,14 @@ impl Projection for LoginLookup {
             UserEvent::PhoneRemoved { .. } => LoginChange::Phone {
                 user_id,
                 phone: None,
+            },
+            UserEvent::EmailChanged { new_email, .. } => LoginChange::Email {
+                user_id,
+                email: new_email,
+            },
+            UserEvent::UsernameChanged { username, .. } => LoginChange::Username {
+                user_id,
+                username_normalized: username.to_ascii_lowercase(),
             },
             UserEvent::AccountUnlocked { .. } => LoginChange::AdminLock {
                 user_id,

@@ -53,6 +53,17 @@ pub enum DirectoryChange {
         verified: bool,
         at: DateTime<Utc>,
     },
+    /// The address changed (verified by its code).
+    Email {
+        user_id: Uuid,
+        email: String,
+        at: DateTime<Utc>,
+    },
+    Username {
+        user_id: Uuid,
+        username: String,
+        at: DateTime<Utc>,
+    },
     /// What changed of the profile (`None`: unchanged).
     Profile {
         user_id: Uuid,
@@ -149,6 +160,16 @@ impl Projection for UserDirectory {
                 locale,
                 at,
             },
+            UserEvent::EmailChanged { new_email, at, .. } => DirectoryChange::Email {
+                user_id,
+                email: new_email,
+                at,
+            },
+            UserEvent::UsernameChanged { username, at, .. } => DirectoryChange::Username {
+                user_id,
+                username,
+                at,
+            },
             UserEvent::RoleGranted { role, at, .. } => DirectoryChange::RoleAdded {
                 user_id,
                 role: role.as_str().to_owned(),
@@ -174,6 +195,7 @@ impl Projection for UserDirectory {
             | UserEvent::LoginFailed { .. }
             | UserEvent::PasswordResetRequested { .. }
             | UserEvent::SignInCodeIssued { .. }
+            | UserEvent::EmailChangeRequested { .. }
             | UserEvent::PasswordChanged {
                 lockout_cleared: false,
                 ..

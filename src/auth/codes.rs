@@ -28,6 +28,8 @@ pub enum CodePurpose {
     SignIn,
     /// A phone number being added to an account.
     PhoneVerification,
+    /// A new email address for a signed-in account.
+    EmailChange,
     /// The `mfa_token` between a first factor and the second: a long
     /// random token, not six digits (see [`OneTimeCodes::issue_token`]).
     SecondFactor,
@@ -46,6 +48,7 @@ impl CodePurpose {
             Self::PasswordReset => "password_reset",
             Self::SignIn => "sign_in",
             Self::PhoneVerification => "phone_verification",
+            Self::EmailChange => "email_change",
             Self::SecondFactor => "second_factor",
             Self::OidcState => "oidc_state",
             Self::ExternalLogin => "external_login",
@@ -153,7 +156,8 @@ impl OneTimeCodes {
         let ttl = match purpose {
             CodePurpose::EmailVerification
             | CodePurpose::SignIn
-            | CodePurpose::PhoneVerification => self.ttl,
+            | CodePurpose::PhoneVerification
+            | CodePurpose::EmailChange => self.ttl,
             CodePurpose::PasswordReset => crate::accounts::RESET_CODE_TTL,
             CodePurpose::SecondFactor => crate::accounts::MFA_TOKEN_TTL,
             CodePurpose::OidcState => crate::oidc::STATE_TTL,

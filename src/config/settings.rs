@@ -88,6 +88,7 @@ pub const SETTINGS: &[Setting] = &[
     s("IDENTITY_EMAIL_RESEND_COOLDOWN_SECS", "60", SECONDS, "minimum time between two codes sent to the same address"),
     s("IDENTITY_USERNAME_MIN_LEN", "3", COUNT, "shortest allowed username"),
     s("IDENTITY_USERNAME_MAX_LEN", "32", COUNT, "longest allowed username"),
+    s("IDENTITY_USERNAME_RESERVATION_DAYS", "30", DAYS, "days a username changed for another stays reserved to its account"),
     s("IDENTITY_PASSWORD_MIN_LEN", "8", COUNT, "shortest allowed password"),
     s("IDENTITY_PASSWORD_MAX_LEN", "128", COUNT, "longest allowed password"),
     s("IDENTITY_ARGON2_MEMORY_KIB", "19456", COUNT, "Argon2 memory cost, in KiB"),

@@ -37,6 +37,7 @@ enum CodeMail {
     Verification,
     PasswordReset,
     SignIn,
+    EmailChange,
 }
 
 impl CodeMail {
@@ -53,6 +54,10 @@ impl CodeMail {
             Self::SignIn => (
                 "sign-in",
                 "If you did not ask to sign in, ignore this email.",
+            ),
+            Self::EmailChange => (
+                "email change",
+                "Enter it where you asked to make this address your account's. If you did not ask for it, ignore this email: nothing changes.",
             ),
         }
     }
@@ -163,6 +168,35 @@ impl Mailer {
         self.send(to, &format!("Your {what} code"), body).await
     }
 
+    /// Sends the code that makes `to` the account's new address.
+    pub async fn send_email_change_code(
+        &self,
+        to: &str,
+        code: &str,
+        valid_for: Duration,
+    ) -> Result<(), MailError> {
+        self.send_code(to, CodeMail::EmailChange, code, valid_for)
+            .await
+    }
+
+    /// Tells the old address `to` that the account's address is now
+    /// `new_email` (shown masked).
+    pub async fn send_email_changed(&self, to: &str, new_email: &str) -> Result<(), MailError> {
+        let body = format!(
+            "The email address of your account was just changed to {}. This address no longer signs in to it.\n\nIf this was not you, contact support at once.\n",
+            mask(new_email)
+        );
+        self.send(to, "Your email address was changed", body).await
+    }
+
+    /// Tells the owner of `to` that someone asked to use the address for
+    /// another account (no code is sent, nothing changes).
+    pub async fn send_email_in_use(&self, to: &str) -> Result<(), MailError> {
+        let body = "Someone signed in to another account asked to make this address that account's. This address already belongs to your account, so nothing was changed and no code was sent.\n\nIf it was you, sign in to this account instead. Otherwise you need do nothing.\n".to_owned();
+        self.send(to, "Someone tried to use your email address", body)
+            .await
+    }
+
     /// Tells `to` that the account's password was changed.
     pub async fn send_password_changed(&self, to: &str) -> Result<(), MailError> {
         let body = "The password of your account was just changed, and every other session was signed out.\n\nIf this was not you, reset your password at once and contact support.\n".to_owned();
@@ -187,5 +221,17 @@ impl Mailer {
             }
         }
         Ok(())
+    }
+}
+
+/// `ada@example.org` as `a***@example.org`: enough for the owner to know
+/// it, not the whole address for whoever reads the old mailbox.
+fn mask(address: &str) -> String {
+    match address.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".to_owned(),
     }
 }

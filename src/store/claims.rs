@@ -6,16 +6,24 @@
 //! waits for the first to commit, finds the row taken and rolls back, so
 //! exactly one of them exists afterwards and nothing is left half-written.
 //!
-//! Claims are kept for good, with one exception: a deactivated referral
-//! code stays claimed by the influencer who held it, so a code once printed
-//! in someone's video can never start attributing signups to somebody
-//! else; only a phone number given up is released (`releases`), in the
-//! same transaction as the event that gives it up.
+//! Claims are kept for good unless an event gives them up: a deactivated
+//! referral code stays claimed by the influencer who held it, so a code
+//! once printed in someone's video can never start attributing signups to
+//! somebody else. Given up, in the same transaction as the event that gives
+//! them up:
+//! - released at once (`releases`): a phone number removed or replaced, an
+//!   email address changed for another, an unlinked provider identity;
+//! - held (`holds`): a username changed for another stays its account's
+//!   until `held_until` (`IDENTITY_USERNAME_RESERVATION_DAYS`), so nobody
+//!   can take it to pose as the person; the account itself may take it
+//!   back meanwhile (the hold ends), anyone may take it after.
 
 use aggregates::{
     Audit, Conversion, Influencer, InfluencerEvent, Ledger, LedgerEvent, Referral, Session, User,
     UserEvent,
 };
+
+use chrono::{DateTime, Utc};
 
 use super::StoredAggregate;
 
@@ -62,6 +70,12 @@ impl ClaimKind {
         }
     }
 
+    /// Whether a claim of this kind can be held after it is given up; a
+    /// claim of these kinds first takes over an expired hold.
+    pub fn can_be_held(self) -> bool {
+        matches!(self, Self::Username)
+    }
+
     /// Whether the claim may be taken only once even by its owner. Emails
     /// and codes may be claimed again by the aggregate holding them (a
     /// retried command); a conversion's accrual or reversal must happen
@@ -83,23 +97,55 @@ pub struct Claim {
     pub value: String,
 }
 
+/// Deletes a claim its owner gives up: `(kind, value, owner)`.
+pub(super) const RELEASE: &str =
+    "DELETE FROM unique_claims WHERE kind = $1 AND value = $2 AND owner_id = $3";
+
+/// Keeps a claim its owner stops using until `$4`: `(kind, value, owner,
+/// until)`.
+pub(super) const HOLD: &str =
+    "UPDATE unique_claims SET held_until = $4 WHERE kind = $1 AND value = $2 AND owner_id = $3";
+
+/// Before a claim of a kind that [can be held](ClaimKind::can_be_held):
+/// frees the value if its hold is over (`$3` is now), or if the claimant
+/// `$4` holds it itself (taking it back makes it a claim for good again).
+pub(super) const FREE_HOLD: &str = "DELETE FROM unique_claims
+    WHERE kind = $1 AND value = $2 AND held_until IS NOT NULL
+      AND (held_until <= $3 OR owner_id = $4)";
+
+/// A claim its owner stopped using and keeps until `until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    pub claim: Claim,
+    pub until: DateTime<Utc>,
+}
+
+fn username(name: &str) -> Claim {
+    Claim {
+        kind: ClaimKind::Username,
+        value: name.to_ascii_lowercase(),
+    }
+}
+
+fn email(address: &str) -> Claim {
+    Claim {
+        kind: ClaimKind::Email,
+        value: address.to_owned(),
+    }
+}
+
 impl StoredAggregate for User {
     const SCHEMA_VERSION: i32 = 1;
 
     fn claims(event: &UserEvent) -> Vec<Claim> {
         match event {
             UserEvent::UserRegistered {
-                email, username, ..
-            } => vec![
-                Claim {
-                    kind: ClaimKind::Email,
-                    value: email.clone(),
-                },
-                Claim {
-                    kind: ClaimKind::Username,
-                    value: username.to_ascii_lowercase(),
-                },
-            ],
+                email: address,
+                username: name,
+                ..
+            } => vec![email(address), username(name)],
+            UserEvent::EmailChanged { new_email, .. } => vec![email(new_email)],
+            UserEvent::UsernameChanged { username: name, .. } => vec![username(name)],
             UserEvent::PhoneVerified { phone, .. } => vec![Claim {
                 kind: ClaimKind::Phone,
                 value: phone.clone(),
@@ -112,11 +158,12 @@ impl StoredAggregate for User {
     }
 
     fn releases(event: &UserEvent) -> Vec<Claim> {
-        if let UserEvent::ExternalIdentityUnlinked {
-            issuer, subject, ..
-        } = event
-        {
-            return vec![external_identity(issuer, subject)];
+        match event {
+            UserEvent::ExternalIdentityUnlinked {
+                issuer, subject, ..
+            } => return vec![external_identity(issuer, subject)],
+            UserEvent::EmailChanged { old_email, .. } => return vec![email(old_email)],
+            _ => {}
         }
         let given_up = match event {
             UserEvent::PhoneVerified { replaced, .. } => replaced,
@@ -130,6 +177,22 @@ impl StoredAggregate for User {
                 value: phone.clone(),
             })
             .collect()
+    }
+
+    fn holds(event: &UserEvent) -> Vec<Hold> {
+        match event {
+            // A change of case only keeps the one claim, unheld.
+            UserEvent::UsernameChanged {
+                old_username,
+                username: new,
+                old_reserved_until,
+                ..
+            } if !old_username.eq_ignore_ascii_case(new) => vec![Hold {
+                claim: username(old_username),
+                until: *old_reserved_until,
+            }],
+            _ => vec![],
+        }
     }
 }
 
@@ -208,9 +271,13 @@ impl super::Database {
         value: &str,
     ) -> Result<Option<String>, super::StoreError> {
         Ok(super::on_either!(self, pool => {
-            sqlx::query_scalar("SELECT owner_id FROM unique_claims WHERE kind = $1 AND value = $2")
+            sqlx::query_scalar(
+                "SELECT owner_id FROM unique_claims
+                  WHERE kind = $1 AND value = $2 AND (held_until IS NULL OR held_until > $3)",
+            )
                 .bind(kind.as_str())
                 .bind(value)
+                .bind(Utc::now())
                 .fetch_optional(pool)
                 .await
         })?)

@@ -110,6 +110,18 @@ async fn login(w: &mut Writer<'_>, change: &LoginChange) -> Result<(), sqlx::Err
             exec!(w, &set("status = $2"), user_id, *status)
         }
         LoginChange::Phone { user_id, phone } => exec!(w, &set("phone = $2"), user_id, phone),
+        LoginChange::Email { user_id, email } => {
+            exec!(w, &set("email = $2, email_verified = true"), user_id, email)
+        }
+        LoginChange::Username {
+            user_id,
+            username_normalized,
+        } => exec!(
+            w,
+            &set("username_normalized = $2"),
+            user_id,
+            username_normalized
+        ),
         LoginChange::AdminLock { user_id, until } => {
             exec!(w, &set("admin_locked_until = $2"), user_id, until)
         }
@@ -164,6 +176,19 @@ async fn directory(w: &mut Writer<'_>, change: &DirectoryChange) -> Result<(), s
             at,
             locale
         ),
+        DirectoryChange::Email { user_id, email, at } => exec!(
+            w,
+            &set("email = $2, email_verified = $4"),
+            user_id,
+            email,
+            at,
+            true
+        ),
+        DirectoryChange::Username {
+            user_id,
+            username,
+            at,
+        } => exec!(w, &set("username = $2"), user_id, username, at),
         DirectoryChange::LockedUntil { user_id, until, at } => {
             exec!(w, &set("locked_until = $2"), user_id, until, at)
         }

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use super::append::{Append, CommitError};
 use super::writers::Writers;
 use super::Database;
-use super::{Claim, ClaimKind, Metadata};
+use super::{Claim, ClaimKind, Hold, Metadata};
 
 /// How often a command is retried after losing an optimistic-concurrency
 /// race before the caller is told to retry.
@@ -40,6 +40,13 @@ pub trait StoredAggregate: Aggregate {
     /// Unique values of this aggregate the event gives up: deleted in the
     /// same transaction, before the event's own claims are taken.
     fn releases(_event: &Self::Event) -> Vec<Claim> {
+        Vec::new()
+    }
+
+    /// Unique values of this aggregate the event stops using but keeps
+    /// until a time (see `claims::Hold`): set in the same transaction,
+    /// before the event's own claims are taken.
+    fn holds(_event: &Self::Event) -> Vec<Hold> {
         Vec::new()
     }
 }

@@ -19,6 +19,7 @@ mod helpers;
 mod history;
 mod hostile_input;
 mod http_contract;
+mod identifiers;
 mod influencer;
 mod leaving;
 mod lifecycle;

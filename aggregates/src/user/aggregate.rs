@@ -88,6 +88,9 @@ pub struct User {
     pub display_name: Option<String>,
     #[serde(default)]
     pub locale: Option<String>,
+    /// An email address asked for and waiting for its code.
+    #[serde(default)]
+    pub pending_email: Option<super::PendingEmail>,
 }
 
 impl User {
@@ -98,7 +101,7 @@ impl User {
         }
     }
 
-    fn ensure_active(&self) -> Result<(), UserError> {
+    pub(super) fn ensure_active(&self) -> Result<(), UserError> {
         self.ensure_registered()?;
         match self.status {
             UserStatus::Active => Ok(()),
@@ -414,6 +417,9 @@ impl User {
                     at,
                 }])
             }
+            command @ (UserCommand::RequestEmailChange { .. }
+            | UserCommand::ConfirmEmailChange { .. }
+            | UserCommand::ChangeUsername { .. }) => self.change_identifier(command),
             UserCommand::RegisterExternalUser {
                 user_id,
                 username,
@@ -635,6 +641,9 @@ impl Aggregate for User {
             }
             event @ (UserEvent::ExternalIdentityLinked { .. }
             | UserEvent::ExternalIdentityUnlinked { .. }) => self.apply_identity(event),
+            event @ (UserEvent::EmailChangeRequested { .. }
+            | UserEvent::EmailChanged { .. }
+            | UserEvent::UsernameChanged { .. }) => self.apply_identifier(event),
             UserEvent::AccountUnlocked { .. } => self.lockout.reset(),
             UserEvent::RoleGranted { role, .. } => {
                 self.roles.insert(role);

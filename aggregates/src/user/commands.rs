@@ -30,6 +30,27 @@ pub enum UserCommand {
         locale: Option<Locale>,
         at: DateTime<Utc>,
     },
+    /// Ask to change the email address to `new_email`; a code goes to it
+    /// (kept, hashed, outside the event store), valid until `expires_at`.
+    /// The caller checked the password (the reserved check ends here).
+    RequestEmailChange {
+        new_email: Email,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    },
+    /// The code sent to the pending address was right: it becomes the
+    /// account's (verified).
+    ConfirmEmailChange {
+        at: DateTime<Utc>,
+    },
+    /// Change the username; the old one stays reserved to this account
+    /// until `old_reserved_until`. The caller checked the password (the
+    /// reserved check ends here).
+    ChangeUsername {
+        username: Username,
+        old_reserved_until: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
     /// Create an account for a person an OpenID provider vouches for: its
     /// verified email, a derived username, no password, the identity
     /// linked.

@@ -181,6 +181,32 @@ pub enum UserEvent {
         locale: Option<String>,
         at: DateTime<Utc>,
     },
+    /// A change of the email address to `new_email` was asked for (with
+    /// the password); a code went to it, valid until `expires_at`. Nothing
+    /// changes until it is confirmed. (When the address belongs to another
+    /// account the code is never sent, so it cannot be confirmed; the
+    /// request is recorded alike so that it answers alike.)
+    EmailChangeRequested {
+        new_email: String,
+        at: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    },
+    /// The address changed: `new_email` (verified by the code) is claimed
+    /// and `old_email` released, in this one commit.
+    EmailChanged {
+        old_email: String,
+        new_email: String,
+        at: DateTime<Utc>,
+    },
+    /// The username changed (the new one claimed in this commit); the old
+    /// one stays reserved to this account until `old_reserved_until`, so
+    /// nobody can take it to pose as the person.
+    UsernameChanged {
+        old_username: String,
+        username: String,
+        old_reserved_until: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
     /// An identity at an OpenID provider was linked; `(issuer, subject)`
     /// is unique across accounts. `claimed_unverified`: the account's email
     /// had never been verified and the provider verified it, so the account
@@ -254,6 +280,9 @@ impl UserEvent {
         "PhoneVerified",
         "PhoneRemoved",
         "ProfileUpdated",
+        "EmailChangeRequested",
+        "EmailChanged",
+        "UsernameChanged",
         "ExternalIdentityLinked",
         "ExternalIdentityUnlinked",
         "AccountLocked",
@@ -287,6 +316,9 @@ impl UserEvent {
             Self::PhoneVerified { .. } => "PhoneVerified",
             Self::PhoneRemoved { .. } => "PhoneRemoved",
             Self::ProfileUpdated { .. } => "ProfileUpdated",
+            Self::EmailChangeRequested { .. } => "EmailChangeRequested",
+            Self::EmailChanged { .. } => "EmailChanged",
+            Self::UsernameChanged { .. } => "UsernameChanged",
             Self::ExternalIdentityLinked { .. } => "ExternalIdentityLinked",
             Self::ExternalIdentityUnlinked { .. } => "ExternalIdentityUnlinked",
             Self::AccountLocked { .. } => "AccountLocked",
@@ -406,6 +438,22 @@ mod tests {
                 locale: None,
                 at,
             },
+            UserEvent::EmailChangeRequested {
+                new_email: "alice@example.org".to_owned(),
+                at,
+                expires_at: at,
+            },
+            UserEvent::EmailChanged {
+                old_email: "alice@example.com".to_owned(),
+                new_email: "alice@example.org".to_owned(),
+                at,
+            },
+            UserEvent::UsernameChanged {
+                old_username: "alice".to_owned(),
+                username: "alice2".to_owned(),
+                old_reserved_until: at,
+                at,
+            },
             UserEvent::ExternalIdentityLinked {
                 provider: "google".to_owned(),
                 issuer: "https://accounts.google.com".to_owned(),
@@ -464,6 +512,9 @@ mod tests {
             | UserEvent::PhoneVerified { .. }
             | UserEvent::PhoneRemoved { .. }
             | UserEvent::ProfileUpdated { .. }
+            | UserEvent::EmailChangeRequested { .. }
+            | UserEvent::EmailChanged { .. }
+            | UserEvent::UsernameChanged { .. }
             | UserEvent::ExternalIdentityLinked { .. }
             | UserEvent::ExternalIdentityUnlinked { .. }
             | UserEvent::AccountLocked { .. }

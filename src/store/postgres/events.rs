@@ -3,13 +3,14 @@
 //! nothing unique, and a short transaction when they do. Readers tail the
 //! log with `projections::log` (by transaction and position, see there).
 
+use chrono::Utc;
 use cqrs_es::DomainEvent;
 use projections::Cursor;
 use sqlx::{PgConnection, PgPool};
 
 use crate::store::append::{Append, CommitError};
 use crate::store::import::ImportError;
-use crate::store::{Claim, StoreError, StoredAggregate};
+use crate::store::{claims, Claim, Hold, StoreError, StoredAggregate};
 use crate::telemetry::Chain;
 
 /// The current state of one aggregate and its last sequence number.
@@ -83,7 +84,8 @@ pub async fn commit<A: StoredAggregate>(
 ) -> Result<Cursor, CommitError> {
     let mut claims: Vec<Claim> = append.events.iter().flat_map(A::claims).collect();
     let releases: Vec<Claim> = append.events.iter().flat_map(A::releases).collect();
-    if claims.is_empty() && releases.is_empty() {
+    let holds: Vec<Hold> = append.events.iter().flat_map(A::holds).collect();
+    if claims.is_empty() && releases.is_empty() && holds.is_empty() {
         let mut conn = pool
             .acquire()
             .await
@@ -94,7 +96,7 @@ pub async fn commit<A: StoredAggregate>(
     let mut tx = pool.begin().await.map_err(commit_error)?;
     let cursor = write(&mut tx, &append).await?;
     for release in releases {
-        sqlx::query("DELETE FROM unique_claims WHERE kind = $1 AND value = $2 AND owner_id = $3")
+        sqlx::query(claims::RELEASE)
             .bind(release.kind.as_str())
             .bind(&release.value)
             .bind(append.id)
@@ -102,9 +104,29 @@ pub async fn commit<A: StoredAggregate>(
             .await
             .map_err(commit_error)?;
     }
+    for Hold { claim, until } in holds {
+        sqlx::query(claims::HOLD)
+            .bind(claim.kind.as_str())
+            .bind(&claim.value)
+            .bind(append.id)
+            .bind(until)
+            .execute(&mut *tx)
+            .await
+            .map_err(commit_error)?;
+    }
     // A fixed order keeps two writers from waiting on each other's claims.
     claims.sort();
     for claim in claims {
+        if claim.kind.can_be_held() {
+            sqlx::query(claims::FREE_HOLD)
+                .bind(claim.kind.as_str())
+                .bind(&claim.value)
+                .bind(Utc::now())
+                .bind(append.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(commit_error)?;
+        }
         // `xmax = 0` only for a freshly inserted row: tells a new claim
         // from one that already existed.
         let (owner, inserted): (String, bool) = sqlx::query_as(

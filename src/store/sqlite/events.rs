@@ -19,7 +19,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 use tokio::sync::oneshot;
 
 use crate::store::append::{Append, CommitError};
-use crate::store::{Claim, StoreError, StoredAggregate};
+use crate::store::{claims, Claim, Hold, StoreError, StoredAggregate};
 use crate::telemetry::Chain;
 
 /// The current state of one aggregate and its last sequence number.
@@ -79,6 +79,8 @@ pub struct Write {
     claims: Vec<Claim>,
     /// Claims given up, deleted before the new ones are taken.
     releases: Vec<Claim>,
+    /// Claims kept for a while, set before the new ones are taken.
+    holds: Vec<Hold>,
 }
 
 impl Write {
@@ -97,6 +99,7 @@ impl Write {
         let mut claims: Vec<Claim> = append.events.iter().flat_map(A::claims).collect();
         claims.sort();
         let releases = append.events.iter().flat_map(A::releases).collect();
+        let holds = append.events.iter().flat_map(A::holds).collect();
         Ok(Self {
             aggregate_type: A::TYPE,
             id: append.id.to_owned(),
@@ -107,6 +110,7 @@ impl Write {
             snapshot: serde_json::to_string(append.state)?,
             claims,
             releases,
+            holds,
         })
     }
 }
@@ -242,7 +246,7 @@ async fn write_one(conn: &mut SqliteConnection, write: &Write) -> Result<Cursor,
 /// once per owner must be new).
 async fn claim_all(conn: &mut SqliteConnection, write: &Write) -> Result<(), CommitError> {
     for release in &write.releases {
-        sqlx::query("DELETE FROM unique_claims WHERE kind = ? AND value = ? AND owner_id = ?")
+        sqlx::query(claims::RELEASE)
             .bind(release.kind.as_str())
             .bind(&release.value)
             .bind(&write.id)
@@ -250,7 +254,27 @@ async fn claim_all(conn: &mut SqliteConnection, write: &Write) -> Result<(), Com
             .await
             .map_err(commit_error)?;
     }
+    for Hold { claim, until } in &write.holds {
+        sqlx::query(claims::HOLD)
+            .bind(claim.kind.as_str())
+            .bind(&claim.value)
+            .bind(&write.id)
+            .bind(until)
+            .execute(&mut *conn)
+            .await
+            .map_err(commit_error)?;
+    }
     for claim in &write.claims {
+        if claim.kind.can_be_held() {
+            sqlx::query(claims::FREE_HOLD)
+                .bind(claim.kind.as_str())
+                .bind(&claim.value)
+                .bind(Utc::now())
+                .bind(&write.id)
+                .execute(&mut *conn)
+                .await
+                .map_err(commit_error)?;
+        }
         let inserted = sqlx::query(
             "INSERT INTO unique_claims (kind, value, owner_id) VALUES (?, ?, ?)
              ON CONFLICT (kind, value) DO NOTHING",
