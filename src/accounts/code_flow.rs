@@ -74,6 +74,21 @@ where
     Ok(())
 }
 
+/// Starts `scope`'s resend cooldown for `target`; a 429 under `policy`
+/// while one runs.
+pub(super) async fn start_cooldown(
+    state: &AppState,
+    scope: &'static str,
+    target: &str,
+    policy: &'static str,
+) -> Result<(), AppError> {
+    let cooldown = state.config.codes.resend_cooldown;
+    match state.cooldowns.try_start(scope, target, cooldown).await? {
+        Some(left) => Err(cooldown_refusal(policy, left, cooldown)),
+        None => Ok(()),
+    }
+}
+
 /// The 429 of a running cooldown, with its `RateLimit` headers.
 pub(super) fn cooldown_refusal(
     policy: &'static str,

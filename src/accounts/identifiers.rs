@@ -92,19 +92,8 @@ async fn limit_codes_to(state: &AppState, new_email: &Email) -> Result<(), AppEr
     state
         .limit("email-codes", new_email.as_str(), limit)
         .await?;
-    let cooldown = state.config.codes.resend_cooldown;
-    if let Some(left) = state
-        .cooldowns
-        .try_start("email-change", new_email.as_str(), cooldown)
-        .await?
-    {
-        return Err(super::code_flow::cooldown_refusal(
-            "email-change-cooldown",
-            left,
-            cooldown,
-        ));
-    }
-    Ok(())
+    let to = new_email.as_str();
+    super::code_flow::start_cooldown(state, "email-change", to, "email-change-cooldown").await
 }
 
 /// `POST /me/email/verify`: the code makes the pending address the

@@ -90,19 +90,7 @@ pub(super) async fn limit_texts(
     state
         .limit("phone-codes", number, limits.email_codes_per_address)
         .await?;
-    let cooldown = state.config.codes.resend_cooldown;
-    if let Some(left) = state
-        .cooldowns
-        .try_start("phone-code", number, cooldown)
-        .await?
-    {
-        return Err(super::code_flow::cooldown_refusal(
-            "phone-code-cooldown",
-            left,
-            cooldown,
-        ));
-    }
-    Ok(())
+    super::code_flow::start_cooldown(state, "phone-code", number, "phone-code-cooldown").await
 }
 
 /// Checks the texted code and makes the pending number the account's.

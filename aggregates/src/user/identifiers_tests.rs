@@ -1,28 +1,12 @@
 //! Email and username changes: what each command records and refuses.
 
 use cqrs_es::test::TestFramework;
-use cqrs_es::Aggregate;
 
-use super::tests::{at, registered};
+use super::tests::{at, state_of, verified_account as verified};
 use super::*;
 use crate::values::{Email, Username, UsernamePolicy};
 
 type UserTest = TestFramework<User>;
-
-fn verified() -> Vec<UserEvent> {
-    vec![
-        registered(),
-        UserEvent::EmailVerified { verified_at: at(1) },
-    ]
-}
-
-fn state_of(events: Vec<UserEvent>) -> User {
-    let mut user = User::default();
-    for event in events {
-        user.apply(event);
-    }
-    user
-}
 
 fn request(email: &str) -> UserCommand {
     UserCommand::RequestEmailChange {

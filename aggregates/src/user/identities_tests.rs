@@ -2,10 +2,9 @@
 //! unverified account, one identity per provider, unlinking.
 
 use cqrs_es::test::TestFramework;
-use cqrs_es::Aggregate;
 use uuid::Uuid;
 
-use super::tests::{at, registered};
+use super::tests::{at, registered, state_of, verified_account as verified};
 use super::*;
 use crate::values::{Email, Username, UsernamePolicy};
 
@@ -30,21 +29,6 @@ fn linked(subject: &str, claimed_unverified: bool) -> UserEvent {
         claimed_unverified,
         at: at(5),
     }
-}
-
-fn verified() -> Vec<UserEvent> {
-    vec![
-        registered(),
-        UserEvent::EmailVerified { verified_at: at(1) },
-    ]
-}
-
-fn state_of(events: Vec<UserEvent>) -> User {
-    let mut user = User::default();
-    for event in events {
-        user.apply(event);
-    }
-    user
 }
 
 fn link(subject: &str) -> UserCommand {

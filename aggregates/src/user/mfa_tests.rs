@@ -2,10 +2,9 @@
 //! codes and removal.
 
 use cqrs_es::test::TestFramework;
-use cqrs_es::Aggregate;
 use uuid::Uuid;
 
-use super::tests::{at, registered};
+use super::tests::{at, registered, state_of};
 use super::*;
 
 type UserTest = TestFramework<User>;
@@ -37,14 +36,6 @@ fn enabled_at(step: u64) -> Vec<UserEvent> {
         at: at(2),
     });
     events
-}
-
-fn state_of(events: Vec<UserEvent>) -> User {
-    let mut user = User::default();
-    for event in events {
-        user.apply(event);
-    }
-    user
 }
 
 fn second_factor(proof: SecondFactorProof) -> UserCommand {

@@ -1,5 +1,6 @@
 use chrono::{DateTime, TimeZone, Utc};
 use cqrs_es::test::TestFramework;
+use cqrs_es::Aggregate;
 use uuid::Uuid;
 
 use super::*;
@@ -23,6 +24,23 @@ pub(super) fn registered() -> UserEvent {
         password_hash: "$argon2id$stub".into(),
         registered_at: at(0),
     }
+}
+
+/// A registered account whose email is verified.
+pub(super) fn verified_account() -> Vec<UserEvent> {
+    vec![
+        registered(),
+        UserEvent::EmailVerified { verified_at: at(1) },
+    ]
+}
+
+/// The state `events` lead to.
+pub(super) fn state_of(events: Vec<UserEvent>) -> User {
+    let mut user = User::default();
+    for event in events {
+        user.apply(event);
+    }
+    user
 }
 
 fn register_command() -> UserCommand {
