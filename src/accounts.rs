@@ -93,6 +93,25 @@ pub(crate) async fn on_account(
     Ok(committed.state)
 }
 
+/// Redeems `code` of `purpose` on the account `user_id` by running the
+/// command it unlocks (built when the code is right; the code is put back
+/// if the command fails), then waits for the read models. Answers the
+/// events recorded.
+pub(crate) async fn redeem_on_account(
+    state: &AppState,
+    purpose: crate::auth::codes::CodePurpose,
+    user_id: uuid::Uuid,
+    code: &str,
+    command: impl FnOnce() -> aggregates::UserCommand,
+    metadata: &crate::store::Metadata,
+) -> Result<Vec<aggregates::UserEvent>, AppError> {
+    let id = user_id.to_string();
+    let run = || state.users.execute(&id, command(), metadata);
+    let committed = state.codes.redeem(purpose, &id, code, run).await?;
+    settle(state, committed.cursor).await;
+    Ok(committed.events)
+}
+
 /// Waits for the projections to show `cursor` (read-your-writes).
 pub(crate) async fn settle(state: &AppState, cursor: Option<Cursor>) {
     state.projections.wait_for(cursor).await;

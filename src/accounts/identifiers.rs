@@ -104,17 +104,11 @@ pub async fn confirm_email_change(
     code: &str,
     metadata: Metadata,
 ) -> Result<(), AppError> {
-    let id = user_id.to_string();
-    let confirm = || {
-        let command = UserCommand::ConfirmEmailChange { at: Utc::now() };
-        state.users.execute(&id, command, &metadata)
-    };
-    let committed = state
-        .codes
-        .redeem(CodePurpose::EmailChange, &id, code, confirm)
-        .await?;
-    super::settle(state, committed.cursor).await;
-    for event in committed.events {
+    let confirm = || UserCommand::ConfirmEmailChange { at: Utc::now() };
+    let purpose = CodePurpose::EmailChange;
+    let events =
+        super::redeem_on_account(state, purpose, user_id, code, confirm, &metadata).await?;
+    for event in events {
         if let UserEvent::EmailChanged {
             old_email,
             new_email,

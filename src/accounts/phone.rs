@@ -100,17 +100,9 @@ pub async fn verify_phone(
     code: &str,
     metadata: Metadata,
 ) -> Result<(), AppError> {
-    let id = user_id.to_string();
-    let verify = || {
-        state
-            .users
-            .execute(&id, UserCommand::VerifyPhone { at: Utc::now() }, &metadata)
-    };
-    let committed = state
-        .codes
-        .redeem(CodePurpose::PhoneVerification, &id, code, verify)
-        .await?;
-    super::settle(state, committed.cursor).await;
+    let verify = || UserCommand::VerifyPhone { at: Utc::now() };
+    let purpose = CodePurpose::PhoneVerification;
+    super::redeem_on_account(state, purpose, user_id, code, verify, &metadata).await?;
     Ok(())
 }
 
