@@ -23,6 +23,7 @@ mod influencer;
 mod influencer_admin;
 mod me;
 mod mfa;
+mod oauth;
 mod oidc;
 mod passwordless;
 mod passwords;
@@ -38,6 +39,8 @@ mod validate;
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+use tower_http::compression::CompressionLayer;
 use utoipa::openapi::OpenApi;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
@@ -51,8 +54,9 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The service's routes, and the OpenAPI document describing exactly
 /// them: every route is declared once, by its `#[utoipa::path]` through
 /// `OpenApiRouter`, so the document can neither miss a served route nor
-/// list one that is not served. The first router holds `/api/v1`, the
-/// second the health and key endpoints outside it.
+/// list one that is not served. The first router holds `/api/v1` and the
+/// OAuth endpoints (rate-limited per IP), the second the health and key
+/// endpoints.
 pub fn routes() -> (Router<AppState>, Router<AppState>, OpenApi) {
     let api = OpenApiRouter::new()
         .merge(accounts::router())
@@ -71,6 +75,8 @@ pub fn routes() -> (Router<AppState>, Router<AppState>, OpenApi) {
         .merge(events::router());
     let (api, mut openapi) = OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .nest("/api/v1", api)
+        // Outside `/api/v1` by the RFCs' convention, behind its rate limit.
+        .merge(oauth::router())
         .split_for_parts();
     let (outside, outside_doc) = health::router().split_for_parts();
     openapi.merge(outside_doc);
@@ -89,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(compression())
         .layer(CatchPanicLayer::custom(problem::panic_response))
         .layer(axum::middleware::from_fn(header_limit::header_limit))
         .layer(axum::middleware::from_fn(request_context::request_context))
@@ -98,4 +105,22 @@ pub fn router(state: AppState) -> Router {
             security_headers::security_headers,
         ))
         .with_state(state)
+}
+
+/// Smallest answer worth compressing: below this, gzip's and br's framing
+/// and the CPU cost outweigh the bytes saved.
+const COMPRESS_ABOVE_BYTES: u16 = 1024;
+
+/// gzip or br, as the client accepts, for answers above
+/// [`COMPRESS_ABOVE_BYTES`]; never for event streams (a compressor buffers,
+/// and a Server-Sent Event must reach its consumer at once) or images.
+fn compression() -> CompressionLayer<impl Predicate> {
+    let predicate = SizeAbove::new(COMPRESS_ABOVE_BYTES)
+        .and(NotForContentType::SSE)
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::GRPC);
+    CompressionLayer::new()
+        .no_deflate()
+        .no_zstd()
+        .compress_when(predicate)
 }

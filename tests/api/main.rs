@@ -5,6 +5,7 @@
 
 mod admin;
 mod cli;
+mod compression;
 mod concurrency;
 mod contract;
 mod conversions;
@@ -29,6 +30,7 @@ mod mfa;
 mod migrations;
 mod multi_instance;
 mod nats;
+mod oauth;
 mod oidc;
 mod openapi;
 mod optional_parts;

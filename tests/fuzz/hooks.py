@@ -2,7 +2,10 @@
 
 Adds the check `problem_documents`: every error answer (4xx or 5xx) must be
 an RFC 9457 problem document (`application/problem+json`) with a stable
-`code` and the security headers. Loaded through SCHEMATHESIS_HOOKS by the
+`code` and the security headers. Under `/oauth/` the handlers' own errors
+are RFC 6749 errors (`{"error", "error_description"}` as JSON), as OAuth
+libraries expect; what the router answers there (405, 413, 429) stays a
+problem document. Loaded through SCHEMATHESIS_HOOKS by the
 fuzz test (tests/api/fuzz.rs).
 """
 
@@ -23,6 +26,11 @@ def problem_documents(ctx, response, case):
     if response.status_code < 400:
         return None
     content_type = _header(response, "Content-Type") or ""
+    if case.path.startswith("/oauth/") and content_type.startswith("application/json"):
+        error = json.loads(response.content)
+        assert isinstance(error.get("error"), str) and error["error"], f"no error in {error}"
+        assert _header(response, "X-Content-Type-Options") == "nosniff", "no security headers"
+        return None
     assert content_type.startswith("application/problem+json"), (
         f"{response.status_code} answered with Content-Type {content_type!r}, "
         "not application/problem+json"

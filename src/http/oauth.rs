@@ -1,0 +1,228 @@
+//! OAuth endpoints for other services, outside `/api/v1`: token
+//! introspection (RFC 7662), token revocation (RFC 7009), and the
+//! discovery document that names them.
+//!
+//! Choices where the RFCs leave them, as Keycloak and ZITADEL make them:
+//! - Introspection is for services: a Bearer access token with the
+//!   `service` role (there are no registered OAuth clients yet, so no HTTP
+//!   basic auth). Anything else is 401 with `WWW-Authenticate`. It answers
+//!   for access tokens; a token that is not a valid access token of a live
+//!   session of an active account (expired, of an ended session, of an
+//!   account an admin locked or that was deactivated, a refresh token, or
+//!   not a token at all) is exactly `{"active": false}`.
+//! - Revocation needs no client authentication: holding the token is the
+//!   proof, as for logout (public clients have no secret). A refresh token
+//!   ends its session; so does a valid access token (the session it was
+//!   issued for, with every token of it). Anything else is 200, as RFC 7009
+//!   says, so the endpoint tells nothing about unknown tokens.
+//! - Errors follow RFC 6749 section 5.2 (`{"error", "error_description"}`),
+//!   not the problem format of `/api/v1`, so OAuth libraries read them.
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::auth::jwt::AccessClaims;
+use crate::auth::refresh_tokens::RefreshToken;
+use crate::state::AppState;
+use crate::store::Metadata;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    documented_routes![introspect, revoke, discovery]
+}
+
+/// An error in the shape of RFC 6749 section 5.2.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct OAuthError {
+    /// `invalid_request`, `invalid_token` or `server_error`.
+    error: &'static str,
+    error_description: String,
+}
+
+impl OAuthError {
+    fn invalid_request(description: impl Into<String>) -> Response {
+        let error = Self {
+            error: "invalid_request",
+            error_description: description.into(),
+        };
+        (StatusCode::BAD_REQUEST, Json(error)).into_response()
+    }
+
+    /// 401 for a caller without a valid `service` token (RFC 7662 2.3,
+    /// RFC 6750 3).
+    fn unauthorized() -> Response {
+        let error = Self {
+            error: "invalid_token",
+            error_description: "a Bearer access token with the service role is required".into(),
+        };
+        let challenge = r#"Bearer error="invalid_token""#;
+        let mut response = (StatusCode::UNAUTHORIZED, Json(error)).into_response();
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static(challenge),
+        );
+        response
+    }
+
+    fn server_error(error: &crate::error::AppError) -> Response {
+        tracing::error!(error = %crate::telemetry::Chain(error), "an OAuth request failed");
+        let error = Self {
+            error: "server_error",
+            error_description: "the request could not be completed; retry later".into(),
+        };
+        (StatusCode::INTERNAL_SERVER_ERROR, Json(error)).into_response()
+    }
+}
+
+/// The form both endpoints read (`application/x-www-form-urlencoded`).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct TokenForm {
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    token: Option<String>,
+    /// `access_token` or `refresh_token`; only a hint (RFC 7009 2.1).
+    #[serde(default)]
+    token_type_hint: Option<String>,
+}
+
+impl TokenForm {
+    fn token(form: Result<Form<Self>, FormRejection>) -> Result<String, Response> {
+        let Form(form) =
+            form.map_err(|rejection| OAuthError::invalid_request(rejection.body_text()))?;
+        let _hint = form.token_type_hint;
+        form.token
+            .filter(|token| !token.trim().is_empty())
+            .ok_or_else(|| OAuthError::invalid_request("the token parameter is required"))
+    }
+}
+
+/// What introspection tells about a token (RFC 7662 2.2).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Introspection {
+    active: bool,
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    claims: Option<Value>,
+}
+
+/// Whether an access token is active, and its claims (RFC 7662).
+#[utoipa::path(post, path = "/oauth/introspect", tag = "oauth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    security(("bearer" = [])),
+    description = "For services (Bearer token with the `service` role). An access token of a live session of an active account answers `active: true` with its claims; any other string answers exactly `{\"active\": false}`.",
+    responses((status = 200, body = Introspection), (status = 400, body = OAuthError, description = "invalid_request"),
+              (status = 401, body = OAuthError, description = "invalid_token: no service token")))]
+pub async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<TokenForm>, FormRejection>,
+) -> Response {
+    if !is_service(&state, &headers) {
+        return OAuthError::unauthorized();
+    }
+    let token = match TokenForm::token(form) {
+        Ok(token) => token,
+        Err(response) => return response,
+    };
+    let answer = match live_claims(&state, &token) {
+        Some(claims) => {
+            let mut claims = serde_json::to_value(&claims).unwrap_or_default();
+            if let Some(object) = claims.as_object_mut() {
+                object.insert("token_type".into(), json!("Bearer"));
+                object.insert("client_id".into(), json!(state.config.audience));
+            }
+            Introspection {
+                active: true,
+                claims: Some(claims),
+            }
+        }
+        None => Introspection {
+            active: false,
+            claims: None,
+        },
+    };
+    Json(answer).into_response()
+}
+
+/// The claims of `token` if it is an access token still good for use:
+/// signature, issuer, audience and expiry, then the revocation check.
+fn live_claims(state: &AppState, token: &str) -> Option<AccessClaims> {
+    let claims = state.tokens.verify(token.trim()).ok()?;
+    state.revocations.check(&claims).ok()?;
+    Some(claims)
+}
+
+fn is_service(state: &AppState, headers: &HeaderMap) -> bool {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        });
+    bearer
+        .and_then(|token| live_claims(state, token))
+        .is_some_and(|claims| claims.roles.iter().any(|role| role == "service"))
+}
+
+/// Revoke a refresh or access token: its session ends (RFC 7009).
+#[utoipa::path(post, path = "/oauth/revoke", tag = "oauth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    description = "Holding the token is the proof (as for logout). A refresh token, or an access token, ends its session and every token of it at once. An unknown, expired or already revoked token answers 200 too (RFC 7009 2.2).",
+    responses((status = 200, description = "revoked, or nothing to revoke"), (status = 400, body = OAuthError, description = "invalid_request")))]
+pub async fn revoke(
+    State(state): State<AppState>,
+    metadata: Metadata,
+    form: Result<Form<TokenForm>, FormRejection>,
+) -> Response {
+    let token = match TokenForm::token(form) {
+        Ok(token) => token,
+        Err(response) => return response,
+    };
+    let revoked = if let Some(refresh) = RefreshToken::parse(&token) {
+        crate::accounts::logout(&state, refresh, metadata).await
+    } else if let Some(claims) = live_claims(&state, &token) {
+        crate::accounts::end_session(&state, claims.sub, claims.sid, metadata).await
+    } else {
+        Ok(())
+    };
+    match revoked {
+        Ok(()) | Err(crate::error::AppError::NotFound) => StatusCode::OK.into_response(),
+        Err(error) => OAuthError::server_error(&error),
+    }
+}
+
+/// The discovery document (OpenID Connect Discovery 1.0 / RFC 8414).
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "oauth",
+    description = "Where the keys, introspection and revocation are, and what the access tokens hold. The service signs people in through its own API (`/api/v1/auth/...`), not through an OAuth authorization endpoint, so none is listed.",
+    responses((status = 200, body = Object, description = "the provider's metadata")))]
+pub async fn discovery(State(state): State<AppState>) -> Response {
+    // `issuer` is the tokens' `iss` exactly; the URLs are built on it.
+    let issuer = state.config.public_url.trim_end_matches('/');
+    let mut response = Json(json!({
+        "issuer": state.config.public_url,
+        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "introspection_endpoint": format!("{issuer}/oauth/introspect"),
+        "introspection_endpoint_auth_methods_supported": ["bearer"],
+        "revocation_endpoint": format!("{issuer}/oauth/revoke"),
+        "revocation_endpoint_auth_methods_supported": ["none"],
+        "grant_types_supported": ["refresh_token"],
+        "response_types_supported": ["none"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["EdDSA"],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "jti", "sid", "roles", "amr"],
+        "service_documentation": format!("{issuer}/docs"),
+    }))
+    .into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}

@@ -1,0 +1,178 @@
+//! Token introspection (RFC 7662), revocation (RFC 7009) and the discovery
+//! document that names them.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::*;
+
+impl TestApp {
+    async fn introspect(&self, caller: Option<&str>, token: &str) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(self.url("/oauth/introspect"))
+            .form(&[("token", token)]);
+        if let Some(caller) = caller {
+            request = request.bearer_auth(caller);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    async fn revoke(&self, token: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/oauth/revoke"))
+            .form(&[("token", token), ("token_type_hint", "refresh_token")])
+            .send()
+            .await
+            .expect("request sent")
+    }
+}
+
+/// The answer for a token that is not active: exactly `{"active": false}`.
+async fn assert_inactive(response: reqwest::Response) {
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(body(response).await, serde_json::json!({ "active": false }));
+}
+
+#[tokio::test]
+async fn introspection_tells_a_service_the_claims_of_a_live_token_and_nothing_of_others() {
+    let app = spawn_app().await;
+    let service = app.create_account_with_role("service").await;
+    let caller = Some(service.access_token.as_str());
+    let account = app.create_account().await;
+    let active = app.introspect(caller, &account.access_token).await;
+    assert_eq!(active.status(), StatusCode::OK);
+    let claims = body(active).await;
+    assert_eq!(claims["active"], true);
+    assert_eq!(claims["sub"], account.id.as_str());
+    assert_eq!(claims["sid"], account.session_id.as_str());
+    assert_eq!(claims["token_type"], "Bearer");
+    assert!(
+        claims["exp"].is_i64() && claims["iss"].is_string(),
+        "{claims}"
+    );
+    for other in ["not a token", &account.refresh_token, "a.b.c"] {
+        assert_inactive(app.introspect(caller, other).await).await;
+    }
+}
+
+#[tokio::test]
+async fn introspection_is_for_services_only_and_answers_rfc_errors() {
+    let app = spawn_app().await;
+    let account = app.create_account().await;
+    for caller in [None, Some(account.access_token.as_str())] {
+        let refused = app.introspect(caller, &account.access_token).await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        let challenge = refused.headers()["www-authenticate"].to_str().unwrap();
+        assert!(challenge.starts_with("Bearer"), "{challenge}");
+        assert_eq!(body(refused).await["error"], "invalid_token");
+    }
+    let service = app.create_account_with_role("service").await;
+    let empty = app
+        .client
+        .post(app.url("/oauth/introspect"))
+        .bearer_auth(&service.access_token)
+        .form(&[("token_type_hint", "access_token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
+    let error = body(empty).await;
+    assert_eq!(error["error"], "invalid_request");
+    assert!(error["error_description"].is_string(), "{error}");
+}
+
+#[tokio::test]
+async fn a_revoked_refresh_token_ends_its_session_and_its_access_token_at_once() {
+    let app = spawn_app().await;
+    let service = app.create_account_with_role("service").await;
+    let account = app.create_account().await;
+    assert_eq!(
+        app.revoke(&account.refresh_token).await.status(),
+        StatusCode::OK
+    );
+    let me = app.me(&account.access_token).await;
+    assert_problem(me, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    let refused = app.refresh(&account.refresh_token).await;
+    assert_problem(refused, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
+    let inactive = app
+        .introspect(Some(&service.access_token), &account.access_token)
+        .await;
+    assert_inactive(inactive).await;
+    // Again, or a token never issued: 200 all the same.
+    assert_eq!(
+        app.revoke(&account.refresh_token).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(app.revoke("never-issued").await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_revoked_access_token_ends_its_session() {
+    let app = spawn_app().await;
+    let account = app.create_account().await;
+    assert_eq!(
+        app.revoke(&account.access_token).await.status(),
+        StatusCode::OK
+    );
+    let me = app.me(&account.access_token).await;
+    assert_problem(me, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    let refused = app.refresh(&account.refresh_token).await;
+    assert_problem(refused, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
+}
+
+#[tokio::test]
+async fn an_access_token_of_a_deactivated_account_is_inactive() {
+    let app = spawn_app().await;
+    let service = app.create_account_with_role("service").await;
+    let admin = app.create_account_with_role("admin").await;
+    let account = app.create_account().await;
+    let path = format!("/api/v1/admin/users/{}/deactivate", account.id);
+    let deactivated = app.admin_post(&path, &admin.access_token, None).await;
+    assert_eq!(deactivated.status(), StatusCode::OK);
+    let inactive = app
+        .introspect(Some(&service.access_token), &account.access_token)
+        .await;
+    assert_inactive(inactive).await;
+}
+
+#[tokio::test]
+async fn the_discovery_document_names_the_issuer_keys_and_endpoints() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let doc: Value = body(response).await;
+    let issuer = doc["issuer"].as_str().unwrap();
+    assert_eq!(issuer, app.config.public_url);
+    // The issuer is the access tokens' `iss`.
+    let account = app.create_account().await;
+    let service = app.create_account_with_role("service").await;
+    let claims = body(
+        app.introspect(Some(&service.access_token), &account.access_token)
+            .await,
+    )
+    .await;
+    assert_eq!(claims["iss"], issuer);
+    for field in ["jwks_uri", "introspection_endpoint", "revocation_endpoint"] {
+        let url = doc[field].as_str().unwrap();
+        assert!(
+            url.starts_with(issuer.trim_end_matches('/')),
+            "{field}: {url}"
+        );
+    }
+    for field in [
+        "response_types_supported",
+        "subject_types_supported",
+        "id_token_signing_alg_values_supported",
+        "grant_types_supported",
+        "claims_supported",
+    ] {
+        assert!(doc[field].is_array(), "{field}: {doc}");
+    }
+    assert_eq!(doc["id_token_signing_alg_values_supported"][0], "EdDSA");
+}
