@@ -42,40 +42,50 @@ pub struct OAuthError {
     /// `invalid_request`, `invalid_token` or `server_error`.
     error: &'static str,
     error_description: String,
+    #[serde(skip)]
+    status: StatusCode,
 }
 
 impl OAuthError {
-    fn invalid_request(description: impl Into<String>) -> Response {
-        let error = Self {
+    fn invalid_request(description: impl Into<String>) -> Self {
+        Self {
             error: "invalid_request",
             error_description: description.into(),
-        };
-        (StatusCode::BAD_REQUEST, Json(error)).into_response()
+            status: StatusCode::BAD_REQUEST,
+        }
     }
 
-    /// 401 for a caller without a valid `service` token (RFC 7662 2.3,
+    /// For a caller without a valid `service` token (RFC 7662 2.3,
     /// RFC 6750 3).
-    fn unauthorized() -> Response {
-        let error = Self {
+    fn unauthorized() -> Self {
+        Self {
             error: "invalid_token",
             error_description: "a Bearer access token with the service role is required".into(),
-        };
-        let challenge = r#"Bearer error="invalid_token""#;
-        let mut response = (StatusCode::UNAUTHORIZED, Json(error)).into_response();
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static(challenge),
-        );
-        response
+            status: StatusCode::UNAUTHORIZED,
+        }
     }
 
-    fn server_error(error: &crate::error::AppError) -> Response {
+    fn server_error(error: &crate::error::AppError) -> Self {
         tracing::error!(error = %crate::telemetry::Chain(error), "an OAuth request failed");
-        let error = Self {
+        Self {
             error: "server_error",
             error_description: "the request could not be completed; retry later".into(),
-        };
-        (StatusCode::INTERNAL_SERVER_ERROR, Json(error)).into_response()
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let status = self.status;
+        let mut response = (status, Json(self)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            let challenge = header::HeaderValue::from_static(r#"Bearer error="invalid_token""#);
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
     }
 }
 
@@ -91,7 +101,7 @@ pub struct TokenForm {
 }
 
 impl TokenForm {
-    fn token(form: Result<Form<Self>, FormRejection>) -> Result<String, Response> {
+    fn token(form: Result<Form<Self>, FormRejection>) -> Result<String, OAuthError> {
         let Form(form) =
             form.map_err(|rejection| OAuthError::invalid_request(rejection.body_text()))?;
         let _hint = form.token_type_hint;
@@ -123,11 +133,11 @@ pub async fn introspect(
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Response {
     if !is_service(&state, &headers) {
-        return OAuthError::unauthorized();
+        return OAuthError::unauthorized().into_response();
     }
     let token = match TokenForm::token(form) {
         Ok(token) => token,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     let answer = match live_claims(&state, &token) {
         Some(claims) => {
@@ -182,7 +192,7 @@ pub async fn revoke(
 ) -> Response {
     let token = match TokenForm::token(form) {
         Ok(token) => token,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     let revoked = if let Some(refresh) = RefreshToken::parse(&token) {
         crate::accounts::logout(&state, refresh, metadata).await
@@ -193,7 +203,7 @@ pub async fn revoke(
     };
     match revoked {
         Ok(()) | Err(crate::error::AppError::NotFound) => StatusCode::OK.into_response(),
-        Err(error) => OAuthError::server_error(&error),
+        Err(error) => OAuthError::server_error(&error).into_response(),
     }
 }
 
