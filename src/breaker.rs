@@ -55,14 +55,16 @@ impl CircuitBreaker {
         Fut: Future<Output = Result<T, E>>,
     {
         if !self.admit() {
+            crate::instruments::outbound(self.name, "rejected", true);
             return Err(BreakerError::Open);
         }
-        let result = match tokio::time::timeout(self.timeout, call).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(BreakerError::Inner(error)),
-            Err(_) => Err(BreakerError::Timeout),
+        let (result, outcome) = match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(value)) => (Ok(value), "ok"),
+            Ok(Err(error)) => (Err(BreakerError::Inner(error)), "error"),
+            Err(_) => (Err(BreakerError::Timeout), "timeout"),
         };
         self.record(result.is_ok());
+        crate::instruments::outbound(self.name, outcome, self.is_open());
         result
     }
 

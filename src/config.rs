@@ -50,6 +50,9 @@ pub struct Config {
     /// (`startup::default_pool_size`).
     pub db_max_connections: Option<u32>,
     pub listen_addr: SocketAddr,
+    /// Where `GET /metrics` is served (see `instruments`): its own
+    /// listener, loopback by default, so it is never public by accident.
+    pub metrics_addr: SocketAddr,
     /// Base URL clients use; also the JWT issuer.
     pub public_url: String,
     pub audience: String,
@@ -184,6 +187,7 @@ impl Default for Config {
             database_url: "sqlite://./data/identity.db".to_owned(),
             db_max_connections: None,
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_addr: SocketAddr::from(([127, 0, 0, 1], 9464)),
             public_url: "http://localhost:8080".to_owned(),
             audience: "identity-clients".to_owned(),
             secret_hex: None,
@@ -282,6 +286,7 @@ impl Config {
     fn read_http(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
         let c = self;
         env.set(&mut c.listen_addr, "IDENTITY_LISTEN_ADDR")?;
+        env.set(&mut c.metrics_addr, "IDENTITY_METRICS_ADDR")?;
         env.set(&mut c.public_url, "IDENTITY_PUBLIC_URL")?;
         env.set(&mut c.audience, "IDENTITY_AUDIENCE")?;
         c.secret_hex = env.var("IDENTITY_SECRET");

@@ -92,6 +92,10 @@ pub fn router(state: AppState) -> Router {
         .merge(api.layer(limited))
         .merge(outside)
         .merge(docs::router(openapi))
+        // A route layer: it sees the matched route's template.
+        .route_layer(axum::middleware::from_fn(
+            crate::instruments::track_requests,
+        ))
         .fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

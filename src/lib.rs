@@ -16,6 +16,7 @@ pub mod error;
 pub mod feed;
 pub mod history;
 pub mod http;
+pub mod instruments;
 pub mod monitor;
 pub mod oidc;
 pub mod program;

@@ -131,6 +131,8 @@ impl SmsSender {
                 tracing::info!(file = %file.display(), "SMS written");
             }
         }
+        // Every text the service sends carries a one-time code.
+        crate::instruments::code_sent("sms");
         Ok(())
     }
 }

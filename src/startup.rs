@@ -57,12 +57,16 @@ pub struct Application {
     tasks: Vec<JoinHandle<()>>,
     grace: Duration,
     /// Kept until the server stops (SQLite only).
+    metrics_port: u16,
     _lock: Option<ServeLock>,
 }
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         guards::writable_data_dir(&config.data_dir)?;
+        // Installed before anything is counted: counts made before the
+        // recorder exists are lost.
+        crate::instruments::handle();
         let lock = match DatabaseUrl::parse(&config.database_url) {
             Ok(DatabaseUrl::Sqlite(path)) => Some(ServeLock::take(&path)?),
             _ => None,
@@ -85,14 +89,35 @@ impl Application {
         let listener = TcpListener::bind(config.listen_addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen_addr))?;
+        let metrics = crate::instruments::bind(config.metrics_addr)
+            .await
+            .with_context(|| {
+                format!(
+                    "IDENTITY_METRICS_ADDR: cannot listen on {}",
+                    config.metrics_addr
+                )
+            })?;
+        let metrics_port = metrics.local_addr().map(|a| a.port()).unwrap_or(0);
+        let scrapes = crate::instruments::serve(metrics, state.clone(), shutdown.subscribe());
+        background.tasks.push(tokio::spawn(async move {
+            if let Err(error) = scrapes.await {
+                tracing::error!(%error, "the metrics listener stopped");
+            }
+        }));
         Ok(Self {
             listener,
             router: crate::http::router(state),
             shutdown,
             tasks: background.tasks,
             grace: config.shutdown_grace,
+            metrics_port,
             _lock: lock,
         })
+    }
+
+    /// The port `GET /metrics` is served on.
+    pub fn metrics_port(&self) -> u16 {
+        self.metrics_port
     }
 
     pub fn port(&self) -> u16 {

@@ -76,10 +76,13 @@ impl AppState {
     ) -> Result<Option<Verdict>, AppError> {
         let verdict = self.limiter.hit(policy, subject, limit).await?;
         match verdict {
-            Some(v) if !v.allowed => Err(AppError::RateLimited {
-                retry_after: Duration::from_secs(v.reset),
-                policy: v,
-            }),
+            Some(v) if !v.allowed => {
+                crate::instruments::rate_limited(policy);
+                Err(AppError::RateLimited {
+                    retry_after: Duration::from_secs(v.reset),
+                    policy: v,
+                })
+            }
             other => Ok(other),
         }
     }

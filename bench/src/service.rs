@@ -180,6 +180,7 @@ impl Service {
             .arg("serve")
             .env("IDENTITY_DATABASE_URL", &config.database_url)
             .env("IDENTITY_LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env("IDENTITY_METRICS_ADDR", "127.0.0.1:0")
             // One issuer for every instance of a run, so that the tokens of
             // one are valid on another (the unchecked /me instance).
             .env("IDENTITY_PUBLIC_URL", PUBLIC_URL)

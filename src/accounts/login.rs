@@ -189,7 +189,11 @@ pub(super) async fn record_failure(
         at: Utc::now(),
         policy: state.config.lockout,
     };
-    state.users.execute(id, failure, metadata).await?;
+    let committed = state.users.execute(id, failure, metadata).await?;
+    let locked = |e: &UserEvent| matches!(e, UserEvent::AccountLocked { by: None, .. });
+    if committed.events.iter().any(locked) {
+        crate::instruments::lockout();
+    }
     Ok(())
 }
 

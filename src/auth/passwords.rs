@@ -61,7 +61,8 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
         let argon2 = self.argon2.clone();
         let password = password.expose().to_owned();
-        self.blocking(move || hash_with(&argon2, &password)).await?
+        self.blocking("hash", move || hash_with(&argon2, &password))
+            .await?
     }
 
     /// Whether `candidate` matches `phc`. A malformed hash never matches.
@@ -77,7 +78,7 @@ impl PasswordHasher {
             phc.to_owned()
         };
         let matches = self
-            .blocking(move || memory.verify(candidate.as_bytes(), &phc))
+            .blocking("verify", move || memory.verify(candidate.as_bytes(), &phc))
             .await?;
         Ok(matches && !no_password)
     }
@@ -90,13 +91,16 @@ impl PasswordHasher {
 
     async fn blocking<T: Send + 'static>(
         &self,
+        operation: &'static str,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
+        let queued = std::time::Instant::now();
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|_| HashError::Closed)?;
+        crate::instruments::argon2(operation, queued.elapsed());
         let span = tracing::Span::current();
         Ok(tokio::task::spawn_blocking(move || span.in_scope(work))
             .instrument(tracing::Span::current())

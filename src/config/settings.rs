@@ -58,6 +58,7 @@ const QUOTA: &str = "QUOTA/SECONDS";
 pub const SETTINGS: &[Setting] = &[
     s("IDENTITY_DATABASE_URL", "sqlite://<IDENTITY_DATA_DIR>/identity.db", "a postgres://, postgresql:// or sqlite:// URL", "where the event store and read models live; the scheme picks the backend"),
     s("IDENTITY_LISTEN_ADDR", "127.0.0.1:8080", "an address such as 0.0.0.0:8080", "address the HTTP server listens on"),
+    s("IDENTITY_METRICS_ADDR", "127.0.0.1:9464", "an address such as 0.0.0.0:9464", "address `GET /metrics` (Prometheus) is served on, apart from the API"),
     s("IDENTITY_PUBLIC_URL", "http://localhost:8080", TEXT, "the URL clients reach the service at; also the JWT iss"),
     s("IDENTITY_AUDIENCE", "identity-clients", TEXT, "the JWT aud"),
     s("IDENTITY_SECRET", "none", "hex of at least 32 bytes", "keys code HMACs, refresh successors, sealed signing keys, TOTP secrets and sign-in states; unset: a random one in IDENTITY_DATA_DIR/secret.key"),

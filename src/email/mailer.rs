@@ -165,7 +165,9 @@ impl Mailer {
         let minutes = valid_for.as_secs().div_ceil(60);
         let body =
             format!("Your {what} code is {code}\n\nIt is valid for {minutes} minutes. {note}\n");
-        self.send(to, &format!("Your {what} code"), body).await
+        self.send(to, &format!("Your {what} code"), body).await?;
+        crate::instruments::code_sent("email");
+        Ok(())
     }
 
     /// Sends the code that makes `to` the account's new address.

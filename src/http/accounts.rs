@@ -189,7 +189,8 @@ pub async fn login(
     let (identifier, password) = fields.finish_with(|| Some((identifier?, password?)))?;
     // A malformed identifier cannot match an account: same answer as any miss.
     let identifier = Identifier::parse(&identifier).unwrap_or(Identifier::Username(String::new()));
-    let pair = accounts::login(&state, identifier, &password, client, metadata).await?;
+    let signed_in = accounts::login(&state, identifier, &password, client, metadata).await;
+    let pair = crate::instruments::sign_in("password", signed_in)?;
     Ok(tokens(pair))
 }
 

@@ -66,7 +66,9 @@ pub async fn second_factor(
         }
     };
     let (token, answer) = fields.finish_with(|| Some((token?, answer?)))?;
-    let pair = accounts::complete_second_factor(&state, &token, answer, client, metadata).await?;
+    let signed_in =
+        accounts::complete_second_factor(&state, &token, answer, client, metadata).await;
+    let pair = crate::instruments::sign_in("second_factor", signed_in)?;
     Ok(tokens(pair))
 }
 

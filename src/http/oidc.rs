@@ -173,9 +173,8 @@ pub async fn exchange(
     let mut fields = Fields::default();
     let code = fields.required("login_code", body.login_code.as_deref());
     let code = fields.finish_with(|| code)?;
-    Ok(tokens(
-        accounts::oidc::exchange(&state, &code, client, metadata).await?,
-    ))
+    let signed_in = accounts::oidc::exchange(&state, &code, client, metadata).await;
+    Ok(tokens(crate::instruments::sign_in("oidc", signed_in)?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -211,10 +210,10 @@ pub async fn id_token(
     let token = fields.required("id_token", body.id_token.as_deref());
     let nonce = fields.required("nonce", body.nonce.as_deref());
     let (token, nonce) = fields.finish_with(|| Some((token?, nonce?)))?;
-    let signed_in: SignedIn =
+    let signed_in =
         accounts::oidc::sign_in_with_id_token(&state, &provider, &token, &nonce, client, metadata)
-            .await?;
-    Ok(tokens(signed_in))
+            .await;
+    Ok(tokens(crate::instruments::sign_in("oidc", signed_in)?))
 }
 
 /// The identities at OpenID providers linked to the caller's account.

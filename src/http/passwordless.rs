@@ -78,6 +78,11 @@ pub async fn verify(
     let to = fields.email_or_phone(body.email.as_deref(), body.phone.as_deref());
     let code = fields.code("code", body.code.as_deref());
     let (to, code) = fields.finish_with(|| Some((to?, code?)))?;
-    let pair = accounts::sign_in_with_code(&state, to, &code, client, metadata).await?;
+    let method = match &to {
+        accounts::Identifier::Phone(_) => "sms_code",
+        _ => "email_code",
+    };
+    let signed_in = accounts::sign_in_with_code(&state, to, &code, client, metadata).await;
+    let pair = crate::instruments::sign_in(method, signed_in)?;
     Ok(tokens(pair))
 }

@@ -166,6 +166,7 @@ impl Relay {
         jetstream: &jetstream::Context,
         events: &[StoredEvent],
     ) -> Result<(), RelayError> {
+        let started = std::time::Instant::now();
         let mut acks = Vec::with_capacity(events.len());
         for event in events {
             let body = serde_json::to_vec(&Envelope::from_stored(event)).map_err(nats)?;
@@ -181,6 +182,7 @@ impl Relay {
         for ack in acks {
             ack.await.map_err(nats)?;
         }
+        crate::instruments::published(started.elapsed());
         Ok(())
     }
 }

@@ -121,6 +121,14 @@ impl Database {
     }
 
     /// `postgres` or `sqlite`, for readiness and logs.
+    /// Connections open and, of them, idle.
+    pub fn pool_use(&self) -> (u32, usize) {
+        match self {
+            Self::Postgres(pool) => (pool.size(), pool.num_idle()),
+            Self::Sqlite(pool) => (pool.size(), pool.num_idle()),
+        }
+    }
+
     pub fn backend(&self) -> &'static str {
         match self {
             Self::Postgres(_) => "postgres",

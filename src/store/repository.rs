@@ -146,7 +146,10 @@ where
         let _turn = self.writers.turn(id).await;
         for attempt in 1..=MAX_ATTEMPTS {
             match self.try_execute(id, command.clone(), metadata).await? {
-                Attempt::Done(committed) => return Ok(committed),
+                Attempt::Done(committed) => {
+                    crate::instruments::committed(A::TYPE, committed.events.len());
+                    return Ok(committed);
+                }
                 Attempt::Conflict => {
                     tracing::debug!(
                         aggregate = A::TYPE,

@@ -19,7 +19,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// `identity` with an empty environment (but the listen address and
+/// `identity` with an empty environment (but the listen addresses and
 /// `extra`) in the directory `cwd`.
 fn bare(cwd: &Path, port: u16, extra: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_identity"));
@@ -27,6 +27,8 @@ fn bare(cwd: &Path, port: u16, extra: &[(&str, &str)]) -> Command {
         .env_clear()
         .current_dir(cwd)
         .env("IDENTITY_LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        // Tests run side by side: the metrics port must not be shared.
+        .env("IDENTITY_METRICS_ADDR", "127.0.0.1:0")
         .envs(extra.iter().copied());
     command
 }

@@ -173,6 +173,7 @@ pub fn test_config(database_url: &str, smtp_port: u16, data_dir: &std::path::Pat
         // PostgreSQL: room for the tests' bursts; SQLite: its own default.
         db_max_connections: (!on_sqlite()).then_some(30),
         listen_addr: "127.0.0.1:0".parse().expect("valid address"),
+        metrics_addr: "127.0.0.1:0".parse().expect("valid address"),
         data_dir: data_dir.to_path_buf(),
         secret_hex: Some(hex_secret()),
         // Tests send bursts from one IP; the rate-limit tests set their own.
@@ -203,6 +204,8 @@ fn hex_secret() -> String {
 
 pub struct TestApp {
     pub address: String,
+    /// Where `GET /metrics` is served.
+    pub metrics_address: String,
     pub client: reqwest::Client,
     pub pool: PgPool,
     /// The same database behind the service's storage seam.
@@ -231,6 +234,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         .await
         .expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = format!("http://127.0.0.1:{}", app.metrics_port());
     tokio::spawn(app.run_until_stopped());
     let db = open_database(&url).await;
     let pool = match &db {
@@ -243,6 +247,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     };
     TestApp {
         address,
+        metrics_address,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("identity-tests")
@@ -631,6 +636,7 @@ pub fn spawn_binary(env: &[(&str, String)]) -> (std::process::Child, String) {
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_identity"))
         .arg("serve")
         .env("IDENTITY_LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("IDENTITY_METRICS_ADDR", "127.0.0.1:0")
         .env("IDENTITY_LOG", "error")
         // Every caller runs an SMTP sink on loopback (and names its port).
         .env("IDENTITY_SMTP_HOST", "127.0.0.1")

@@ -26,6 +26,7 @@ mod leaving;
 mod lifecycle;
 mod lockout;
 mod log_order;
+mod metrics;
 mod mfa;
 mod migrations;
 mod multi_instance;

@@ -16,6 +16,7 @@ fn serve_with(env: &[(&str, &str)]) -> (Option<i32>, String) {
         .arg("serve")
         .env("IDENTITY_DATA_DIR", data.path())
         .env("IDENTITY_LISTEN_ADDR", "127.0.0.1:0")
+        .env("IDENTITY_METRICS_ADDR", "127.0.0.1:0")
         .envs(env.iter().copied())
         .output()
         .unwrap();
