@@ -86,6 +86,10 @@ pub struct Config {
     /// How long a stopping instance waits for in-flight requests and its
     /// background loops after SIGTERM before it exits anyway.
     pub shutdown_grace: Duration,
+    /// After SIGTERM, how long the instance goes on serving with readiness
+    /// at 503 before it stops accepting (time for a load balancer or
+    /// Kubernetes to take it out of rotation).
+    pub shutdown_drain: Duration,
     pub log_filter: String,
     /// Publish committed events to NATS JetStream: on when
     /// `IDENTITY_NATS_URL` is set, unless `IDENTITY_RELAY_ENABLED=false`.
@@ -221,6 +225,7 @@ impl Default for Config {
             trusted_proxy_hops: 0,
             projection_poll: Duration::from_millis(250),
             shutdown_grace: Duration::from_secs(10),
+            shutdown_drain: Duration::ZERO,
             log_filter: "info".to_owned(),
             relay_enabled: false,
             relay: RelayConfig {
@@ -412,6 +417,7 @@ impl Config {
         let c = self;
         env.millis(&mut c.projection_poll, "IDENTITY_PROJECTION_POLL_MS")?;
         env.secs(&mut c.shutdown_grace, "IDENTITY_SHUTDOWN_GRACE_SECS")?;
+        env.secs(&mut c.shutdown_drain, "IDENTITY_SHUTDOWN_DRAIN_SECS")?;
         env.set(&mut c.log_filter, "IDENTITY_LOG")?;
         if tracing_subscriber::EnvFilter::try_new(&c.log_filter).is_err() {
             return Err(ConfigError::unparsable("IDENTITY_LOG", &c.log_filter));

@@ -53,9 +53,14 @@ const COUNTER_PURGE_PERIOD: Duration = Duration::from_secs(10 * 60);
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
+    /// Turns true at SIGTERM/SIGINT: readiness answers 503 and open event
+    /// streams end, so the in-flight requests can finish.
+    stopping: watch::Sender<bool>,
+    /// Turns true once the server has stopped: the background loops end.
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     grace: Duration,
+    drain: Duration,
     /// Kept until the server stops (SQLite only).
     metrics_port: u16,
     _lock: Option<ServeLock>,
@@ -79,7 +84,8 @@ impl Application {
         };
         let (shutdown, _) = watch::channel(false);
         let mut background = Background::start(&db, &config, &shutdown).await?;
-        let state = app_state(db, &config, &secret, &background, &shutdown).await?;
+        let (stopping, _) = watch::channel(false);
+        let state = app_state(db, &config, &secret, &background, &stopping).await?;
         background.tasks.push(tokio::spawn(
             state
                 .limiter
@@ -107,9 +113,11 @@ impl Application {
         Ok(Self {
             listener,
             router: crate::http::router(state),
+            stopping,
             shutdown,
             tasks: background.tasks,
             grace: config.shutdown_grace,
+            drain: config.shutdown_drain,
             metrics_port,
             _lock: lock,
         })
@@ -124,9 +132,13 @@ impl Application {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
-    /// Serves until SIGINT/SIGTERM, then stops accepting, finishes in-flight
-    /// requests and stops the background loops, all within the shutdown
-    /// grace: whatever still runs then (a request waiting for an
+    /// Serves until SIGINT/SIGTERM. Then, at once, readiness answers 503
+    /// and open event streams end; after `IDENTITY_SHUTDOWN_DRAIN_SECS`
+    /// (0 by default) the listener stops accepting; in-flight
+    /// requests finish (the projections and the relay still run, so their
+    /// read-your-writes waits end as usual); then the background loops
+    /// stop (the relay after publishing what it holds). All within the
+    /// shutdown grace: whatever still runs then (a request waiting for an
     /// unreachable database, say) is abandoned and the process exits. Every
     /// acknowledged command is committed already, so nothing is lost.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
@@ -134,16 +146,21 @@ impl Application {
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        let (stopping, mut stopped) = watch::channel(false);
+        let stopping = self.stopping;
+        let mut stopped = stopping.subscribe();
+        let drain = self.drain;
         let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
             shutdown_signal().await;
             stopping.send_replace(true);
+            if !drain.is_zero() {
+                tracing::info!(drain_secs = drain.as_secs(), "not ready; draining");
+                tokio::time::sleep(drain).await;
+            }
         });
         let grace = self.grace;
         let deadline = async {
             let _ = stopped.wait_for(|s| *s).await;
-            self.shutdown.send_replace(true);
-            tokio::time::sleep(grace).await;
+            tokio::time::sleep(drain + grace).await;
         };
         let finish = async {
             server.await?;
@@ -265,7 +282,7 @@ async fn app_state(
     config: &Config,
     secret: &ServerSecret,
     background: &Background,
-    shutdown: &watch::Sender<bool>,
+    stopping: &watch::Sender<bool>,
 ) -> anyhow::Result<AppState> {
     let tokens = TokenIssuer::load(
         &db,
@@ -309,7 +326,7 @@ async fn app_state(
         lag: background.lag.clone(),
         successor_key: secret.derive(KeyPurpose::RefreshSuccessors),
         appended: appended.clone(),
-        shutdown: shutdown.subscribe(),
+        shutdown: stopping.subscribe(),
         db,
         config: config.clone(),
     }))

@@ -56,7 +56,8 @@ pub struct Inner {
     pub successor_key: Zeroizing<[u8; 32]>,
     /// Bumped by every commit of this instance: wakes log readers.
     pub appended: Arc<watch::Sender<u64>>,
-    /// Turns true when the service is stopping: ends open event streams.
+    /// Turns true when the service is stopping (SIGTERM): ends open event
+    /// streams, and readiness answers 503.
     pub shutdown: watch::Receiver<bool>,
 }
 

@@ -113,6 +113,7 @@ pub const SETTINGS: &[Setting] = &[
     s("IDENTITY_DB_MAX_CONNECTIONS", "20 on PostgreSQL, 16 on SQLite", COUNT, "size of the connection pool"),
     s("IDENTITY_PROJECTION_POLL_MS", "250", MILLIS, "how often projections look for new events"),
     s("IDENTITY_SHUTDOWN_GRACE_SECS", "10", SECONDS, "after SIGTERM, how long in-flight work may finish"),
+    s("IDENTITY_SHUTDOWN_DRAIN_SECS", "0", SECONDS, "after SIGTERM, how long the instance keeps serving with readiness at 503 before it stops accepting"),
     s("IDENTITY_LOG", "info", "a tracing filter such as info,identity=debug", "log filter; logs go to stderr"),
     s("IDENTITY_NATS_URL", "unset", TEXT, "NATS JetStream server events are published to; unset: the relay is off"),
     s("IDENTITY_RELAY_ENABLED", "true when IDENTITY_NATS_URL is set", BOOL, "false keeps this instance from publishing"),
@@ -181,6 +182,29 @@ mod tests {
         for s in SETTINGS.iter().filter(|s| s.internal) {
             assert!(text.contains(s.name), "README does not mention {}", s.name);
         }
+    }
+
+    #[test]
+    fn the_kubernetes_manifests_set_only_settings_that_exist() {
+        let manifests = [
+            include_str!("../../deploy/k8s/configmap.yaml"),
+            include_str!("../../deploy/k8s/secret.example.yaml"),
+        ];
+        let names = manifests
+            .iter()
+            .flat_map(|text| text.lines())
+            .filter_map(|line| line.trim_start().split_once(':'))
+            .map(|(key, _)| key)
+            .filter(|key| key.starts_with("IDENTITY_"));
+        let mut count = 0;
+        for name in names {
+            assert!(
+                SETTINGS.iter().any(|s| s.name == name),
+                "{name} is no setting"
+            );
+            count += 1;
+        }
+        assert!(count >= 10, "only {count} settings found");
     }
 
     #[test]

@@ -37,6 +37,12 @@ pub async fn live() -> Json<Value> {
 #[utoipa::path(get, path = "/health/ready", tag = "health",
     responses((status = 200, body = Object, description = "ready"), (status = 503, body = super::problem::Problem)))]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+    if *state.shutdown.borrow() {
+        return Err(AppError::DependencyUnavailable {
+            code: "shutting_down",
+            detail: "this instance is stopping".to_owned(),
+        });
+    }
     let stalled = match tokio::time::timeout(Duration::from_secs(2), state.db.stalled()).await {
         Ok(Ok(stalled)) => stalled,
         _ => return Err(AppError::Unavailable),

@@ -48,6 +48,7 @@ mod relay;
 mod security_headers;
 mod session_revocation;
 mod settings;
+mod shutdown;
 mod sms;
 mod smtp;
 mod store_conformance;
