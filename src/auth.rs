@@ -4,7 +4,7 @@
 mod argon2_memory;
 pub mod codes;
 pub mod jwt;
-mod keys;
+pub mod keys;
 pub mod passwords;
 pub mod refresh_tokens;
 pub mod revocations;

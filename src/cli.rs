@@ -50,6 +50,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = crate::history::cli::Format::Table)]
         format: crate::history::cli::Format,
     },
+    /// The JWT signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Operator actions that need no API token (bootstrap the first admin).
     Admin {
         #[command(subcommand)]
@@ -68,6 +73,15 @@ pub enum AdminCommand {
         #[arg(long, value_enum)]
         role: RoleArg,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new signing key now: published at once, signing after
+    /// IDENTITY_SIGNING_KEY_PUBLISH_AHEAD_SECS; the key it replaces stays
+    /// published until the tokens it signed have expired. Running servers
+    /// pick it up within seconds. Prints `{"kid", "activates_at"}`.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +123,13 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let db = connect(&config).await?;
             db.migrate().await?;
             crate::history::cli::run(db, &user, as_of, format).await
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => {
+            let db = connect(&config).await?;
+            db.migrate().await?;
+            rotate_keys(&db, &config).await
         }
         Command::Admin {
             command: AdminCommand::GrantRole { email, role },
@@ -225,4 +246,20 @@ pub async fn projection_status(db: &Database) -> anyhow::Result<Vec<serde_json::
         })
         .collect();
     Ok(report)
+}
+
+/// `keys rotate`: a new key now, whatever the newest key's age.
+async fn rotate_keys(db: &crate::store::Database, config: &Config) -> anyhow::Result<()> {
+    use crate::auth::secret::KeyPurpose;
+    let secret = match &config.secret_hex {
+        Some(hex) => crate::auth::ServerSecret::from_hex(hex)?,
+        None => crate::auth::ServerSecret::load_or_create(&config.data_dir)?,
+    };
+    let seal = secret.derive(KeyPurpose::SigningKeySeal);
+    let policy = config.rotation_policy();
+    let rotated = crate::auth::keys::KeyRing::rotate(db, &seal, policy, true).await?;
+    let (kid, activates_at) = rotated.ok_or_else(|| anyhow::anyhow!("no key was added"))?;
+    let out = serde_json::json!({ "kid": kid, "activates_at": activates_at });
+    println!("{out}");
+    Ok(())
 }

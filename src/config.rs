@@ -68,6 +68,9 @@ pub struct Config {
     /// OpenID providers to sign in with (see `config::oidc`).
     pub oidc: oidc::OidcConfig,
     pub tokens: TokenConfig,
+    /// When signing keys rotate (see `auth::keys`).
+    pub signing_key_rotation: chrono::Duration,
+    pub signing_key_publish_ahead: Duration,
     pub codes: CodeConfig,
     pub username_policy: UsernamePolicy,
     /// How long a username changed for another stays reserved to its
@@ -212,6 +215,8 @@ impl Default for Config {
             },
             username_policy: UsernamePolicy::default(),
             username_reservation: chrono::Duration::days(30),
+            signing_key_rotation: chrono::Duration::days(30),
+            signing_key_publish_ahead: crate::auth::keys::JWKS_MAX_AGE,
             password_policy: PasswordPolicy::default(),
             argon2: Argon2Config {
                 memory_kib: 19_456,
@@ -246,6 +251,15 @@ impl Default for Config {
 }
 
 impl Config {
+    /// When signing keys rotate, from the settings.
+    pub fn rotation_policy(&self) -> crate::auth::keys::RotationPolicy {
+        crate::auth::keys::RotationPolicy {
+            every: self.signing_key_rotation,
+            publish_ahead: self.signing_key_publish_ahead,
+            access_ttl: self.tokens.access_ttl,
+        }
+    }
+
     /// Defaults overridden by whatever `IDENTITY_*` variables are set.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -348,6 +362,14 @@ impl Config {
         env.days(
             &mut c.username_reservation,
             "IDENTITY_USERNAME_RESERVATION_DAYS",
+        )?;
+        env.days(
+            &mut c.signing_key_rotation,
+            "IDENTITY_SIGNING_KEY_ROTATION_DAYS",
+        )?;
+        env.secs(
+            &mut c.signing_key_publish_ahead,
+            "IDENTITY_SIGNING_KEY_PUBLISH_AHEAD_SECS",
         )?;
         env.set(&mut c.password_policy.min_len, "IDENTITY_PASSWORD_MIN_LEN")?;
         env.set(&mut c.password_policy.max_len, "IDENTITY_PASSWORD_MAX_LEN")?;

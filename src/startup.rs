@@ -92,6 +92,14 @@ impl Application {
                 .clone()
                 .purge_every(COUNTER_PURGE_PERIOD, shutdown.subscribe()),
         ));
+        background
+            .tasks
+            .push(tokio::spawn(state.tokens.clone().keep_fresh(
+                state.db.clone(),
+                secret.derive(KeyPurpose::SigningKeySeal),
+                config.rotation_policy(),
+                shutdown.subscribe(),
+            )));
         let listener = TcpListener::bind(config.listen_addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen_addr))?;

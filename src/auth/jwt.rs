@@ -5,14 +5,14 @@
 //! in-memory revocation set (`auth::revocations`) in the Bearer extractor,
 //! so that a token of an ended session stops at once.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::keys::{KeyError, KeyRing};
+use super::keys::{KeyError, KeyRing, RotationPolicy};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {
@@ -39,9 +39,15 @@ pub enum JwtError {
     Invalid,
 }
 
+/// How often each instance reads the signing keys again (and rotates
+/// them when due): a rotation by any instance or by `identity keys
+/// rotate` shows in every JWKS within this.
+pub const KEY_REFRESH: Duration = Duration::from_secs(2);
+
 #[derive(Clone)]
 pub struct TokenIssuer {
-    keys: Arc<KeyRing>,
+    /// Replaced whole when the keys are read again.
+    keys: Arc<RwLock<Arc<KeyRing>>>,
     issuer: String,
     audience: String,
     ttl: Duration,
@@ -57,7 +63,7 @@ impl TokenIssuer {
     ) -> Result<Self, KeyError> {
         let keys = KeyRing::load_or_create(db, seal_key).await?;
         Ok(Self {
-            keys: Arc::new(keys),
+            keys: Arc::new(RwLock::new(Arc::new(keys))),
             issuer,
             audience,
             ttl,
@@ -88,17 +94,22 @@ impl TokenIssuer {
             roles,
             amr,
         };
+        let keys = self.ring();
+        let key = keys.active(chrono::Utc::now()).ok_or(JwtError::Sign(
+            jsonwebtoken::errors::ErrorKind::InvalidEcdsaKey.into(),
+        ))?;
         let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.keys.active_kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.keys.encoding).map_err(JwtError::Sign)
+        header.kid = Some(key.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &key.encoding).map_err(JwtError::Sign)
     }
 
     /// Checks signature, issuer, audience and expiry.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, JwtError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Invalid)?;
+        let keys = self.ring();
         let key = header
             .kid
-            .and_then(|kid| self.keys.decoding.get(&kid))
+            .and_then(|kid| keys.decoding.get(&kid))
             .ok_or(JwtError::Invalid)?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[&self.issuer]);
@@ -110,7 +121,49 @@ impl TokenIssuer {
             .map_err(|_| JwtError::Invalid)
     }
 
-    pub fn jwks(&self) -> &serde_json::Value {
-        &self.keys.jwks
+    /// The published keys (the JWKS document).
+    pub fn jwks(&self) -> serde_json::Value {
+        self.ring().jwks.clone()
+    }
+
+    fn ring(&self) -> Arc<KeyRing> {
+        // A poisoned lock only means a panic while swapping in a whole new
+        // ring: the one there is complete.
+        self.keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Every [`KEY_REFRESH`]: rotates the keys when `policy` says they are
+    /// due, then reads them again, until `shutdown`. Failures are logged;
+    /// the keys in hand go on working.
+    pub async fn keep_fresh(
+        self,
+        db: crate::store::Database,
+        seal_key: zeroize::Zeroizing<[u8; 32]>,
+        policy: RotationPolicy,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            tokio::select! {
+                _ = shutdown.wait_for(|stop| *stop) => return,
+                () = tokio::time::sleep(KEY_REFRESH) => {}
+            }
+            if let Err(error) = KeyRing::rotate(&db, &seal_key, policy, false).await {
+                tracing::warn!(error = %crate::telemetry::Chain(&error), "signing-key rotation failed");
+            }
+            match KeyRing::load(&db, &seal_key).await {
+                Ok(ring) => {
+                    *self
+                        .keys
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
+                }
+                Err(error) => {
+                    tracing::warn!(error = %crate::telemetry::Chain(&error), "signing keys could not be read again");
+                }
+            }
+        }
     }
 }

@@ -1,7 +1,8 @@
-//! JWT signing keys: Ed25519, created on first start, kept in the database with
-//! the private half sealed (XChaCha20-Poly1305 under a key derived from the
-//! server secret), so every instance sharing the database and the secret
-//! signs with the same key and a database dump alone cannot forge tokens.
+//! JWT signing keys: Ed25519, created on first start and rotated (see
+//! [`KeyRing`]), kept in the database with the private half sealed
+//! (XChaCha20-Poly1305 under a key derived from the server secret), so
+//! every instance sharing the database and the secret signs with the same
+//! key and a database dump alone cannot forge tokens.
 
 use std::collections::HashMap;
 
@@ -9,13 +10,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use chrono::{DateTime, Utc};
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use rand::RngCore;
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
-use crate::store::keys::StoredKey;
+use crate::store::keys::{Rotation, StoredKey};
 use crate::store::{Database, StoreError};
 
 const NONCE_LEN: usize = 24;
@@ -30,23 +32,61 @@ pub enum KeyError {
     Malformed,
 }
 
-/// The keys this instance signs and verifies with.
-pub struct KeyRing {
-    pub active_kid: String,
+/// How long a JWKS may be cached (its `Cache-Control: max-age`): a new
+/// key is published at least this long before it signs.
+pub const JWKS_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Past a token's expiry, how long a replaced key stays published: the
+/// verifiers' clock leeway (30 s here) and some.
+const RETIRE_MARGIN: chrono::Duration = chrono::Duration::seconds(60);
+
+/// When keys rotate (`IDENTITY_SIGNING_KEY_*`).
+#[derive(Debug, Clone, Copy)]
+pub struct RotationPolicy {
+    /// A key older than this is replaced automatically; zero: never.
+    pub every: chrono::Duration,
+    /// How long a new key is published before it signs (never less than
+    /// twice `jwt::KEY_REFRESH`, so every instance knows it first).
+    pub publish_ahead: std::time::Duration,
+    /// The access tokens' lifetime: a replaced key is published until the
+    /// last token it signed has expired.
+    pub access_ttl: std::time::Duration,
+}
+
+/// A key that signs, from `activates_at` on.
+pub struct SigningKey {
+    pub kid: String,
+    pub activates_at: DateTime<Utc>,
     pub encoding: EncodingKey,
+}
+
+/// The keys this instance signs and verifies with: every published key
+/// (the JWKS), and of them the one that signs now.
+///
+/// Rotation, as Keycloak and ZITADEL do it: a new key is published at once
+/// but signs only `publish_ahead` later (at least a JWKS cache lifetime),
+/// so no verifier meets a `kid` it cannot have fetched; the key it
+/// replaces signs until then and stays published until every token it
+/// signed has expired, then leaves the JWKS. Every instance reads the keys
+/// from the database every few seconds and picks the signing key by the
+/// same rule (the newest key whose time has come), so all agree.
+pub struct KeyRing {
+    /// Newest first.
+    signing: Vec<SigningKey>,
     pub decoding: HashMap<String, DecodingKey>,
     /// The JWKS document (`{"keys": [...]}`).
     pub jwks: Value,
 }
 
 impl KeyRing {
-    /// Loads the active key, creating it if none exists. Creation happens
-    /// under an advisory lock so instances starting together agree on one.
+    /// Loads the published keys, creating the first if none exists.
+    /// Creation happens under a lock so instances starting together agree
+    /// on one.
     pub async fn load_or_create(db: &Database, seal_key: &[u8; 32]) -> Result<Self, KeyError> {
         let cipher = XChaCha20Poly1305::new(seal_key.into());
         let keys = db
             .signing_keys_or_create(|| {
-                let key = generate(&cipher)?;
+                let key = generate(&cipher, None)?;
                 tracing::info!(kid = %key.kid, "created a new JWT signing key");
                 Ok::<_, KeyError>(key)
             })
@@ -54,28 +94,85 @@ impl KeyRing {
         Self::from_stored(&cipher, &keys)
     }
 
+    /// Loads the published keys as they are now.
+    pub async fn load(db: &Database, seal_key: &[u8; 32]) -> Result<Self, KeyError> {
+        let cipher = XChaCha20Poly1305::new(seal_key.into());
+        Self::from_stored(&cipher, &db.signing_keys().await?)
+    }
+
+    /// Adds a key if the newest is older than `policy.every` (or at once
+    /// when `force`), and schedules the retirement of the ones it
+    /// replaces. Answers the new key's id and when it starts signing.
+    pub async fn rotate(
+        db: &Database,
+        seal_key: &[u8; 32],
+        policy: RotationPolicy,
+        force: bool,
+    ) -> Result<Option<(String, DateTime<Utc>)>, KeyError> {
+        let cipher = XChaCha20Poly1305::new(seal_key.into());
+        let now = Utc::now();
+        let due = |newest: DateTime<Utc>| {
+            force || (!policy.every.is_zero() && newest + policy.every <= now)
+        };
+        // Never less than two reads of the keys by every instance: all of
+        // them know a key before any of them signs with it.
+        let lead = policy.publish_ahead.max(2 * crate::auth::jwt::KEY_REFRESH);
+        let ahead = chrono::Duration::from_std(lead).unwrap_or(RETIRE_MARGIN);
+        let ttl = chrono::Duration::from_std(policy.access_ttl).unwrap_or(RETIRE_MARGIN);
+        let activates_at = now + ahead;
+        let rotation = || {
+            Ok::<_, KeyError>(Rotation {
+                key: generate(&cipher, Some(activates_at))?,
+                retire_replaced_at: activates_at + ttl + RETIRE_MARGIN,
+            })
+        };
+        let added = db.rotate_signing_key(due, rotation).await?;
+        if let Some(key) = &added {
+            tracing::info!(kid = %key.kid, %activates_at, "rotated the JWT signing key");
+        }
+        Ok(added.map(|key| (key.kid, activates_at)))
+    }
+
+    /// The key that signs at `now`: the newest whose time has come.
+    pub fn active(&self, now: DateTime<Utc>) -> Option<&SigningKey> {
+        self.signing
+            .iter()
+            .find(|key| key.activates_at <= now)
+            .or(self.signing.last())
+    }
+
     fn from_stored(cipher: &XChaCha20Poly1305, keys: &[StoredKey]) -> Result<Self, KeyError> {
-        let active = keys.first().ok_or(KeyError::Malformed)?;
-        let der = unseal(cipher, active)?;
+        if keys.is_empty() {
+            return Err(KeyError::Malformed);
+        }
         let mut decoding = HashMap::new();
+        let mut signing = Vec::new();
         let mut jwks = Vec::new();
         for key in keys {
             let x = URL_SAFE_NO_PAD.encode(&key.public_key);
             let decoding_key =
                 DecodingKey::from_ed_components(&x).map_err(|_| KeyError::Malformed)?;
             decoding.insert(key.kid.clone(), decoding_key);
+            let der = unseal(cipher, key)?;
+            signing.push(SigningKey {
+                kid: key.kid.clone(),
+                activates_at: key.activates_at.unwrap_or(key.created_at),
+                encoding: EncodingKey::from_ed_der(&der),
+            });
             jwks.push(json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": key.kid, "alg": "EdDSA", "use": "sig"}));
         }
         Ok(Self {
-            active_kid: active.kid.clone(),
-            encoding: EncodingKey::from_ed_der(&der),
+            signing,
             decoding,
             jwks: json!({ "keys": jwks }),
         })
     }
 }
 
-fn generate(cipher: &XChaCha20Poly1305) -> Result<StoredKey, KeyError> {
+fn generate(
+    cipher: &XChaCha20Poly1305,
+    activates_at: Option<DateTime<Utc>>,
+) -> Result<StoredKey, KeyError> {
     let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
     let der = signing.to_pkcs8_der().map_err(|_| KeyError::Malformed)?;
     let public_key = signing.verifying_key().to_bytes().to_vec();
@@ -102,6 +199,9 @@ fn generate(cipher: &XChaCha20Poly1305) -> Result<StoredKey, KeyError> {
         kid,
         public_key,
         sealed,
+        created_at: Utc::now(),
+        activates_at,
+        retired_at: None,
     })
 }
 

@@ -61,6 +61,8 @@ pub const SETTINGS: &[Setting] = &[
     s("IDENTITY_METRICS_ADDR", "127.0.0.1:9464", "an address such as 0.0.0.0:9464", "address `GET /metrics` (Prometheus) is served on, apart from the API"),
     s("IDENTITY_PUBLIC_URL", "http://localhost:8080", TEXT, "the URL clients reach the service at; also the JWT iss"),
     s("IDENTITY_AUDIENCE", "identity-clients", TEXT, "the JWT aud"),
+    s("IDENTITY_SIGNING_KEY_ROTATION_DAYS", "30", DAYS, "a signing key older than this is replaced automatically (0: only by `identity keys rotate`)"),
+    s("IDENTITY_SIGNING_KEY_PUBLISH_AHEAD_SECS", "300", SECONDS, "how long a new signing key is in the JWKS before it signs (at least the JWKS cache lifetime, 300 s)"),
     s("IDENTITY_SECRET", "none", "hex of at least 32 bytes", "keys code HMACs, refresh successors, sealed signing keys, TOTP secrets and sign-in states; unset: a random one in IDENTITY_DATA_DIR/secret.key"),
     s("IDENTITY_DATA_DIR", "./data", "a writable directory", "local state: the SQLite file by default, mail/ without SMTP, secret.key"),
     s("IDENTITY_SMTP_HOST", "unset", TEXT, "SMTP server for outgoing email; unset: messages are written under IDENTITY_DATA_DIR/mail/"),

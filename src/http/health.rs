@@ -67,10 +67,13 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<Value>, AppErro
 /// The public keys that verify access tokens.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "health", responses((status = 200, body = Object, description = "JWK set")))]
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    let mut response = Json(state.tokens.jwks().clone()).into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
+    let mut response = Json(state.tokens.jwks()).into_response();
+    let max_age = format!(
+        "public, max-age={}",
+        crate::auth::keys::JWKS_MAX_AGE.as_secs()
     );
+    if let Ok(value) = HeaderValue::from_str(&max_age) {
+        response.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
     response
 }

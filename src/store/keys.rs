@@ -1,5 +1,8 @@
 //! JWT signing keys as stored (public half, sealed private half), on
-//! either backend. What they are and how they are sealed: `auth::keys`.
+//! either backend. What they are, how they are sealed and when each signs:
+//! `auth::keys`.
+
+use chrono::{DateTime, Utc};
 
 use super::{postgres, sqlite, Database, StoreError};
 
@@ -10,12 +13,77 @@ pub struct StoredKey {
     pub public_key: Vec<u8>,
     #[sqlx(rename = "sealed_private_key")]
     pub sealed: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    /// When it starts signing; `None`: from its creation (a first key).
+    pub activates_at: Option<DateTime<Utc>>,
+    /// When it leaves the JWKS (every token it signed has expired by then).
+    pub retired_at: Option<DateTime<Utc>>,
 }
 
+/// A rotation: the new key, when it starts signing, and when the keys it
+/// replaces leave the JWKS.
+pub struct Rotation {
+    pub key: StoredKey,
+    pub retire_replaced_at: DateTime<Utc>,
+}
+
+/// The published keys (not retired at `$1`), newest first.
+pub(super) const PUBLISHED: &str =
+    "SELECT kid, public_key, sealed_private_key, created_at, activates_at, retired_at
+      FROM signing_keys WHERE retired_at IS NULL OR retired_at > $1
+     ORDER BY created_at DESC";
+
+/// Schedules the retirement of every key not retiring yet (`$1`).
+pub(super) const RETIRE_REPLACED: &str =
+    "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL";
+
+/// Stores a new key: `(kid, public, sealed, created_at, activates_at)`.
+pub(super) const INSERT: &str = "INSERT INTO signing_keys (kid, algorithm, public_key, sealed_private_key, created_at, activates_at)
+     VALUES ($1, 'EdDSA', $2, $3, $4, $5)";
+
+/// Inserts `$key` (a [`StoredKey`]) on the transaction `$tx`; the same
+/// statement on either backend's connection type.
+macro_rules! insert_key {
+    ($tx:expr, $key:expr) => {
+        sqlx::query($crate::store::keys::INSERT)
+            .bind(&$key.kid)
+            .bind(&$key.public_key)
+            .bind(&$key.sealed)
+            .bind($key.created_at)
+            .bind($key.activates_at)
+            .execute(&mut *$tx)
+            .await
+            .map(|_| ())
+    };
+}
+pub(super) use insert_key;
+
+/// The rotation on a locked transaction `$tx` whose published keys are
+/// `$keys`: nothing unless `$due` says the newest is old enough, else the
+/// replaced keys' retirement and the new key; evaluates to the result of
+/// `rotate` (the backends' `rotate` commit or roll back around it).
+macro_rules! rotate_on {
+    ($tx:expr, $keys:expr, $due:expr, $rotate:expr, $db:expr) => {{
+        if !$keys.first().is_none_or(|newest| $due(newest.created_at)) {
+            None
+        } else {
+            let rotation = $rotate()?;
+            sqlx::query($crate::store::keys::RETIRE_REPLACED)
+                .bind(rotation.retire_replaced_at)
+                .execute(&mut *$tx)
+                .await
+                .map_err($db)?;
+            $crate::store::keys::insert_key!($tx, rotation.key).map_err($db)?;
+            Some(rotation.key)
+        }
+    }};
+}
+pub(super) use rotate_on;
+
 impl Database {
-    /// The keys in use, newest (the active one) first; when there are none,
-    /// the one `create` makes is stored and returned. Instances starting
-    /// together agree on one: the check and the insert hold a lock.
+    /// The published keys, newest first; when there are none, the one
+    /// `create` makes is stored and returned. Instances starting together
+    /// agree on one: the check and the insert hold a lock.
     pub async fn signing_keys_or_create<E: From<StoreError>>(
         &self,
         create: impl FnOnce() -> Result<StoredKey, E> + Send,
@@ -23,6 +91,28 @@ impl Database {
         match self {
             Self::Postgres(pool) => postgres::keys::load_or_create(pool, create).await,
             Self::Sqlite(pool) => sqlite::keys::load_or_create(pool, create).await,
+        }
+    }
+
+    /// The published keys, newest first.
+    pub async fn signing_keys(&self) -> Result<Vec<StoredKey>, StoreError> {
+        Ok(super::on_either!(self, pool => {
+            sqlx::query_as(PUBLISHED).bind(Utc::now()).fetch_all(pool).await
+        })?)
+    }
+
+    /// Adds the key `rotate` makes from the newest key's creation time, if
+    /// `due` says so of that time, and schedules the retirement of the
+    /// keys it replaces; under the same lock as creation, so instances
+    /// rotating together add one key. Answers the new key, if one was made.
+    pub async fn rotate_signing_key<E: From<StoreError>>(
+        &self,
+        due: impl FnOnce(DateTime<Utc>) -> bool + Send,
+        rotate: impl FnOnce() -> Result<Rotation, E> + Send,
+    ) -> Result<Option<StoredKey>, E> {
+        match self {
+            Self::Postgres(pool) => postgres::keys::rotate(pool, due, rotate).await,
+            Self::Sqlite(pool) => sqlite::keys::rotate(pool, due, rotate).await,
         }
     }
 }

@@ -383,6 +383,12 @@ impl TestApp {
             .await
     }
 
+    /// The published signing keys (`/.well-known/jwks.json`).
+    pub async fn jwks(&self) -> Value {
+        let response = self.client.get(self.url("/.well-known/jwks.json")).send();
+        body(response.await.expect("request sent")).await
+    }
+
     /// The latest code mailed to `email`.
     pub async fn code_for(&self, email: &str) -> String {
         self.smtp.wait_for_code(email).await

@@ -50,14 +50,7 @@ async fn health_ready_answers_503_while_postgres_is_unreachable() {
 async fn jwks_publishes_the_key_that_signs_access_tokens() {
     let app = spawn_app().await;
     let account = app.create_account().await;
-    let jwks: Value = body(
-        app.client
-            .get(app.url("/.well-known/jwks.json"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let jwks = app.jwks().await;
     let header = jsonwebtoken::decode_header(&account.access_token).unwrap();
     assert_eq!(header.alg, jsonwebtoken::Algorithm::EdDSA);
     let kid = header.kid.expect("kid");

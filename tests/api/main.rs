@@ -22,6 +22,7 @@ mod hostile_input;
 mod http_contract;
 mod identifiers;
 mod influencer;
+mod keys;
 mod leaving;
 mod lifecycle;
 mod lockout;

@@ -336,6 +336,9 @@ async fn signing_keys_are_created_once_however_many_start_together() {
                         kid: format!("kid-{i}"),
                         public_key: vec![i],
                         sealed: vec![i],
+                        created_at: chrono::Utc::now(),
+                        activates_at: None,
+                        retired_at: None,
                     })
                 })
                 .await
