@@ -281,3 +281,39 @@ async fn admins_find_an_account_by_its_new_email_and_username() {
         assert_eq!(items[0]["email"], new.as_str());
     }
 }
+
+#[tokio::test]
+async fn wrong_passwords_at_an_email_or_username_change_count_toward_the_lockout() {
+    let app = spawn_app_with(|config| config.lockout.max_failures = 2).await;
+    let account = app.create_account().await;
+    let token = &account.access_token;
+    let new = format!("{}@example.org", unique_name());
+    let email = app.change_email(token, &new, "not-the-password").await;
+    assert_problem(email, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    let name = app
+        .change_username(token, &unique_name(), "not-the-password")
+        .await;
+    assert_problem(name, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    // Two failures: the account is locked, the right password included.
+    let login = app.login(&account.username, PASSWORD).await;
+    assert_problem(login, StatusCode::TOO_MANY_REQUESTS, "account_locked").await;
+    let email = app.change_email(token, &new, PASSWORD).await;
+    assert_problem(email, StatusCode::TOO_MANY_REQUESTS, "account_locked").await;
+}
+
+#[tokio::test]
+async fn an_email_change_code_past_its_lifetime_changes_nothing() {
+    let app = spawn_app_with(|config| config.codes.ttl = Duration::from_secs(1)).await;
+    let account = app.create_account().await;
+    let new = format!("{}@example.org", unique_name());
+    let asked = app
+        .change_email(&account.access_token, &new, PASSWORD)
+        .await;
+    assert_eq!(asked.status(), StatusCode::ACCEPTED);
+    let code = app.code_for(&new).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let late = app.confirm_email(&account.access_token, &code).await;
+    assert_problem(late, StatusCode::BAD_REQUEST, "invalid_code").await;
+    let me = body(app.me(&account.access_token).await).await;
+    assert_eq!(me["email"], email_of(&account).as_str());
+}
