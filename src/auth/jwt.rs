@@ -135,9 +135,11 @@ impl TokenIssuer {
             .clone()
     }
 
-    /// Every [`KEY_REFRESH`]: rotates the keys when `policy` says they are
-    /// due, then reads them again, until `shutdown`. Failures are logged;
-    /// the keys in hand go on working.
+    /// Every [`KEY_REFRESH`]: reads the keys again and, when `policy`
+    /// says the newest is due, rotates them (under the store's lock, which
+    /// checks again) and reads them once more; until `shutdown`. Only a
+    /// due rotation writes. Failures are logged; the keys in hand go on
+    /// working.
     pub async fn keep_fresh(
         self,
         db: crate::store::Database,
@@ -150,10 +152,15 @@ impl TokenIssuer {
                 _ = shutdown.wait_for(|stop| *stop) => return,
                 () = tokio::time::sleep(KEY_REFRESH) => {}
             }
-            if let Err(error) = KeyRing::rotate(&db, &seal_key, policy, false).await {
-                tracing::warn!(error = %crate::telemetry::Chain(&error), "signing-key rotation failed");
+            let mut read = KeyRing::load(&db, &seal_key).await;
+            let due = |ring: &KeyRing| policy.due(ring.newest_created_at, chrono::Utc::now());
+            if read.as_ref().is_ok_and(due) {
+                if let Err(error) = KeyRing::rotate(&db, &seal_key, policy, false).await {
+                    tracing::warn!(error = %crate::telemetry::Chain(&error), "signing-key rotation failed");
+                }
+                read = KeyRing::load(&db, &seal_key).await;
             }
-            match KeyRing::load(&db, &seal_key).await {
+            match read {
                 Ok(ring) => {
                     *self
                         .keys

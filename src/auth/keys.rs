@@ -53,6 +53,13 @@ pub struct RotationPolicy {
     pub access_ttl: std::time::Duration,
 }
 
+impl RotationPolicy {
+    /// Whether a key made at `newest` is to be replaced at `now`.
+    pub fn due(&self, newest: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        !self.every.is_zero() && newest + self.every <= now
+    }
+}
+
 /// A key that signs, from `activates_at` on.
 pub struct SigningKey {
     pub kid: String,
@@ -73,6 +80,8 @@ pub struct SigningKey {
 pub struct KeyRing {
     /// Newest first.
     signing: Vec<SigningKey>,
+    /// When the newest key was made (what rotation is due by).
+    pub newest_created_at: DateTime<Utc>,
     pub decoding: HashMap<String, DecodingKey>,
     /// The JWKS document (`{"keys": [...]}`).
     pub jwks: Value,
@@ -111,9 +120,7 @@ impl KeyRing {
     ) -> Result<Option<(String, DateTime<Utc>)>, KeyError> {
         let cipher = XChaCha20Poly1305::new(seal_key.into());
         let now = Utc::now();
-        let due = |newest: DateTime<Utc>| {
-            force || (!policy.every.is_zero() && newest + policy.every <= now)
-        };
+        let due = |newest: DateTime<Utc>| force || policy.due(newest, now);
         // Never less than two reads of the keys by every instance: all of
         // them know a key before any of them signs with it.
         let lead = policy.publish_ahead.max(2 * crate::auth::jwt::KEY_REFRESH);
@@ -142,9 +149,7 @@ impl KeyRing {
     }
 
     fn from_stored(cipher: &XChaCha20Poly1305, keys: &[StoredKey]) -> Result<Self, KeyError> {
-        if keys.is_empty() {
-            return Err(KeyError::Malformed);
-        }
+        let newest_created_at = keys.first().ok_or(KeyError::Malformed)?.created_at;
         let mut decoding = HashMap::new();
         let mut signing = Vec::new();
         let mut jwks = Vec::new();
@@ -163,6 +168,7 @@ impl KeyRing {
         }
         Ok(Self {
             signing,
+            newest_created_at,
             decoding,
             jwks: json!({ "keys": jwks }),
         })

@@ -632,6 +632,39 @@ impl TestApp {
     }
 }
 
+/// What a test needs to run the `identity` binary: an SMTP sink, a data
+/// directory and a database of its own (kept as long as this lives).
+pub struct BinarySetup {
+    pub smtp: SmtpSink,
+    pub data_dir: tempfile::TempDir,
+    pub database_url: String,
+}
+
+impl BinarySetup {
+    pub async fn new() -> Self {
+        let smtp = SmtpSink::start().await.expect("SMTP sink");
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let database_url = new_database_url(data_dir.path()).await;
+        Self {
+            smtp,
+            data_dir,
+            database_url,
+        }
+    }
+
+    /// The settings naming them, for [`spawn_binary`].
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("IDENTITY_DATABASE_URL", self.database_url.clone()),
+            ("IDENTITY_SMTP_PORT", self.smtp.port().to_string()),
+            (
+                "IDENTITY_DATA_DIR",
+                self.data_dir.path().display().to_string(),
+            ),
+        ]
+    }
+}
+
 /// Starts the real `identity` binary (`serve`) on a free port with `env`
 /// added to its environment; returns the process and its base URL.
 pub fn spawn_binary(env: &[(&str, String)]) -> (std::process::Child, String) {

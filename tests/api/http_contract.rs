@@ -87,14 +87,8 @@ async fn signing_keys_survive_a_restart_and_are_stored_sealed() {
     // Two processes one after the other on the same database and data
     // directory (a SQLite file has one server at a time): a token signed by
     // the first is accepted by the second, which made no key of its own.
-    let smtp = SmtpSink::start().await.expect("SMTP sink");
-    let data_dir = tempfile::tempdir().unwrap();
-    let url = new_database_url(data_dir.path()).await;
-    let env = [
-        ("IDENTITY_DATABASE_URL", url.clone()),
-        ("IDENTITY_SMTP_PORT", smtp.port().to_string()),
-        ("IDENTITY_DATA_DIR", data_dir.path().display().to_string()),
-    ];
+    let setup = BinarySetup::new().await;
+    let (smtp, url, env) = (&setup.smtp, &setup.database_url, setup.env());
     let (mut first, address) = spawn_binary(&env);
     wait_ready(&address).await;
     let client = reqwest::Client::new();
@@ -133,7 +127,7 @@ async fn signing_keys_survive_a_restart_and_are_stored_sealed() {
     second.kill().unwrap();
     second.wait().unwrap();
     assert_eq!(me.status(), StatusCode::OK);
-    let db = open_database(&url).await;
+    let db = open_database(url).await;
     let keys: Vec<(Vec<u8>, Vec<u8>)> = on_db!(&db, pool => {
         sqlx::query_as("SELECT public_key, sealed_private_key FROM signing_keys")
             .fetch_all(pool)

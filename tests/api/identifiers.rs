@@ -40,6 +40,16 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// Asks for a fresh address for `account` (expecting 202); the address.
+    async fn ask_for_new_email(&self, account: &Account) -> String {
+        let new = format!("{}@example.org", unique_name());
+        let asked = self
+            .change_email(&account.access_token, &new, PASSWORD)
+            .await;
+        assert_eq!(asked.status(), StatusCode::ACCEPTED);
+        new
+    }
+
     /// Waits for a mail to `address` that contains `text`.
     async fn wait_for_mail(&self, address: &str, text: &str) {
         eventually(Duration::from_secs(10), || async {
@@ -146,11 +156,7 @@ async fn an_address_another_account_uses_gets_the_same_answer_no_code_and_its_ow
 async fn a_code_confirmed_after_someone_else_took_the_address_answers_email_taken() {
     let app = spawn_app().await;
     let account = app.create_account().await;
-    let new = format!("{}@example.org", unique_name());
-    let asked = app
-        .change_email(&account.access_token, &new, PASSWORD)
-        .await;
-    assert_eq!(asked.status(), StatusCode::ACCEPTED);
+    let new = app.ask_for_new_email(&account).await;
     let code = app.code_for(&new).await;
     let registered = app.register(&unique_name(), &new, PASSWORD).await;
     assert_eq!(registered.status(), StatusCode::CREATED);
@@ -166,11 +172,7 @@ async fn a_code_confirmed_after_someone_else_took_the_address_answers_email_take
 async fn asking_again_for_the_same_address_within_the_cooldown_answers_429() {
     let app = spawn_app().await;
     let account = app.create_account().await;
-    let new = format!("{}@example.org", unique_name());
-    let first = app
-        .change_email(&account.access_token, &new, PASSWORD)
-        .await;
-    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    let new = app.ask_for_new_email(&account).await;
     let second = app
         .change_email(&account.access_token, &new, PASSWORD)
         .await;
@@ -305,11 +307,7 @@ async fn wrong_passwords_at_an_email_or_username_change_count_toward_the_lockout
 async fn an_email_change_code_past_its_lifetime_changes_nothing() {
     let app = spawn_app_with(|config| config.codes.ttl = Duration::from_secs(1)).await;
     let account = app.create_account().await;
-    let new = format!("{}@example.org", unique_name());
-    let asked = app
-        .change_email(&account.access_token, &new, PASSWORD)
-        .await;
-    assert_eq!(asked.status(), StatusCode::ACCEPTED);
+    let new = app.ask_for_new_email(&account).await;
     let code = app.code_for(&new).await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let late = app.confirm_email(&account.access_token, &code).await;

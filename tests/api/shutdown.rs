@@ -57,18 +57,14 @@ async fn register_until_refused(
 
 #[tokio::test]
 async fn sigterm_under_load_answers_every_accepted_request_and_exits_0() {
-    let smtp = SmtpSink::start().await.expect("SMTP sink");
-    let data_dir = tempfile::tempdir().unwrap();
-    let url = new_database_url(data_dir.path()).await;
-    let env = [
-        ("IDENTITY_DATABASE_URL", url.clone()),
-        ("IDENTITY_SMTP_PORT", smtp.port().to_string()),
-        ("IDENTITY_DATA_DIR", data_dir.path().display().to_string()),
+    let setup = BinarySetup::new().await;
+    let mut env = setup.env();
+    env.extend([
         ("IDENTITY_RATE_LIMIT_REGISTER", "0/60".to_owned()),
         ("IDENTITY_RATE_LIMIT_API", "0/60".to_owned()),
         ("IDENTITY_SHUTDOWN_GRACE_SECS", "20".to_owned()),
         ("IDENTITY_SHUTDOWN_DRAIN_SECS", "2".to_owned()),
-    ];
+    ]);
     let (mut child, address) = spawn_binary(&env);
     wait_ready(&address).await;
     let client = reqwest::Client::new();
@@ -126,7 +122,7 @@ async fn sigterm_under_load_answers_every_accepted_request_and_exits_0() {
     // Every acknowledged registration is there after a restart.
     let (mut child, address) = spawn_binary(&env);
     wait_ready(&address).await;
-    let db = open_database(&url).await;
+    let db = open_database(&setup.database_url).await;
     for outcome in outcomes
         .iter()
         .filter(|o| o.answer == Ok(StatusCode::CREATED))
