@@ -1,5 +1,6 @@
-//! The one circuit breaker for calls to external services: the SMTP relay
-//! and the SMS provider each have one (OpenID providers will too).
+//! The one circuit breaker for calls to external services: the SMTP relay,
+//! the SMS provider and each OpenID provider have one. Each call is a span
+//! (`outbound`, named after the breaker) with its outcome.
 //!
 //! Closed: calls go through. After `threshold` consecutive failures it opens
 //! and refuses calls at once for `cool_down`; then one trial call is let
@@ -8,6 +9,8 @@
 use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use tracing::Instrument;
 
 /// How long an open circuit refuses calls before it lets a trial through.
 pub const COOL_DOWN: Duration = Duration::from_secs(30);
@@ -54,15 +57,25 @@ impl CircuitBreaker {
     where
         Fut: Future<Output = Result<T, E>>,
     {
+        let span = tracing::info_span!(
+            "outbound",
+            otel.name = %format_args!("call {}", self.name),
+            otel.kind = "client",
+            peer.service = self.name,
+            outcome = tracing::field::Empty,
+        );
         if !self.admit() {
+            span.record("outcome", "rejected");
             crate::instruments::outbound(self.name, "rejected", true);
             return Err(BreakerError::Open);
         }
-        let (result, outcome) = match tokio::time::timeout(self.timeout, call).await {
+        let bounded = tokio::time::timeout(self.timeout, call).instrument(span.clone());
+        let (result, outcome) = match bounded.await {
             Ok(Ok(value)) => (Ok(value), "ok"),
             Ok(Err(error)) => (Err(BreakerError::Inner(error)), "error"),
             Err(_) => (Err(BreakerError::Timeout), "timeout"),
         };
+        span.record("outcome", outcome);
         self.record(result.is_ok());
         crate::instruments::outbound(self.name, outcome, self.is_open());
         result

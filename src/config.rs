@@ -19,6 +19,7 @@ pub use database_url::DatabaseUrl;
 use crate::clock::Clock;
 use crate::ratelimit::RateLimits;
 use crate::relay::RelayConfig;
+use crate::telemetry::traces::TraceExport;
 
 /// A setting the service cannot start with, named, in one line.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +95,8 @@ pub struct Config {
     /// Kubernetes to take it out of rotation).
     pub shutdown_drain: Duration,
     pub log_filter: String,
+    /// Where spans are exported; `None`: traces off.
+    pub traces: Option<TraceExport>,
     /// Publish committed events to NATS JetStream: on when
     /// `IDENTITY_NATS_URL` is set, unless `IDENTITY_RELAY_ENABLED=false`.
     pub relay_enabled: bool,
@@ -232,6 +235,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(10),
             shutdown_drain: Duration::ZERO,
             log_filter: "info".to_owned(),
+            traces: None,
             relay_enabled: false,
             relay: RelayConfig {
                 url: "nats://127.0.0.1:4222".to_owned(),
@@ -444,6 +448,7 @@ impl Config {
         if tracing_subscriber::EnvFilter::try_new(&c.log_filter).is_err() {
             return Err(ConfigError::unparsable("IDENTITY_LOG", &c.log_filter));
         }
+        c.traces = trace_export(env)?;
         Ok(())
     }
 
@@ -473,6 +478,37 @@ impl Config {
         )?;
         Ok(())
     }
+}
+
+/// Where traces go, by the OpenTelemetry SDKs' standard variables: the
+/// traces URL itself, or the collector's base URL with `/v1/traces`
+/// appended (as the OTLP/HTTP specification says). None: traces off.
+fn trace_export(env: &Env<'_>) -> Result<Option<TraceExport>, ConfigError> {
+    let service_name = env
+        .var("OTEL_SERVICE_NAME")
+        .unwrap_or_else(|| "identity".to_owned());
+    let (name, endpoint) = match (
+        env.var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+        env.var("OTEL_EXPORTER_OTLP_ENDPOINT"),
+    ) {
+        (Some(url), _) => ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url),
+        (None, Some(base)) => (
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("{}/v1/traces", base.trim_end_matches('/')),
+        ),
+        (None, None) => return Ok(None),
+    };
+    let valid = endpoint.parse::<axum::http::Uri>().is_ok_and(|uri| {
+        matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some()
+    });
+    if !valid {
+        let given = env.var(name).unwrap_or_default();
+        return Err(ConfigError::unparsable(name, &given));
+    }
+    Ok(Some(TraceExport {
+        endpoint,
+        service_name,
+    }))
 }
 
 /// The settings as `Config::from_lookup` reads them.
@@ -563,5 +599,52 @@ mod tests {
             error.to_string(),
             r#"IDENTITY_RATE_LIMIT_API: cannot parse "100": expected QUOTA/SECONDS"#
         );
+    }
+
+    fn traces_with(settings: &[(&str, &str)]) -> Result<Option<TraceExport>, ConfigError> {
+        Config::from_lookup(|name| {
+            settings
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .map(|c| c.traces)
+    }
+
+    #[test]
+    fn traces_are_off_unless_an_otlp_endpoint_is_set_and_go_to_its_traces_path() {
+        assert_eq!(traces_with(&[]).unwrap(), None);
+        let on = traces_with(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"),
+            ("OTEL_SERVICE_NAME", "identity-eu"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(on.endpoint, "http://collector:4318/v1/traces");
+        assert_eq!(on.service_name, "identity-eu");
+        let exact = traces_with(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "https://traces.example/in",
+            ),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(exact.endpoint, "https://traces.example/in");
+        assert_eq!(exact.service_name, "identity");
+    }
+
+    #[test]
+    fn a_malformed_otlp_endpoint_stops_start_up_naming_it() {
+        for bad in ["collector:4318", "ftp://collector", "http://"] {
+            let error = traces_with(&[("OTEL_EXPORTER_OTLP_ENDPOINT", bad)]).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .starts_with("OTEL_EXPORTER_OTLP_ENDPOINT: cannot parse"),
+                "{error}"
+            );
+        }
     }
 }

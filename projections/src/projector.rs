@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 pub use crate::change::Change;
 use crate::log::{Cursor, StoredEvent};
@@ -231,21 +232,41 @@ impl Projector {
                 }
                 continue;
             }
-            // A stalled projection retries alone: it records its failure
-            // again if the event still cannot be applied.
-            let (alone, shared): (Vec<&Runner>, Vec<&Runner>) =
-                runners.into_iter().partition(|r| r.is_stalled());
-            let mut alone = alone;
-            alone.extend(self.apply_shared(&shared, from, &events, &mut step).await?);
-            for runner in alone {
-                match self.apply_alone(runner, from, &events).await? {
-                    Outcome::Applied(n) => step.applied += n,
-                    Outcome::Moved => step.more = true,
-                    Outcome::Stalled => {}
-                }
-            }
+            let span = tracing::info_span!(
+                "projection.batch",
+                projections = runners.len(),
+                events = events.len(),
+                from = from.position,
+            );
+            self.apply_group(runners, from, &events, &mut step)
+                .instrument(span)
+                .await?;
         }
         Ok(step)
+    }
+
+    /// Applies one batch of `events` to the `runners` that read from
+    /// `from`: together where they can, alone where they must.
+    async fn apply_group(
+        &self,
+        runners: Vec<&Runner>,
+        from: Cursor,
+        events: &[StoredEvent],
+        step: &mut Step,
+    ) -> Result<(), ProjectionError> {
+        // A stalled projection retries alone: it records its failure
+        // again if the event still cannot be applied.
+        let (mut alone, shared): (Vec<&Runner>, Vec<&Runner>) =
+            runners.into_iter().partition(|r| r.is_stalled());
+        alone.extend(self.apply_shared(&shared, from, events, step).await?);
+        for runner in alone {
+            match self.apply_alone(runner, from, events).await? {
+                Outcome::Applied(n) => step.applied += n,
+                Outcome::Moved => step.more = true,
+                Outcome::Stalled => {}
+            }
+        }
+        Ok(())
     }
 
     /// Applies `events` (read after `from`) to `runners` in one

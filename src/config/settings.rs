@@ -117,6 +117,9 @@ pub const SETTINGS: &[Setting] = &[
     s("IDENTITY_SHUTDOWN_GRACE_SECS", "10", SECONDS, "after SIGTERM, how long in-flight work may finish"),
     s("IDENTITY_SHUTDOWN_DRAIN_SECS", "0", SECONDS, "after SIGTERM, how long the instance keeps serving with readiness at 503 before it stops accepting"),
     s("IDENTITY_LOG", "info", "a tracing filter such as info,identity=debug", "log filter; logs go to stderr"),
+    s("OTEL_EXPORTER_OTLP_ENDPOINT", "unset", "an http:// or https:// URL", "OpenTelemetry collector (OTLP/HTTP) that receives traces at <URL>/v1/traces; traces are off when unset"),
+    s("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "unset", "an http:// or https:// URL", "the full traces URL, in place of the one OTEL_EXPORTER_OTLP_ENDPOINT gives"),
+    s("OTEL_SERVICE_NAME", "identity", TEXT, "the service name spans carry"),
     s("IDENTITY_NATS_URL", "unset", TEXT, "NATS JetStream server events are published to; unset: the relay is off"),
     s("IDENTITY_RELAY_ENABLED", "true when IDENTITY_NATS_URL is set", BOOL, "false keeps this instance from publishing"),
     s("IDENTITY_NATS_STREAM", "IDENTITY_EVENTS", TEXT, "JetStream stream the events go to"),
@@ -162,7 +165,7 @@ mod tests {
         let readme = include_str!("../../README.md");
         readme
             .lines()
-            .filter(|line| line.starts_with("| `IDENTITY_"))
+            .filter(|line| line.starts_with("| `IDENTITY_") || line.starts_with("| `OTEL_"))
             .map(|line| {
                 let cells: Vec<&str> = line.split('|').map(str::trim).collect();
                 let strip = |cell: &str| cell.replace('`', "");
@@ -197,7 +200,7 @@ mod tests {
             .flat_map(|text| text.lines())
             .filter_map(|line| line.trim_start().split_once(':'))
             .map(|(key, _)| key)
-            .filter(|key| key.starts_with("IDENTITY_"));
+            .filter(|key| key.starts_with("IDENTITY_") || key.starts_with("OTEL_"));
         let mut count = 0;
         for name in names {
             assert!(

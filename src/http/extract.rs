@@ -180,8 +180,9 @@ impl FromRequestParts<AppState> for Metadata {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         Ok(Self {
             request_id: current_request_id(),
-            actor: None,
             ip: client_ip(parts, state),
+            // The command's span, once it runs (`Metadata::traced`).
+            ..Metadata::default()
         })
     }
 }

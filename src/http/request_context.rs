@@ -1,6 +1,7 @@
 //! Per-request context: the request id (the caller's `X-Request-Id` if it is
-//! sane, else a new UUID), a tracing span carrying it, one access-log line,
-//! and the id echoed on the response.
+//! sane, else a new UUID), a tracing span carrying it (a child of the
+//! caller's `traceparent`, with OpenTelemetry's HTTP server attributes), one
+//! access-log line, and the id echoed on the response.
 //!
 //! The id is also kept in a task-local so error responses built anywhere
 //! below can quote it.
@@ -12,6 +13,8 @@ use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
+
+use crate::telemetry::propagation;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -36,12 +39,27 @@ pub async fn request_context(request: Request, next: Next) -> Response {
         .filter(|id| sane(id))
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
     // Path only: query strings may carry things that must not be logged.
-    let span = tracing::info_span!("request", request_id = %request_id, method = %request.method(), path = %request.uri().path());
+    // The route template and the status are recorded once known; the
+    // `otel.*` fields name the span as OpenTelemetry's conventions ask.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %request.method(),
+        path = %request.uri().path(),
+        otel.name = %request.method(),
+        otel.kind = "server",
+        http.request.method = %request.method(),
+        url.path = %request.uri().path(),
+        http.route = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+    );
+    let remote = propagation::remote(request.headers());
     let started = Instant::now();
-    let mut response = REQUEST_ID
-        .scope(request_id.clone(), next.run(request))
+    let served = REQUEST_ID.scope(request_id.clone(), next.run(request));
+    let mut response = propagation::within(remote, &span, served)
         .instrument(span.clone())
         .await;
+    span.record("http.response.status_code", response.status().as_u16());
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),
@@ -53,4 +71,11 @@ pub async fn request_context(request: Request, next: Next) -> Response {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     response
+}
+
+/// Names the request's span after its route template (`POST /api/v1/...`),
+/// as OpenTelemetry's HTTP conventions ask; called once routing matched.
+pub fn record_route(method: &str, route: &str) {
+    tracing::Span::current().record("http.route", route);
+    crate::telemetry::propagation::rename_current(format!("{method} {route}"));
 }

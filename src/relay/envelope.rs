@@ -34,6 +34,11 @@ pub struct EnvelopeMetadata {
     pub request_id: Option<String>,
     pub actor: Option<String>,
     pub ip: Option<String>,
+    /// The W3C `traceparent` of the command that recorded the event (when
+    /// it was traced, or its request named one): a consumer continues the
+    /// trace from it. NATS messages carry it as a header too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 impl Envelope {
@@ -66,6 +71,7 @@ impl Envelope {
                 request_id: meta("request_id"),
                 actor: meta("actor"),
                 ip: meta("ip"),
+                traceparent: meta("traceparent"),
             },
         }
     }

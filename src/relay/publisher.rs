@@ -12,7 +12,9 @@ use tokio::sync::watch;
 use super::envelope::{message_id, subject, Envelope};
 use super::{checkpoint, NAME};
 use crate::backoff::Backoff;
-use crate::telemetry::Chain;
+use crate::telemetry::{propagation, Chain};
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// Events published per round trip of acknowledgements.
 const BATCH: i64 = 256;
@@ -160,19 +162,47 @@ impl Relay {
         }
     }
 
-    /// Publishes a batch in order and waits for every acknowledgement.
+    /// Publishes a batch in order and waits for every acknowledgement, in
+    /// one span that links to the command span of each event.
     async fn publish(
         &self,
         jetstream: &jetstream::Context,
         events: &[StoredEvent],
     ) -> Result<(), RelayError> {
         let started = std::time::Instant::now();
+        let span = tracing::info_span!(
+            "relay.publish",
+            otel.kind = "producer",
+            messaging.system = "nats",
+            messaging.batch.message_count = events.len(),
+        );
+        self.publish_batch(jetstream, events, &span)
+            .instrument(span.clone())
+            .await?;
+        crate::instruments::published(started.elapsed());
+        Ok(())
+    }
+
+    async fn publish_batch(
+        &self,
+        jetstream: &jetstream::Context,
+        events: &[StoredEvent],
+        span: &tracing::Span,
+    ) -> Result<(), RelayError> {
         let mut acks = Vec::with_capacity(events.len());
         for event in events {
-            let body = serde_json::to_vec(&Envelope::from_stored(event)).map_err(nats)?;
-            let message = PublishMessage::build()
+            let envelope = Envelope::from_stored(event);
+            let body = serde_json::to_vec(&envelope).map_err(nats)?;
+            let mut message = PublishMessage::build()
                 .payload(body.into())
                 .message_id(message_id(event));
+            // The consumer continues the command's trace from the header.
+            if let Some(traceparent) = &envelope.metadata.traceparent {
+                if let Some(command) = propagation::span_context(traceparent) {
+                    span.add_link(command);
+                }
+                message = message.header(propagation::TRACEPARENT, traceparent.as_str());
+            }
             let ack = jetstream
                 .send_publish(subject(&self.config.subject_prefix, event), message)
                 .await
@@ -182,7 +212,6 @@ impl Relay {
         for ack in acks {
             ack.await.map_err(nats)?;
         }
-        crate::instruments::published(started.elapsed());
         Ok(())
     }
 }

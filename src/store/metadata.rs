@@ -16,6 +16,10 @@ pub struct Metadata {
     pub actor: Option<Actor>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
+    /// The W3C `traceparent` of the command that recorded the event, so a
+    /// consumer of the event continues its trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 /// Who issued a command. Stored as text: the account's id, `cli` or
@@ -74,6 +78,16 @@ impl Metadata {
     pub fn by(&self) -> String {
         self.actor
             .map_or_else(|| "unknown".to_owned(), |actor| actor.to_string())
+    }
+
+    /// This metadata, naming the current span as the events' trace parent
+    /// (kept as it was when there is no trace).
+    pub fn traced(&self) -> Self {
+        let mut metadata = self.clone();
+        if let Some(traceparent) = crate::telemetry::propagation::current_traceparent() {
+            metadata.traceparent = Some(traceparent);
+        }
+        metadata
     }
 
     pub fn system() -> Self {

@@ -16,6 +16,7 @@ use cqrs_es::Aggregate;
 use projections::Cursor;
 use rand::Rng;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use super::append::{Append, CommitError};
 use super::writers::Writers;
@@ -143,6 +144,24 @@ where
         command: A::Command,
         metadata: &Metadata,
     ) -> Result<Committed<A>, CommandError<A::Error>> {
+        let span = tracing::info_span!(
+            "command",
+            otel.name = %format_args!("command {}", A::TYPE),
+            aggregate.type = A::TYPE,
+            aggregate.id = id,
+        );
+        self.execute_in_turn(id, command, metadata)
+            .instrument(span)
+            .await
+    }
+
+    async fn execute_in_turn(
+        &self,
+        id: &str,
+        command: A::Command,
+        metadata: &Metadata,
+    ) -> Result<Committed<A>, CommandError<A::Error>> {
+        let metadata = &metadata.traced();
         let _turn = self.writers.turn(id).await;
         for attempt in 1..=MAX_ATTEMPTS {
             match self.try_execute(id, command.clone(), metadata).await? {
@@ -191,7 +210,12 @@ where
             state: &state,
             metadata,
         };
-        let cursor = match self.db.commit(append).await {
+        let commit = tracing::info_span!(
+            "store.commit",
+            aggregate.type = A::TYPE,
+            events = events.len(),
+        );
+        let cursor = match self.db.commit(append).instrument(commit).await {
             Ok(cursor) => cursor,
             Err(CommitError::Conflict) => return Ok(Attempt::Conflict),
             Err(CommitError::Claimed(kind)) => return Err(CommandError::Claimed(kind)),

@@ -82,6 +82,7 @@ fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
         identity::telemetry::init(identity::telemetry::subscriber(
             "debug,sqlx=warn,hyper=info,h2=info,rustls=info,lettre=info",
             sink,
+            None,
         ));
         buffer
     })

@@ -54,4 +54,5 @@ mod sms;
 mod smtp;
 mod store_conformance;
 mod tcp_proxy;
+mod traces;
 mod verification;

@@ -85,6 +85,8 @@ impl Drop for PrivateNats {
 pub struct Received {
     pub subject: String,
     pub msg_id: String,
+    /// The `traceparent` header, if the message has one.
+    pub traceparent: Option<String>,
     pub envelope: Value,
 }
 
@@ -116,15 +118,19 @@ pub async fn consume(url: &str, stream: &str, durable: &str, expected: usize) ->
             .unwrap();
         while let Some(message) = batch.next().await {
             let message = message.unwrap();
-            let msg_id = message
-                .headers
-                .as_ref()
-                .and_then(|h| h.get("Nats-Msg-Id"))
-                .map(|v| v.to_string())
-                .unwrap_or_default();
+            let header = |name: &str| {
+                message
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(name))
+                    .map(|v| v.to_string())
+            };
+            let msg_id = header("Nats-Msg-Id").unwrap_or_default();
+            let traceparent = header("traceparent");
             received.push(Received {
                 subject: message.subject.to_string(),
                 msg_id,
+                traceparent,
                 envelope: serde_json::from_slice(&message.payload).unwrap(),
             });
             message.ack().await.unwrap();
