@@ -10,6 +10,7 @@ pub mod refresh_tokens;
 pub mod revocations;
 pub mod secret;
 pub mod totp;
+pub mod verified;
 
 pub use codes::{CodeError, OneTimeCodes};
 pub use jwt::{AccessClaims, TokenIssuer};

@@ -32,6 +32,7 @@ pub mod problem;
 mod rate_limit;
 mod referrals;
 mod request_context;
+pub use me::Me;
 pub use request_context::record_route;
 mod security_headers;
 mod text;

@@ -21,6 +21,7 @@ pub mod monitor;
 pub mod oidc;
 pub mod program;
 pub mod ratelimit;
+pub mod read_cache;
 pub mod refusals;
 pub mod relay;
 pub mod sms;

@@ -24,6 +24,7 @@ use crate::cooldown::Cooldowns;
 use crate::email::Mailer;
 use crate::monitor::LagMonitor;
 use crate::ratelimit::RateLimiter;
+use crate::read_cache::ReadCache;
 use crate::relay::Relay;
 use crate::state::{AppState, Inner, ProjectionWaiter};
 use crate::store::{Database, Repository};
@@ -46,6 +47,9 @@ pub const SQLITE_POOL_SIZE: u32 = 16;
 
 /// How long a request waits for projections before answering anyway.
 const READ_YOUR_WRITES_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Profiles kept in memory for `GET /me` (about 300 bytes each).
+const PROFILES_CACHED: usize = 100_000;
 
 /// How often expired rate-limit counters are deleted.
 const COUNTER_PURGE_PERIOD: Duration = Duration::from_secs(10 * 60);
@@ -214,6 +218,7 @@ struct Background {
     progress: Vec<watch::Receiver<projections::Progress>>,
     lag: LagMonitor,
     revocations: Arc<Revocations>,
+    profiles: Arc<ReadCache<crate::http::Me>>,
 }
 
 impl Background {
@@ -251,15 +256,34 @@ impl Background {
             config.projection_poll,
             shutdown.subscribe(),
         )));
+        let profiles = Arc::new(ReadCache::new(PROFILES_CACHED));
+        let directory = progress
+            .iter()
+            .find(|(name, _)| *name == projections::USER_DIRECTORY)
+            .map(|(_, rx)| rx.clone())
+            .ok_or_else(|| anyhow::anyhow!("no user_directory projection"))?;
+        tasks.push(tokio::spawn(profiles.clone().follow(
+            db.clone(),
+            "identity.user.",
+            directory,
+            shutdown.subscribe(),
+        )));
         if config.relay_enabled {
             tasks.push(spawn_relay(db, config, &appended, shutdown)?);
         }
+        // Read-your-writes also waits for what answers from memory: the
+        // revocations (an ended session stops once its command answered)
+        // and the cached profiles.
+        let mut progress: Vec<_> = progress.into_iter().map(|(_, rx)| rx).collect();
+        progress.push(revocations.progress());
+        progress.push(profiles.progress());
         Ok(Self {
             tasks,
             appended,
-            progress: progress.into_iter().map(|(_, rx)| rx).collect(),
+            progress,
             lag,
             revocations,
+            profiles,
         })
     }
 }
@@ -312,6 +336,7 @@ async fn app_state(
         hasher: PasswordHasher::new(&config.argon2)?,
         tokens,
         revocations: background.revocations.clone(),
+        profiles: background.profiles.clone(),
         codes: OneTimeCodes::new(
             db.clone(),
             secret.derive(KeyPurpose::OneTimeCodes),

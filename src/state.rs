@@ -36,6 +36,9 @@ pub struct Inner {
     pub tokens: TokenIssuer,
     /// Sessions and accounts whose access tokens stop before they expire.
     pub revocations: Arc<Revocations>,
+    /// Profiles as `GET /me` answers them, kept in step with the user
+    /// directory (see `read_cache`).
+    pub profiles: Arc<crate::read_cache::ReadCache<crate::http::Me>>,
     pub codes: OneTimeCodes,
     /// OpenID providers to sign in with, and the sealer of their flows'
     /// `state` (see `oidc`).

@@ -21,6 +21,9 @@ pub enum Command {
     /// writes the accounts' events in bulk in the service's own shape,
     /// then rebuilds every projection. Passwords are the bench's.
     Seed(SeedArgs),
+    /// `/me` (with and without the revocation check) against
+    /// `/health/live`, per backend, in one run (issue 15's figures).
+    Reads(crate::reads::ReadsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -74,6 +77,7 @@ pub async fn run(
     match command {
         Command::Scale(args) => scale(args, bin, postgres_url).await,
         Command::Seed(args) => seed(args, bin).await,
+        Command::Reads(args) => crate::reads::run(args, bin, postgres_url).await,
     }
 }
 

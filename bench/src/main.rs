@@ -13,6 +13,7 @@ mod feed;
 mod mfa_oidc;
 mod nats;
 mod pgbench;
+mod reads;
 mod relay;
 mod report;
 mod scale;

@@ -23,6 +23,9 @@ pub use change::Change;
 pub use failures::{Failure, FAILURE_COLUMNS};
 pub use log::{Cursor, StoredEvent};
 pub use projector::{Progress, Projection, ProjectionError, Projector};
+
+/// The user directory's name (its checkpoint row), which others follow.
+pub const USER_DIRECTORY: &str = "user_directory";
 pub use store::{ProjectionStore, ProjectionTx};
 
 use std::sync::Arc;

@@ -75,7 +75,7 @@ pub enum DirectoryChange {
 
 impl Projection for UserDirectory {
     fn name(&self) -> &'static str {
-        "user_directory"
+        crate::USER_DIRECTORY
     }
 
     fn tables(&self) -> &'static [&'static str] {

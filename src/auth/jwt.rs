@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::keys::{KeyError, KeyRing, RotationPolicy};
+use super::verified::VerifiedTokens;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {
@@ -48,10 +49,15 @@ pub const KEY_REFRESH: Duration = Duration::from_secs(2);
 pub struct TokenIssuer {
     /// Replaced whole when the keys are read again.
     keys: Arc<RwLock<Arc<KeyRing>>>,
+    /// Tokens verified before: the next use skips the signature check.
+    verified: Arc<VerifiedTokens>,
     issuer: String,
     audience: String,
     ttl: Duration,
 }
+
+/// Seconds past `exp` a token is still accepted (clock skew).
+const LEEWAY_SECS: i64 = 30;
 
 impl TokenIssuer {
     pub async fn load(
@@ -64,6 +70,7 @@ impl TokenIssuer {
         let keys = KeyRing::load_or_create(db, seal_key).await?;
         Ok(Self {
             keys: Arc::new(RwLock::new(Arc::new(keys))),
+            verified: Arc::default(),
             issuer,
             audience,
             ttl,
@@ -103,8 +110,19 @@ impl TokenIssuer {
         jsonwebtoken::encode(&header, &claims, &key.encoding).map_err(JwtError::Sign)
     }
 
-    /// Checks signature, issuer, audience and expiry.
+    /// Checks signature, issuer, audience and expiry; a token verified
+    /// before is only checked for expiry again ([`VerifiedTokens`]).
     pub fn verify(&self, token: &str) -> Result<AccessClaims, JwtError> {
+        let now = chrono::Utc::now().timestamp();
+        if let Some(claims) = self.verified.get(token, now, LEEWAY_SECS) {
+            return Ok(claims);
+        }
+        let claims = self.verify_signed(token)?;
+        self.verified.insert(token, &claims, now, LEEWAY_SECS);
+        Ok(claims)
+    }
+
+    fn verify_signed(&self, token: &str) -> Result<AccessClaims, JwtError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Invalid)?;
         let keys = self.ring();
         let key = header
@@ -115,7 +133,7 @@ impl TokenIssuer {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 30;
+        validation.leeway = LEEWAY_SECS as u64;
         jsonwebtoken::decode::<AccessClaims>(token, key, &validation)
             .map(|data| data.claims)
             .map_err(|_| JwtError::Invalid)

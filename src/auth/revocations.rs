@@ -7,6 +7,10 @@
 //! therefore keeps an in-memory set of what ended, fed by the event log
 //! exactly as the projections are (committed events only, none skipped),
 //! and the Bearer extractor consults it: a hash lookup per request.
+//! Commands wait for the set to reach their events before they answer (as
+//! they wait for the projections), so once a logout answered, the
+//! instance that answered refuses the session's tokens; other instances
+//! follow within `IDENTITY_PROJECTION_POLL_MS`.
 //!
 //! Only the last [`window`](Revocations::window) of the log matters: a token
 //! is at most that old, and once a session ended or an account is blocked no
@@ -28,7 +32,7 @@ use std::time::Duration;
 use aggregates::session::SessionEvent;
 use aggregates::UserEvent;
 use chrono::{DateTime, Utc};
-use projections::{Cursor, StoredEvent};
+use projections::{Cursor, Progress, StoredEvent};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -68,6 +72,9 @@ struct Ended {
 pub struct Revocations {
     ended: RwLock<Ended>,
     window: chrono::Duration,
+    /// How far into the log the set is: commands that end sessions wait
+    /// for it (read-your-writes), so their answer means "stopped".
+    progress: watch::Sender<Progress>,
 }
 
 impl Revocations {
@@ -77,7 +84,21 @@ impl Revocations {
         Self {
             ended: RwLock::new(Ended::default()),
             window: chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX),
+            progress: watch::channel(Progress::default()).0,
         }
+    }
+
+    /// How far into the log the set is.
+    pub fn progress(&self) -> watch::Receiver<Progress> {
+        self.progress.subscribe()
+    }
+
+    fn reached(&self, cursor: Cursor) {
+        self.progress.send_if_modified(|seen| {
+            let moved = seen.cursor < cursor;
+            seen.cursor = seen.cursor.max(cursor);
+            moved
+        });
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Ended> {
@@ -161,6 +182,7 @@ impl Revocations {
         for event in db.events_of_types(&RELEVANT, since, head).await? {
             self.apply(&event);
         }
+        self.reached(head);
         Ok(head)
     }
 
@@ -183,6 +205,7 @@ impl Revocations {
                     }
                     if let Some(last) = events.last() {
                         cursor = last.cursor();
+                        self.reached(cursor);
                     }
                     // A short batch reached the head as it was read; what
                     // commits later wakes this loop again.

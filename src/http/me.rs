@@ -1,8 +1,11 @@
 //! `GET /me`: the caller's profile, from the user directory.
 
+use std::sync::Arc;
+
 use aggregates::values::{DisplayName, Locale};
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -21,7 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     documented_routes![me, update_profile, deactivate]
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Me {
     pub id: Uuid,
     pub username: String,
@@ -46,8 +49,20 @@ pub struct Me {
 pub async fn me(
     State(state): State<AppState>,
     AuthUser(claims): AuthUser,
-) -> Result<Json<Me>, AppError> {
-    Ok(Json(profile(&state, claims.sub).await?))
+) -> Result<Response, AppError> {
+    let me = cached_profile(&state, claims.sub).await?;
+    Ok(Json(&*me).into_response())
+}
+
+/// The caller's profile from memory, or read (and kept) when not there.
+async fn cached_profile(state: &AppState, id: Uuid) -> Result<Arc<Me>, AppError> {
+    if let Some(me) = state.profiles.get(&id) {
+        return Ok(me);
+    }
+    let epoch = state.profiles.epoch();
+    let me = Arc::new(profile(state, id).await?);
+    state.profiles.insert(epoch, id, me.clone());
+    Ok(me)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

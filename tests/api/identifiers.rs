@@ -25,7 +25,7 @@ impl TestApp {
             .await
     }
 
-    async fn change_username(
+    pub(crate) async fn change_username(
         &self,
         token: &str,
         username: &str,

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use crate::helpers::*;
 
 impl TestApp {
-    async fn patch_me(&self, token: &str, body: Value) -> reqwest::Response {
+    pub(crate) async fn patch_me(&self, token: &str, body: Value) -> reqwest::Response {
         self.client
             .patch(self.url("/api/v1/me"))
             .bearer_auth(token)
