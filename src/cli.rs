@@ -55,6 +55,11 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Services registered to call /oauth/introspect with HTTP basic auth.
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
     /// Operator actions that need no API token (bootstrap the first admin).
     Admin {
         #[command(subcommand)]
@@ -82,6 +87,20 @@ pub enum KeysCommand {
     /// published until the tokens it signed have expired. Running servers
     /// pick it up within seconds. Prints `{"kid", "activates_at"}`.
     Rotate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Register a client; prints `{"client_id", "client_secret"}`, the
+    /// secret this once (only its hash is kept).
+    Add {
+        /// 1 to 64 letters, digits, `.`, `_` or `-`.
+        client_id: String,
+    },
+    /// Print the registered clients as JSON (never their secrets).
+    List,
+    /// Remove a client: its credentials stop working at once.
+    Remove { client_id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -131,6 +150,11 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             db.migrate().await?;
             rotate_keys(&db, &config).await
         }
+        Command::Clients { command } => {
+            let db = connect(&config).await?;
+            db.migrate().await?;
+            clients(&db, command).await
+        }
         Command::Admin {
             command: AdminCommand::GrantRole { email, role },
         } => {
@@ -139,6 +163,29 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             crate::bootstrap::grant_role(db, &email, role.0).await
         }
     }
+}
+
+/// `identity clients ...`: one JSON document on stdout.
+async fn clients(db: &Database, command: ClientsCommand) -> anyhow::Result<()> {
+    let printed = match command {
+        ClientsCommand::Add { client_id } => {
+            let id =
+                crate::oauth_clients::ClientId::parse(&client_id).map_err(anyhow::Error::msg)?;
+            let secret = crate::oauth_clients::register(db, &id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("client {client_id:?} is already registered"))?;
+            serde_json::json!({ "client_id": client_id, "client_secret": secret })
+        }
+        ClientsCommand::List => serde_json::to_value(db.clients().await?)?,
+        ClientsCommand::Remove { client_id } => {
+            if !db.remove_client(&client_id).await? {
+                anyhow::bail!("client {client_id:?} is not registered");
+            }
+            serde_json::json!({ "removed": client_id })
+        }
+    };
+    println!("{printed}");
+    Ok(())
 }
 
 /// A role on the command line: the domain's [`Role`], listed by `--help`.

@@ -91,6 +91,8 @@ fn mirror_state(state: &AppState) {
     for projection in state.lag.projections() {
         gauge!("identity_projection_lag_events", "projection" => projection.name)
             .set(projection.lag_events as f64);
+        gauge!("identity_projection_lag_seconds", "projection" => projection.name)
+            .set(projection.lag_seconds);
     }
     if let Some(age) = state.lag.age() {
         gauge!("identity_lag_sample_age_seconds").set(age.as_secs_f64());

@@ -18,6 +18,7 @@ pub mod history;
 pub mod http;
 pub mod instruments;
 pub mod monitor;
+pub mod oauth_clients;
 pub mod oidc;
 pub mod program;
 pub mod ratelimit;

@@ -35,12 +35,14 @@ pub struct Lag {
     pub seconds: f64,
 }
 
-/// One projection's distance from the head, in events.
+/// One projection's distance from the head, in events, and the age of the
+/// oldest event it has not applied yet (0 when it is at the head).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProjectionLag {
     pub name: &'static str,
     pub position: i64,
     pub lag_events: i64,
+    pub lag_seconds: f64,
 }
 
 /// The figures of the last refresh.
@@ -48,6 +50,8 @@ pub struct ProjectionLag {
 struct Figures {
     head: Cursor,
     relay: Option<Lag>,
+    /// Per projection cursor behind the head: the age of the next event.
+    waiting: Vec<(Cursor, f64)>,
     /// When these were read; `None` before the first refresh.
     at: Option<tokio::time::Instant>,
 }
@@ -76,15 +80,27 @@ impl LagMonitor {
     /// Each projection's position (as it runs) against the head (as last
     /// read).
     pub fn projections(&self) -> Vec<ProjectionLag> {
-        let head = self.read().head;
+        let figures = self.read();
         self.projections
             .iter()
             .map(|(name, progress)| {
-                let position = progress.borrow().cursor.position;
+                let cursor = progress.borrow().cursor;
+                let lag_events = (figures.head.position - cursor.position).max(0);
+                // The age read for this cursor, or for an older one (an
+                // upper bound) if the projection moved since.
+                let lag_seconds = figures
+                    .waiting
+                    .iter()
+                    .filter(|(at, _)| *at <= cursor)
+                    .map(|(_, age)| *age)
+                    .reduce(f64::min)
+                    .filter(|_| lag_events > 0)
+                    .unwrap_or(0.0);
                 ProjectionLag {
                     name,
-                    position,
-                    lag_events: (head.position - position).max(0),
+                    position: cursor.position,
+                    lag_events,
+                    lag_seconds,
                 }
             })
             .collect()
@@ -115,7 +131,12 @@ impl LagMonitor {
         mut shutdown: watch::Receiver<bool>,
     ) {
         loop {
-            match tokio::time::timeout(REFRESH_TIMEOUT, refresh(&db, relay)).await {
+            let cursors: Vec<Cursor> = self
+                .projections
+                .iter()
+                .map(|(_, progress)| progress.borrow().cursor)
+                .collect();
+            match tokio::time::timeout(REFRESH_TIMEOUT, refresh(&db, relay, cursors)).await {
                 Ok(Ok(figures)) => {
                     *self.figures.write().unwrap_or_else(|p| p.into_inner()) = figures;
                 }
@@ -132,15 +153,32 @@ impl LagMonitor {
     }
 }
 
-async fn refresh(db: &Database, relay: bool) -> Result<Figures, crate::store::StoreError> {
+/// The head, the relay's lag, and for each distinct projection cursor
+/// behind the head the age of the first event after it (one step of the
+/// log's index each; none when every projection is at the head).
+async fn refresh(
+    db: &Database,
+    relay: bool,
+    mut cursors: Vec<Cursor>,
+) -> Result<Figures, crate::store::StoreError> {
     let head = db.head().await?;
     let relay = match (relay, db.postgres()) {
         (true, Some(pool)) => Some(crate::relay::lag(pool, head).await?),
         _ => None,
     };
+    cursors.sort();
+    cursors.dedup();
+    let mut waiting = Vec::new();
+    for cursor in cursors.into_iter().filter(|c| c.position < head.position) {
+        if let Some(next) = db.read_after(cursor, 1, None).await?.first() {
+            let age = (chrono::Utc::now() - next.recorded_at).as_seconds_f64();
+            waiting.push((cursor, age.max(0.0)));
+        }
+    }
     Ok(Figures {
         head,
         relay,
+        waiting,
         at: Some(tokio::time::Instant::now()),
     })
 }

@@ -76,7 +76,8 @@ impl<V> ReadCache<V> {
         self.progress.subscribe()
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.read().len()
     }
 

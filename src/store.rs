@@ -10,6 +10,7 @@
 
 mod append;
 pub mod claims;
+pub mod clients;
 pub mod codes;
 mod database;
 mod dialect;

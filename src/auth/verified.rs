@@ -53,7 +53,8 @@ impl VerifiedTokens {
         entries.insert(key, claims.clone());
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.entries.read().unwrap_or_else(|p| p.into_inner()).len()
     }
 }

@@ -33,6 +33,11 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+        // Registered clients at `/oauth/introspect` (`identity clients`).
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Basic).build()),
+        );
     }
 }
 

@@ -30,7 +30,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::auth::jwt::AccessClaims;
 use crate::auth::refresh_tokens::RefreshToken;
 use crate::state::AppState;
-use crate::store::Metadata;
+use crate::store::{Metadata, StoreError};
 
 pub fn router() -> OpenApiRouter<AppState> {
     documented_routes![introspect, revoke, discovery]
@@ -60,7 +60,7 @@ impl OAuthError {
     fn unauthorized() -> Self {
         Self {
             error: "invalid_token",
-            error_description: "a Bearer access token with the service role is required".into(),
+            error_description: "a Bearer access token with the service role, or a registered client's HTTP basic credentials, is required".into(),
             status: StatusCode::UNAUTHORIZED,
         }
     }
@@ -80,10 +80,15 @@ impl IntoResponse for OAuthError {
         let status = self.status;
         let mut response = (status, Json(self)).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            let challenge = header::HeaderValue::from_static(r#"Bearer error="invalid_token""#);
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, challenge);
+            for challenge in [
+                r#"Bearer error="invalid_token""#,
+                r#"Basic realm="identity""#,
+            ] {
+                response.headers_mut().append(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static(challenge),
+                );
+            }
         }
         response
     }
@@ -123,17 +128,19 @@ pub struct Introspection {
 /// Whether an access token is active, and its claims (RFC 7662).
 #[utoipa::path(post, path = "/oauth/introspect", tag = "oauth",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
-    security(("bearer" = [])),
-    description = "For services (Bearer token with the `service` role). An access token of a live session of an active account answers `active: true` with its claims; any other string answers exactly `{\"active\": false}`.",
+    security(("bearer" = []), ("basic" = [])),
+    description = "For services: a Bearer token with the `service` role, or HTTP basic auth with a client registered by `identity clients add`. An access token of a live session of an active account answers `active: true` with its claims; any other string answers exactly `{\"active\": false}`.",
     responses((status = 200, body = Introspection), (status = 400, body = OAuthError, description = "invalid_request"),
-              (status = 401, body = OAuthError, description = "invalid_token: no service token")))]
+              (status = 401, body = OAuthError, description = "invalid_token: no service token or registered client")))]
 pub async fn introspect(
     State(state): State<AppState>,
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Response {
-    if !is_service(&state, &headers) {
-        return OAuthError::unauthorized().into_response();
+    match is_service(&state, &headers).await {
+        Ok(true) => {}
+        Ok(false) => return OAuthError::unauthorized().into_response(),
+        Err(error) => return OAuthError::server_error(&error.into()).into_response(),
     }
     let token = match TokenForm::token(form) {
         Ok(token) => token,
@@ -167,17 +174,23 @@ fn live_claims(state: &AppState, token: &str) -> Option<AccessClaims> {
     Some(claims)
 }
 
-fn is_service(state: &AppState, headers: &HeaderMap) -> bool {
-    let bearer = headers
+/// A live access token with the `service` role, or a registered client's
+/// basic credentials.
+async fn is_service(state: &AppState, headers: &HeaderMap) -> Result<bool, StoreError> {
+    let Some(authorization) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        });
-    bearer
-        .and_then(|token| live_claims(state, token))
-        .is_some_and(|claims| claims.roles.iter().any(|role| role == "service"))
+    else {
+        return Ok(false);
+    };
+    let bearer = authorization
+        .strip_prefix("Bearer ")
+        .or_else(|| authorization.strip_prefix("bearer "));
+    match bearer {
+        Some(token) => Ok(live_claims(state, token)
+            .is_some_and(|claims| claims.roles.iter().any(|role| role == "service"))),
+        None => crate::oauth_clients::authenticate(&state.db, authorization).await,
+    }
 }
 
 /// Revoke a refresh or access token: its session ends (RFC 7009).
@@ -218,7 +231,7 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
         "issuer": state.config.public_url,
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "introspection_endpoint": format!("{issuer}/oauth/introspect"),
-        "introspection_endpoint_auth_methods_supported": ["bearer"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "bearer"],
         "revocation_endpoint": format!("{issuer}/oauth/revoke"),
         "revocation_endpoint_auth_methods_supported": ["none"],
         "grant_types_supported": ["refresh_token"],

@@ -150,10 +150,12 @@ async fn a_sign_up_and_logins_show_in_requests_logins_hashing_events_codes_and_s
         0.0
     );
     let projection = [("projection", "login_lookup")];
-    assert_eq!(
-        samples(&scrape, "identity_projection_lag_events", &projection).len(),
-        1
-    );
+    for family in [
+        "identity_projection_lag_events",
+        "identity_projection_lag_seconds",
+    ] {
+        assert_eq!(samples(&scrape, family, &projection).len(), 1, "{family}");
+    }
     assert_eq!(
         samples(&scrape, "identity_db_pool_connections", &[]).len(),
         2

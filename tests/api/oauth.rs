@@ -176,3 +176,64 @@ async fn the_discovery_document_names_the_issuer_keys_and_endpoints() {
     }
     assert_eq!(doc["id_token_signing_alg_values_supported"][0], "EdDSA");
 }
+
+/// `identity clients ...` beside the running server, as an operator runs
+/// it; the one JSON document it prints.
+async fn clients_command(app: &TestApp, args: &[&str]) -> (bool, Value) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_identity"))
+        .arg("clients")
+        .args(args)
+        .env("IDENTITY_DATABASE_URL", &app.config.database_url)
+        .env("IDENTITY_DATA_DIR", &app.config.data_dir)
+        .env("IDENTITY_LOG", "error")
+        .output()
+        .await
+        .unwrap();
+    let printed = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    (output.status.success(), printed)
+}
+
+#[tokio::test]
+async fn a_registered_client_introspects_with_http_basic_until_it_is_removed() {
+    let app = spawn_app().await;
+    let account = app.create_account().await;
+    let (added, client) = clients_command(&app, &["add", "billing"]).await;
+    assert!(added, "{client}");
+    let secret = client["client_secret"].as_str().unwrap().to_owned();
+    assert!(secret.len() >= 43, "256 random bits: {secret}");
+    // Only its hash is kept, and a second registration of the id fails.
+    assert!(!app.dump_all_tables().await.contains(&secret));
+    assert!(!clients_command(&app, &["add", "billing"]).await.0);
+    let (_, listed) = clients_command(&app, &["list"]).await;
+    assert_eq!(listed[0]["client_id"], "billing");
+    assert!(listed[0].get("client_secret").is_none());
+
+    let introspect = |user: &str, password: &str| {
+        app.client
+            .post(app.url("/oauth/introspect"))
+            .basic_auth(user, Some(password))
+            .form(&[("token", account.access_token.as_str())])
+            .send()
+    };
+    let active = body(introspect("billing", &secret).await.unwrap()).await;
+    assert_eq!(active["active"], true);
+    assert_eq!(active["sub"], account.id.as_str());
+    for (user, password) in [("billing", "wrong"), ("payroll", secret.as_str())] {
+        let refused = introspect(user, password).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        let challenges: Vec<_> = refused
+            .headers()
+            .get_all("www-authenticate")
+            .iter()
+            .collect();
+        assert!(challenges
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("Basic")));
+    }
+    let (removed, _) = clients_command(&app, &["remove", "billing"]).await;
+    assert!(removed);
+    let refused = introspect("billing", &secret).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    // A malformed id is refused before anything is stored.
+    assert!(!clients_command(&app, &["add", "has space"]).await.0);
+}

@@ -88,6 +88,18 @@ async fn a_projection_failing_on_an_event_stalls_alone_and_the_service_goes_on()
     assert_eq!(stalled["position"], poisoned);
     assert_eq!(stalled["event_type"], "identity.ledger.EarningsAccrued");
     assert!(stalled["error"].as_str().unwrap().contains("decoded"));
+    // Its lag in seconds is the poisoned event's age; the others' is 0.
+    eventually(Duration::from_secs(10), || async {
+        let ready = app.ready().await;
+        let lag = ready["projections"]["lag"].as_array()?.clone();
+        let seconds = |name: &str| {
+            lag.iter()
+                .find(|p| p["name"] == name)
+                .and_then(|p| p["lag_seconds"].as_f64())
+        };
+        (seconds("influencer_dashboard")? > 0.0 && seconds("login_lookup")? == 0.0).then_some(())
+    })
+    .await;
     let status = identity::cli::projection_status(&app.db).await.unwrap();
     let dashboard = status
         .iter()
