@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use crate::scale::{self, SizeReport};
-use crate::service::Backend;
+use crate::service::{Backend, Backends};
 use crate::smtp::SmtpSink;
 
 #[derive(Debug, Subcommand)]
@@ -31,14 +31,8 @@ pub struct ScaleArgs {
     /// Store sizes in accounts, comma-separated (each about 5 events).
     #[arg(long, value_delimiter = ',', default_value = "10000,1000000")]
     sizes: Vec<usize>,
-    /// The storage backends, comma-separated.
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        default_value = "sqlite,postgres"
-    )]
-    backend: Vec<Backend>,
+    #[command(flatten)]
+    backends: Backends,
     /// Seconds each read runs.
     #[arg(long, default_value_t = 5)]
     duration_secs: u64,
@@ -85,7 +79,7 @@ async fn scale(args: ScaleArgs, bin: &std::path::Path, postgres_url: &str) -> an
     let sink = SmtpSink::start().await?;
     let duration = Duration::from_secs(args.duration_secs);
     let mut reports = Vec::new();
-    for &backend in &args.backend {
+    for &backend in &args.backends.backend {
         for &size in &args.sizes {
             let report =
                 scale::measure(bin, backend, postgres_url, sink.port(), size, duration).await?;

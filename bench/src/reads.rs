@@ -12,7 +12,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::scenarios::{self, User};
-use crate::service::{self, Backend, Database, Service, ServiceConfig};
+use crate::service::{self, Backend, Backends, Database, Service, ServiceConfig};
 use crate::smtp::{Inbox, SmtpSink};
 use crate::stats::Summary;
 
@@ -23,14 +23,8 @@ const TARGET_P99_MS: f64 = 20.0;
 
 #[derive(Debug, Args)]
 pub struct ReadsArgs {
-    /// The storage backends, comma-separated.
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        default_value = "sqlite,postgres"
-    )]
-    backend: Vec<Backend>,
+    #[command(flatten)]
+    backends: Backends,
     /// Concurrent connections, each with a session of its own.
     #[arg(long, default_value_t = 64)]
     connections: usize,
@@ -62,7 +56,7 @@ pub async fn run(args: ReadsArgs, bin: &Path, postgres_url: &str) -> anyhow::Res
     let sms = sinks::SmsSink::start("bench", "bench-token").await?;
     let duration = Duration::from_secs(args.duration_secs);
     let mut reports = Vec::new();
-    for &backend in &args.backend {
+    for &backend in &args.backends.backend {
         let database = Database::fresh(backend, postgres_url);
         let data_dir = std::env::temp_dir().join(database.name());
         std::fs::create_dir_all(&data_dir)?;

@@ -32,6 +32,19 @@ pub struct Database {
     sqlite_file: Option<PathBuf>,
 }
 
+/// `--backend`: the storage backends to measure, one after the other.
+#[derive(Debug, clap::Args)]
+pub struct Backends {
+    /// The storage backends, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "sqlite,postgres"
+    )]
+    pub backend: Vec<Backend>,
+}
+
 /// The storage backend the service runs on in this run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -74,29 +74,16 @@ impl Drop for Stop {
 /// from the mail directory, verify, log in, `/me`; the access token.
 async fn walk_through(address: &str, data_dir: &Path) -> String {
     let client = reqwest::Client::new();
-    let name = unique_name();
-    let email = format!("{name}@example.com");
-    let registered = client
-        .post(format!("{address}/api/v1/auth/register"))
-        .json(&json!({"username": name, "email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(registered.status(), StatusCode::CREATED);
-    let message = eventually(Duration::from_secs(10), || async {
-        mail_files(data_dir)
-            .into_iter()
-            .find(|m| m.contains(&email))
+    let (_, email, _) = register_and_verify_at(&client, address, |email| async move {
+        let message = eventually(Duration::from_secs(10), || async {
+            mail_files(data_dir)
+                .into_iter()
+                .find(|m| m.contains(&email))
+        })
+        .await;
+        crate::smtp::extract_code(&message).expect("a code in the mail")
     })
     .await;
-    let code = crate::smtp::extract_code(&message).expect("a code in the mail");
-    let verified = client
-        .post(format!("{address}/api/v1/auth/verify-email"))
-        .json(&json!({"email": email, "code": code}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(verified.status(), StatusCode::OK);
     let login: Value = client
         .post(format!("{address}/api/v1/auth/login"))
         .json(&json!({"identifier": email, "password": PASSWORD}))

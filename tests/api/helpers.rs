@@ -701,3 +701,36 @@ pub async fn wait_ready(address: &str) {
     })
     .await;
 }
+
+/// A new account registered at `address` (a running binary) and verified
+/// with the code `code_for(email)` finds: its username, email and the
+/// verification's answer (the first token pair).
+pub async fn register_and_verify_at<F, Fut>(
+    client: &reqwest::Client,
+    address: &str,
+    code_for: F,
+) -> (String, String, Value)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = String>,
+{
+    let username = unique_name();
+    let email = format!("{username}@example.com");
+    let registered = client
+        .post(format!("{address}/api/v1/auth/register"))
+        .json(&json!({"username": username, "email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let code = code_for(email.clone()).await;
+    let verified = client
+        .post(format!("{address}/api/v1/auth/verify-email"))
+        .json(&json!({"email": email, "code": code}))
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(verified.status(), StatusCode::OK);
+    let pair = verified.json().await.expect("json");
+    (username, email, pair)
+}

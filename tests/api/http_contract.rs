@@ -1,7 +1,7 @@
 //! Health, JWKS, OpenAPI and the offline docs page.
 
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::helpers::*;
 use crate::smtp::Codes as _;
@@ -92,27 +92,11 @@ async fn signing_keys_survive_a_restart_and_are_stored_sealed() {
     let (mut first, address) = spawn_binary(&env);
     wait_ready(&address).await;
     let client = reqwest::Client::new();
-    let name = unique_name();
-    let email = format!("{name}@example.com");
-    let registered = client
-        .post(format!("{address}/api/v1/auth/register"))
-        .json(&json!({"username": name, "email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(registered.status(), StatusCode::CREATED);
-    let code = smtp.wait_for_code(&email).await;
-    let verified = client
-        .post(format!("{address}/api/v1/auth/verify-email"))
-        .json(&json!({"email": email, "code": code}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(verified.status(), StatusCode::OK);
-    let token = verified.json::<Value>().await.unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (_, _, pair) = register_and_verify_at(&client, &address, |email| async move {
+        smtp.wait_for_code(&email).await
+    })
+    .await;
+    let token = pair["access_token"].as_str().unwrap().to_owned();
     first.kill().unwrap();
     first.wait().unwrap();
 

@@ -125,28 +125,6 @@ impl Receiver {
     }
 }
 
-/// Registers, verifies and returns the username (no trace given).
-async fn new_account(client: &reqwest::Client, address: &str, setup: &BinarySetup) -> String {
-    let username = unique_name();
-    let email = format!("{username}@example.com");
-    let registered = client
-        .post(format!("{address}/api/v1/auth/register"))
-        .json(&json!({"username": username, "email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(registered.status(), StatusCode::CREATED);
-    let code = setup.smtp.wait_for_code(&email).await;
-    let verified = client
-        .post(format!("{address}/api/v1/auth/verify-email"))
-        .json(&json!({"email": email, "code": code}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(verified.status(), StatusCode::OK);
-    username
-}
-
 /// The `SessionStarted` of `session` as published to `stream`.
 async fn session_start_on_nats(stream: &str, session: &str) -> crate::nats::Received {
     let mut seen = Vec::new();
@@ -188,7 +166,10 @@ async fn a_login_exports_its_request_command_and_commit_spans_under_the_callers_
     let (mut child, address) = spawn_binary(&env);
     wait_ready(&address).await;
     let client = reqwest::Client::new();
-    let username = new_account(&client, &address, &setup).await;
+    let (username, _, _) = register_and_verify_at(&client, &address, |email| async move {
+        setup.smtp.wait_for_code(&email).await
+    })
+    .await;
 
     let login = client
         .post(format!("{address}/api/v1/auth/login"))
