@@ -1,11 +1,17 @@
-//! OAuth endpoints for other services, outside `/api/v1`: token
-//! introspection (RFC 7662), token revocation (RFC 7009), and the
-//! discovery document that names them.
+//! OAuth endpoints, outside `/api/v1`: the refresh grant of the token
+//! endpoint (RFC 6749 6), token introspection (RFC 7662), token revocation
+//! (RFC 7009), and the discovery document that names them (RFC 8414; not
+//! a full OpenID provider's: people sign in through `/api/v1/auth/...`, so
+//! there is no authorization endpoint).
 //!
 //! Choices where the RFCs leave them, as Keycloak and ZITADEL make them:
+//! - The token endpoint offers `refresh_token` only, for public clients
+//!   (no client authentication, as `/api/v1/auth/refresh`); a refresh
+//!   token that cannot be used is `invalid_grant`.
 //! - Introspection is for services: a Bearer access token with the
-//!   `service` role (there are no registered OAuth clients yet, so no HTTP
-//!   basic auth). Anything else is 401 with `WWW-Authenticate`. It answers
+//!   `service` role, or HTTP basic auth with a client registered by
+//!   `identity clients add` (`oauth_clients`). Anything else is 401 with
+//!   `WWW-Authenticate`. It answers
 //!   for access tokens; a token that is not a valid access token of a live
 //!   session of an active account (expired, of an ended session, of an
 //!   account an admin locked or that was deactivated, a refresh token, or
@@ -33,13 +39,14 @@ use crate::state::AppState;
 use crate::store::{Metadata, StoreError};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    documented_routes![introspect, revoke, discovery]
+    documented_routes![token, introspect, revoke, discovery]
 }
 
 /// An error in the shape of RFC 6749 section 5.2.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OAuthError {
-    /// `invalid_request`, `invalid_token` or `server_error`.
+    /// `invalid_request`, `invalid_token`, `invalid_grant`,
+    /// `unsupported_grant_type` or `server_error`.
     error: &'static str,
     error_description: String,
     #[serde(skip)]
@@ -50,6 +57,16 @@ impl OAuthError {
     fn invalid_request(description: impl Into<String>) -> Self {
         Self {
             error: "invalid_request",
+            error_description: description.into(),
+            status: StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// A refresh token that cannot be used, or a grant this endpoint does
+    /// not offer (RFC 6749 5.2).
+    fn grant(error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            error,
             error_description: description.into(),
             status: StatusCode::BAD_REQUEST,
         }
@@ -113,6 +130,66 @@ impl TokenForm {
         form.token
             .filter(|token| !token.trim().is_empty())
             .ok_or_else(|| OAuthError::invalid_request("the token parameter is required"))
+    }
+}
+
+/// The token endpoint's form (RFC 6749 6): the refresh grant only.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct TokenRequest {
+    /// `refresh_token`.
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    grant_type: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    refresh_token: Option<String>,
+}
+
+/// A new token pair for a refresh token (RFC 6749 section 6), as
+/// `/api/v1/auth/refresh` gives, in OAuth's form and error shape.
+#[utoipa::path(post, path = "/oauth/token", tag = "oauth",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    description = "The refresh grant, for OAuth libraries: the same rotation, reuse detection and grace as `/api/v1/auth/refresh`. Public clients: no client authentication. Signing in happens through `/api/v1/auth/...`, so no other grant is offered.",
+    responses((status = 200, body = crate::accounts::TokenPair, description = "a new pair; the presented refresh token is used up"),
+              (status = 400, body = OAuthError, description = "invalid_request, unsupported_grant_type or invalid_grant")))]
+pub async fn token(
+    State(state): State<AppState>,
+    metadata: Metadata,
+    form: Result<Form<TokenRequest>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return OAuthError::invalid_request("a form-encoded body is required").into_response();
+    };
+    match form.grant_type.as_deref() {
+        Some("refresh_token") => {}
+        Some(_) => {
+            let refused =
+                OAuthError::grant("unsupported_grant_type", "only refresh_token is offered");
+            return refused.into_response();
+        }
+        None => {
+            return OAuthError::invalid_request("the grant_type parameter is required")
+                .into_response()
+        }
+    }
+    let Some(refresh_token) = form.refresh_token.filter(|t| !t.trim().is_empty()) else {
+        return OAuthError::invalid_request("the refresh_token parameter is required")
+            .into_response();
+    };
+    match crate::accounts::refresh(&state, refresh_token.trim(), metadata).await {
+        Ok(pair) => super::accounts::tokens(pair),
+        Err(error) => match error.status_and_code() {
+            (status, _) if status.is_server_error() => {
+                OAuthError::server_error(&error).into_response()
+            }
+            // 429 keeps its status and headers: a client must back off.
+            (StatusCode::TOO_MANY_REQUESTS, _) => error.into_response(),
+            (_, code) => OAuthError::grant(
+                "invalid_grant",
+                format!("the refresh token cannot be used ({code})"),
+            )
+            .into_response(),
+        },
     }
 }
 
@@ -233,6 +310,7 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
         "introspection_endpoint": format!("{issuer}/oauth/introspect"),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "bearer"],
         "revocation_endpoint": format!("{issuer}/oauth/revoke"),
+        "token_endpoint": format!("{issuer}/oauth/token"),
         "revocation_endpoint_auth_methods_supported": ["none"],
         "grant_types_supported": ["refresh_token"],
         "response_types_supported": ["none"],

@@ -158,7 +158,12 @@ async fn the_discovery_document_names_the_issuer_keys_and_endpoints() {
     )
     .await;
     assert_eq!(claims["iss"], issuer);
-    for field in ["jwks_uri", "introspection_endpoint", "revocation_endpoint"] {
+    for field in [
+        "jwks_uri",
+        "introspection_endpoint",
+        "revocation_endpoint",
+        "token_endpoint",
+    ] {
         let url = doc[field].as_str().unwrap();
         assert!(
             url.starts_with(issuer.trim_end_matches('/')),
@@ -175,6 +180,10 @@ async fn the_discovery_document_names_the_issuer_keys_and_endpoints() {
         assert!(doc[field].is_array(), "{field}: {doc}");
     }
     assert_eq!(doc["id_token_signing_alg_values_supported"][0], "EdDSA");
+    assert_eq!(
+        doc["introspection_endpoint_auth_methods_supported"][0],
+        "client_secret_basic"
+    );
 }
 
 /// `identity clients ...` beside the running server, as an operator runs
@@ -236,4 +245,66 @@ async fn a_registered_client_introspects_with_http_basic_until_it_is_removed() {
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     // A malformed id is refused before anything is stored.
     assert!(!clients_command(&app, &["add", "has space"]).await.0);
+}
+
+async fn token_grant(app: &TestApp, form: &[(&str, &str)]) -> reqwest::Response {
+    app.client
+        .post(app.url("/oauth/token"))
+        .form(form)
+        .send()
+        .await
+        .expect("request sent")
+}
+
+#[tokio::test]
+async fn the_token_endpoint_rotates_a_refresh_token_and_refuses_a_used_one_as_invalid_grant() {
+    let app = spawn_app().await;
+    let account = app.create_account().await;
+    let grant = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", account.refresh_token.as_str()),
+    ];
+    let rotated = token_grant(&app, &grant).await;
+    assert_eq!(rotated.status(), StatusCode::OK);
+    assert_eq!(rotated.headers()["cache-control"], "no-store");
+    let pair = body(rotated).await;
+    assert_eq!(pair["token_type"], "Bearer");
+    assert!(pair["expires_in"].as_u64().unwrap() > 0);
+    let access = pair["access_token"].as_str().unwrap();
+    assert_eq!(app.me(access).await.status(), StatusCode::OK);
+    let next = pair["refresh_token"].as_str().unwrap();
+    assert_ne!(next, account.refresh_token);
+    // The successor is what works now; an unknown token is no grant.
+    let again = token_grant(
+        &app,
+        &[("grant_type", "refresh_token"), ("refresh_token", next)],
+    )
+    .await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let unknown = token_grant(
+        &app,
+        &[("grant_type", "refresh_token"), ("refresh_token", "nope")],
+    )
+    .await;
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(body(unknown).await["error"], "invalid_grant");
+}
+
+#[tokio::test]
+async fn the_token_endpoint_answers_rfc_6749_errors_for_other_grants_and_missing_fields() {
+    let app = spawn_app().await;
+    for (form, error) in [
+        (
+            vec![("grant_type", "password"), ("username", "a")],
+            "unsupported_grant_type",
+        ),
+        (vec![("refresh_token", "x")], "invalid_request"),
+        (vec![("grant_type", "refresh_token")], "invalid_request"),
+    ] {
+        let refused = token_grant(&app, &form).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{form:?}");
+        let answer = body(refused).await;
+        assert_eq!(answer["error"], error, "{form:?}");
+        assert!(answer["error_description"].is_string());
+    }
 }
