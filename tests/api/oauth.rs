@@ -257,7 +257,7 @@ async fn token_grant(app: &TestApp, form: &[(&str, &str)]) -> reqwest::Response 
 }
 
 #[tokio::test]
-async fn the_token_endpoint_rotates_a_refresh_token_and_refuses_a_used_one_as_invalid_grant() {
+async fn the_token_endpoint_rotates_a_refresh_token_and_refuses_an_unknown_one_as_invalid_grant() {
     let app = spawn_app().await;
     let account = app.create_account().await;
     let grant = [
