@@ -58,6 +58,7 @@ impl CircuitBreaker {
         Fut: Future<Output = Result<T, E>>,
     {
         let span = tracing::info_span!(
+            target: crate::telemetry::SPANS,
             "outbound",
             otel.name = %format_args!("call {}", self.name),
             otel.kind = "client",

@@ -116,8 +116,12 @@ impl<V> ReadCache<V> {
         mut projection: watch::Receiver<Progress>,
         mut shutdown: watch::Receiver<bool>,
     ) {
-        let mut seen = projection.borrow_and_update().cursor;
-        self.publish(seen, false);
+        // A stalled projection is not waited for, nor is this behind it.
+        let Progress {
+            cursor: mut seen,
+            stalled,
+        } = *projection.borrow_and_update();
+        self.publish(seen, stalled);
         loop {
             tokio::select! {
                 changed = projection.changed() => if changed.is_err() { return },

@@ -16,6 +16,12 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
+/// The target of the spans that exist for traces only (commands, commits,
+/// projection batches, relay publishes, outbound calls): the log leaves
+/// them out, so a line logged inside one still names its request (the
+/// log shows the innermost span it sees).
+pub const SPANS: &str = projections::SPANS;
+
 /// A subscriber writing JSON lines to `sink`, filtered by `filter`
 /// (`RUST_LOG` syntax), and exporting the service's own spans to `tracer`
 /// if one is given. The two are filtered apart: a quiet log
@@ -29,6 +35,10 @@ where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = match format!("{SPANS}=off").parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    };
     let logs = tracing_subscriber::fmt::layer()
         .json()
         .with_current_span(true)

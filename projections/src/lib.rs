@@ -24,6 +24,10 @@ pub use failures::{Failure, FAILURE_COLUMNS};
 pub use log::{Cursor, StoredEvent};
 pub use projector::{Progress, Projection, ProjectionError, Projector};
 
+/// The target of the spans that exist for traces only (see the service's
+/// `telemetry::SPANS`).
+pub const SPANS: &str = "identity::spans";
+
 /// The user directory's name (its checkpoint row), which others follow.
 pub const USER_DIRECTORY: &str = "user_directory";
 pub use store::{ProjectionStore, ProjectionTx};

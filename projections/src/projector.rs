@@ -233,6 +233,7 @@ impl Projector {
                 continue;
             }
             let span = tracing::info_span!(
+                target: crate::SPANS,
                 "projection.batch",
                 projections = runners.len(),
                 events = events.len(),

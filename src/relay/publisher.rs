@@ -171,6 +171,7 @@ impl Relay {
     ) -> Result<(), RelayError> {
         let started = std::time::Instant::now();
         let span = tracing::info_span!(
+            target: crate::telemetry::SPANS,
             "relay.publish",
             otel.kind = "producer",
             messaging.system = "nats",

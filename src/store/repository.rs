@@ -145,6 +145,7 @@ where
         metadata: &Metadata,
     ) -> Result<Committed<A>, CommandError<A::Error>> {
         let span = tracing::info_span!(
+            target: crate::telemetry::SPANS,
             "command",
             otel.name = %format_args!("command {}", A::TYPE),
             aggregate.type = A::TYPE,
@@ -211,6 +212,7 @@ where
             metadata,
         };
         let commit = tracing::info_span!(
+            target: crate::telemetry::SPANS,
             "store.commit",
             aggregate.type = A::TYPE,
             events = events.len(),
