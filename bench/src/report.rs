@@ -229,7 +229,7 @@ impl Report {
             line(out, &format!("/me unchecked x{}", m.concurrency), unchecked)?;
             writeln!(
                 out,
-                "    /me with / without the revocation check {ratio:.2} (expect ~1.0; me/live target >= 0.13)"
+                "    /me with / without the revocation check {ratio:.2} (expect ~1.0; me/live target >= 0.5, see `bench reads`)"
             )?;
         }
         let h = &self.history;
