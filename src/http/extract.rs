@@ -119,6 +119,13 @@ fn json_problem(rejection: JsonRejection) -> AppError {
     }
 }
 
+/// The token of an `Authorization` header's value in the Bearer scheme.
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    authorization
+        .strip_prefix("Bearer ")
+        .or_else(|| authorization.strip_prefix("bearer "))
+}
+
 /// The caller of a Bearer-protected endpoint: a verified access token.
 pub struct AuthUser(pub AccessClaims);
 
@@ -130,10 +137,7 @@ impl FromRequestParts<AppState> for AuthUser {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
+            .and_then(bearer_token)
             .ok_or(AppError::Unauthorized)?;
         let claims = state
             .tokens

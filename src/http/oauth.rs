@@ -260,10 +260,7 @@ async fn is_service(state: &AppState, headers: &HeaderMap) -> Result<bool, Store
     else {
         return Ok(false);
     };
-    let bearer = authorization
-        .strip_prefix("Bearer ")
-        .or_else(|| authorization.strip_prefix("bearer "));
-    match bearer {
+    match super::extract::bearer_token(authorization) {
         Some(token) => Ok(live_claims(state, token)
             .is_some_and(|claims| claims.roles.iter().any(|role| role == "service"))),
         None => crate::oauth_clients::authenticate(&state.db, authorization).await,

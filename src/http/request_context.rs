@@ -77,5 +77,5 @@ pub async fn request_context(request: Request, next: Next) -> Response {
 /// as OpenTelemetry's HTTP conventions ask; called once routing matched.
 pub fn record_route(method: &str, route: &str) {
     tracing::Span::current().record("http.route", route);
-    crate::telemetry::propagation::rename_current(format!("{method} {route}"));
+    crate::telemetry::propagation::rename_current(|| format!("{method} {route}"));
 }

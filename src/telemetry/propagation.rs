@@ -54,8 +54,13 @@ pub fn within<F: Future>(
 }
 
 /// Renames the current span (OpenTelemetry's name; the log's is fixed).
-pub fn rename_current(name: String) {
-    tracing::Span::current().context().span().update_name(name);
+/// The name is only built when a trace records it (traces on).
+pub fn rename_current(name: impl FnOnce() -> String) {
+    let cx = tracing::Span::current().context();
+    let span = cx.span();
+    if span.span_context().is_valid() {
+        span.update_name(name());
+    }
 }
 
 /// The `traceparent` naming the current span (traces on), else the
