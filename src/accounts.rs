@@ -2,6 +2,7 @@
 //! (already parsed into value objects) and the aggregates. Each returns
 //! `AppError`, whose mapping to HTTP lives in `http::problem`.
 
+mod authorization;
 mod code_flow;
 mod external;
 mod identifiers;
@@ -19,6 +20,10 @@ pub mod timing;
 mod verification;
 
 pub use external::{LinkedIdentity, LOGIN_CODE_TTL};
+pub mod oauth {
+    //! The authorization-code grant of `/oauth/authorize` and `/oauth/token`.
+    pub use super::authorization::*;
+}
 pub use identifiers::{change_username, confirm_email_change, request_email_change};
 pub use leaving::deactivate_self;
 pub use login::{login, Identifier};
@@ -36,7 +41,7 @@ pub use mfa::{
 pub use password::{change_password, confirm_reset, request_reset, RESET_CODE_TTL};
 pub use passwordless::{request_sign_in_code, sign_in_with_code};
 pub use phone::{add_phone, remove_phone, verify_phone};
-pub use profile::update_profile;
+pub use profile::{cached_profile, profile, update_profile, Me};
 pub use refresh::{logout, refresh};
 pub use register::{register, NewAccount, Profile};
 pub use sessions::{

@@ -55,7 +55,8 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// Services registered to call /oauth/introspect with HTTP basic auth.
+    /// OAuth clients: services calling /oauth/introspect with HTTP basic
+    /// auth, and applications signing people in through /oauth/authorize.
     Clients {
         #[command(subcommand)]
         command: ClientsCommand,
@@ -96,6 +97,11 @@ pub enum ClientsCommand {
     Add {
         /// 1 to 64 letters, digits, `.`, `_` or `-`.
         client_id: String,
+        /// Where /oauth/authorize may send a browser back (exact; repeat
+        /// for several): https, http to a loopback host, or an app's own
+        /// reverse-domain scheme. None: the client signs nobody in.
+        #[arg(long = "redirect-uri", value_parser = parse_redirect_uri)]
+        redirect_uris: Vec<crate::oauth_clients::RedirectUri>,
     },
     /// Print the registered clients as JSON (never their secrets).
     List,
@@ -165,16 +171,24 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     }
 }
 
+fn parse_redirect_uri(raw: &str) -> Result<crate::oauth_clients::RedirectUri, String> {
+    crate::oauth_clients::RedirectUri::parse(raw)
+}
+
 /// `identity clients ...`: one JSON document on stdout.
 async fn clients(db: &Database, command: ClientsCommand) -> anyhow::Result<()> {
     let printed = match command {
-        ClientsCommand::Add { client_id } => {
+        ClientsCommand::Add {
+            client_id,
+            redirect_uris,
+        } => {
             let id =
                 crate::oauth_clients::ClientId::parse(&client_id).map_err(anyhow::Error::msg)?;
-            let secret = crate::oauth_clients::register(db, &id)
+            let secret = crate::oauth_clients::register(db, &id, &redirect_uris)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("client {client_id:?} is already registered"))?;
-            serde_json::json!({ "client_id": client_id, "client_secret": secret })
+            let uris: Vec<&str> = redirect_uris.iter().map(|u| u.as_str()).collect();
+            serde_json::json!({ "client_id": client_id, "client_secret": secret, "redirect_uris": uris })
         }
         ClientsCommand::List => serde_json::to_value(db.clients().await?)?,
         ClientsCommand::Remove { client_id } => {

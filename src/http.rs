@@ -12,6 +12,7 @@ macro_rules! documented_routes {
 
 mod accounts;
 mod admin;
+mod authorize;
 mod docs;
 mod events;
 mod extract;
@@ -79,6 +80,7 @@ pub fn routes() -> (Router<AppState>, Router<AppState>, OpenApi) {
         .nest("/api/v1", api)
         // Outside `/api/v1` by the RFCs' convention, behind its rate limit.
         .merge(oauth::router())
+        .merge(authorize::router())
         .split_for_parts();
     let (outside, outside_doc) = health::router().split_for_parts();
     openapi.merge(outside_doc);

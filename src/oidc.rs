@@ -26,7 +26,7 @@ use openidconnect::{
 };
 use tokio::sync::RwLock;
 
-pub use state::{FlowState, LinkGrant, StateSealer, STATE_TTL};
+pub use state::{Expiring, FlowState, LinkGrant, StateSealer, STATE_TTL};
 
 use crate::breaker::{BreakerError, CircuitBreaker};
 use crate::config::oidc::{OidcConfig, OidcProvider};

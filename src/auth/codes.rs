@@ -37,6 +37,8 @@ pub enum CodePurpose {
     OidcState,
     /// The `login_code` a finished provider sign-in redirects with.
     ExternalLogin,
+    /// An authorization code of `/oauth/authorize` (single use).
+    AuthorizationCode,
 }
 
 impl CodePurpose {
@@ -52,6 +54,7 @@ impl CodePurpose {
             Self::SecondFactor => "second_factor",
             Self::OidcState => "oidc_state",
             Self::ExternalLogin => "external_login",
+            Self::AuthorizationCode => "authorization_code",
         }
     }
 }
@@ -162,6 +165,7 @@ impl OneTimeCodes {
             CodePurpose::SecondFactor => crate::accounts::MFA_TOKEN_TTL,
             CodePurpose::OidcState => crate::oidc::STATE_TTL,
             CodePurpose::ExternalLogin => crate::accounts::LOGIN_CODE_TTL,
+            CodePurpose::AuthorizationCode => crate::accounts::oauth::CODE_TTL,
         };
         self.db
             .put_code(purpose.as_str(), subject, &mac, ttl)

@@ -101,13 +101,25 @@ impl TokenIssuer {
             roles,
             amr,
         };
+        self.sign(&claims)
+    }
+
+    /// Signs `claims` with the active key (access tokens, and the ID
+    /// tokens of `accounts::authorization`, whose `aud` is a client's id
+    /// and so never passes [`Self::verify`]).
+    pub fn sign(&self, claims: &impl Serialize) -> Result<String, JwtError> {
         let keys = self.ring();
         let key = keys.active(chrono::Utc::now()).ok_or(JwtError::Sign(
             jsonwebtoken::errors::ErrorKind::InvalidEcdsaKey.into(),
         ))?;
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(key.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &key.encoding).map_err(JwtError::Sign)
+        jsonwebtoken::encode(&header, claims, &key.encoding).map_err(JwtError::Sign)
+    }
+
+    /// The `iss` of every token signed here.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
     }
 
     /// Checks signature, issuer, audience and expiry; a token verified

@@ -73,7 +73,7 @@ pub async fn confirm_email_change(
     let code = fields.code("code", body.code.as_deref());
     let code = fields.finish_with(|| code)?;
     accounts::confirm_email_change(&state, claims.sub, &code, metadata).await?;
-    Ok(Json(super::me::profile(&state, claims.sub).await?))
+    Ok(Json(crate::accounts::profile(&state, claims.sub).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -105,5 +105,5 @@ pub async fn change_username(
     let password = fields.required("password", body.password.as_deref());
     let (username, password) = fields.finish_with(|| Some((username?, password?)))?;
     accounts::change_username(&state, claims.sub, username, &password, metadata).await?;
-    Ok(Json(super::me::profile(&state, claims.sub).await?))
+    Ok(Json(crate::accounts::profile(&state, claims.sub).await?))
 }

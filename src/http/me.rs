@@ -1,46 +1,23 @@
 //! `GET /me`: the caller's profile, from the user directory.
 
-use std::sync::Arc;
-
 use aggregates::values::{DisplayName, Locale};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
-use uuid::Uuid;
 
 use super::extract::{ApiJson, AuthUser, Caller};
 use super::mfa::PasswordRequest;
 use super::problem::Problem;
 use super::validate::Fields;
+pub use crate::accounts::Me;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::{on_either, Roles};
 
 pub fn router() -> OpenApiRouter<AppState> {
     documented_routes![me, update_profile, deactivate]
-}
-
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-pub struct Me {
-    pub id: Uuid,
-    pub username: String,
-    pub email: String,
-    pub email_verified: bool,
-    /// The number most recently added (E.164); a number verified before
-    /// keeps working for sign-in until this one is verified.
-    pub phone: Option<String>,
-    pub phone_verified: bool,
-    /// The name to show, if the person gave one.
-    pub display_name: Option<String>,
-    /// A BCP 47 language tag, if the person gave one.
-    pub locale: Option<String>,
-    #[schema(value_type = Vec<String>)]
-    pub roles: Roles,
-    pub created_at: DateTime<Utc>,
 }
 
 /// The caller's own account.
@@ -50,19 +27,8 @@ pub async fn me(
     State(state): State<AppState>,
     AuthUser(claims): AuthUser,
 ) -> Result<Response, AppError> {
-    let me = cached_profile(&state, claims.sub).await?;
+    let me = crate::accounts::cached_profile(&state, claims.sub).await?;
     Ok(Json(&*me).into_response())
-}
-
-/// The caller's profile from memory, or read (and kept) when not there.
-async fn cached_profile(state: &AppState, id: Uuid) -> Result<Arc<Me>, AppError> {
-    if let Some(me) = state.profiles.get(&id) {
-        return Ok(me);
-    }
-    let epoch = state.profiles.epoch();
-    let me = Arc::new(profile(state, id).await?);
-    state.profiles.insert(epoch, id, me.clone());
-    Ok(me)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -97,7 +63,7 @@ pub async fn update_profile(
     });
     fields.finish()?;
     crate::accounts::update_profile(&state, claims.sub, display_name, locale, metadata).await?;
-    Ok(Json(profile(&state, claims.sub).await?))
+    Ok(Json(crate::accounts::profile(&state, claims.sub).await?))
 }
 
 /// Leave: deactivate one's own account (the password checked).
@@ -113,15 +79,4 @@ pub async fn deactivate(
     let password = body.password()?;
     crate::accounts::deactivate_self(&state, claims.sub, &password, metadata).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The account `id` as `GET /me` shows it.
-pub(super) async fn profile(state: &AppState, id: Uuid) -> Result<Me, AppError> {
-    let me: Option<Me> = on_either!(&state.db, pool => {
-        sqlx::query_as(crate::store::hot::PROFILE)
-        .bind(id)
-        .fetch_optional(pool)
-        .await
-    })?;
-    me.ok_or(AppError::NotFound)
 }

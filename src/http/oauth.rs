@@ -1,12 +1,13 @@
-//! OAuth endpoints, outside `/api/v1`: the refresh grant of the token
-//! endpoint (RFC 6749 6), token introspection (RFC 7662), token revocation
-//! (RFC 7009), and the discovery document that names them (RFC 8414; not
-//! a full OpenID provider's: people sign in through `/api/v1/auth/...`, so
-//! there is no authorization endpoint).
+//! OAuth endpoints, outside `/api/v1`: the token endpoint (RFC 6749 4.1.3
+//! and 6), token introspection (RFC 7662), token revocation (RFC 7009),
+//! and the discovery document of the OpenID provider they make with the
+//! sign-in page of `/oauth/authorize` (`http::authorize`).
 //!
 //! Choices where the RFCs leave them, as Keycloak and ZITADEL make them:
-//! - The token endpoint offers `refresh_token` only, for public clients
-//!   (no client authentication, as `/api/v1/auth/refresh`); a refresh
+//! - The token endpoint offers `authorization_code` to registered clients
+//!   (their secret by HTTP basic or in the form, and the PKCE verifier;
+//!   `accounts::oauth`) and `refresh_token` to anyone holding one (public
+//!   clients have no secret; as `/api/v1/auth/refresh`); a code or refresh
 //!   token that cannot be used is `invalid_grant`.
 //! - Introspection is for services: a Bearer access token with the
 //!   `service` role, or HTTP basic auth with a client registered by
@@ -82,6 +83,15 @@ impl OAuthError {
         }
     }
 
+    /// A token request whose client did not authenticate (RFC 6749 5.2).
+    fn invalid_client() -> Self {
+        Self {
+            error: "invalid_client",
+            error_description: "a registered client's credentials are required, by HTTP basic or as client_id and client_secret".into(),
+            status: StatusCode::UNAUTHORIZED,
+        }
+    }
+
     fn server_error(error: &crate::error::AppError) -> Self {
         tracing::error!(error = %crate::telemetry::Chain(error), "an OAuth request failed");
         Self {
@@ -133,27 +143,45 @@ impl TokenForm {
     }
 }
 
-/// The token endpoint's form (RFC 6749 6): the refresh grant only.
+/// The token endpoint's form (RFC 6749 4.1.3 and 6).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TokenRequest {
-    /// `refresh_token`.
+    /// `authorization_code` or `refresh_token`.
     #[serde(default)]
     #[schema(value_type = String, required = true)]
     grant_type: Option<String>,
+    /// For `refresh_token`.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
     refresh_token: Option<String>,
+    /// For `authorization_code`: the code, the request's `redirect_uri`,
+    /// the PKCE `code_verifier`.
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    redirect_uri: Option<String>,
+    #[serde(default)]
+    code_verifier: Option<String>,
+    /// The client's credentials, when not given by HTTP basic.
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
 }
 
-/// A new token pair for a refresh token (RFC 6749 section 6), as
-/// `/api/v1/auth/refresh` gives, in OAuth's form and error shape.
+/// Tokens for an authorization code (RFC 6749 4.1.3, with an ID token by
+/// OpenID Connect Core 3.1.3), or a new pair for a refresh token (RFC
+/// 6749 section 6, as `/api/v1/auth/refresh` gives), in OAuth's form and
+/// error shape.
 #[utoipa::path(post, path = "/oauth/token", tag = "oauth",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
-    description = "The refresh grant, for OAuth libraries: the same rotation, reuse detection and grace as `/api/v1/auth/refresh`. Public clients: no client authentication. Signing in happens through `/api/v1/auth/...`, so no other grant is offered.",
-    responses((status = 200, body = crate::accounts::TokenPair, description = "a new pair; the presented refresh token is used up"),
-              (status = 400, body = OAuthError, description = "invalid_request, unsupported_grant_type or invalid_grant")))]
+    security((), ("basic" = [])),
+    description = "`authorization_code`: a registered client (HTTP basic, or `client_id` and `client_secret` in the form) trades the code of `/oauth/authorize` with its `redirect_uri` and PKCE `code_verifier` for an access token, a refresh token and (scope `openid`) an ID token; a code works once, and a second use ends the session it began. `refresh_token`: the same rotation, reuse detection and grace as `/api/v1/auth/refresh`, no client authentication (public clients have no secret).",
+    responses((status = 200, body = crate::accounts::oauth::CodeTokens, description = "tokens; a presented code or refresh token is used up"),
+              (status = 400, body = OAuthError, description = "invalid_request, unsupported_grant_type or invalid_grant"),
+              (status = 401, body = OAuthError, description = "invalid_client (authorization_code only)")))]
 pub async fn token(
     State(state): State<AppState>,
+    headers: HeaderMap,
     metadata: Metadata,
     form: Result<Form<TokenRequest>, FormRejection>,
 ) -> Response {
@@ -161,35 +189,74 @@ pub async fn token(
         return OAuthError::invalid_request("a form-encoded body is required").into_response();
     };
     match form.grant_type.as_deref() {
-        Some("refresh_token") => {}
-        Some(_) => {
-            let refused =
-                OAuthError::grant("unsupported_grant_type", "only refresh_token is offered");
-            return refused.into_response();
-        }
-        None => {
-            return OAuthError::invalid_request("the grant_type parameter is required")
-                .into_response()
-        }
+        Some("refresh_token") => refresh_grant(&state, form, metadata).await,
+        Some("authorization_code") => code_grant(&state, &headers, form, metadata).await,
+        Some(_) => OAuthError::grant(
+            "unsupported_grant_type",
+            "authorization_code and refresh_token are offered",
+        )
+        .into_response(),
+        None => OAuthError::invalid_request("the grant_type parameter is required").into_response(),
     }
+}
+
+async fn refresh_grant(state: &AppState, form: TokenRequest, metadata: Metadata) -> Response {
     let Some(refresh_token) = form.refresh_token.filter(|t| !t.trim().is_empty()) else {
         return OAuthError::invalid_request("the refresh_token parameter is required")
             .into_response();
     };
-    match crate::accounts::refresh(&state, refresh_token.trim(), metadata).await {
+    match crate::accounts::refresh(state, refresh_token.trim(), metadata).await {
         Ok(pair) => super::accounts::tokens(pair),
-        Err(error) => match error.status_and_code() {
-            (status, _) if status.is_server_error() => {
-                OAuthError::server_error(&error).into_response()
-            }
-            // 429 keeps its status and headers: a client must back off.
-            (StatusCode::TOO_MANY_REQUESTS, _) => error.into_response(),
-            (_, code) => OAuthError::grant(
-                "invalid_grant",
-                format!("the refresh token cannot be used ({code})"),
-            )
+        Err(error) => grant_failed(error, "the refresh token"),
+    }
+}
+
+async fn code_grant(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: TokenRequest,
+    metadata: Metadata,
+) -> Response {
+    use crate::accounts::oauth::ExchangeError;
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let in_form = form.client_id.as_deref().zip(form.client_secret.as_deref());
+    let client =
+        match crate::oauth_clients::authenticated_client(&state.db, authorization, in_form).await {
+            Ok(client) => client,
+            Err(error) => return OAuthError::server_error(&error.into()).into_response(),
+        };
+    let Some(code) = form.code.filter(|c| !c.trim().is_empty()) else {
+        return OAuthError::invalid_request("the code parameter is required").into_response();
+    };
+    let exchanged = crate::accounts::oauth::exchange(
+        state,
+        client,
+        code.trim(),
+        form.redirect_uri.as_deref(),
+        form.code_verifier.as_deref(),
+        metadata,
+    )
+    .await;
+    match exchanged {
+        Ok(tokens) => super::accounts::tokens(tokens),
+        Err(ExchangeError::InvalidClient) => OAuthError::invalid_client().into_response(),
+        Err(ExchangeError::InvalidGrant(why)) => {
+            OAuthError::grant("invalid_grant", why).into_response()
+        }
+        Err(ExchangeError::App(error)) => grant_failed(error, "the code"),
+    }
+}
+
+/// A grant the use case refused, in RFC 6749's shape.
+fn grant_failed(error: crate::error::AppError, what: &str) -> Response {
+    match error.status_and_code() {
+        (status, _) if status.is_server_error() => OAuthError::server_error(&error).into_response(),
+        // 429 keeps its status and headers: a client must back off.
+        (StatusCode::TOO_MANY_REQUESTS, _) => error.into_response(),
+        (_, code) => OAuthError::grant("invalid_grant", format!("{what} cannot be used ({code})"))
             .into_response(),
-        },
     }
 }
 
@@ -296,7 +363,7 @@ pub async fn revoke(
 
 /// The discovery document (OpenID Connect Discovery 1.0 / RFC 8414).
 #[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "oauth",
-    description = "Where the keys, introspection and revocation are, and what the access tokens hold. The service signs people in through its own API (`/api/v1/auth/...`), not through an OAuth authorization endpoint, so none is listed.",
+    description = "The OpenID provider's metadata: the authorization, token, introspection and revocation endpoints, the keys, and what the tokens hold.",
     responses((status = 200, body = Object, description = "the provider's metadata")))]
 pub async fn discovery(State(state): State<AppState>) -> Response {
     // `issuer` is the tokens' `iss` exactly; the URLs are built on it.
@@ -304,17 +371,26 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
     let mut response = Json(json!({
         "issuer": state.config.public_url,
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+        "authorization_endpoint": format!("{issuer}/oauth/authorize"),
         "introspection_endpoint": format!("{issuer}/oauth/introspect"),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "bearer"],
         "revocation_endpoint": format!("{issuer}/oauth/revoke"),
         "token_endpoint": format!("{issuer}/oauth/token"),
         "revocation_endpoint_auth_methods_supported": ["none"],
-        "grant_types_supported": ["refresh_token"],
-        "response_types_supported": ["none"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": crate::accounts::oauth::SCOPES,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["EdDSA"],
-        "token_endpoint_auth_methods_supported": ["none"],
-        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "jti", "sid", "roles", "amr"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "authorization_response_iss_parameter_supported": true,
+        "claims_supported": [
+            "iss", "sub", "aud", "azp", "exp", "iat", "auth_time", "nonce", "jti", "sid", "roles", "amr",
+            "preferred_username", "name", "locale", "email", "email_verified",
+            "phone_number", "phone_number_verified"
+        ],
         "service_documentation": format!("{issuer}/docs"),
     }))
     .into_response();

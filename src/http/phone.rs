@@ -68,7 +68,7 @@ pub async fn verify_phone(
     let code = fields.code("code", body.code.as_deref());
     let code = fields.finish_with(|| code)?;
     accounts::verify_phone(&state, claims.sub, &code, metadata).await?;
-    Ok(Json(super::me::profile(&state, claims.sub).await?))
+    Ok(Json(crate::accounts::profile(&state, claims.sub).await?))
 }
 
 /// Remove the phone number from the account.

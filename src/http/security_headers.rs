@@ -14,7 +14,10 @@
 //!   Swagger UI needs offline: its own scripts (the page has no inline
 //!   script), its stylesheet plus the inline styles its components set,
 //!   `data:` images from its CSS, and fetches of `/openapi.json` and of the
-//!   API itself ("Try it out"). Nothing may come from another origin.
+//!   API itself ("Try it out"). Nothing may come from another origin. The
+//!   sign-in page of `/oauth/authorize` sets its own (`http::authorize`):
+//!   nothing loaded, inline styles, forms posted only to us and sent on
+//!   only to the client's redirect URI.
 //! - `Strict-Transport-Security`: browsers must use HTTPS for two years, so a
 //!   stripped or downgraded connection is refused. Only when clients reach us
 //!   over TLS (`IDENTITY_HSTS`, off by default): behind plain HTTP it would

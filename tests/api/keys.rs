@@ -17,7 +17,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout};
 use crate::helpers::*;
 
 /// The PyJWT verifier, one token per line in, one verdict per line out.
-struct Verifier {
+pub struct Verifier {
     _child: Child,
     stdin: ChildStdin,
     stdout: Lines<BufReader<ChildStdout>>,
@@ -27,6 +27,11 @@ impl Verifier {
     /// A verifier caching the JWKS for `cache`, as PyJWKClient does
     /// (300 s by default; the test scales it down with the lead).
     fn start(app: &TestApp, cache: Duration) -> Self {
+        Self::for_audience(app, cache, &app.config.audience)
+    }
+
+    /// A verifier of tokens for `audience` (an ID token's is its client).
+    pub fn for_audience(app: &TestApp, cache: Duration, audience: &str) -> Self {
         let python = std::env::var("IDENTITY_PYTHON").unwrap_or_else(|_| {
             panic!(
                 "IDENTITY_PYTHON is not set: `.ci/run` installs PyJWT and sets it, or \
@@ -38,7 +43,7 @@ impl Verifier {
             .arg(script)
             .arg(app.url("/.well-known/jwks.json"))
             .arg(&app.config.public_url)
-            .arg(&app.config.audience)
+            .arg(audience)
             .arg(cache.as_secs_f64().to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -55,7 +60,7 @@ impl Verifier {
     }
 
     /// The verifier's verdict on `token`: the key id it verified it with.
-    async fn verify(&mut self, token: &str) -> String {
+    pub async fn verify(&mut self, token: &str) -> String {
         self.stdin
             .write_all(format!("{token}\n").as_bytes())
             .await

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admin;
+mod authorize;
 mod cached_reads;
 mod cli;
 mod compression;

@@ -159,6 +159,7 @@ async fn the_discovery_document_names_the_issuer_keys_and_endpoints() {
     .await;
     assert_eq!(claims["iss"], issuer);
     for field in [
+        "authorization_endpoint",
         "jwks_uri",
         "introspection_endpoint",
         "revocation_endpoint",
@@ -179,7 +180,22 @@ async fn the_discovery_document_names_the_issuer_keys_and_endpoints() {
     ] {
         assert!(doc[field].is_array(), "{field}: {doc}");
     }
-    assert_eq!(doc["id_token_signing_alg_values_supported"][0], "EdDSA");
+    // OpenID Connect Discovery 1.0 section 3: what a provider must say.
+    let has = |field: &str, value: &str| doc[field].as_array().unwrap().iter().any(|v| v == value);
+    assert!(has("response_types_supported", "code"), "{doc}");
+    assert!(has("subject_types_supported", "public"), "{doc}");
+    assert!(has("scopes_supported", "openid"), "{doc}");
+    assert!(has("grant_types_supported", "authorization_code"), "{doc}");
+    assert!(has("code_challenge_methods_supported", "S256"), "{doc}");
+    assert!(
+        has("id_token_signing_alg_values_supported", "EdDSA"),
+        "{doc}"
+    );
+    let parsed = reqwest::Url::parse(issuer).unwrap();
+    assert!(
+        parsed.query().is_none() && parsed.fragment().is_none(),
+        "{issuer}"
+    );
     assert_eq!(
         doc["introspection_endpoint_auth_methods_supported"][0],
         "client_secret_basic"

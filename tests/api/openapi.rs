@@ -72,8 +72,8 @@ async fn every_operation_documents_its_success_body_its_errors_and_its_request_b
     for (path, method, operation) in operations(&doc) {
         let name = format!("{} {path}", method.to_uppercase());
         let responses = operation["responses"].as_object().expect("responses");
-        // A browser flow's step succeeds with a redirect (302).
-        let success = |s: &str| s.starts_with('2') || s == "302";
+        // A browser flow's step succeeds with a redirect (302, 303).
+        let success = |s: &str| s.starts_with('2') || s == "302" || s == "303";
         let successes: Vec<_> = responses.iter().filter(|(s, _)| success(s)).collect();
         if successes.is_empty() {
             problems.push(format!("{name}: no 2xx response"));
@@ -82,7 +82,7 @@ async fn every_operation_documents_its_success_body_its_errors_and_its_request_b
             // 202, 204 and 302 answer without a body; so does RFC 7009's
             // revocation, with 200.
             let bodiless =
-                matches!(status.as_str(), "202" | "204" | "302") || path == "/oauth/revoke";
+                matches!(status.as_str(), "202" | "204" | "302" | "303") || path == "/oauth/revoke";
             if !bodiless && content_schema(response).is_none() {
                 problems.push(format!("{name}: {status} has no body schema"));
             }
@@ -93,7 +93,9 @@ async fn every_operation_documents_its_success_body_its_errors_and_its_request_b
         } else {
             "/Problem"
         };
-        for (status, response) in responses.iter().filter(|(s, _)| !success(s)) {
+        // A page (the sign-in page) answers its errors as pages.
+        let page = |response: &Value| response["content"].get("text/html").is_some();
+        for (status, response) in responses.iter().filter(|(s, r)| !success(s) && !page(r)) {
             let is_problem = content_schema(response)
                 .and_then(|schema| schema["$ref"].as_str())
                 .is_some_and(|r| r.ends_with(error_schema));
