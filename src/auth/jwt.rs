@@ -101,18 +101,20 @@ impl TokenIssuer {
             roles,
             amr,
         };
-        self.sign(&claims)
+        self.sign(&claims, Algorithm::EdDSA)
     }
 
-    /// Signs `claims` with the active key (access tokens, and the ID
-    /// tokens of `accounts::authorization`, whose `aud` is a client's id
-    /// and so never passes [`Self::verify`]).
-    pub fn sign(&self, claims: &impl Serialize) -> Result<String, JwtError> {
+    /// Signs `claims` with the active key of `algorithm` (access tokens
+    /// EdDSA; the ID tokens of `accounts::authorization` RS256, whose `aud`
+    /// is a client's id and which so never pass [`Self::verify`]).
+    pub fn sign(&self, claims: &impl Serialize, algorithm: Algorithm) -> Result<String, JwtError> {
         let keys = self.ring();
-        let key = keys.active(chrono::Utc::now()).ok_or(JwtError::Sign(
-            jsonwebtoken::errors::ErrorKind::InvalidEcdsaKey.into(),
-        ))?;
-        let mut header = Header::new(Algorithm::EdDSA);
+        let key = keys
+            .active(chrono::Utc::now(), algorithm)
+            .ok_or(JwtError::Sign(
+                jsonwebtoken::errors::ErrorKind::InvalidKeyFormat.into(),
+            ))?;
+        let mut header = Header::new(algorithm);
         header.kid = Some(key.kid.clone());
         jsonwebtoken::encode(&header, claims, &key.encoding).map_err(JwtError::Sign)
     }
@@ -137,9 +139,13 @@ impl TokenIssuer {
     fn verify_signed(&self, token: &str) -> Result<AccessClaims, JwtError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Invalid)?;
         let keys = self.ring();
+        // Access tokens are EdDSA only: a key of another algorithm (an
+        // ID token's) never verifies one.
         let key = header
             .kid
             .and_then(|kid| keys.decoding.get(&kid))
+            .filter(|(algorithm, _)| *algorithm == Algorithm::EdDSA)
+            .map(|(_, key)| key)
             .ok_or(JwtError::Invalid)?;
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[&self.issuer]);

@@ -1,8 +1,15 @@
-//! JWT signing keys: Ed25519, created on first start and rotated (see
-//! [`KeyRing`]), kept in the database with the private half sealed
-//! (XChaCha20-Poly1305 under a key derived from the server secret), so
-//! every instance sharing the database and the secret signs with the same
-//! key and a database dump alone cannot forge tokens.
+//! JWT signing keys, created on first start and rotated (see [`KeyRing`]),
+//! kept in the database with the private half sealed (XChaCha20-Poly1305
+//! under a key derived from the server secret), so every instance sharing
+//! the database and the secret signs with the same key and a database
+//! dump alone cannot forge tokens.
+//!
+//! Two algorithms, each with its own key, made and rotated together:
+//! Ed25519 (`EdDSA`) signs the access tokens (small, fast to verify), and
+//! RSA 2048 (`RS256`) the ID tokens, the one algorithm OpenID Connect
+//! requires every provider to offer and relying parties expect by
+//! default. A database from before RS256 gets its first RSA key at the
+//! next start.
 
 use std::collections::HashMap;
 
@@ -12,7 +19,7 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use chrono::{DateTime, Utc};
 use ed25519_dalek::pkcs8::EncodePrivateKey;
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use rand::RngCore;
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
@@ -60,9 +67,17 @@ impl RotationPolicy {
     }
 }
 
+/// The algorithms keys are made for, each rotated with the others.
+pub const ALGORITHMS: [Algorithm; 2] = [Algorithm::EdDSA, Algorithm::RS256];
+
+/// RSA modulus size: NIST's minimum through 2030, and what Keycloak and
+/// ZITADEL make.
+const RSA_BITS: usize = 2048;
+
 /// A key that signs, from `activates_at` on.
 pub struct SigningKey {
     pub kid: String,
+    pub algorithm: Algorithm,
     pub activates_at: DateTime<Utc>,
     pub encoding: EncodingKey,
 }
@@ -82,7 +97,8 @@ pub struct KeyRing {
     signing: Vec<SigningKey>,
     /// When the newest key was made (what rotation is due by).
     pub newest_created_at: DateTime<Utc>,
-    pub decoding: HashMap<String, DecodingKey>,
+    /// Each published key by its id, with its algorithm.
+    pub decoding: HashMap<String, (Algorithm, DecodingKey)>,
     /// The JWKS document (`{"keys": [...]}`).
     pub jwks: Value,
 }
@@ -94,10 +110,17 @@ impl KeyRing {
     pub async fn load_or_create(db: &Database, seal_key: &[u8; 32]) -> Result<Self, KeyError> {
         let cipher = XChaCha20Poly1305::new(seal_key.into());
         let keys = db
-            .signing_keys_or_create(|| {
-                let key = generate(&cipher, None)?;
-                tracing::info!(kid = %key.kid, "created a new JWT signing key");
-                Ok::<_, KeyError>(key)
+            .signing_keys_or_create(|published| {
+                let mut made = Vec::new();
+                for algorithm in ALGORITHMS {
+                    let name = name_of(algorithm);
+                    if !published.iter().any(|key| key.algorithm == name) {
+                        let key = generate(&cipher, None, algorithm)?;
+                        tracing::info!(kid = %key.kid, algorithm = name, "created a new JWT signing key");
+                        made.push(key);
+                    }
+                }
+                Ok::<_, KeyError>(made)
             })
             .await?;
         Self::from_stored(&cipher, &keys)
@@ -128,24 +151,35 @@ impl KeyRing {
         let ttl = chrono::Duration::from_std(policy.access_ttl).unwrap_or(RETIRE_MARGIN);
         let activates_at = now + ahead;
         let rotation = || {
+            let keys = ALGORITHMS
+                .into_iter()
+                .map(|algorithm| generate(&cipher, Some(activates_at), algorithm))
+                .collect::<Result<_, _>>()?;
             Ok::<_, KeyError>(Rotation {
-                key: generate(&cipher, Some(activates_at))?,
+                keys,
                 retire_replaced_at: activates_at + ttl + RETIRE_MARGIN,
             })
         };
         let added = db.rotate_signing_key(due, rotation).await?;
-        if let Some(key) = &added {
-            tracing::info!(kid = %key.kid, %activates_at, "rotated the JWT signing key");
+        for key in added.iter().flatten() {
+            tracing::info!(kid = %key.kid, algorithm = key.algorithm, %activates_at, "rotated a JWT signing key");
         }
-        Ok(added.map(|key| (key.kid, activates_at)))
+        // The access tokens' key names the rotation.
+        let access_key = added
+            .into_iter()
+            .flatten()
+            .find(|key| key.algorithm == name_of(Algorithm::EdDSA));
+        Ok(access_key.map(|key| (key.kid, activates_at)))
     }
 
-    /// The key that signs at `now`: the newest whose time has come.
-    pub fn active(&self, now: DateTime<Utc>) -> Option<&SigningKey> {
-        self.signing
-            .iter()
+    /// The key of `algorithm` that signs at `now`: the newest whose time
+    /// has come.
+    pub fn active(&self, now: DateTime<Utc>, algorithm: Algorithm) -> Option<&SigningKey> {
+        let mut of_algorithm = self.signing.iter().filter(|key| key.algorithm == algorithm);
+        of_algorithm
+            .clone()
             .find(|key| key.activates_at <= now)
-            .or(self.signing.last())
+            .or(of_algorithm.next_back())
     }
 
     fn from_stored(cipher: &XChaCha20Poly1305, keys: &[StoredKey]) -> Result<Self, KeyError> {
@@ -154,17 +188,47 @@ impl KeyRing {
         let mut signing = Vec::new();
         let mut jwks = Vec::new();
         for key in keys {
-            let x = URL_SAFE_NO_PAD.encode(&key.public_key);
-            let decoding_key =
-                DecodingKey::from_ed_components(&x).map_err(|_| KeyError::Malformed)?;
-            decoding.insert(key.kid.clone(), decoding_key);
             let der = unseal(cipher, key)?;
+            let (algorithm, decoding_key, encoding, jwk) = match key.algorithm.as_str() {
+                "EdDSA" => {
+                    let x = URL_SAFE_NO_PAD.encode(&key.public_key);
+                    let decoding_key =
+                        DecodingKey::from_ed_components(&x).map_err(|_| KeyError::Malformed)?;
+                    let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": key.kid, "alg": "EdDSA", "use": "sig"});
+                    (
+                        Algorithm::EdDSA,
+                        decoding_key,
+                        EncodingKey::from_ed_der(&der),
+                        jwk,
+                    )
+                }
+                "RS256" => {
+                    use rsa::pkcs1::DecodeRsaPublicKey;
+                    use rsa::traits::PublicKeyParts;
+                    let public = rsa::RsaPublicKey::from_pkcs1_der(&key.public_key)
+                        .map_err(|_| KeyError::Malformed)?;
+                    let n = URL_SAFE_NO_PAD.encode(public.n().to_bytes_be());
+                    let e = URL_SAFE_NO_PAD.encode(public.e().to_bytes_be());
+                    let decoding_key = DecodingKey::from_rsa_components(&n, &e)
+                        .map_err(|_| KeyError::Malformed)?;
+                    let jwk = json!({"kty": "RSA", "n": n, "e": e, "kid": key.kid, "alg": "RS256", "use": "sig"});
+                    (
+                        Algorithm::RS256,
+                        decoding_key,
+                        EncodingKey::from_rsa_der(&der),
+                        jwk,
+                    )
+                }
+                _ => return Err(KeyError::Malformed),
+            };
+            decoding.insert(key.kid.clone(), (algorithm, decoding_key));
             signing.push(SigningKey {
                 kid: key.kid.clone(),
+                algorithm,
                 activates_at: key.activates_at.unwrap_or(key.created_at),
-                encoding: EncodingKey::from_ed_der(&der),
+                encoding,
             });
-            jwks.push(json!({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": key.kid, "alg": "EdDSA", "use": "sig"}));
+            jwks.push(jwk);
         }
         Ok(Self {
             signing,
@@ -175,13 +239,45 @@ impl KeyRing {
     }
 }
 
+/// The name an algorithm is stored and published under.
+pub fn name_of(algorithm: Algorithm) -> &'static str {
+    match algorithm {
+        Algorithm::RS256 => "RS256",
+        _ => "EdDSA",
+    }
+}
+
+/// A new key pair of `algorithm`: the private half as DER (PKCS#8 for
+/// Ed25519, PKCS#1 for RSA, what `jsonwebtoken` reads) and the public
+/// half (the raw 32 bytes, or PKCS#1 DER).
+fn key_pair(algorithm: Algorithm) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), KeyError> {
+    match algorithm {
+        Algorithm::RS256 => {
+            use rsa::pkcs1::{EncodeRsaPrivateKey, EncodeRsaPublicKey};
+            let private = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, RSA_BITS)
+                .map_err(|_| KeyError::Malformed)?;
+            let der = private.to_pkcs1_der().map_err(|_| KeyError::Malformed)?;
+            let public = private
+                .to_public_key()
+                .to_pkcs1_der()
+                .map_err(|_| KeyError::Malformed)?;
+            Ok((Zeroizing::new(der.as_bytes().to_vec()), public.into_vec()))
+        }
+        _ => {
+            let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+            let der = signing.to_pkcs8_der().map_err(|_| KeyError::Malformed)?;
+            let public = signing.verifying_key().to_bytes().to_vec();
+            Ok((Zeroizing::new(der.as_bytes().to_vec()), public))
+        }
+    }
+}
+
 fn generate(
     cipher: &XChaCha20Poly1305,
     activates_at: Option<DateTime<Utc>>,
+    algorithm: Algorithm,
 ) -> Result<StoredKey, KeyError> {
-    let signing = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-    let der = signing.to_pkcs8_der().map_err(|_| KeyError::Malformed)?;
-    let public_key = signing.verifying_key().to_bytes().to_vec();
+    let (der, public_key) = key_pair(algorithm)?;
     let kid = URL_SAFE_NO_PAD.encode(
         &sha2::Digest::finalize(sha2::Digest::chain_update(
             <sha2::Sha256 as sha2::Digest>::new(),
@@ -194,7 +290,7 @@ fn generate(
         .encrypt(
             XNonce::from_slice(&nonce),
             Payload {
-                msg: der.as_bytes(),
+                msg: &der,
                 aad: kid.as_bytes(),
             },
         )
@@ -203,6 +299,7 @@ fn generate(
     sealed.extend_from_slice(&ciphertext);
     Ok(StoredKey {
         kid,
+        algorithm: name_of(algorithm).to_owned(),
         public_key,
         sealed,
         created_at: Utc::now(),

@@ -372,6 +372,7 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
         "issuer": state.config.public_url,
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "authorization_endpoint": format!("{issuer}/oauth/authorize"),
+        "userinfo_endpoint": format!("{issuer}/oauth/userinfo"),
         "introspection_endpoint": format!("{issuer}/oauth/introspect"),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "bearer"],
         "revocation_endpoint": format!("{issuer}/oauth/revoke"),
@@ -383,7 +384,7 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": crate::accounts::oauth::SCOPES,
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["EdDSA"],
+        "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "authorization_response_iss_parameter_supported": true,
         "claims_supported": [

@@ -6,10 +6,17 @@ use chrono::{DateTime, Utc};
 
 use super::{postgres, sqlite, Database, StoreError};
 
+/// Newest first, as [`PUBLISHED`] reads them.
+pub(super) fn newest_first(keys: &mut [StoredKey]) {
+    keys.sort_by_key(|key| std::cmp::Reverse(key.created_at));
+}
+
 /// A signing key's row.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StoredKey {
     pub kid: String,
+    /// The JWS algorithm (`EdDSA`, `RS256`).
+    pub algorithm: String,
     pub public_key: Vec<u8>,
     #[sqlx(rename = "sealed_private_key")]
     pub sealed: Vec<u8>,
@@ -20,16 +27,16 @@ pub struct StoredKey {
     pub retired_at: Option<DateTime<Utc>>,
 }
 
-/// A rotation: the new key, when it starts signing, and when the keys it
-/// replaces leave the JWKS.
+/// A rotation: the new keys (one per algorithm), and when the keys they
+/// replace leave the JWKS.
 pub struct Rotation {
-    pub key: StoredKey,
+    pub keys: Vec<StoredKey>,
     pub retire_replaced_at: DateTime<Utc>,
 }
 
 /// The published keys (not retired at `$1`), newest first.
 pub(super) const PUBLISHED: &str =
-    "SELECT kid, public_key, sealed_private_key, created_at, activates_at, retired_at
+    "SELECT kid, algorithm, public_key, sealed_private_key, created_at, activates_at, retired_at
       FROM signing_keys WHERE retired_at IS NULL OR retired_at > $1
      ORDER BY created_at DESC";
 
@@ -37,9 +44,10 @@ pub(super) const PUBLISHED: &str =
 pub(super) const RETIRE_REPLACED: &str =
     "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL";
 
-/// Stores a new key: `(kid, public, sealed, created_at, activates_at)`.
+/// Stores a new key: `(kid, algorithm, public, sealed, created_at,
+/// activates_at)`.
 pub(super) const INSERT: &str = "INSERT INTO signing_keys (kid, algorithm, public_key, sealed_private_key, created_at, activates_at)
-     VALUES ($1, 'EdDSA', $2, $3, $4, $5)";
+     VALUES ($1, $2, $3, $4, $5, $6)";
 
 /// Inserts `$key` (a [`StoredKey`]) on the transaction `$tx`; the same
 /// statement on either backend's connection type.
@@ -47,6 +55,7 @@ macro_rules! insert_key {
     ($tx:expr, $key:expr) => {
         sqlx::query($crate::store::keys::INSERT)
             .bind(&$key.kid)
+            .bind(&$key.algorithm)
             .bind(&$key.public_key)
             .bind(&$key.sealed)
             .bind($key.created_at)
@@ -73,20 +82,23 @@ macro_rules! rotate_on {
                 .execute(&mut *$tx)
                 .await
                 .map_err($db)?;
-            $crate::store::keys::insert_key!($tx, rotation.key).map_err($db)?;
-            Some(rotation.key)
+            for key in &rotation.keys {
+                $crate::store::keys::insert_key!($tx, key).map_err($db)?;
+            }
+            Some(rotation.keys)
         }
     }};
 }
 pub(super) use rotate_on;
 
 impl Database {
-    /// The published keys, newest first; when there are none, the one
-    /// `create` makes is stored and returned. Instances starting together
-    /// agree on one: the check and the insert hold a lock.
+    /// The published keys, newest first, with those `create` makes from
+    /// them stored and added (the first keys, or the first of an algorithm
+    /// added later). Instances starting together agree on one set: the
+    /// check and the insert hold a lock.
     pub async fn signing_keys_or_create<E: From<StoreError>>(
         &self,
-        create: impl FnOnce() -> Result<StoredKey, E> + Send,
+        create: impl FnOnce(&[StoredKey]) -> Result<Vec<StoredKey>, E> + Send,
     ) -> Result<Vec<StoredKey>, E> {
         match self {
             Self::Postgres(pool) => postgres::keys::load_or_create(pool, create).await,
@@ -101,15 +113,15 @@ impl Database {
         })?)
     }
 
-    /// Adds the key `rotate` makes from the newest key's creation time, if
-    /// `due` says so of that time, and schedules the retirement of the
-    /// keys it replaces; under the same lock as creation, so instances
-    /// rotating together add one key. Answers the new key, if one was made.
+    /// Adds the keys `rotate` makes, if `due` says so of the newest key's
+    /// creation time, and schedules the retirement of the keys they
+    /// replace; under the same lock as creation, so instances rotating
+    /// together add one set. Answers the new keys, if any were made.
     pub async fn rotate_signing_key<E: From<StoreError>>(
         &self,
         due: impl FnOnce(DateTime<Utc>) -> bool + Send,
         rotate: impl FnOnce() -> Result<Rotation, E> + Send,
-    ) -> Result<Option<StoredKey>, E> {
+    ) -> Result<Option<Vec<StoredKey>>, E> {
         match self {
             Self::Postgres(pool) => postgres::keys::rotate(pool, due, rotate).await,
             Self::Sqlite(pool) => sqlite::keys::rotate(pool, due, rotate).await,

@@ -222,6 +222,10 @@ async fn an_application_signs_a_person_in_by_code_with_pkce_and_receives_tokens_
     assert_eq!(me["id"], account.id.as_str());
 
     let id_token = tokens["id_token"].as_str().expect("an ID token");
+    assert_eq!(
+        jsonwebtoken::decode_header(id_token).unwrap().alg,
+        jsonwebtoken::Algorithm::RS256
+    );
     let claims = verified_id_token(&app, id_token, &client.id).await;
     assert_eq!(claims["sub"], account.id.as_str());
     assert_eq!(claims["aud"], client.id.as_str());
@@ -234,7 +238,7 @@ async fn an_application_signs_a_person_in_by_code_with_pkce_and_receives_tokens_
     assert_eq!(claims["email_verified"], true);
     assert!(claims["auth_time"].as_i64().unwrap() <= claims["iat"].as_i64().unwrap());
     // A third-party library, from the JWKS alone (it panics on a refusal).
-    let mut pyjwt = Verifier::for_audience(&app, Duration::from_secs(300), &client.id);
+    let mut pyjwt = Verifier::for_audience(&app, Duration::from_secs(300), &client.id, "RS256");
     pyjwt.verify(id_token).await;
 
     // The refresh token the client received rotates as any other.
@@ -465,4 +469,83 @@ async fn an_account_with_a_second_factor_is_asked_for_it_on_the_page_before_the_
     let tokens = body(client.exchange(&app, &code, &client.verifier).await).await;
     let claims = verified_id_token(&app, tokens["id_token"].as_str().unwrap(), &client.id).await;
     assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+}
+
+#[tokio::test]
+async fn a_person_signs_in_on_the_page_in_a_real_browser_and_the_application_gets_the_code() {
+    let app = spawn_app().await;
+    let account = app.create_account().await;
+    let client = Client::register(&app).await;
+    // Debian's headless Chromium through playwright-core: `.ci/run`
+    // installs both; a missing one fails the test, it never skips.
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/sign_in.mjs");
+    let run = tokio::process::Command::new("node")
+        .arg(script)
+        .arg(client.authorize_url(&app, &[]))
+        .arg(&account.username)
+        .arg(PASSWORD)
+        .arg(REDIRECT_URI)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the browser finishes within 60 s")
+        .expect("node runs");
+    let said = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    assert!(
+        output.status.success(),
+        "{said}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let sent_back = reqwest::Url::parse(&said).expect("the URL the browser was sent to");
+    assert!(said.starts_with(REDIRECT_URI), "{said}");
+    let params: Vec<(String, String)> = sent_back.query_pairs().into_owned().collect();
+    assert_eq!(param(&params, "state"), Some("st-123"));
+    let code = param(&params, "code").expect("a code");
+    let tokens = client.exchange(&app, code, &client.verifier).await;
+    assert_eq!(tokens.status(), StatusCode::OK);
+    assert!(body(tokens).await["id_token"].is_string());
+}
+
+#[tokio::test]
+async fn userinfo_answers_the_claims_of_a_live_access_token_by_get_and_post_and_nothing_after_logout(
+) {
+    let app = spawn_app().await;
+    let account = app.create_account().await;
+    let userinfo = app.url("/oauth/userinfo");
+    let by_get = app
+        .client
+        .get(&userinfo)
+        .bearer_auth(&account.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_get.status(), StatusCode::OK);
+    let claims = body(by_get).await;
+    assert_eq!(claims["sub"], account.id.as_str());
+    assert_eq!(claims["preferred_username"], account.username.as_str());
+    assert_eq!(claims["email"], format!("{}@example.com", account.username));
+    assert_eq!(claims["email_verified"], true);
+    let by_post = app
+        .client
+        .post(&userinfo)
+        .bearer_auth(&account.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body(by_post).await, claims);
+
+    assert_eq!(
+        app.logout(&account.refresh_token).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let ended = app
+        .client
+        .get(&userinfo)
+        .bearer_auth(&account.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), StatusCode::UNAUTHORIZED);
+    let anonymous = app.client.get(&userinfo).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }

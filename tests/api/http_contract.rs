@@ -112,17 +112,20 @@ async fn signing_keys_survive_a_restart_and_are_stored_sealed() {
     second.wait().unwrap();
     assert_eq!(me.status(), StatusCode::OK);
     let db = open_database(url).await;
-    let keys: Vec<(Vec<u8>, Vec<u8>)> = on_db!(&db, pool => {
-        sqlx::query_as("SELECT public_key, sealed_private_key FROM signing_keys")
+    let keys: Vec<(String, Vec<u8>, Vec<u8>)> = on_db!(&db, pool => {
+        sqlx::query_as("SELECT algorithm, public_key, sealed_private_key FROM signing_keys ORDER BY algorithm")
             .fetch_all(pool)
             .await
     })
     .unwrap();
-    assert_eq!(keys.len(), 1, "the second process made a key of its own");
+    let algorithms: Vec<&str> = keys.iter().map(|(a, _, _)| a.as_str()).collect();
+    // One key per algorithm: the second process made none of its own.
+    assert_eq!(algorithms, ["EdDSA", "RS256"]);
     // Sealed: longer than a bare 32-byte Ed25519 seed (nonce and tag), and
     // not the public key's bytes.
-    let (public, sealed) = &keys[0];
-    assert!(sealed.len() > 32 && sealed != public);
+    for (_, public, sealed) in &keys {
+        assert!(sealed.len() > 32 && sealed != public);
+    }
 }
 
 #[tokio::test]

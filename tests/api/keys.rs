@@ -27,11 +27,12 @@ impl Verifier {
     /// A verifier caching the JWKS for `cache`, as PyJWKClient does
     /// (300 s by default; the test scales it down with the lead).
     fn start(app: &TestApp, cache: Duration) -> Self {
-        Self::for_audience(app, cache, &app.config.audience)
+        Self::for_audience(app, cache, &app.config.audience, "EdDSA")
     }
 
-    /// A verifier of tokens for `audience` (an ID token's is its client).
-    pub fn for_audience(app: &TestApp, cache: Duration, audience: &str) -> Self {
+    /// A verifier of tokens for `audience` signed with `algorithm` (an ID
+    /// token's audience is its client, its algorithm RS256).
+    pub fn for_audience(app: &TestApp, cache: Duration, audience: &str, algorithm: &str) -> Self {
         let python = std::env::var("IDENTITY_PYTHON").unwrap_or_else(|_| {
             panic!(
                 "IDENTITY_PYTHON is not set: `.ci/run` installs PyJWT and sets it, or \
@@ -45,6 +46,7 @@ impl Verifier {
             .arg(&app.config.public_url)
             .arg(audience)
             .arg(cache.as_secs_f64().to_string())
+            .arg(algorithm)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)

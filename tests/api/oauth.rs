@@ -187,8 +187,9 @@ async fn the_discovery_document_names_the_issuer_keys_and_endpoints() {
     assert!(has("scopes_supported", "openid"), "{doc}");
     assert!(has("grant_types_supported", "authorization_code"), "{doc}");
     assert!(has("code_challenge_methods_supported", "S256"), "{doc}");
+    // "The algorithm RS256 MUST be included."
     assert!(
-        has("id_token_signing_alg_values_supported", "EdDSA"),
+        has("id_token_signing_alg_values_supported", "RS256"),
         "{doc}"
     );
     let parsed = reqwest::Url::parse(issuer).unwrap();

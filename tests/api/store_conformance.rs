@@ -331,15 +331,23 @@ async fn signing_keys_are_created_once_however_many_start_together() {
         let starts = (0..5).map(|i| {
             let db = db.clone();
             async move {
-                db.signing_keys_or_create(|| {
-                    Ok::<_, StoreError>(StoredKey {
+                // As the key ring does: a key only when none is published.
+                db.signing_keys_or_create(|published| {
+                    let first = StoredKey {
                         kid: format!("kid-{i}"),
+                        algorithm: "EdDSA".into(),
                         public_key: vec![i],
                         sealed: vec![i],
                         created_at: chrono::Utc::now(),
                         activates_at: None,
                         retired_at: None,
-                    })
+                    };
+                    let made = if published.is_empty() {
+                        vec![first]
+                    } else {
+                        vec![]
+                    };
+                    Ok::<_, StoreError>(made)
                 })
                 .await
                 .unwrap()

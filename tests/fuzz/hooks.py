@@ -5,7 +5,10 @@ an RFC 9457 problem document (`application/problem+json`) with a stable
 `code` and the security headers. Under `/oauth/` the handlers' own errors
 are RFC 6749 errors (`{"error", "error_description"}` as JSON), as OAuth
 libraries expect; what the router answers there (405, 413, 429) stays a
-problem document. Loaded through SCHEMATHESIS_HOOKS by the
+problem document. The sign-in page (`/oauth/authorize`) answers its own
+errors as pages, for a person in a browser: HTML with its own content
+security policy and the other security headers. Loaded through
+SCHEMATHESIS_HOOKS by the
 fuzz test (tests/api/fuzz.rs).
 """
 
@@ -26,6 +29,12 @@ def problem_documents(ctx, response, case):
     if response.status_code < 400:
         return None
     content_type = _header(response, "Content-Type") or ""
+    if case.path == "/oauth/authorize" and content_type.startswith("text/html"):
+        policy = _header(response, "Content-Security-Policy") or ""
+        assert policy.startswith("default-src 'none'"), f"page policy {policy!r}"
+        assert _header(response, "X-Content-Type-Options") == "nosniff", "no security headers"
+        assert b"<h1>" in response.content, "not a page"
+        return None
     if case.path.startswith("/oauth/") and content_type.startswith("application/json"):
         error = json.loads(response.content)
         assert isinstance(error.get("error"), str) and error["error"], f"no error in {error}"

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
-use crate::store::keys::{insert_key, rotate_on, Rotation, StoredKey, PUBLISHED};
+use crate::store::keys::{insert_key, newest_first, rotate_on, Rotation, StoredKey, PUBLISHED};
 use crate::store::StoreError;
 
 fn db<E: From<StoreError>>(error: sqlx::Error) -> E {
@@ -23,16 +23,21 @@ async fn locked_keys(tx: &mut PgConnection) -> Result<Vec<StoredKey>, sqlx::Erro
 
 pub async fn load_or_create<E: From<StoreError>>(
     pool: &PgPool,
-    create: impl FnOnce() -> Result<StoredKey, E>,
+    create: impl FnOnce(&[StoredKey]) -> Result<Vec<StoredKey>, E>,
 ) -> Result<Vec<StoredKey>, E> {
     let mut tx = pool.begin().await.map_err(db)?;
     let mut keys = locked_keys(&mut tx).await.map_err(db)?;
-    if keys.is_empty() {
-        let key = create()?;
+    let added = create(&keys)?;
+    if added.is_empty() {
+        // Nothing to write: no commit needed to end the read.
+        return Ok(keys);
+    }
+    for key in &added {
         insert_key!(tx, key).map_err(db)?;
-        keys.push(key);
     }
     tx.commit().await.map_err(db)?;
+    keys.extend(added);
+    newest_first(&mut keys);
     Ok(keys)
 }
 
@@ -40,7 +45,7 @@ pub async fn rotate<E: From<StoreError>>(
     pool: &PgPool,
     due: impl FnOnce(DateTime<Utc>) -> bool,
     rotate: impl FnOnce() -> Result<Rotation, E>,
-) -> Result<Option<StoredKey>, E> {
+) -> Result<Option<Vec<StoredKey>>, E> {
     let mut tx = pool.begin().await.map_err(db)?;
     let keys = locked_keys(&mut tx).await.map_err(db)?;
     let added = rotate_on!(tx, keys, due, rotate, db);

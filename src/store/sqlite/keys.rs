@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{SqliteConnection, SqlitePool};
 
 use super::turns::turn;
-use crate::store::keys::{insert_key, rotate_on, Rotation, StoredKey, PUBLISHED};
+use crate::store::keys::{insert_key, newest_first, rotate_on, Rotation, StoredKey, PUBLISHED};
 use crate::store::StoreError;
 
 fn db<E: From<StoreError>>(error: sqlx::Error) -> E {
@@ -21,17 +21,22 @@ async fn published(tx: &mut SqliteConnection) -> Result<Vec<StoredKey>, sqlx::Er
 
 pub async fn load_or_create<E: From<StoreError>>(
     pool: &SqlitePool,
-    create: impl FnOnce() -> Result<StoredKey, E>,
+    create: impl FnOnce(&[StoredKey]) -> Result<Vec<StoredKey>, E>,
 ) -> Result<Vec<StoredKey>, E> {
     let _turn = turn(pool).await;
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
     let mut keys = published(&mut tx).await.map_err(db)?;
-    if keys.is_empty() {
-        let key = create()?;
+    let added = create(&keys)?;
+    if added.is_empty() {
+        // Nothing to write: no commit needed to end the read.
+        return Ok(keys);
+    }
+    for key in &added {
         insert_key!(tx, key).map_err(db)?;
-        keys.push(key);
     }
     tx.commit().await.map_err(db)?;
+    keys.extend(added);
+    newest_first(&mut keys);
     Ok(keys)
 }
 
@@ -39,7 +44,7 @@ pub async fn rotate<E: From<StoreError>>(
     pool: &SqlitePool,
     due: impl FnOnce(DateTime<Utc>) -> bool,
     rotate: impl FnOnce() -> Result<Rotation, E>,
-) -> Result<Option<StoredKey>, E> {
+) -> Result<Option<Vec<StoredKey>>, E> {
     let _turn = turn(pool).await;
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
     let keys = published(&mut tx).await.map_err(db)?;
