@@ -6,7 +6,11 @@
 //! limits, timing), and the same metrics count it.
 //!
 //! The request the page was shown for travels in a hidden field, sealed,
-//! so the form cannot be pointed at another client or redirect URI.
+//! so the form cannot be pointed at another client or redirect URI. The
+//! form needs no CSRF token of its own: posting it signs in only someone
+//! who knows the password, and its code goes only to the client's
+//! registered redirect URI, useless without that client's PKCE verifier;
+//! `frame-ancestors 'none'` keeps the page out of other sites' frames.
 
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Query, State};
