@@ -83,6 +83,16 @@ impl OAuthError {
         }
     }
 
+    /// A protected resource's answer to a missing or dead access token
+    /// (RFC 6750 3.1), for `/oauth/userinfo`.
+    pub(super) fn invalid_token() -> Self {
+        Self {
+            error: "invalid_token",
+            error_description: "a live access token is required".into(),
+            status: StatusCode::UNAUTHORIZED,
+        }
+    }
+
     /// A token request whose client did not authenticate (RFC 6749 5.2).
     fn invalid_client() -> Self {
         Self {
@@ -92,7 +102,7 @@ impl OAuthError {
         }
     }
 
-    fn server_error(error: &crate::error::AppError) -> Self {
+    pub(super) fn server_error(error: &crate::error::AppError) -> Self {
         tracing::error!(error = %crate::telemetry::Chain(error), "an OAuth request failed");
         Self {
             error: "server_error",
@@ -312,7 +322,7 @@ pub async fn introspect(
 
 /// The claims of `token` if it is an access token still good for use:
 /// signature, issuer, audience and expiry, then the revocation check.
-fn live_claims(state: &AppState, token: &str) -> Option<AccessClaims> {
+pub(super) fn live_claims(state: &AppState, token: &str) -> Option<AccessClaims> {
     let claims = state.tokens.verify(token.trim()).ok()?;
     state.revocations.check(&claims).ok()?;
     Some(claims)

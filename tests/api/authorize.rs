@@ -70,6 +70,20 @@ impl Client {
             .to_string()
     }
 
+    /// A code for `account`, signed in on the page with its password.
+    async fn code_for(&self, app: &TestApp, account: &Account) -> String {
+        let back = app
+            .sign_in_on_page(
+                &self.authorize_url(app, &[]),
+                &[("identifier", &account.username), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(back.status(), StatusCode::SEE_OTHER);
+        param(&location_params(&back).1, "code")
+            .expect("a code")
+            .to_owned()
+    }
+
     /// Trades `code` at the token endpoint, authenticated by HTTP basic.
     async fn exchange(&self, app: &TestApp, code: &str, verifier: &str) -> reqwest::Response {
         app.client
@@ -160,6 +174,42 @@ async fn verified_id_token(app: &TestApp, token: &str, audience: &str) -> Value 
         .claims
 }
 
+/// What the `openidconnect` crate, as a relying party, makes of the
+/// provider: it reads the discovery document as OpenID provider metadata
+/// (refusing one that lacks a required field), the JWKS, and verifies the
+/// ID token (signature, issuer, audience, expiry, nonce); the subject.
+async fn relying_party_verifies(
+    app: &TestApp,
+    client: &Client,
+    id_token: &str,
+    nonce: &str,
+) -> String {
+    use openidconnect::core::{CoreClient, CoreIdToken, CoreJsonWebKeySet, CoreProviderMetadata};
+    use openidconnect::{ClientId, ClientSecret, Nonce};
+    let discovery = app
+        .client
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap();
+    let metadata: CoreProviderMetadata =
+        serde_json::from_value(body(discovery).await).expect("valid OpenID provider metadata");
+    let jwks: CoreJsonWebKeySet = serde_json::from_value(app.jwks().await).expect("a JWKS");
+    let relying_party = CoreClient::from_provider_metadata(
+        metadata.set_jwks(jwks),
+        ClientId::new(client.id.clone()),
+        Some(ClientSecret::new(client.secret.clone())),
+    );
+    let token: CoreIdToken = id_token.parse().expect("an ID token");
+    let claims = token
+        .claims(
+            &relying_party.id_token_verifier(),
+            &Nonce::new(nonce.to_owned()),
+        )
+        .expect("the relying party accepts the ID token");
+    claims.subject().as_str().to_owned()
+}
+
 #[tokio::test]
 async fn an_application_signs_a_person_in_by_code_with_pkce_and_receives_tokens_and_an_id_token() {
     let app = spawn_app().await;
@@ -237,9 +287,13 @@ async fn an_application_signs_a_person_in_by_code_with_pkce_and_receives_tokens_
     assert_eq!(claims["email"], format!("{}@example.com", account.username));
     assert_eq!(claims["email_verified"], true);
     assert!(claims["auth_time"].as_i64().unwrap() <= claims["iat"].as_i64().unwrap());
-    // A third-party library, from the JWKS alone (it panics on a refusal).
+    // Third-party libraries, from the published documents alone: PyJWT
+    // from the JWKS (it panics on a refusal), and a relying party's
+    // OpenID library from the discovery document and the JWKS.
     let mut pyjwt = Verifier::for_audience(&app, Duration::from_secs(300), &client.id, "RS256");
     pyjwt.verify(id_token).await;
+    let subject = relying_party_verifies(&app, &client, id_token, "n-456").await;
+    assert_eq!(subject, account.id);
 
     // The refresh token the client received rotates as any other.
     let refreshed = app.refresh(tokens["refresh_token"].as_str().unwrap()).await;
@@ -251,13 +305,7 @@ async fn a_code_works_once_and_its_second_use_ends_the_session_it_began() {
     let app = spawn_app().await;
     let account = app.create_account().await;
     let client = Client::register(&app).await;
-    let back = app
-        .sign_in_on_page(
-            &client.authorize_url(&app, &[]),
-            &[("identifier", &account.username), ("password", PASSWORD)],
-        )
-        .await;
-    let code = param(&location_params(&back).1, "code").unwrap().to_owned();
+    let code = client.code_for(&app, &account).await;
     let first = body(client.exchange(&app, &code, &client.verifier).await).await;
     let access = first["access_token"].as_str().unwrap();
     assert_eq!(app.me(access).await.status(), StatusCode::OK);
@@ -276,13 +324,7 @@ async fn the_token_endpoint_gives_a_code_only_to_its_client_with_its_verifier_an
     let account = app.create_account().await;
     let client = Client::register(&app).await;
     let other = Client::register(&app).await;
-    let back = app
-        .sign_in_on_page(
-            &client.authorize_url(&app, &[]),
-            &[("identifier", &account.username), ("password", PASSWORD)],
-        )
-        .await;
-    let code = param(&location_params(&back).1, "code").unwrap().to_owned();
+    let code = client.code_for(&app, &account).await;
 
     let wrong_verifier = client.exchange(&app, &code, &other.verifier).await;
     assert_eq!(wrong_verifier.status(), StatusCode::BAD_REQUEST);
@@ -546,6 +588,16 @@ async fn userinfo_answers_the_claims_of_a_live_access_token_by_get_and_post_and_
         .await
         .unwrap();
     assert_eq!(ended.status(), StatusCode::UNAUTHORIZED);
+    // RFC 6750 3.1, as OpenID Connect Core 5.3.3 asks.
+    let challenge = ended.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains(r#"Bearer error="invalid_token""#),
+        "{challenge}"
+    );
+    assert_eq!(body(ended).await["error"], "invalid_token");
     let anonymous = app.client.get(&userinfo).send().await.unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
