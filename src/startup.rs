@@ -32,6 +32,8 @@ use crate::store::{Database, Repository};
 /// How long a request waits for a database connection before it answers
 /// 503 `unavailable`.
 pub const DB_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+/// A PostgreSQL connection idle this long is pinged before it is used.
+const IDLE_CHECK_AFTER: Duration = Duration::from_secs(1);
 
 /// Pool size on PostgreSQL unless `IDENTITY_DB_MAX_CONNECTIONS` says
 /// otherwise: each request holds a connection only for its statements.
@@ -400,6 +402,21 @@ pub async fn connect(config: &Config) -> anyhow::Result<Database> {
         // Short, so that requests answer 503 promptly while the database is
         // unreachable (`AppError::from(sqlx::Error)`).
         .acquire_timeout(DB_ACQUIRE_TIMEOUT)
+        // sqlx pings every idle connection it hands out: a round trip per
+        // acquire, as many as the queries themselves under load. As
+        // HikariCP does, only a connection idle for a while is checked;
+        // one used within the last second is taken as alive (a dead one
+        // fails its query, which answers 503 like an unreachable database,
+        // and is then dropped).
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= IDLE_CHECK_AFTER {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(options)
         .await
         .with_context(|| format!("cannot connect to PostgreSQL ({target})"))?;

@@ -46,6 +46,40 @@ pub(crate) use on_either;
 /// (an operator command beside the server) before it gives up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Loads aggregates and commits to them. On PostgreSQL it holds one
+/// connection for a command's load and commit: sqlx pings a connection as
+/// it goes back to the pool, so each acquire costs a round trip of its own.
+/// SQLite's commits go through its group commit (`sqlite::group_commit`),
+/// on the pool.
+pub(super) enum Writer {
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+    Sqlite(SqlitePool),
+}
+
+impl Writer {
+    /// The current state of one aggregate and its last sequence number.
+    pub(super) async fn load<A: StoredAggregate>(
+        &mut self,
+        id: &str,
+    ) -> Result<(A, i64), StoreError> {
+        match self {
+            Self::Postgres(conn) => postgres::events::load(conn, id).await,
+            Self::Sqlite(pool) => sqlite::events::load(pool, id).await,
+        }
+    }
+
+    /// Appends events, snapshot and claims atomically.
+    pub(super) async fn commit<A: StoredAggregate>(
+        &mut self,
+        append: Append<'_, A>,
+    ) -> Result<Cursor, CommitError> {
+        match self {
+            Self::Postgres(conn) => postgres::events::commit(conn, append).await,
+            Self::Sqlite(pool) => sqlite::events::commit(pool, append).await,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Database {
     /// Many instances on one database.
@@ -147,21 +181,15 @@ impl Database {
 
     /// The current state of one aggregate and its last sequence number.
     pub(super) async fn load<A: StoredAggregate>(&self, id: &str) -> Result<(A, i64), StoreError> {
-        match self {
-            Self::Postgres(pool) => postgres::events::load(pool, id).await,
-            Self::Sqlite(pool) => sqlite::events::load(pool, id).await,
-        }
+        self.writer().await?.load(id).await
     }
 
-    /// Appends events, snapshot and claims atomically.
-    pub(super) async fn commit<A: StoredAggregate>(
-        &self,
-        append: Append<'_, A>,
-    ) -> Result<Cursor, CommitError> {
-        match self {
-            Self::Postgres(pool) => postgres::events::commit(pool, append).await,
-            Self::Sqlite(pool) => sqlite::events::commit(pool, append).await,
-        }
+    /// What loads an aggregate and commits a command's events to it.
+    pub(super) async fn writer(&self) -> Result<Writer, StoreError> {
+        Ok(match self {
+            Self::Postgres(pool) => Writer::Postgres(pool.acquire().await?),
+            Self::Sqlite(pool) => Writer::Sqlite(pool.clone()),
+        })
     }
 
     /// Up to `limit` events after `after` in log order, never skipping one

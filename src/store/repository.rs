@@ -190,7 +190,8 @@ where
         command: A::Command,
         metadata: &Metadata,
     ) -> Result<Attempt<A>, CommandError<A::Error>> {
-        let (mut state, last_sequence) = self.load(id).await?;
+        let mut writer = self.db.writer().await?;
+        let (mut state, last_sequence) = writer.load::<A>(id).await?;
         let sink = EventSink::default();
         state
             .handle(command, &(), &sink)
@@ -217,7 +218,7 @@ where
             aggregate.type = A::TYPE,
             events = events.len(),
         );
-        let cursor = match self.db.commit(append).instrument(commit).await {
+        let cursor = match writer.commit(append).instrument(commit).await {
             Ok(cursor) => cursor,
             Err(CommitError::Conflict) => return Ok(Attempt::Conflict),
             Err(CommitError::Claimed(kind)) => return Err(CommandError::Claimed(kind)),

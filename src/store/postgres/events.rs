@@ -1,7 +1,9 @@
 //! The event store on PostgreSQL. Loading is one round trip (snapshot plus
 //! newer events); committing is one statement when the events claim
-//! nothing unique, and a short transaction when they do. Readers tail the
-//! log with `projections::log` (by transaction and position, see there).
+//! nothing unique, and a short transaction when they do. Both run on a
+//! connection the caller holds, so that a command's load and commit share
+//! one (see `Writer`). Readers tail the log with `projections::log` (by
+//! transaction and position, see there).
 
 use chrono::Utc;
 use cqrs_es::DomainEvent;
@@ -14,7 +16,10 @@ use crate::store::{claims, Claim, Hold, StoreError, StoredAggregate};
 use crate::telemetry::Chain;
 
 /// The current state of one aggregate and its last sequence number.
-pub async fn load<A: StoredAggregate>(pool: &PgPool, id: &str) -> Result<(A, i64), StoreError> {
+pub async fn load<A: StoredAggregate>(
+    conn: &mut PgConnection,
+    id: &str,
+) -> Result<(A, i64), StoreError> {
     // kind 0: the snapshot (if of the current schema); kind 1: events after it.
     let rows: Vec<(i32, i64, serde_json::Value)> = sqlx::query_as(
         "WITH s AS (SELECT last_sequence, payload FROM snapshots
@@ -29,7 +34,7 @@ pub async fn load<A: StoredAggregate>(pool: &PgPool, id: &str) -> Result<(A, i64
     .bind(A::TYPE)
     .bind(id)
     .bind(A::SCHEMA_VERSION)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let mut rows = rows.into_iter().peekable();
     let (mut state, mut sequence) = match rows.next_if(|(kind, _, _)| *kind == 0) {
@@ -37,7 +42,7 @@ pub async fn load<A: StoredAggregate>(pool: &PgPool, id: &str) -> Result<(A, i64
             Ok(state) => (state, sequence),
             Err(error) => {
                 tracing::warn!(aggregate = A::TYPE, error = %Chain(&error), "unreadable snapshot; replaying the stream");
-                return replay(pool, id).await;
+                return replay(conn, id).await;
             }
         },
         None => (A::default(), 0),
@@ -50,13 +55,16 @@ pub async fn load<A: StoredAggregate>(pool: &PgPool, id: &str) -> Result<(A, i64
 }
 
 /// Rebuilds the state from the whole stream.
-async fn replay<A: StoredAggregate>(pool: &PgPool, id: &str) -> Result<(A, i64), StoreError> {
+async fn replay<A: StoredAggregate>(
+    conn: &mut PgConnection,
+    id: &str,
+) -> Result<(A, i64), StoreError> {
     let rows: Vec<(i64, serde_json::Value)> = sqlx::query_as(
         "SELECT sequence, payload FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence",
     )
     .bind(A::TYPE)
     .bind(id)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let mut state = A::default();
     let mut sequence = 0;
@@ -79,21 +87,16 @@ fn commit_error(error: sqlx::Error) -> CommitError {
 
 /// Appends the events and stores the snapshot (and claims), atomically.
 pub async fn commit<A: StoredAggregate>(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     append: Append<'_, A>,
 ) -> Result<Cursor, CommitError> {
     let mut claims: Vec<Claim> = append.events.iter().flat_map(A::claims).collect();
     let releases: Vec<Claim> = append.events.iter().flat_map(A::releases).collect();
     let holds: Vec<Hold> = append.events.iter().flat_map(A::holds).collect();
     if claims.is_empty() && releases.is_empty() && holds.is_empty() {
-        let mut conn = pool
-            .acquire()
-            .await
-            .map_err(StoreError::from)
-            .map_err(CommitError::Store)?;
-        return write(&mut conn, &append).await;
+        return write(conn, &append).await;
     }
-    let mut tx = pool.begin().await.map_err(commit_error)?;
+    let mut tx = sqlx::Connection::begin(conn).await.map_err(commit_error)?;
     let cursor = write(&mut tx, &append).await?;
     for release in releases {
         sqlx::query(claims::RELEASE)
