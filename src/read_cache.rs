@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use projections::{Cursor, Progress};
+use projections::{Cursor, Progress, RecentLog};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -112,6 +112,7 @@ impl<V> ReadCache<V> {
     pub async fn follow(
         self: Arc<Self>,
         db: Database,
+        recent: Arc<RecentLog>,
         event_prefix: &'static str,
         mut projection: watch::Receiver<Progress>,
         mut shutdown: watch::Receiver<bool>,
@@ -130,7 +131,10 @@ impl<V> ReadCache<V> {
             let Progress { cursor, stalled } = *projection.borrow_and_update();
             if cursor < seen {
                 self.drop_all();
-            } else if let Err(error) = self.drop_applied(&db, event_prefix, seen, cursor).await {
+            } else if let Err(error) = self
+                .drop_applied(&db, &recent, event_prefix, seen, cursor)
+                .await
+            {
                 // Which copies are stale is unknown: drop them all.
                 tracing::warn!(error = %Chain(&error), "read cache: cannot read the log; dropping every copy");
                 self.drop_all();
@@ -141,14 +145,28 @@ impl<V> ReadCache<V> {
         }
     }
 
-    /// Drops the copies of the aggregates with events in `(from, to]`.
+    /// Drops the copies of the aggregates with events in `(from, to]`: from
+    /// the projector's last reads when they hold them, else from the log.
     async fn drop_applied(
         &self,
         db: &Database,
+        recent: &RecentLog,
         event_prefix: &str,
         mut from: Cursor,
         to: Cursor,
     ) -> Result<(), crate::store::StoreError> {
+        let mut applied = Vec::new();
+        let covered = recent.visit(from, Some(to), |e| {
+            if e.event_type.starts_with(event_prefix) {
+                applied.extend(Uuid::parse_str(&e.aggregate_id).ok());
+            }
+        });
+        if covered.is_some() {
+            if !applied.is_empty() {
+                self.drop_copies(applied);
+            }
+            return Ok(());
+        }
         while from < to {
             let events = db.read_after(from, BATCH, Some(event_prefix)).await?;
             let applied: Vec<Uuid> = events

@@ -233,6 +233,7 @@ impl Background {
         let projector = Projector::new(db.projection_store(), projections::all()).await?;
         projector.catch_up().await?;
         let progress = projector.progress();
+        let recent = projector.recent();
         let mut tasks = vec![tokio::spawn(projector.run(
             appended.subscribe(),
             config.projection_poll,
@@ -254,7 +255,7 @@ impl Background {
         tasks.push(tokio::spawn(revocations.clone().follow(
             db.clone(),
             revocations_from,
-            appended.subscribe(),
+            Arc::clone(&recent),
             config.projection_poll,
             shutdown.subscribe(),
         )));
@@ -266,6 +267,7 @@ impl Background {
             .ok_or_else(|| anyhow::anyhow!("no user_directory projection"))?;
         tasks.push(tokio::spawn(profiles.clone().follow(
             db.clone(),
+            recent,
             "identity.user.",
             directory,
             shutdown.subscribe(),

@@ -15,6 +15,7 @@ pub mod influencer_dashboard;
 pub mod log;
 pub mod login_lookup;
 pub mod projector;
+pub mod recent;
 pub mod store;
 pub mod user_directory;
 pub mod user_sessions;
@@ -23,6 +24,7 @@ pub use change::Change;
 pub use failures::{Failure, FAILURE_COLUMNS};
 pub use log::{Cursor, StoredEvent};
 pub use projector::{Progress, Projection, ProjectionError, Projector};
+pub use recent::RecentLog;
 
 /// The target of the spans that exist for traces only (see the service's
 /// `telemetry::SPANS`).

@@ -21,8 +21,13 @@
 //! log's horizon. Applying locks the projection's checkpoint for the
 //! transaction and checks it did not move since the read: several instances
 //! (or a CLI rebuild) take turns per projection, and nothing is applied
-//! twice.
+//! twice. Because that lock is the guard, a projection this runner just
+//! moved reads on from where it put it, without reading its checkpoint
+//! first; it reads the checkpoint again when the lock finds it moved, and
+//! whenever the log seems to have nothing new (a rebuild elsewhere may have
+//! set it back).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,6 +37,7 @@ use tracing::Instrument;
 
 pub use crate::change::Change;
 use crate::log::{Cursor, StoredEvent};
+use crate::recent::RecentLog;
 use crate::store::ProjectionStore;
 
 /// Events applied per transaction, at most: a live batch holds what
@@ -102,6 +108,9 @@ struct Runner {
     progress: watch::Sender<Progress>,
     /// When a stalled projection tries again, and the pause after that.
     retry: Mutex<Option<(Instant, Duration)>>,
+    /// The published cursor is the stored checkpoint as this runner left
+    /// it, so the next step may read on from it (see the module doc).
+    known: AtomicBool,
 }
 
 impl Runner {
@@ -131,6 +140,20 @@ impl Runner {
     fn healthy(&self, cursor: Cursor) {
         *self.lock_retry() = None;
         self.publish(cursor, false);
+        self.known.store(true, Ordering::Relaxed);
+    }
+
+    /// The checkpoint as this runner left it, if nothing since says it
+    /// may have moved.
+    fn known_checkpoint(&self) -> Option<Cursor> {
+        let progress = *self.progress.borrow();
+        (self.known.load(Ordering::Relaxed) && !progress.stalled).then_some(progress.cursor)
+    }
+
+    /// Another runner (or a rebuild) may have moved the checkpoint: read it
+    /// before the next batch.
+    fn forget_checkpoint(&self) {
+        self.known.store(false, Ordering::Relaxed);
     }
 
     fn stalled(&self, cursor: Cursor) {
@@ -138,6 +161,7 @@ impl Runner {
         let pause = retry.map_or(FIRST_RETRY, |(_, pause)| (pause * 2).min(MAX_RETRY));
         *retry = Some((Instant::now() + pause, pause));
         drop(retry);
+        self.forget_checkpoint();
         self.publish(cursor, true);
     }
 
@@ -168,6 +192,8 @@ enum Outcome {
 pub struct Projector {
     store: Arc<dyn ProjectionStore>,
     runners: Vec<Runner>,
+    /// Every batch read, for the other followers of the log.
+    recent: Arc<RecentLog>,
 }
 
 impl Projector {
@@ -182,9 +208,20 @@ impl Projector {
                 projection,
                 progress: watch::channel(Progress::default()).0,
                 retry: Mutex::new(None),
+                known: AtomicBool::new(false),
             });
         }
-        Ok(Self { store, runners })
+        Ok(Self {
+            store,
+            runners,
+            recent: Arc::default(),
+        })
+    }
+
+    /// The stretch of the log this projector read last, for the other
+    /// followers of the log in this process.
+    pub fn recent(&self) -> Arc<RecentLog> {
+        Arc::clone(&self.recent)
     }
 
     /// Follows each projection's progress as it moves, by name.
@@ -211,24 +248,42 @@ impl Projector {
         if due.is_empty() {
             return Ok(step);
         }
-        let names: Vec<&str> = due.iter().map(|r| r.name()).collect();
-        let checkpoints = self.store.checkpoints(&names).await?;
+        let unknown: Vec<&str> = due
+            .iter()
+            .filter(|r| r.known_checkpoint().is_none())
+            .map(|r| r.name())
+            .collect();
+        let checkpoints = if unknown.is_empty() {
+            Default::default()
+        } else {
+            self.store.checkpoints(&unknown).await?
+        };
         let mut groups: Vec<(Cursor, Vec<&Runner>)> = Vec::new();
         for runner in due {
-            let from = checkpoints.get(runner.name()).copied().unwrap_or_default();
+            let from = runner
+                .known_checkpoint()
+                .unwrap_or_else(|| checkpoints.get(runner.name()).copied().unwrap_or_default());
             match groups.iter_mut().find(|(at, _)| *at == from) {
                 Some((_, runners)) => runners.push(runner),
                 None => groups.push((from, vec![runner])),
             }
         }
         for (from, runners) in groups {
-            let events = self.store.read_after(from, BATCH).await?;
+            let events: Arc<[StoredEvent]> = self.store.read_after(from, BATCH).await?.into();
+            self.recent.extend(from, Arc::clone(&events));
             if events.len() >= BATCH as usize {
                 step.more = true;
             }
             if events.is_empty() {
                 for runner in runners.iter().filter(|r| !r.is_stalled()) {
-                    runner.healthy(from);
+                    if runner.known_checkpoint().is_some() {
+                        // Nothing after where this runner left it: confirm
+                        // the stored checkpoint is still there.
+                        runner.forget_checkpoint();
+                        step.more = true;
+                    } else {
+                        runner.healthy(from);
+                    }
                 }
                 continue;
             }
@@ -306,6 +361,7 @@ impl Projector {
             .partition(|(r, _)| locked.get(r.name()) == Some(&from));
         if !moved.is_empty() {
             step.more = true;
+            moved.iter().for_each(|(r, _)| r.forget_checkpoint());
         }
         let changes: Vec<&Change> = ready
             .iter()
@@ -326,11 +382,7 @@ impl Projector {
             return Ok(alone);
         }
         let last = events.last().map(StoredEvent::cursor).unwrap_or(from);
-        tx.set_checkpoints(&names, last).await?;
-        // Another instance may have recorded a failure of one of these
-        // projections: applying past it ends the stall (a cheap delete on
-        // a table of at most one row per projection).
-        tx.clear_failures(&names).await?;
+        tx.advance(&names, last).await?;
         tx.commit().await?;
         for (runner, _) in &ready {
             runner.healthy(last);
@@ -352,6 +404,7 @@ impl Projector {
         let name = runner.name();
         let mut tx = self.store.begin().await?;
         if tx.lock_checkpoints(&[name]).await?.get(name) != Some(&from) {
+            runner.forget_checkpoint();
             return Ok(Outcome::Moved);
         }
         let mut failed = None;
@@ -363,8 +416,7 @@ impl Projector {
         }
         let Some((index, error)) = failed else {
             let last = events.last().map(StoredEvent::cursor).unwrap_or(from);
-            tx.set_checkpoints(&[name], last).await?;
-            tx.clear_failures(&[name]).await?;
+            tx.advance(&[name], last).await?;
             tx.commit().await?;
             runner.healthy(last);
             return Ok(Outcome::Applied(events.len()));
@@ -377,6 +429,7 @@ impl Projector {
         }
         let mut tx = self.store.begin().await?;
         if tx.lock_checkpoints(&[name]).await?.get(name) != Some(&from) {
+            runner.forget_checkpoint();
             return Ok(Outcome::Moved);
         }
         let before = &events[..index];
@@ -428,8 +481,7 @@ impl Projector {
                 tx.empty(table).await?;
             }
         }
-        tx.set_checkpoints(&names, Cursor::default()).await?;
-        tx.clear_failures(&names).await?;
+        tx.advance(&names, Cursor::default()).await?;
         tx.commit().await?;
         for runner in &self.runners {
             runner.healthy(Cursor::default());

@@ -47,7 +47,8 @@ pub trait ProjectionTx: Send {
         &mut self,
         names: &[&str],
     ) -> Result<HashMap<String, Cursor>, sqlx::Error>;
-    /// Moves the checkpoints of `names` to `to`, in one statement.
+    /// Moves the checkpoints of `names` to `to`, in one statement, leaving
+    /// their failure records (a projection stalling just before `to`).
     async fn set_checkpoints(&mut self, names: &[&str], to: Cursor) -> Result<(), sqlx::Error>;
     /// Writes one change to a read model.
     async fn apply(&mut self, change: &Change) -> Result<(), sqlx::Error>;
@@ -64,9 +65,10 @@ pub trait ProjectionTx: Send {
         event: &StoredEvent,
         error: &str,
     ) -> Result<(), sqlx::Error>;
-    /// `names` applied past their failures (or were reset): no longer
-    /// stalled.
-    async fn clear_failures(&mut self, names: &[&str]) -> Result<(), sqlx::Error>;
+    /// Moves the checkpoints of `names` to `to` past the events they
+    /// applied (or back to the start, for a rebuild), ending any stall
+    /// recorded for them: another instance may have recorded one.
+    async fn advance(&mut self, names: &[&str], to: Cursor) -> Result<(), sqlx::Error>;
     async fn commit(self: Box<Self>) -> Result<(), sqlx::Error>;
     async fn rollback(self: Box<Self>) -> Result<(), sqlx::Error>;
 }

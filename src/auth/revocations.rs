@@ -32,7 +32,7 @@ use std::time::Duration;
 use aggregates::session::SessionEvent;
 use aggregates::UserEvent;
 use chrono::{DateTime, Utc};
-use projections::{Cursor, Progress, StoredEvent};
+use projections::{Cursor, Progress, RecentLog, StoredEvent};
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -186,18 +186,29 @@ impl Revocations {
         Ok(head)
     }
 
-    /// Follows the log from `cursor` until `shutdown` changes: at once after
-    /// a local append (`wake`), within `poll` for other instances' commits.
+    /// Follows the log from `cursor` until `shutdown` changes: through the
+    /// projector's reads (`recent`, which move at once after a local
+    /// append), and by reading the log itself within `poll`, or whenever
+    /// `recent` does not hold the events after `cursor`.
     pub async fn follow(
         self: std::sync::Arc<Self>,
         db: Database,
         mut cursor: Cursor,
-        mut wake: watch::Receiver<u64>,
+        recent: std::sync::Arc<RecentLog>,
         poll: Duration,
         mut shutdown: watch::Receiver<bool>,
     ) {
+        let mut batches = recent.watch();
+        let mut read_log = true;
         loop {
             let round = async {
+                if !read_log {
+                    if let Some(reached) = recent.visit(cursor, None, |e| self.apply(e)) {
+                        cursor = reached;
+                        self.reached(cursor);
+                        return Ok::<_, StoreError>(());
+                    }
+                }
                 loop {
                     let events = db.read_after(cursor, BATCH, None).await?;
                     for event in &events {
@@ -208,9 +219,9 @@ impl Revocations {
                         self.reached(cursor);
                     }
                     // A short batch reached the head as it was read; what
-                    // commits later wakes this loop again.
+                    // commits later reaches the projector, and `recent`.
                     if events.len() < BATCH as usize {
-                        return Ok::<_, StoreError>(());
+                        return Ok(());
                     }
                 }
             };
@@ -225,11 +236,11 @@ impl Revocations {
                 _ = shutdown.changed() => return,
             };
             self.prune(Utc::now());
-            tokio::select! {
-                _ = wake.changed() => {}
-                _ = tokio::time::sleep(pause) => {}
+            read_log = tokio::select! {
+                _ = batches.changed() => false,
+                _ = tokio::time::sleep(pause) => true,
                 _ = shutdown.changed() => return,
-            }
+            };
         }
     }
 }

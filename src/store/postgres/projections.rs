@@ -42,8 +42,18 @@ impl ProjectionStore for PgProjections {
         log::read_matching(&self.0, after, limit, None).await
     }
 
+    /// A batch commits without waiting for its WAL to reach the disk
+    /// (`synchronous_commit = off`, for this transaction only): a read
+    /// model is derived from the log, and its rows commit with their
+    /// checkpoint, so a crash that loses the last batches loses both, and
+    /// the projection applies those events again. The events themselves
+    /// are committed durably by the write path.
     async fn begin(&self) -> Result<Box<dyn ProjectionTx>, sqlx::Error> {
-        Ok(Box::new(PgBatch(self.0.begin().await?)))
+        Ok(Box::new(PgBatch(
+            self.0
+                .begin_with("BEGIN; SET LOCAL synchronous_commit = off")
+                .await?,
+        )))
     }
 
     async fn failure(&self, name: &str) -> Result<Option<Failure>, sqlx::Error> {
@@ -147,12 +157,21 @@ impl ProjectionTx for PgBatch {
         .map(|_| ())
     }
 
-    async fn clear_failures(&mut self, names: &[&str]) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM projection_failures WHERE name = ANY($1)")
-            .bind(names)
-            .execute(&mut *self.0)
-            .await
-            .map(|_| ())
+    async fn advance(&mut self, names: &[&str], to: Cursor) -> Result<(), sqlx::Error> {
+        // One round trip: the delete of a table with at most one row per
+        // projection rides along with the checkpoint update.
+        sqlx::query(
+            "WITH cleared AS (DELETE FROM projection_failures WHERE name = ANY($1))
+             UPDATE projection_checkpoints
+                SET tx_id = $2::text::xid8, position = $3, updated_at = now()
+              WHERE name = ANY($1)",
+        )
+        .bind(names)
+        .bind(to.tx_id.to_string())
+        .bind(to.position)
+        .execute(&mut *self.0)
+        .await
+        .map(|_| ())
     }
 
     async fn commit(self: Box<Self>) -> Result<(), sqlx::Error> {

@@ -172,7 +172,8 @@ impl ProjectionTx for SqliteBatch {
         .map(|_| ())
     }
 
-    async fn clear_failures(&mut self, names: &[&str]) -> Result<(), sqlx::Error> {
+    async fn advance(&mut self, names: &[&str], to: Cursor) -> Result<(), sqlx::Error> {
+        self.set_checkpoints(names, to).await?;
         sqlx::query(
             "DELETE FROM projection_failures WHERE name IN (SELECT value FROM json_each(?1))",
         )
