@@ -24,8 +24,12 @@
 //! twice. Because that lock is the guard, a projection this runner just
 //! moved reads on from where it put it, without reading its checkpoint
 //! first; it reads the checkpoint again when the lock finds it moved, and
-//! whenever the log seems to have nothing new (a rebuild elsewhere may have
+//! when a poll finds nothing new in the log (a rebuild elsewhere may have
 //! set it back).
+//!
+//! Under load, rounds start at most every [`GATHER`]: the commits of that
+//! stretch are applied in one batch, not one batch (a transaction and a
+//! handful of statements) per commit.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -48,6 +52,12 @@ const BATCH: i64 = 2_000;
 /// on every further failure, up to [`MAX_RETRY`].
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 const MAX_RETRY: Duration = Duration::from_secs(60);
+/// Least time between the starts of two rounds while commits keep waking
+/// the projector: what commits meanwhile is read and applied in one batch
+/// (a transaction and a handful of statements) instead of one batch per
+/// commit. A projector woken after a quiet spell starts at once, so this
+/// only ever delays a read model under load, by at most this much.
+const GATHER: Duration = Duration::from_millis(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -243,6 +253,10 @@ impl Projector {
     /// transaction and applied alone ([`Self::apply_alone`]), so it stalls
     /// without holding the others back.
     pub async fn step(&self) -> Result<Step, ProjectionError> {
+        self.step_in(Round::Confirming).await
+    }
+
+    async fn step_in(&self, round: Round) -> Result<Step, ProjectionError> {
         let due: Vec<&Runner> = self.runners.iter().filter(|r| r.due()).collect();
         let mut step = Step::default();
         if due.is_empty() {
@@ -279,8 +293,10 @@ impl Projector {
                     if runner.known_checkpoint().is_some() {
                         // Nothing after where this runner left it: confirm
                         // the stored checkpoint is still there.
-                        runner.forget_checkpoint();
-                        step.more = true;
+                        if round == Round::Confirming {
+                            runner.forget_checkpoint();
+                            step.more = true;
+                        }
                     } else {
                         runner.healthy(from);
                     }
@@ -457,9 +473,13 @@ impl Projector {
     /// the head of the log; returns how many events were applied, counted
     /// once per projection.
     pub async fn catch_up(&self) -> Result<usize, ProjectionError> {
+        self.catch_up_in(Round::Confirming).await
+    }
+
+    async fn catch_up_in(&self, round: Round) -> Result<usize, ProjectionError> {
         let mut total = 0;
         loop {
-            let step = self.step().await?;
+            let step = self.step_in(round).await?;
             total += step.applied;
             // A batch shorter than the limit reached the head as it was
             // read: reading again at once would find nothing, or what
@@ -510,7 +530,8 @@ impl Projector {
 
     /// Follows the log until `shutdown` changes: catches up whenever `wake`
     /// changes (a local append) or `poll` passes (appends by other instances,
-    /// retries of stalled projections). Errors are logged and retried:
+    /// retries of stalled projections), starting rounds at most once per
+    /// [`GATHER`] so that commits under load share a batch. Errors are logged and retried:
     /// skipping an event is never an option. Shutdown is watched at every
     /// wait, also while the database is unreachable.
     pub async fn run(
@@ -519,9 +540,18 @@ impl Projector {
         poll: Duration,
         mut shutdown: watch::Receiver<bool>,
     ) {
+        let mut last_round: Option<Instant> = None;
+        let mut round = Round::Confirming;
         loop {
+            if let Some(wait) = last_round.and_then(|at| GATHER.checked_sub(at.elapsed())) {
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+            last_round = Some(Instant::now());
             let pause = tokio::select! {
-                result = self.catch_up() => match result {
+                result = self.catch_up_in(round) => match result {
                     Ok(_) => poll,
                     Err(error) => {
                         tracing::error!(error = %crate::error_chain::Chain(&error), "projections failed; retrying");
@@ -530,13 +560,27 @@ impl Projector {
                 },
                 _ = shutdown.changed() => return,
             };
-            tokio::select! {
-                _ = wake.changed() => {}
-                _ = tokio::time::sleep(pause) => {}
+            round = tokio::select! {
+                _ = wake.changed() => Round::Local,
+                _ = tokio::time::sleep(pause) => Round::Confirming,
                 _ = shutdown.changed() => return,
-            }
+            };
         }
     }
+}
+
+/// Why a round runs, which decides whether a runner that finds nothing new
+/// reads its stored checkpoint again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Round {
+    /// A local append woke the projector: what the runners remember is as
+    /// good as the stored checkpoints until they have something to apply
+    /// (the checkpoint lock then tells a move).
+    Local,
+    /// Start-up, a poll, a retry: anything may have moved the checkpoints
+    /// (a rebuild beside the server sets them back), so a runner that finds
+    /// nothing new reads its stored one.
+    Confirming,
 }
 
 /// The error with its causes, for logs and the failure record.
