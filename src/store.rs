@@ -44,4 +44,4 @@ pub(crate) async fn pg_read_after(
     postgres::log::read_matching(conn, after, limit, None).await
 }
 pub use metadata::{Actor, Metadata};
-pub use repository::{CommandError, Committed, Repository, StoreError, StoredAggregate};
+pub use repository::{CommandError, Committed, Repository, Start, StoreError, StoredAggregate};

@@ -12,7 +12,7 @@ use super::mfa::{after_first_factor, SignedIn};
 use super::sessions::ClientInfo;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::{Actor, Metadata};
+use crate::store::{Actor, Committed, Metadata};
 
 /// What the user typed to say who they are.
 #[derive(Debug, Clone)]
@@ -77,7 +77,7 @@ pub async fn login(
     };
     metadata.actor.get_or_insert(Actor::User(account.user_id));
     let id = account.user_id.to_string();
-    verify_reserved(state, &id, password, &metadata, check_started).await?;
+    let reserved = verify_reserved(state, &id, password, &metadata, check_started).await?;
     // The aggregate decides what a right password means for this account.
     let session_id = Uuid::now_v7();
     let complete = UserCommand::CompletePasswordCheck {
@@ -85,7 +85,10 @@ pub async fn login(
         session_id,
         method: LoginMethod::Password,
     };
-    let completed = state.users.execute(&id, complete, &metadata).await?;
+    let completed = state
+        .users
+        .execute_from(&id, reserved.start(), complete, &metadata)
+        .await?;
     // Nothing a client reads next depends on the user event; the session's
     // start is awaited by `start_session`.
     let method = LoginMethod::Password;
@@ -99,11 +102,21 @@ pub(super) async fn reserve_check(
     id: &str,
     metadata: &Metadata,
 ) -> Result<aggregates::User, AppError> {
+    Ok(reserve(state, id, metadata).await?.state)
+}
+
+/// [`reserve_check`], answering the commit (for the next command to start
+/// from).
+async fn reserve(
+    state: &AppState,
+    id: &str,
+    metadata: &Metadata,
+) -> Result<Committed<aggregates::User>, AppError> {
     let start = UserCommand::StartPasswordCheck {
         at: Utc::now(),
         policy: state.config.lockout,
     };
-    Ok(state.users.execute(id, start, metadata).await?.state)
+    Ok(state.users.execute(id, start, metadata).await?)
 }
 
 /// Checks `password` of the signed-in `user_id` under the lockout, as a
@@ -118,7 +131,8 @@ pub(super) async fn check_password(
     metadata: &Metadata,
 ) -> Result<aggregates::User, AppError> {
     let id = user_id.to_string();
-    verify_reserved(state, &id, password, metadata, Instant::now()).await
+    let reserved = verify_reserved(state, &id, password, metadata, Instant::now()).await?;
+    Ok(reserved.state)
 }
 
 /// Reserves a check of account `id` and verifies `password` against its
@@ -130,16 +144,16 @@ async fn verify_reserved(
     password: &str,
     metadata: &Metadata,
     check_started: Instant,
-) -> Result<aggregates::User, AppError> {
-    let user = reserve_check(state, id, metadata).await?;
+) -> Result<Committed<aggregates::User>, AppError> {
+    let reserved = reserve(state, id, metadata).await?;
     let hashing_started = Instant::now();
     let matches = state
         .hasher
-        .verify(password, &user.password_hash)
+        .verify(password, &reserved.state.password_hash)
         .await
         .map_err(AppError::internal)?;
     if matches {
-        return Ok(user);
+        return Ok(reserved);
     }
     let hashing = hashing_started.elapsed();
     tracing::info!(user_id = id, "password check failed: wrong password");

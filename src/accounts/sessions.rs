@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::auth::RefreshToken;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::store::{on_either, CommandError, Metadata};
+use crate::store::{on_either, CommandError, Metadata, Start};
 
 /// Who is calling, as recorded on a new session.
 #[derive(Debug, Clone, Default)]
@@ -113,9 +113,15 @@ pub async fn start_session(
         at: now,
         expires_at: now + span(state.config.tokens.refresh_ttl),
     };
+    // The id was just made (a UUID v7): a new stream, nothing to load.
     let committed = state
         .sessions
-        .execute(&session_id.to_string(), command, &metadata)
+        .execute_from(
+            &session_id.to_string(),
+            Start::new_stream(),
+            command,
+            &metadata,
+        )
         .await?;
     super::settle(state, committed.cursor).await;
     TokenPair::new(state, user_id, session_id, roles, amr.0, &refresh)

@@ -88,6 +88,42 @@ pub struct Committed<A: Aggregate> {
     /// Where the last event landed in the log; `None` when the command
     /// produced no events.
     pub cursor: Option<Cursor>,
+    /// The aggregate's last sequence number after the command.
+    pub sequence: i64,
+}
+
+impl<A: Aggregate + Clone> Committed<A> {
+    /// Where the caller's next command on the same aggregate can start.
+    pub fn start(&self) -> Start<A> {
+        Start::Known {
+            state: self.state.clone(),
+            sequence: self.sequence,
+        }
+    }
+}
+
+/// Where a command starts.
+#[derive(Debug)]
+pub enum Start<A> {
+    /// From the stored aggregate, loaded.
+    Load,
+    /// From what the caller knows of the aggregate: as its previous command
+    /// left it ([`Committed::start`]), or a stream nobody wrote yet
+    /// ([`Start::new_stream`]). The load is skipped. If anything was
+    /// committed to the aggregate since, the commit conflicts and the
+    /// command runs again on the loaded aggregate; so does a command the
+    /// known state refuses, since the stored one might not.
+    Known { state: A, sequence: i64 },
+}
+
+impl<A: Default> Start<A> {
+    /// A stream under an id just made (a UUID v7): nothing to load.
+    pub fn new_stream() -> Self {
+        Self::Known {
+            state: A::default(),
+            sequence: 0,
+        }
+    }
 }
 
 pub struct Repository<A> {
@@ -113,6 +149,8 @@ impl<A> Clone for Repository<A> {
 enum Attempt<A: Aggregate> {
     Done(Committed<A>),
     Conflict,
+    /// The known state was not the stored one, or refused the command.
+    Stale,
 }
 
 impl<A> Repository<A>
@@ -144,6 +182,19 @@ where
         command: A::Command,
         metadata: &Metadata,
     ) -> Result<Committed<A>, CommandError<A::Error>> {
+        self.execute_from(id, Start::Load, command, metadata).await
+    }
+
+    /// [`Self::execute`] from what the caller knows of the aggregate
+    /// (see [`Start`]): a command that follows another on the same
+    /// aggregate, or starts a new one, saves the load.
+    pub async fn execute_from(
+        &self,
+        id: &str,
+        start: Start<A>,
+        command: A::Command,
+        metadata: &Metadata,
+    ) -> Result<Committed<A>, CommandError<A::Error>> {
         let span = tracing::info_span!(
             target: crate::telemetry::SPANS,
             "command",
@@ -151,7 +202,7 @@ where
             aggregate.type = A::TYPE,
             aggregate.id = id,
         );
-        self.execute_in_turn(id, command, metadata)
+        self.execute_in_turn(id, start, command, metadata)
             .instrument(span)
             .await
     }
@@ -159,13 +210,21 @@ where
     async fn execute_in_turn(
         &self,
         id: &str,
+        start: Start<A>,
         command: A::Command,
         metadata: &Metadata,
     ) -> Result<Committed<A>, CommandError<A::Error>> {
         let metadata = &metadata.traced();
         let _turn = self.writers.turn(id).await;
+        let mut known = match start {
+            Start::Load => None,
+            Start::Known { state, sequence } => Some((state, sequence)),
+        };
         for attempt in 1..=MAX_ATTEMPTS {
-            match self.try_execute(id, command.clone(), metadata).await? {
+            match self
+                .try_execute(id, known.take(), command.clone(), metadata)
+                .await?
+            {
                 Attempt::Done(committed) => {
                     crate::instruments::committed(A::TYPE, committed.events.len());
                     return Ok(committed);
@@ -179,30 +238,45 @@ where
                     let jitter = rand::thread_rng().gen_range(0..=attempt.min(10));
                     tokio::time::sleep(Duration::from_millis(u64::from(jitter))).await;
                 }
+                Attempt::Stale => {}
             }
         }
         Err(CommandError::Contention)
     }
 
+    /// One try of `command`, from `known` (see [`Start`]) or the loaded
+    /// aggregate.
     async fn try_execute(
         &self,
         id: &str,
+        known: Option<(A, i64)>,
         command: A::Command,
         metadata: &Metadata,
     ) -> Result<Attempt<A>, CommandError<A::Error>> {
         let mut writer = self.db.writer().await?;
-        let (mut state, last_sequence) = writer.load::<A>(id).await?;
+        let from_known = known.is_some();
+        let (mut state, last_sequence) = match known {
+            Some(known) => known,
+            None => writer.load::<A>(id).await?,
+        };
         let sink = EventSink::default();
-        state
-            .handle(command, &(), &sink)
-            .await
-            .map_err(CommandError::Domain)?;
+        if let Err(refused) = state.handle(command, &(), &sink).await {
+            if from_known {
+                return Ok(Attempt::Stale);
+            }
+            return Err(CommandError::Domain(refused));
+        }
         let events = sink.collect().await;
         if events.is_empty() {
+            if from_known {
+                // Nothing to commit, so nothing would tell a stale state.
+                return Ok(Attempt::Stale);
+            }
             return Ok(Attempt::Done(Committed {
                 state,
                 events,
                 cursor: None,
+                sequence: last_sequence,
             }));
         }
         let append = Append {
@@ -220,6 +294,7 @@ where
         );
         let cursor = match writer.commit(append).instrument(commit).await {
             Ok(cursor) => cursor,
+            Err(CommitError::Conflict) if from_known => return Ok(Attempt::Stale),
             Err(CommitError::Conflict) => return Ok(Attempt::Conflict),
             Err(CommitError::Claimed(kind)) => return Err(CommandError::Claimed(kind)),
             Err(CommitError::Store(error)) => return Err(CommandError::Store(error)),
@@ -227,6 +302,7 @@ where
         self.appended.send_modify(|n| *n = n.wrapping_add(1));
         Ok(Attempt::Done(Committed {
             state,
+            sequence: last_sequence + events.len() as i64,
             events,
             cursor: Some(cursor),
         }))

@@ -105,6 +105,63 @@ async fn writers_racing_on_one_stream_all_commit_and_leave_no_hole() {
 }
 
 #[tokio::test]
+async fn a_command_from_a_state_the_store_has_moved_past_runs_again_on_the_stored_one() {
+    use aggregates::user::LockoutPolicy;
+    use identity::store::Start;
+    let (backends, _dir) = backends().await;
+    for (backend, db) in backends {
+        let audits: Repository<Audit> = Repository::new(db.clone(), Arc::default());
+        let subject = Uuid::new_v4();
+        let stream = subject.to_string();
+        let system = Metadata::system();
+        let first = audits
+            .execute(&stream, view(subject), &system)
+            .await
+            .unwrap();
+        let from_first = audits
+            .execute_from(&stream, first.start(), view(subject), &system)
+            .await
+            .unwrap();
+        assert_eq!(from_first.sequence, 2, "{backend}: known and current");
+        audits
+            .execute(&stream, view(subject), &system)
+            .await
+            .unwrap();
+        // `first` is two commits behind: the commit conflicts, and the
+        // command runs on the loaded stream.
+        let stale = audits
+            .execute_from(&stream, first.start(), view(subject), &system)
+            .await
+            .unwrap();
+        assert_eq!(stale.sequence, 4, "{backend}");
+        assert_eq!(audits.load(&stream).await.unwrap().1, 4, "{backend}");
+
+        // A known state that refuses the command: an empty stream is
+        // assumed, but an account is stored under the id.
+        let email = Email::parse(&format!("{}@example.com", unique_name())).unwrap();
+        let (id, events, state) = registered_stream(&email).await;
+        let imported = identity::store::import::NewStream {
+            id: &id,
+            events: &events,
+            state: &state,
+            metadata: &system,
+        };
+        db.import(&[imported]).await.unwrap();
+        let users: Repository<User> = Repository::new(db.clone(), Arc::default());
+        let check = UserCommand::StartPasswordCheck {
+            at: Utc::now(),
+            policy: LockoutPolicy::default(),
+        };
+        let started = users
+            .execute_from(&id, Start::new_stream(), check, &system)
+            .await
+            .unwrap();
+        assert_eq!(started.sequence, events.len() as i64 + 1, "{backend}");
+        assert_eq!(started.state.lockout.pending_checks.len(), 1, "{backend}");
+    }
+}
+
+#[tokio::test]
 async fn twenty_concurrent_claims_of_one_email_let_exactly_one_win() {
     let (backends, _dir) = backends().await;
     let email = Email::parse(&format!("{}@example.com", unique_name())).unwrap();
