@@ -76,6 +76,39 @@ impl ProjectionStore for PgProjections {
 
 struct PgBatch(Transaction<'static, Postgres>);
 
+/// The checkpoint update, `$1` the names, `$2`/`$3` the cursor.
+macro_rules! set_checkpoints {
+    () => {
+        "UPDATE projection_checkpoints
+            SET tx_id = $2::text::xid8, position = $3, updated_at = now()
+          WHERE name = ANY($1)"
+    };
+}
+const SET_CHECKPOINTS: &str = set_checkpoints!();
+/// One round trip: the delete of a table with at most one row per
+/// projection rides along with the checkpoint update.
+const ADVANCE: &str = concat!(
+    "WITH cleared AS (DELETE FROM projection_failures WHERE name = ANY($1)) ",
+    set_checkpoints!()
+);
+
+impl PgBatch {
+    async fn move_checkpoints(
+        &mut self,
+        sql: &'static str,
+        names: &[&str],
+        to: Cursor,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(sql)
+            .bind(names)
+            .bind(to.tx_id.to_string())
+            .bind(to.position)
+            .execute(&mut *self.0)
+            .await
+            .map(|_| ())
+    }
+}
+
 #[async_trait]
 impl ProjectionTx for PgBatch {
     async fn lock_checkpoints(
@@ -96,17 +129,7 @@ impl ProjectionTx for PgBatch {
     }
 
     async fn set_checkpoints(&mut self, names: &[&str], to: Cursor) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "UPDATE projection_checkpoints
-                SET tx_id = $2::text::xid8, position = $3, updated_at = now()
-              WHERE name = ANY($1)",
-        )
-        .bind(names)
-        .bind(to.tx_id.to_string())
-        .bind(to.position)
-        .execute(&mut *self.0)
-        .await
-        .map(|_| ())
+        self.move_checkpoints(SET_CHECKPOINTS, names, to).await
     }
 
     async fn apply(&mut self, change: &Change) -> Result<(), sqlx::Error> {
@@ -158,20 +181,7 @@ impl ProjectionTx for PgBatch {
     }
 
     async fn advance(&mut self, names: &[&str], to: Cursor) -> Result<(), sqlx::Error> {
-        // One round trip: the delete of a table with at most one row per
-        // projection rides along with the checkpoint update.
-        sqlx::query(
-            "WITH cleared AS (DELETE FROM projection_failures WHERE name = ANY($1))
-             UPDATE projection_checkpoints
-                SET tx_id = $2::text::xid8, position = $3, updated_at = now()
-              WHERE name = ANY($1)",
-        )
-        .bind(names)
-        .bind(to.tx_id.to_string())
-        .bind(to.position)
-        .execute(&mut *self.0)
-        .await
-        .map(|_| ())
+        self.move_checkpoints(ADVANCE, names, to).await
     }
 
     async fn commit(self: Box<Self>) -> Result<(), sqlx::Error> {
