@@ -42,7 +42,7 @@ pub use password::{change_password, confirm_reset, request_reset, RESET_CODE_TTL
 pub use passwordless::{request_sign_in_code, sign_in_with_code};
 pub use phone::{add_phone, remove_phone, verify_phone};
 pub use profile::{cached_profile, profile, update_profile, Me};
-pub use refresh::{logout, refresh};
+pub use refresh::{logout, refresh, RefreshAccount};
 pub use register::{register, NewAccount, Profile};
 pub use sessions::{
     end_session, list_sessions, logout_all, revoke_all_sessions, revoke_other_sessions,

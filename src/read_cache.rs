@@ -1,5 +1,7 @@
 //! In-memory copies of read-model rows that are read far more often than
-//! they change: the profile behind `GET /me`, keyed by account.
+//! they change, keyed by account: the profile behind `GET /me` (following
+//! the user directory) and what a refresh needs of the account (following
+//! the login lookup).
 //!
 //! A copy must never be older than the read model it came from once a
 //! command that changed it has answered (read-your-writes). So copies are

@@ -52,6 +52,8 @@ const READ_YOUR_WRITES_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Profiles kept in memory for `GET /me` (about 300 bytes each).
 const PROFILES_CACHED: usize = 100_000;
+/// Accounts kept in memory for refreshes (about 100 bytes each).
+const REFRESH_ACCOUNTS_CACHED: usize = 100_000;
 
 /// How often expired rate-limit counters are deleted.
 const COUNTER_PURGE_PERIOD: Duration = Duration::from_secs(10 * 60);
@@ -221,6 +223,7 @@ struct Background {
     lag: LagMonitor,
     revocations: Arc<Revocations>,
     profiles: Arc<ReadCache<crate::http::Me>>,
+    refresh_accounts: Arc<ReadCache<crate::accounts::RefreshAccount>>,
 }
 
 impl Background {
@@ -259,17 +262,27 @@ impl Background {
             config.projection_poll,
             shutdown.subscribe(),
         )));
+        let progress_of = |name: &str| {
+            progress
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, rx)| rx.clone())
+                .ok_or_else(|| anyhow::anyhow!("no {name} projection"))
+        };
         let profiles = Arc::new(ReadCache::new(PROFILES_CACHED));
-        let directory = progress
-            .iter()
-            .find(|(name, _)| *name == projections::USER_DIRECTORY)
-            .map(|(_, rx)| rx.clone())
-            .ok_or_else(|| anyhow::anyhow!("no user_directory projection"))?;
         tasks.push(tokio::spawn(profiles.clone().follow(
+            db.clone(),
+            Arc::clone(&recent),
+            "identity.user.",
+            progress_of(projections::USER_DIRECTORY)?,
+            shutdown.subscribe(),
+        )));
+        let refresh_accounts = Arc::new(ReadCache::new(REFRESH_ACCOUNTS_CACHED));
+        tasks.push(tokio::spawn(refresh_accounts.clone().follow(
             db.clone(),
             recent,
             "identity.user.",
-            directory,
+            progress_of(projections::LOGIN_LOOKUP)?,
             shutdown.subscribe(),
         )));
         if config.relay_enabled {
@@ -277,10 +290,11 @@ impl Background {
         }
         // Read-your-writes also waits for what answers from memory: the
         // revocations (an ended session stops once its command answered)
-        // and the cached profiles.
+        // and the cached profiles and refresh accounts.
         let mut progress: Vec<_> = progress.into_iter().map(|(_, rx)| rx).collect();
         progress.push(revocations.progress());
         progress.push(profiles.progress());
+        progress.push(refresh_accounts.progress());
         Ok(Self {
             tasks,
             appended,
@@ -288,6 +302,7 @@ impl Background {
             lag,
             revocations,
             profiles,
+            refresh_accounts,
         })
     }
 }
@@ -341,6 +356,7 @@ async fn app_state(
         tokens,
         revocations: background.revocations.clone(),
         profiles: background.profiles.clone(),
+        refresh_accounts: background.refresh_accounts.clone(),
         codes: OneTimeCodes::new(
             db.clone(),
             secret.derive(KeyPurpose::OneTimeCodes),

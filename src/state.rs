@@ -39,6 +39,9 @@ pub struct Inner {
     /// Profiles as `GET /me` answers them, kept in step with the user
     /// directory (see `read_cache`).
     pub profiles: Arc<crate::read_cache::ReadCache<crate::http::Me>>,
+    /// What refreshes need of accounts, kept in step with the login
+    /// lookup (see `accounts::refresh`).
+    pub refresh_accounts: Arc<crate::read_cache::ReadCache<crate::accounts::RefreshAccount>>,
     pub codes: OneTimeCodes,
     /// OpenID providers to sign in with, and the sealer of their flows'
     /// `state` (see `oidc`).

@@ -32,6 +32,8 @@ pub const SPANS: &str = "identity::spans";
 
 /// The user directory's name (its checkpoint row), which others follow.
 pub const USER_DIRECTORY: &str = "user_directory";
+/// The login lookup's name, which the refresh's cache follows.
+pub const LOGIN_LOOKUP: &str = "login_lookup";
 pub use store::{ProjectionStore, ProjectionTx};
 
 use std::sync::Arc;

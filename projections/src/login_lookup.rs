@@ -58,7 +58,7 @@ pub enum LoginChange {
 
 impl Projection for LoginLookup {
     fn name(&self) -> &'static str {
-        "login_lookup"
+        crate::LOGIN_LOOKUP
     }
 
     fn tables(&self) -> &'static [&'static str] {

@@ -1,8 +1,11 @@
 //! Refresh-token rotation with reuse detection, and logout.
 
+use std::sync::Arc;
+
 use aggregates::session::SessionEvent;
 use aggregates::{SessionCommand, User};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use super::sessions::{span, TokenPair};
 use crate::auth::RefreshToken;
@@ -13,9 +16,11 @@ use crate::store::{on_either, CommandError, Metadata, Roles};
 /// Exchanges a refresh token for a new pair. Every failure is the same 401,
 /// so a caller learns nothing about other people's sessions.
 ///
-/// No projection is read or awaited here: the session aggregate (one
-/// snapshot row) is the only state consulted, which keeps refresh cheap and
-/// makes a rotation on one instance visible to all others at once.
+/// No projection is awaited here: the session aggregate (one snapshot row)
+/// decides the rotation, which keeps refresh cheap and makes a rotation on
+/// one instance visible to all others at once. What the account allows
+/// (status, an admin's lock, roles) comes from the login read model through
+/// this instance's copy of it ([`account`]).
 pub async fn refresh(
     state: &AppState,
     raw_token: &str,
@@ -61,20 +66,56 @@ pub async fn refresh(
     if state.revocations.check_ids(user_id, session_id).is_err() {
         return Err(AppError::InvalidRefreshToken);
     }
-    // Status, admin lock and roles from the login read model: one indexed
-    // row. Admin actions wait for the projections before answering, so a
-    // deactivation, a lock or a role change is visible here as soon as the
-    // admin hears of it; the new token carries the roles of now.
-    let roles: Option<Roles> = on_either!(&state.db, pool => {
-        sqlx::query_scalar(crate::store::hot::ROLES_FOR_REFRESH)
+    let account = account(state, user_id).await?;
+    let roles = account
+        .roles_if_usable(Utc::now())
+        .ok_or(AppError::InvalidRefreshToken)?;
+    let amr = committed.state.amr;
+    TokenPair::new(state, user_id, session_id, roles, amr, &successor)
+}
+
+/// What a refresh needs of the account, as the login read model has it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct RefreshAccount {
+    status: String,
+    admin_locked_until: Option<DateTime<Utc>>,
+    roles: Roles,
+}
+
+impl RefreshAccount {
+    /// The roles of the next access token, unless the account may no
+    /// longer refresh (deactivated, or locked by an admin at `now`).
+    fn roles_if_usable(&self, now: DateTime<Utc>) -> Option<Vec<String>> {
+        let locked = self.admin_locked_until.is_some_and(|until| until > now);
+        (self.status == "active" && !locked).then(|| self.roles.0.clone())
+    }
+}
+
+/// The account `user_id` from memory, or read (one indexed row) and kept.
+///
+/// The copy is dropped once this instance's login read model applied any
+/// event of the account (`read_cache`), and admin actions wait for that
+/// before they answer, so a deactivation, a lock or a role change is
+/// seen here as soon as the admin hears of it. Another instance sees it
+/// once its projector does (within `IDENTITY_PROJECTION_POLL_MS`), as it
+/// sees the same change in the revocations; a role change reaches tokens
+/// at the next refresh in any case.
+async fn account(state: &AppState, user_id: Uuid) -> Result<Arc<RefreshAccount>, AppError> {
+    if let Some(account) = state.refresh_accounts.get(&user_id) {
+        return Ok(account);
+    }
+    let epoch = state.refresh_accounts.epoch();
+    let account: Option<RefreshAccount> = on_either!(&state.db, pool => {
+        sqlx::query_as(crate::store::hot::ACCOUNT_FOR_REFRESH)
         .bind(user_id)
-        .bind(Utc::now())
         .fetch_optional(pool)
         .await
     })?;
-    let roles = roles.ok_or(AppError::InvalidRefreshToken)?;
-    let amr = committed.state.amr;
-    TokenPair::new(state, user_id, session_id, roles.0, amr, &successor)
+    let account = Arc::new(account.ok_or(AppError::InvalidRefreshToken)?);
+    state
+        .refresh_accounts
+        .insert(epoch, user_id, Arc::clone(&account));
+    Ok(account)
 }
 
 /// The account's role names, sorted as the read models sort them.

@@ -20,11 +20,10 @@ pub const LOGIN_BY_USERNAME: &str =
 /// The account behind a sign-in by verified phone (E.164).
 pub const LOGIN_BY_PHONE: &str =
     "SELECT user_id, email, email_verified, roles FROM login_lookup WHERE phone = $1";
-/// The roles a refresh puts in the next access token, if the account may
-/// still refresh (`$2`: now).
-pub const ROLES_FOR_REFRESH: &str =
-    "SELECT roles FROM login_lookup WHERE user_id = $1 AND status = 'active'
-        AND (admin_locked_until IS NULL OR admin_locked_until <= $2)";
+/// What a refresh needs of the account: whether it may still refresh, and
+/// the roles the next access token carries (`accounts::refresh`).
+pub const ACCOUNT_FOR_REFRESH: &str =
+    "SELECT status, admin_locked_until, roles FROM login_lookup WHERE user_id = $1";
 /// `GET /me`.
 pub const PROFILE: &str =
     "SELECT user_id AS id, username, email, email_verified, phone, phone_verified,
@@ -86,9 +85,9 @@ pub fn statements(db: &Database, sample: &Sample) -> Vec<Statement> {
             vec![Text("+4915123456789".to_owned())],
         ),
         statement(
-            "roles for a refresh",
-            ROLES_FOR_REFRESH,
-            vec![id.clone(), Time(now)],
+            "account for a refresh",
+            ACCOUNT_FOR_REFRESH,
+            vec![id.clone()],
         ),
         statement("profile", PROFILE, vec![id.clone()]),
         statement(

@@ -104,7 +104,12 @@ async fn an_admin_lock_stops_access_tokens_and_refresh_on_every_instance_until_u
     let app = spawn_app().await;
     let second = app.second_instance().await;
     let admin = app.create_account_with_role("admin").await;
-    let account = app.create_account().await;
+    let mut account = app.create_account().await;
+    // A refresh before the lock, so that the instance holds what refresh
+    // needs of the account in memory when it changes.
+    let before = body(app.refresh(&account.refresh_token).await).await;
+    account.refresh_token = before["refresh_token"].as_str().unwrap().to_owned();
+    account.access_token = before["access_token"].as_str().unwrap().to_owned();
     let locked = app
         .admin_post(
             &format!("/api/v1/admin/users/{}/lock", account.id),
@@ -183,6 +188,15 @@ async fn a_role_change_takes_effect_at_the_next_refresh() {
             .status(),
         StatusCode::OK
     );
+    // A refresh before the change, so that the instance holds the
+    // account's roles in memory when they change.
+    let before = body(app.refresh(&auditor.refresh_token).await).await;
+    let refresh_token = before["refresh_token"].as_str().unwrap();
+    let token = before["access_token"].as_str().unwrap();
+    assert_eq!(
+        app.get_with_token(&path, token).await.status(),
+        StatusCode::OK
+    );
     let demoted = app
         .client
         .put(app.url(&format!("/api/v1/admin/users/{}/roles", auditor.id)))
@@ -192,7 +206,7 @@ async fn a_role_change_takes_effect_at_the_next_refresh() {
         .await
         .unwrap();
     assert_eq!(demoted.status(), StatusCode::OK);
-    let refreshed = body(app.refresh(&auditor.refresh_token).await).await;
+    let refreshed = body(app.refresh(refresh_token).await).await;
     let token = refreshed["access_token"].as_str().unwrap();
     assert_problem(
         app.get_with_token(&path, token).await,
