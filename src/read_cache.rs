@@ -83,7 +83,13 @@ impl<V> ReadCache<V> {
         self.read().len()
     }
 
+    /// Drops the copies of `ids`; none given, nothing changes (and the
+    /// epoch stays, so reads in flight keep their copies).
     fn drop_copies(&self, ids: impl IntoIterator<Item = Uuid>) {
+        let mut ids = ids.into_iter().peekable();
+        if ids.peek().is_none() {
+            return;
+        }
         let mut entries = self.write();
         self.epoch.fetch_add(1, Ordering::AcqRel);
         for id in ids {
@@ -164,21 +170,17 @@ impl<V> ReadCache<V> {
             }
         });
         if covered.is_some() {
-            if !applied.is_empty() {
-                self.drop_copies(applied);
-            }
+            self.drop_copies(applied);
             return Ok(());
         }
         while from < to {
             let events = db.read_after(from, BATCH, Some(event_prefix)).await?;
-            let applied: Vec<Uuid> = events
-                .iter()
-                .take_while(|e| e.cursor() <= to)
-                .filter_map(|e| Uuid::parse_str(&e.aggregate_id).ok())
-                .collect();
-            if !applied.is_empty() {
-                self.drop_copies(applied);
-            }
+            self.drop_copies(
+                events
+                    .iter()
+                    .take_while(|e| e.cursor() <= to)
+                    .filter_map(|e| Uuid::parse_str(&e.aggregate_id).ok()),
+            );
             match events.last() {
                 Some(last) if events.len() == BATCH as usize && last.cursor() < to => {
                     from = last.cursor();
