@@ -219,6 +219,8 @@ async fn shutdown_signal() {
 struct Background {
     tasks: Vec<JoinHandle<()>>,
     appended: Arc<watch::Sender<u64>>,
+    /// Bumped by requests waiting for the read models.
+    wanted: Arc<watch::Sender<u64>>,
     progress: Vec<watch::Receiver<projections::Progress>>,
     lag: LagMonitor,
     revocations: Arc<Revocations>,
@@ -237,8 +239,13 @@ impl Background {
         projector.catch_up().await?;
         let progress = projector.progress();
         let recent = projector.recent();
+        let wanted = Arc::new(watch::channel(0u64).0);
+        let wakes = projections::Wakes {
+            appended: appended.subscribe(),
+            wanted: wanted.subscribe(),
+        };
         let mut tasks = vec![tokio::spawn(projector.run(
-            appended.subscribe(),
+            wakes,
             config.projection_poll,
             shutdown.subscribe(),
         ))];
@@ -298,6 +305,7 @@ impl Background {
         Ok(Self {
             tasks,
             appended,
+            wanted,
             progress,
             lag,
             revocations,
@@ -375,7 +383,11 @@ async fn app_state(
         sms: crate::sms::SmsSender::new(&config.sms, &config.data_dir)?,
         login_bookkeeping: Default::default(),
         limiter: RateLimiter::new(db.clone(), secret.derive(KeyPurpose::RateLimitKeys)),
-        projections: ProjectionWaiter::new(background.progress.clone(), READ_YOUR_WRITES_TIMEOUT),
+        projections: ProjectionWaiter::new(
+            background.progress.clone(),
+            background.wanted.clone(),
+            READ_YOUR_WRITES_TIMEOUT,
+        ),
         lag: background.lag.clone(),
         successor_key: secret.derive(KeyPurpose::RefreshSuccessors),
         appended: appended.clone(),

@@ -107,28 +107,42 @@ impl std::ops::Deref for AppState {
 /// the read-your-writes guarantee behind register-then-login and
 /// login-then-`/me`. A stalled projection is not waited for: it will not
 /// move until it is repaired, and the commands must go on meanwhile.
+/// Waiting also wakes the projector at once (see `projections::Wakes`).
 #[derive(Clone)]
 pub struct ProjectionWaiter {
     progress: Vec<watch::Receiver<Progress>>,
+    wanted: Arc<watch::Sender<u64>>,
     timeout: Duration,
 }
 
 impl ProjectionWaiter {
-    pub fn new(progress: Vec<watch::Receiver<Progress>>, timeout: Duration) -> Self {
-        Self { progress, timeout }
+    pub fn new(
+        progress: Vec<watch::Receiver<Progress>>,
+        wanted: Arc<watch::Sender<u64>>,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            progress,
+            wanted,
+            timeout,
+        }
     }
 
     /// Returns once all projections reached `cursor`, or after the timeout
     /// (logged: the command itself is committed either way).
     pub async fn wait_for(&self, cursor: Option<Cursor>) {
         let Some(target) = cursor else { return };
-        let all = futures_util::future::join_all(self.progress.iter().cloned().map(
-            |mut rx| async move {
-                rx.wait_for(|seen| seen.stalled || seen.cursor >= target)
-                    .await
-                    .map(|_| ())
-            },
-        ));
+        let reached = move |seen: &Progress| seen.stalled || seen.cursor >= target;
+        if self.progress.iter().all(|rx| reached(&rx.borrow())) {
+            return;
+        }
+        self.wanted.send_modify(|n| *n = n.wrapping_add(1));
+        let all = futures_util::future::join_all(
+            self.progress
+                .iter()
+                .cloned()
+                .map(|mut rx| async move { rx.wait_for(reached).await.map(|_| ()) }),
+        );
         if tokio::time::timeout(self.timeout, all).await.is_err() {
             tracing::warn!(
                 position = target.position,

@@ -23,7 +23,7 @@ pub mod user_sessions;
 pub use change::Change;
 pub use failures::{Failure, FAILURE_COLUMNS};
 pub use log::{Cursor, StoredEvent};
-pub use projector::{Progress, Projection, ProjectionError, Projector};
+pub use projector::{Progress, Projection, ProjectionError, Projector, Wakes};
 pub use recent::RecentLog;
 
 /// The target of the spans that exist for traces only (see the service's

@@ -27,13 +27,17 @@
 //! when a poll finds nothing new in the log (a rebuild elsewhere may have
 //! set it back).
 //!
-//! Rounds follow each other without a pause: under load the commits made
-//! during one round are applied together by the next. A pause to gather
-//! more per batch was tried (5-10 ms): it cut PostgreSQL's statements per
-//! login by a third, but every command that waits for the read models
-//! waited for it too, which on SQLite cost a third of the login rate and
-//! made a known account's password reset measurably slower than an
-//! unknown one's.
+//! A round starts at once when a request waits for the read models
+//! ([`Wakes::wanted`]: read-your-writes). A commit nobody waits for yet
+//! ([`Wakes::appended`]) starts one after [`GATHER`], so that the commits
+//! of the moment share a batch: a login commits three times (reserve the
+//! password check, complete it, start the session) and waits only after
+//! the last, so its three commits cost one batch, not three. A fixed pause
+//! for every round was tried first: it cut PostgreSQL's statements per
+//! login by a third, but every waiting command waited for it too, which on
+//! SQLite cost a third of the login rate and made a known account's
+//! password reset measurably slower than an unknown one's. Waiters never
+//! wait for [`GATHER`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -56,6 +60,18 @@ const BATCH: i64 = 2_000;
 /// on every further failure, up to [`MAX_RETRY`].
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 const MAX_RETRY: Duration = Duration::from_secs(60);
+/// How long a commit nobody waits for may wait for others to share its
+/// batch (see the module doc).
+pub const GATHER: Duration = Duration::from_millis(10);
+
+/// What starts a projector's round besides its poll.
+pub struct Wakes {
+    /// Bumped by every commit of this instance.
+    pub appended: watch::Receiver<u64>,
+    /// Bumped by a request that waits for the read models to reach its
+    /// commit.
+    pub wanted: watch::Receiver<u64>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -526,17 +542,17 @@ impl Projector {
         Ok(applied)
     }
 
-    /// Follows the log until `shutdown` changes: catches up whenever `wake`
-    /// changes (a local append) or `poll` passes (appends by other instances,
-    /// retries of stalled projections). Errors are logged and retried:
-    /// skipping an event is never an option. Shutdown is watched at every
-    /// wait, also while the database is unreachable.
-    pub async fn run(
-        self,
-        mut wake: watch::Receiver<u64>,
-        poll: Duration,
-        mut shutdown: watch::Receiver<bool>,
-    ) {
+    /// Follows the log until `shutdown` changes: catches up whenever a
+    /// request waits for it, [`GATHER`] after a local commit, or when `poll`
+    /// passes (appends by other instances, retries of stalled projections).
+    /// Errors are logged and retried: skipping an event is never an option.
+    /// Shutdown is watched at every wait, also while the database is
+    /// unreachable.
+    pub async fn run(self, wakes: Wakes, poll: Duration, mut shutdown: watch::Receiver<bool>) {
+        let Wakes {
+            mut appended,
+            mut wanted,
+        } = wakes;
         let mut round = Round::Confirming;
         loop {
             let pause = tokio::select! {
@@ -549,8 +565,18 @@ impl Projector {
                 },
                 _ = shutdown.changed() => return,
             };
+            // A closed channel (its sender gone) disables its branch
+            // instead of waking the loop again and again.
             round = tokio::select! {
-                _ = wake.changed() => Round::Local,
+                Ok(()) = wanted.changed() => Round::Local,
+                Ok(()) = appended.changed() => {
+                    tokio::select! {
+                        Ok(()) = wanted.changed() => {}
+                        _ = tokio::time::sleep(GATHER) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                    Round::Local
+                }
                 _ = tokio::time::sleep(pause) => Round::Confirming,
                 _ = shutdown.changed() => return,
             };

@@ -65,23 +65,40 @@ async fn rebuilding_each_projection_from_zero_gives_the_live_read_model() {
     )
     .await;
     // Let the projections settle on the last refresh, which is not awaited.
-    let head: i64 = on_db!(&app.db, pool => {
-    sqlx::query_scalar("SELECT max(position) FROM events")
+    read_models_reach_the_log_head(&app.db).await;
+    assert_rebuilds_equal_live(&app.db).await;
+}
+
+/// Waits until every projection's checkpoint is at the log's last event.
+async fn read_models_reach_the_log_head(db: &identity::store::Database) {
+    let head: i64 = on_db!(db, pool => {
+        sqlx::query_scalar("SELECT max(position) FROM events")
             .fetch_one(pool)
-    .await
+            .await
     })
     .unwrap();
     eventually(std::time::Duration::from_secs(5), || async {
-        let lowest: i64 = on_db!(&app.db, pool => {
-        sqlx::query_scalar("SELECT min(position) FROM projection_checkpoints")
-                    .fetch_one(pool)
-        .await
+        let lowest: i64 = on_db!(db, pool => {
+            sqlx::query_scalar("SELECT min(position) FROM projection_checkpoints")
+                .fetch_one(pool)
+                .await
         })
         .unwrap();
         (lowest >= head).then_some(())
     })
     .await;
-    assert_rebuilds_equal_live(&app.db).await;
+}
+
+/// With the poll an hour away only the wake-ups move the projections: a
+/// commit no request waits for (a wrong password's count, which answers
+/// without waiting) is still applied, once the gathering pause is over.
+#[tokio::test]
+async fn without_a_poll_a_commit_nobody_waits_for_still_reaches_the_read_models() {
+    let app = spawn_app_with(|c| c.projection_poll = std::time::Duration::from_secs(3600)).await;
+    let account = app.create_account().await;
+    let response = app.login(&account.username, "not the password").await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    read_models_reach_the_log_head(&app.db).await;
 }
 
 /// A rebuild writes a batch many rows per statement, folding later changes
