@@ -55,6 +55,9 @@ pub async fn refresh(
         .any(|e| matches!(e, SessionEvent::RefreshTokenReuseDetected { .. }))
     {
         tracing::warn!(%session_id, "refresh token reuse detected; session revoked");
+        // The session's access tokens stop here before the answer tells
+        // anyone (the revocations follow the projections).
+        super::settle(state, committed.cursor).await;
         return Err(AppError::InvalidRefreshToken);
     }
     let user_id = committed

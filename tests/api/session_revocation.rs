@@ -96,6 +96,13 @@ async fn refresh_token_reuse_stops_the_session_access_token_on_every_instance() 
         .await
         .unwrap();
     assert_problem(reused, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
+    // The instance that detected the reuse refuses the session at once.
+    assert_problem(
+        me_at(&app, &second, &new_access).await,
+        StatusCode::UNAUTHORIZED,
+        "token_revoked",
+    )
+    .await;
     assert_refused_everywhere(&app, &second, &new_access).await;
 }
 
