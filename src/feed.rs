@@ -84,8 +84,8 @@ struct Tail {
     db: Database,
     cursor: Cursor,
     type_prefix: Option<String>,
-    /// Bumped by this instance's commits.
-    wake: watch::Receiver<u64>,
+    /// Sent after each of this instance's commits.
+    wake: watch::Receiver<Cursor>,
     /// Commits of other instances are found by polling this often.
     poll: Duration,
     shutdown: watch::Receiver<bool>,
@@ -106,7 +106,7 @@ pub fn stream<T: Send + 'static>(
     db: Database,
     cursor: Cursor,
     type_prefix: Option<String>,
-    wake: watch::Receiver<u64>,
+    wake: watch::Receiver<Cursor>,
     poll: Duration,
     shutdown: watch::Receiver<bool>,
     encode: impl Fn(&[Envelope]) -> T + Send + 'static,

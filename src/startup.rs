@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use projections::Projector;
+use projections::{Cursor, Projector};
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::Postgres;
@@ -218,9 +218,9 @@ async fn shutdown_signal() {
 /// before anything listens), lag figures, revocations, and the relay.
 struct Background {
     tasks: Vec<JoinHandle<()>>,
-    appended: Arc<watch::Sender<u64>>,
-    /// Bumped by requests waiting for the read models.
-    wanted: Arc<watch::Sender<u64>>,
+    appended: Arc<watch::Sender<Cursor>>,
+    /// The furthest commit a request waits for the read models to reach.
+    wanted: Arc<watch::Sender<Cursor>>,
     progress: Vec<watch::Receiver<projections::Progress>>,
     lag: LagMonitor,
     revocations: Arc<Revocations>,
@@ -234,12 +234,12 @@ impl Background {
         config: &Config,
         shutdown: &watch::Sender<bool>,
     ) -> anyhow::Result<Self> {
-        let appended = Arc::new(watch::channel(0u64).0);
+        let appended = Arc::new(watch::channel(Cursor::default()).0);
         let projector = Projector::new(db.projection_store(), projections::all()).await?;
         projector.catch_up().await?;
         let progress = projector.progress();
         let recent = projector.recent();
-        let wanted = Arc::new(watch::channel(0u64).0);
+        let wanted = Arc::new(watch::channel(Cursor::default()).0);
         let wakes = projections::Wakes {
             appended: appended.subscribe(),
             wanted: wanted.subscribe(),
@@ -321,7 +321,7 @@ impl Background {
 fn spawn_relay(
     db: &Database,
     config: &Config,
-    appended: &watch::Sender<u64>,
+    appended: &watch::Sender<Cursor>,
     shutdown: &watch::Sender<bool>,
 ) -> anyhow::Result<JoinHandle<()>> {
     let Some(pool) = db.postgres() else {

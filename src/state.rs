@@ -60,8 +60,9 @@ pub struct Inner {
     pub lag: crate::monitor::LagMonitor,
     /// Key deriving each refresh token's successor (see `auth::refresh_tokens`).
     pub successor_key: Zeroizing<[u8; 32]>,
-    /// Bumped by every commit of this instance: wakes log readers.
-    pub appended: Arc<watch::Sender<u64>>,
+    /// The furthest place in the log a commit of this instance reached,
+    /// sent after every commit: wakes log readers.
+    pub appended: Arc<watch::Sender<Cursor>>,
     /// Turns true when the service is stopping (SIGTERM): ends open event
     /// streams, and readiness answers 503.
     pub shutdown: watch::Receiver<bool>,
@@ -111,14 +112,14 @@ impl std::ops::Deref for AppState {
 #[derive(Clone)]
 pub struct ProjectionWaiter {
     progress: Vec<watch::Receiver<Progress>>,
-    wanted: Arc<watch::Sender<u64>>,
+    wanted: Arc<watch::Sender<Cursor>>,
     timeout: Duration,
 }
 
 impl ProjectionWaiter {
     pub fn new(
         progress: Vec<watch::Receiver<Progress>>,
-        wanted: Arc<watch::Sender<u64>>,
+        wanted: Arc<watch::Sender<Cursor>>,
         timeout: Duration,
     ) -> Self {
         Self {
@@ -136,7 +137,8 @@ impl ProjectionWaiter {
         if self.progress.iter().all(|rx| reached(&rx.borrow())) {
             return;
         }
-        self.wanted.send_modify(|n| *n = n.wrapping_add(1));
+        self.wanted
+            .send_modify(|wanted| *wanted = (*wanted).max(target));
         let all = futures_util::future::join_all(
             self.progress
                 .iter()

@@ -32,7 +32,12 @@
 //! ([`Wakes::appended`]) starts one after [`GATHER`], so that the commits
 //! of the moment share a batch: a login commits three times (reserve the
 //! password check, complete it, start the session) and waits only after
-//! the last, so its three commits cost one batch, not three. A fixed pause
+//! the last, so its three commits cost one batch, not three. [`GATHER`]
+//! is longer than a password check (about 20 ms per core at the default
+//! argon2 cost): at 10 ms, a quarter of the batches under a login load held
+//! only reservations, which change no read model, and cost a transaction
+//! each. Wakes carry the cursor they are for, so a wake for a commit the
+//! last round already read starts no round of its own. A fixed pause
 //! for every round was tried first: it cut PostgreSQL's statements per
 //! login by a third, but every waiting command waited for it too, which on
 //! SQLite cost a third of the login rate and made a known account's
@@ -62,15 +67,19 @@ const FIRST_RETRY: Duration = Duration::from_secs(1);
 const MAX_RETRY: Duration = Duration::from_secs(60);
 /// How long a commit nobody waits for may wait for others to share its
 /// batch (see the module doc).
-pub const GATHER: Duration = Duration::from_millis(10);
+pub const GATHER: Duration = Duration::from_millis(50);
+/// First pause before a round tries again to reach a local commit that
+/// the last one could not read yet (see [`Projector::run`]).
+const FIRST_HORIZON_RETRY: Duration = Duration::from_millis(5);
 
 /// What starts a projector's round besides its poll.
 pub struct Wakes {
-    /// Bumped by every commit of this instance.
-    pub appended: watch::Receiver<u64>,
-    /// Bumped by a request that waits for the read models to reach its
-    /// commit.
-    pub wanted: watch::Receiver<u64>,
+    /// The furthest place in the log a commit of this instance reached,
+    /// sent after every commit.
+    pub appended: watch::Receiver<Cursor>,
+    /// The furthest commit a request of this instance waits for the read
+    /// models to reach, sent when one starts waiting.
+    pub wanted: watch::Receiver<Cursor>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -381,17 +390,24 @@ impl Projector {
         if planned.is_empty() {
             return Ok(alone);
         }
+        let last = events.last().map(StoredEvent::cursor).unwrap_or(from);
         let mut tx = self.store.begin().await?;
         let names: Vec<&str> = planned.iter().map(|(r, _)| r.name()).collect();
-        let locked = tx.lock_checkpoints(&names).await?;
+        // The checkpoints move first, and only those still where the batch
+        // was read from: one round trip locks, checks and advances them.
+        let claimed = tx.claim(&names, from, last).await?;
         // Another instance (or a rebuild) moved these since the read: their
         // batch is stale, and the next step reads again.
         let (ready, moved): (Vec<_>, Vec<_>) = planned
             .into_iter()
-            .partition(|(r, _)| locked.get(r.name()) == Some(&from));
+            .partition(|(r, _)| claimed.iter().any(|name| name == r.name()));
         if !moved.is_empty() {
             step.more = true;
             moved.iter().for_each(|(r, _)| r.forget_checkpoint());
+        }
+        if ready.is_empty() {
+            tx.rollback().await?;
+            return Ok(alone);
         }
         let changes: Vec<&Change> = ready
             .iter()
@@ -406,13 +422,6 @@ impl Projector {
             alone.extend(ready.into_iter().map(|(r, _)| r));
             return Ok(alone);
         }
-        let names: Vec<&str> = ready.iter().map(|(r, _)| r.name()).collect();
-        if names.is_empty() {
-            tx.rollback().await?;
-            return Ok(alone);
-        }
-        let last = events.last().map(StoredEvent::cursor).unwrap_or(from);
-        tx.advance(&names, last).await?;
         tx.commit().await?;
         for (runner, _) in &ready {
             runner.healthy(last);
@@ -545,6 +554,12 @@ impl Projector {
     /// Follows the log until `shutdown` changes: catches up whenever a
     /// request waits for it, [`GATHER`] after a local commit, or when `poll`
     /// passes (appends by other instances, retries of stalled projections).
+    /// A wake for a cursor the projections already passed starts nothing:
+    /// the round that passed it read that commit. A local commit still
+    /// unread after a round (it sits after a PostgreSQL transaction still
+    /// in flight, which the reader never passes) is tried again after
+    /// [`FIRST_HORIZON_RETRY`], doubling while it stays unread, up to the
+    /// poll.
     /// Errors are logged and retried: skipping an event is never an option.
     /// Shutdown is watched at every wait, also while the database is
     /// unreachable.
@@ -554,8 +569,13 @@ impl Projector {
             mut wanted,
         } = wakes;
         let mut round = Round::Confirming;
+        let mut horizon_retry = FIRST_HORIZON_RETRY;
         loop {
-            let pause = tokio::select! {
+            // The round reads after this: every commit and wait so far is
+            // its to bring, and only a later one wakes the next.
+            appended.borrow_and_update();
+            wanted.borrow_and_update();
+            let mut pause = tokio::select! {
                 result = self.catch_up_in(round) => match result {
                     Ok(_) => poll,
                     Err(error) => {
@@ -565,22 +585,49 @@ impl Projector {
                 },
                 _ = shutdown.changed() => return,
             };
+            let horizon = self.behind((*wanted.borrow()).max(*appended.borrow()));
+            if horizon {
+                pause = pause.min(horizon_retry);
+                horizon_retry = (horizon_retry * 2).min(poll);
+            } else {
+                horizon_retry = FIRST_HORIZON_RETRY;
+            }
+            let until = Instant::now() + pause;
             // A closed channel (its sender gone) disables its branch
             // instead of waking the loop again and again.
-            round = tokio::select! {
-                Ok(()) = wanted.changed() => Round::Local,
-                Ok(()) = appended.changed() => {
-                    tokio::select! {
-                        Ok(()) = wanted.changed() => {}
-                        _ = tokio::time::sleep(GATHER) => {}
-                        _ = shutdown.changed() => return,
+            round = loop {
+                tokio::select! {
+                    Ok(()) = wanted.changed() => {
+                        if self.behind(*wanted.borrow_and_update()) {
+                            break Round::Local;
+                        }
                     }
-                    Round::Local
+                    Ok(()) = appended.changed() => {
+                        if self.behind(*appended.borrow_and_update()) {
+                            tokio::select! {
+                                Ok(()) = wanted.changed() => {}
+                                _ = tokio::time::sleep(GATHER) => {}
+                                _ = shutdown.changed() => return,
+                            }
+                            break Round::Local;
+                        }
+                    }
+                    _ = tokio::time::sleep_until(until) => {
+                        break if horizon { Round::Local } else { Round::Confirming };
+                    }
+                    _ = shutdown.changed() => return,
                 }
-                _ = tokio::time::sleep(pause) => Round::Confirming,
-                _ = shutdown.changed() => return,
             };
         }
+    }
+
+    /// Whether some projection that is not stalled has yet to reach
+    /// `cursor`.
+    fn behind(&self, cursor: Cursor) -> bool {
+        self.runners.iter().any(|r| {
+            let progress = *r.progress.borrow();
+            !progress.stalled && progress.cursor < cursor
+        })
     }
 }
 

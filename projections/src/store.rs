@@ -69,6 +69,29 @@ pub trait ProjectionTx: Send {
     /// applied (or back to the start, for a rebuild), ending any stall
     /// recorded for them: another instance may have recorded one.
     async fn advance(&mut self, names: &[&str], to: Cursor) -> Result<(), sqlx::Error>;
+    /// Locks the checkpoints of `names` (as [`Self::lock_checkpoints`])
+    /// and [`advances`](Self::advance) to `to` those still at `from`,
+    /// answering their names: the others moved since the batch was read,
+    /// and their projections' changes must not be written. The read-model
+    /// rows are written after the claim, in the same transaction, so they
+    /// commit with it or not at all. A backend may do it in one statement.
+    async fn claim(
+        &mut self,
+        names: &[&str],
+        from: Cursor,
+        to: Cursor,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let locked = self.lock_checkpoints(names).await?;
+        let still: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|name| locked.get(*name) == Some(&from))
+            .collect();
+        if !still.is_empty() {
+            self.advance(&still, to).await?;
+        }
+        Ok(still.into_iter().map(str::to_owned).collect())
+    }
     async fn commit(self: Box<Self>) -> Result<(), sqlx::Error>;
     async fn rollback(self: Box<Self>) -> Result<(), sqlx::Error>;
 }

@@ -34,7 +34,7 @@ pub async fn run(
     format: Format,
 ) -> anyhow::Result<()> {
     let user_id = resolve(&db, user).await?;
-    let audits = Repository::new(db.clone(), Arc::new(watch::channel(0).0));
+    let audits = Repository::new(db.clone(), Arc::new(watch::channel(Default::default()).0));
     let viewer = Viewer {
         id: Actor::Cli,
         via: Via::Cli,

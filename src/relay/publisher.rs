@@ -60,7 +60,7 @@ impl Relay {
     /// Runs until `shutdown` changes. Waits to become the active relay,
     /// then publishes; failures are retried with a capped exponential
     /// backoff, and an outage is logged when it starts and when it ends.
-    pub async fn run(self, mut wake: watch::Receiver<u64>, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(self, mut wake: watch::Receiver<Cursor>, mut shutdown: watch::Receiver<bool>) {
         let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(30));
         loop {
             let outcome = tokio::select! {
@@ -84,7 +84,7 @@ impl Relay {
     /// Becomes the active relay (or waits) and publishes until an error.
     async fn lead(
         &self,
-        wake: &mut watch::Receiver<u64>,
+        wake: &mut watch::Receiver<Cursor>,
         backoff: &mut Backoff,
     ) -> Result<(), RelayError> {
         let mut leader = self.pool.acquire().await?;
@@ -109,7 +109,7 @@ impl Relay {
     async fn publish_loop(
         &self,
         leader: &mut PoolConnection<Postgres>,
-        wake: &mut watch::Receiver<u64>,
+        wake: &mut watch::Receiver<Cursor>,
         backoff: &mut Backoff,
     ) -> Result<(), RelayError> {
         let client = async_nats::ConnectOptions::new()

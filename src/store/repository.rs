@@ -128,8 +128,9 @@ impl<A: Default> Start<A> {
 
 pub struct Repository<A> {
     db: Database,
-    /// Bumped after each commit so local projectors wake at once.
-    appended: Arc<watch::Sender<u64>>,
+    /// Sent the furthest cursor committed after each commit, so local
+    /// projectors and log readers wake at once.
+    appended: Arc<watch::Sender<Cursor>>,
     /// This instance's writers take turns per aggregate (see `writers`).
     writers: Arc<Writers>,
     _aggregate: PhantomData<fn() -> A>,
@@ -158,7 +159,7 @@ where
     A: StoredAggregate<Services = ()>,
     A::Command: Clone,
 {
-    pub fn new(db: impl Into<Database>, appended: Arc<watch::Sender<u64>>) -> Self {
+    pub fn new(db: impl Into<Database>, appended: Arc<watch::Sender<Cursor>>) -> Self {
         Self {
             db: db.into(),
             appended,
@@ -299,7 +300,8 @@ where
             Err(CommitError::Claimed(kind)) => return Err(CommandError::Claimed(kind)),
             Err(CommitError::Store(error)) => return Err(CommandError::Store(error)),
         };
-        self.appended.send_modify(|n| *n = n.wrapping_add(1));
+        self.appended
+            .send_modify(|reached| *reached = (*reached).max(cursor));
         Ok(Attempt::Done(Committed {
             state,
             sequence: last_sequence + events.len() as i64,

@@ -702,7 +702,7 @@ async fn three_views(p: &Program) -> [[i64; 3]; 3] {
     .await;
     let ledgers: identity::store::Repository<aggregates::Ledger> = identity::store::Repository::new(
         p.app.db.clone(),
-        std::sync::Arc::new(tokio::sync::watch::channel(0).0),
+        std::sync::Arc::new(tokio::sync::watch::channel(Default::default()).0),
     );
     let (ledger, _) = ledgers.load(&p.ada.id).await.unwrap();
     let usd = aggregates::values::Currency::parse("USD").unwrap();

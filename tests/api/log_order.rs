@@ -75,3 +75,29 @@ async fn stream_does_not_skip_events_when_writers_commit_out_of_order() {
         "the test committed out of position order"
     );
 }
+
+/// A local commit the projector cannot read yet, because a transaction
+/// that began before it is still in flight, is read once that transaction
+/// ends: the projector tries again by itself rather than waiting for its
+/// poll (an hour away here) or for the next commit.
+#[tokio::test]
+async fn a_commit_behind_a_transaction_in_flight_reaches_the_read_models_when_it_ends() {
+    let app = spawn_app_with(|c| c.projection_poll = std::time::Duration::from_secs(3600)).await;
+    let account = app.create_account().await;
+    let mut in_flight = PgConnection::connect(&app.config.database_url)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut in_flight).await.unwrap();
+    // A transaction id holds back the horizon the log is read up to.
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut in_flight)
+        .await
+        .unwrap();
+    // A wrong password commits twice and answers without waiting for the
+    // read models.
+    let response = app.login(&account.username, "not the password").await;
+    assert_eq!(response.status(), reqwest::StatusCode::UNAUTHORIZED);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    sqlx::query("COMMIT").execute(&mut in_flight).await.unwrap();
+    crate::projections::read_models_reach_the_log_head(&app.db).await;
+}

@@ -117,3 +117,37 @@ async fn with_two_instances_every_event_is_published_once_and_in_order() {
         );
     }
 }
+
+/// Both instances' projectors follow the one log and race for its batches
+/// (`store_conformance::of_two_runners_claiming_one_batch_...` shows one
+/// claim wins): nothing stalls, and the read models end as a rebuild
+/// makes them.
+#[tokio::test]
+async fn two_instances_projecting_one_log_end_with_the_read_models_a_rebuild_makes() {
+    let app = spawn_app().await;
+    let other = app.second_instance().await;
+    wait_ready(&other).await;
+    let sign_ins = (0..8).map(|_| async {
+        let account = app.create_account().await;
+        let login = app
+            .client
+            .post(format!("{other}/api/v1/auth/login"))
+            .json(&json!({"identifier": account.username, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), StatusCode::OK);
+        let pair: Value = body(login).await;
+        let logout = app.logout(pair["refresh_token"].as_str().unwrap()).await;
+        assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    });
+    futures_util::future::join_all(sign_ins).await;
+    let stalled: Vec<String> = on_db!(&app.db, pool => {
+        sqlx::query_scalar("SELECT name FROM projection_failures ORDER BY name")
+            .fetch_all(pool)
+            .await
+    })
+    .unwrap();
+    assert_eq!(stalled, Vec::<String>::new());
+    crate::projections::assert_rebuilds_equal_live(&app.db).await;
+}

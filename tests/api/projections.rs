@@ -70,7 +70,7 @@ async fn rebuilding_each_projection_from_zero_gives_the_live_read_model() {
 }
 
 /// Waits until every projection's checkpoint is at the log's last event.
-async fn read_models_reach_the_log_head(db: &identity::store::Database) {
+pub async fn read_models_reach_the_log_head(db: &identity::store::Database) {
     let head: i64 = on_db!(db, pool => {
         sqlx::query_scalar("SELECT max(position) FROM events")
             .fetch_one(pool)

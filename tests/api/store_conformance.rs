@@ -546,3 +546,51 @@ async fn indexes_a_rebuild_sets_aside_come_back_after_it_and_after_a_rebuild_tha
         );
     }
 }
+
+/// A batch's transaction moves its projections' checkpoints only from
+/// where the batch was read: of two runners (two instances) that read the
+/// same batch, exactly one claims it, the other's claim waits for it and
+/// then gets nothing, and a claim from a place the checkpoints left
+/// changes nothing.
+#[tokio::test]
+async fn of_two_runners_claiming_one_batch_exactly_one_moves_the_checkpoints() {
+    let (backends, _dir) = backends().await;
+    let names = ["first", "second"];
+    let at = |position| Cursor {
+        tx_id: position,
+        position,
+    };
+    for (backend, db) in backends {
+        let store = db.projection_store();
+        for name in names {
+            store.register(name).await.unwrap();
+        }
+        let claim = |from: Cursor, to: Cursor| {
+            let store = store.clone();
+            async move {
+                let mut tx = store.begin().await.unwrap();
+                let mut claimed = tx.claim(&names, from, to).await.unwrap();
+                // Holds the claim while the other runner tries.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                tx.commit().await.unwrap();
+                claimed.sort();
+                claimed
+            }
+        };
+        let (one, other) = tokio::join!(claim(at(0), at(1)), claim(at(0), at(2)));
+        let (winner, to) = match (one.is_empty(), other.is_empty()) {
+            (false, true) => (one, at(1)),
+            (true, false) => (other, at(2)),
+            _ => panic!("{backend}: both or neither claimed: {one:?} {other:?}"),
+        };
+        assert_eq!(winner, names, "{backend}");
+        let moved = store.checkpoints(&names).await.unwrap();
+        assert!(
+            names.iter().all(|name| moved[*name] == to),
+            "{backend}: {moved:?}"
+        );
+        let stale = claim(at(0), at(3)).await;
+        assert!(stale.is_empty(), "{backend}: a stale claim moved {stale:?}");
+        assert_eq!(store.checkpoints(&names).await.unwrap(), moved, "{backend}");
+    }
+}

@@ -91,6 +91,23 @@ const ADVANCE: &str = concat!(
     "WITH cleared AS (DELETE FROM projection_failures WHERE name = ANY($1)) ",
     set_checkpoints!()
 );
+/// A live batch's claim in one round trip: lock the rows in name order
+/// (as `lock_checkpoints`, so two claims never wait for each other's),
+/// move those still at the batch's start (`$2`/`$3`) to `$4`/`$5`, clear
+/// their failures. Under a concurrent claim the lock waits for it to
+/// commit, and the update then sees the moved row and leaves it alone.
+const CLAIM: &str = "
+    WITH moved AS (
+        UPDATE projection_checkpoints
+           SET tx_id = $4::text::xid8, position = $5, updated_at = now()
+         WHERE name IN (SELECT name FROM projection_checkpoints
+                         WHERE name = ANY($1) ORDER BY name FOR UPDATE)
+           AND tx_id = $2::text::xid8 AND position = $3
+        RETURNING name
+    ), cleared AS (
+        DELETE FROM projection_failures WHERE name IN (SELECT name FROM moved)
+    )
+    SELECT name FROM moved";
 
 impl PgBatch {
     async fn move_checkpoints(
@@ -182,6 +199,22 @@ impl ProjectionTx for PgBatch {
 
     async fn advance(&mut self, names: &[&str], to: Cursor) -> Result<(), sqlx::Error> {
         self.move_checkpoints(ADVANCE, names, to).await
+    }
+
+    async fn claim(
+        &mut self,
+        names: &[&str],
+        from: Cursor,
+        to: Cursor,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(CLAIM)
+            .bind(names)
+            .bind(from.tx_id.to_string())
+            .bind(from.position)
+            .bind(to.tx_id.to_string())
+            .bind(to.position)
+            .fetch_all(&mut *self.0)
+            .await
     }
 
     async fn commit(self: Box<Self>) -> Result<(), sqlx::Error> {
