@@ -112,7 +112,7 @@ async fn account_lifecycle_register_verify_login_refresh_logout() {
             !dump.contains(secret.as_str()),
             "a secret is stored in the clear"
         );
-        assert!(!logs_contain(secret), "a secret was logged");
+        assert!(!logs_contain(secret), "a secret was logged: {secret}");
     }
     assert!(
         dump.contains("$argon2id$v=19$m=19456,t=2,p=1$"),

@@ -412,7 +412,7 @@ async fn no_totp_secret_or_recovery_code_is_at_rest_or_in_a_log() {
     let tables = app.dump_all_tables().await;
     for secret in &secrets {
         assert!(!tables.contains(secret.as_str()), "a secret is at rest");
-        assert!(!logs_contain(secret), "a secret was logged");
+        assert!(!logs_contain(secret), "a secret was logged: {secret}");
     }
 }
 

@@ -142,12 +142,7 @@ async fn two_instances_projecting_one_log_end_with_the_read_models_a_rebuild_mak
         assert_eq!(logout.status(), StatusCode::NO_CONTENT);
     });
     futures_util::future::join_all(sign_ins).await;
-    let stalled: Vec<String> = on_db!(&app.db, pool => {
-        sqlx::query_scalar("SELECT name FROM projection_failures ORDER BY name")
-            .fetch_all(pool)
-            .await
-    })
-    .unwrap();
+    let stalled = crate::projection_failures::stalled_names(&app).await;
     assert_eq!(stalled, Vec::<String>::new());
     crate::projections::assert_rebuilds_equal_live(&app.db).await;
 }

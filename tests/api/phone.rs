@@ -303,6 +303,6 @@ async fn no_code_or_password_of_the_new_flows_is_at_rest_or_in_a_log() {
             tables.contains(secret.as_str())
         };
         assert!(!at_rest, "a secret is at rest");
-        assert!(!logs_contain(secret), "a secret was logged");
+        assert!(!logs_contain(secret), "a secret was logged: {secret}");
     }
 }

@@ -36,7 +36,7 @@ async fn head(app: &TestApp) -> i64 {
     .unwrap()
 }
 
-async fn stalled_names(app: &TestApp) -> Vec<String> {
+pub async fn stalled_names(app: &TestApp) -> Vec<String> {
     on_db!(&app.db, pool => {
     sqlx::query_scalar("SELECT name FROM projection_failures ORDER BY name")
             .fetch_all(pool)
