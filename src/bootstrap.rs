@@ -8,7 +8,6 @@ use aggregates::user::Role;
 use aggregates::{User, UserCommand};
 use anyhow::{anyhow, Context};
 use chrono::Utc;
-use tokio::sync::watch;
 
 use crate::store::{Actor, Database, Metadata, Repository};
 
@@ -20,8 +19,7 @@ pub async fn grant_role(db: Database, email: &str, role: Role) -> anyhow::Result
         .user_id_by_email(email.as_str())
         .await?
         .ok_or_else(|| anyhow!("no account with email {email}"))?;
-    let users: Repository<User> =
-        Repository::new(db, Arc::new(watch::channel(Default::default()).0));
+    let users: Repository<User> = Repository::new(db, Arc::default());
     let (user, _) = users.load(&user_id.to_string()).await?;
     if user.roles.contains(&role) {
         let role = role.as_str();

@@ -10,7 +10,6 @@ use aggregates::audit::Via;
 use aggregates::values::Email;
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, SecondsFormat, Utc};
-use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::{AccountState, History, Viewer};
@@ -34,7 +33,7 @@ pub async fn run(
     format: Format,
 ) -> anyhow::Result<()> {
     let user_id = resolve(&db, user).await?;
-    let audits = Repository::new(db.clone(), Arc::new(watch::channel(Default::default()).0));
+    let audits = Repository::new(db.clone(), Arc::default());
     let viewer = Viewer {
         id: Actor::Cli,
         via: Via::Cli,

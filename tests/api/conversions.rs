@@ -700,10 +700,8 @@ async fn three_views(p: &Program) -> [[i64; 3]; 3] {
             .await,
     )
     .await;
-    let ledgers: identity::store::Repository<aggregates::Ledger> = identity::store::Repository::new(
-        p.app.db.clone(),
-        std::sync::Arc::new(tokio::sync::watch::channel(Default::default()).0),
-    );
+    let ledgers: identity::store::Repository<aggregates::Ledger> =
+        identity::store::Repository::new(p.app.db.clone(), Default::default());
     let (ledger, _) = ledgers.load(&p.ada.id).await.unwrap();
     let usd = aggregates::values::Currency::parse("USD").unwrap();
     let balance = ledger
